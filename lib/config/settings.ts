@@ -1,0 +1,91 @@
+/** Validates paceline.ini into Settings. */
+
+import { parseDurationMs } from '../core/duration';
+import { isMapping, join, type IssueList } from './errors';
+import type { Settings } from './types';
+
+type Kind = 'bool' | 'duration' | 'string' | 'header' | 'name';
+
+interface Key {
+  readonly kind: Kind;
+  readonly fallback: string;
+}
+
+/** Every key of paceline.ini, with its type and default (also documented in config/paceline.ini). */
+export const INI_KEYS: Readonly<Record<string, Readonly<Record<string, Key>>>> = {
+  main: {
+    enabled: { kind: 'bool', fallback: 'true' },
+    store: { kind: 'string', fallback: 'memory' },
+    default_pool: { kind: 'name', fallback: 'default' },
+    pool_header: { kind: 'header', fallback: 'X-Paceline-Pool' },
+    pool_note: { kind: 'name', fallback: 'paceline_pool' },
+    max_hold: { kind: 'duration', fallback: '72h' },
+    lease: { kind: 'duration', fallback: '15m' },
+    log_decisions: { kind: 'bool', fallback: 'true' },
+  },
+  dns: {
+    cache_max: { kind: 'duration', fallback: '5m' },
+    negative_ttl: { kind: 'duration', fallback: '1m' },
+  },
+};
+
+const BOOL = new Map([['true', true], ['yes', true], ['on', true], ['1', true], ['false', false], ['no', false], ['off', false], ['0', false]]);
+
+function read(ini: Record<string, unknown>, section: string, key: string): string | number | boolean {
+  const sect = ini[section];
+  const spec = INI_KEYS[section]?.[key] as Key;
+  const value = isMapping(sect) && sect[key] !== undefined ? sect[key] : spec.fallback;
+  return value as string | number | boolean;
+}
+
+function parseValue(issues: IssueList, path: string, kind: Kind, value: string | number | boolean): unknown {
+  const text = String(value).trim();
+  switch (kind) {
+    case 'bool': {
+      const b = BOOL.get(text.toLowerCase());
+      if (b === undefined) issues.add(path, value, 'true or false');
+      return b ?? false;
+    }
+    case 'duration': {
+      const ms = parseDurationMs(text);
+      if (ms === undefined || ms < 1000) issues.add(path, value, 'a duration of at least 1s, like 90s, 15m, 72h or 3d');
+      return ms ?? 0;
+    }
+    case 'header':
+      if (text !== '' && !/^[!-9;-~]+$/.test(text)) issues.add(path, value, 'a header field name (or empty to disable)');
+      return text;
+    case 'name':
+      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(text)) issues.add(path, value, 'a name of letters, digits, "_", "." or "-"');
+      return text;
+    case 'string':
+      return text;
+  }
+}
+
+/** Validates the parsed ini object (haraka-config's shape: {main: {...}, section: {...}}). */
+export function validateSettings(issues: IssueList, ini: Record<string, unknown>): Settings {
+  issues.unknownKeys('', ini, Object.keys(INI_KEYS));
+  const values: Record<string, unknown> = {};
+  for (const [section, keys] of Object.entries(INI_KEYS)) {
+    const sect = ini[section];
+    if (sect !== undefined && !isMapping(sect)) issues.add(`[${section}]`, sect, 'a section');
+    if (isMapping(sect)) issues.unknownKeys(`[${section}]`, sect, Object.keys(keys));
+    for (const [key, spec] of Object.entries(keys)) {
+      values[`${section}.${key}`] = parseValue(issues, join(`[${section}]`, key), spec.kind, read(ini, section, key));
+    }
+  }
+  const store = values['main.store'];
+  if (store !== 'memory') issues.add('[main].store', store, '"memory" (the Redis store comes with the shared-pacing release)');
+  return Object.freeze({
+    enabled: values['main.enabled'] as boolean,
+    store: 'memory',
+    defaultPool: values['main.default_pool'] as string,
+    poolHeader: values['main.pool_header'] as string,
+    poolNote: values['main.pool_note'] as string,
+    maxHoldMs: values['main.max_hold'] as number,
+    leaseMs: values['main.lease'] as number,
+    logDecisions: values['main.log_decisions'] as boolean,
+    dnsCacheMaxMs: values['dns.cache_max'] as number,
+    dnsNegativeMs: values['dns.negative_ttl'] as number,
+  });
+}

@@ -1,0 +1,84 @@
+/** The typed, validated, frozen configuration every part of paceline reads. */
+
+import type { LaneLimits } from '../core/lane';
+import type { ProviderMatcher } from '../core/providers';
+
+/** Limits as written in YAML, before parsing. */
+export interface LimitsInput {
+  readonly rate?: string;
+  readonly concurrency?: number | 'unlimited';
+  readonly per_day?: number | 'unlimited';
+}
+
+/** Limits after parsing: `null` means explicitly unlimited, absent means "inherit". */
+export interface LimitsLayer {
+  readonly rate?: LaneLimits['rate'] | null;
+  readonly concurrency?: number | null;
+  readonly perDay?: number | null;
+}
+
+/** One local address mail can leave from. */
+export interface Source {
+  readonly name: string;
+  /** Local address to bind; absent for the implicit source (the system's default route). */
+  readonly address?: string;
+  readonly family?: 4 | 6;
+  /** EHLO name; absent means Haraka's own (`me`). */
+  readonly helo?: string;
+  /** Per-provider overrides; key `*` applies to every provider. */
+  readonly limits: ReadonlyMap<string, LimitsLayer>;
+}
+
+export interface Pool {
+  readonly name: string;
+  readonly sources: readonly string[];
+  readonly limits: ReadonlyMap<string, LimitsLayer>;
+}
+
+export interface Provider {
+  readonly name: string;
+  readonly mx: readonly string[];
+  readonly limits: LimitsLayer;
+}
+
+/** A static MX entry: where mail for a domain goes, bypassing DNS MX lookup. */
+export interface StaticMx {
+  /** Host name, used for provider matching (and resolved when `address` is absent). */
+  readonly host: string;
+  readonly address?: string;
+  readonly port: number;
+  readonly priority: number;
+}
+
+/** Settings from paceline.ini. */
+export interface Settings {
+  readonly enabled: boolean;
+  readonly store: 'memory';
+  readonly defaultPool: string;
+  /** Header naming the pool; removed before the message is queued. Empty disables. */
+  readonly poolHeader: string;
+  /** Transaction note another plugin may set to choose the pool. */
+  readonly poolNote: string;
+  /** Longest time pacing may hold a message, from queue time, before it bounces. */
+  readonly maxHoldMs: number;
+  /** Lifetime of a concurrency lease; bounds how long a crashed delivery holds a slot. */
+  readonly leaseMs: number;
+  readonly logDecisions: boolean;
+  /** Upper bound on how long an MX answer is cached. */
+  readonly dnsCacheMaxMs: number;
+  /** How long a failed MX lookup is remembered. */
+  readonly dnsNegativeMs: number;
+}
+
+export interface Config {
+  readonly settings: Settings;
+  readonly sources: ReadonlyMap<string, Source>;
+  readonly pools: ReadonlyMap<string, Pool>;
+  readonly providers: ReadonlyMap<string, Provider>;
+  readonly defaults: LimitsLayer;
+  readonly staticMx: ReadonlyMap<string, readonly StaticMx[]>;
+  readonly matcher: ProviderMatcher;
+}
+
+/** Name of the source and pool used when paceline.yaml lists none. */
+export const IMPLICIT = 'default';

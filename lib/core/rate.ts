@@ -1,0 +1,57 @@
+/**
+ * Rate strings, KumoMTA style: `30/min`, `1000/h,burst=20`, `5/s`, `20000/day`.
+ * Parsed once at config load into a Rate; `formatRate` gives the canonical
+ * spelling so that parse(format(r)) equals r and the canonical string can be
+ * used as the key of the rate's state (a changed limit never misreads old state).
+ */
+
+/** A message rate with a burst allowance. */
+export interface Rate {
+  /** Messages allowed per period. */
+  readonly count: number;
+  /** Period length in milliseconds. */
+  readonly periodMs: number;
+  /** How many messages may go back to back before spacing applies (≥ 1). */
+  readonly burst: number;
+}
+
+const PERIODS: ReadonlyArray<readonly [string, number, readonly string[]]> = [
+  ['s', 1000, ['s', 'sec', 'second']],
+  ['min', 60_000, ['m', 'min', 'minute']],
+  ['h', 3_600_000, ['h', 'hr', 'hour']],
+  ['day', 86_400_000, ['d', 'day']],
+];
+
+const RATE = /^(\d+)\s*\/\s*([a-z]+)$/;
+
+/** Parses a rate string; returns an error message instead of throwing. */
+export function parseRate(text: string): Rate | string {
+  const [head = '', ...options] = text.trim().toLowerCase().split(',');
+  const m = RATE.exec(head.trim());
+  if (!m) return 'a rate like "30/min" or "1000/h,burst=20"';
+  const count = Number(m[1]);
+  const unit = m[2] as string;
+  const period = PERIODS.find(([, , names]) => names.includes(unit) || names.map((n) => `${n}s`).includes(unit));
+  if (!period) return `a period of s, min, h or day (not "${unit}")`;
+  if (count < 1 || !Number.isSafeInteger(count)) return 'a whole number of messages ≥ 1 per period';
+  let burst = 1;
+  for (const option of options) {
+    const o = /^\s*burst\s*=\s*(\d+)\s*$/.exec(option);
+    if (!o) return `only the option burst=N after the rate (not "${option.trim()}")`;
+    burst = Number(o[1]);
+    if (burst < 1 || !Number.isSafeInteger(burst)) return 'burst=N with N a whole number ≥ 1';
+  }
+  return Object.freeze({ count, periodMs: period[1], burst });
+}
+
+/** Canonical spelling of a rate: `30/min`, `1000/h,burst=20`. */
+export function formatRate(rate: Rate): string {
+  const period = PERIODS.find(([, ms]) => ms === rate.periodMs);
+  const base = period ? `${rate.count}/${period[0]}` : `${rate.count}/${rate.periodMs}ms`;
+  return rate.burst === 1 ? base : `${base},burst=${rate.burst}`;
+}
+
+/** Milliseconds between two messages at a steady pace (GCRA emission interval T). */
+export function intervalMs(rate: Rate): number {
+  return rate.periodMs / rate.count;
+}

@@ -1,0 +1,51 @@
+/**
+ * Haraka-facing glue that is not a hook: building a message from an hmail,
+ * turning a decision into an MX list, and the DSN of a message held too long.
+ */
+
+import type { Decision, Message } from './engine';
+import type { HarakaMxEntry, HMail } from './haraka-types';
+
+/** The engine's view of an outbound message. */
+export function messageOf(hmail: HMail, poolNote: string): Message {
+  const todo = hmail.todo;
+  const pool = todo.notes?.[poolNote];
+  return {
+    id: todo.uuid,
+    domain: todo.domain,
+    queueTime: Number.isFinite(todo.queue_time) ? todo.queue_time : Date.now(),
+    ...(typeof pool === 'string' && pool !== '' ? { pool } : {}),
+  };
+}
+
+/** The MX list for Haraka's get_mx: addresses of the source's family, bound to the source. */
+export function mxEntries(decision: Extract<Decision, { action: 'send' }>): HarakaMxEntry[] {
+  const { source, hosts } = decision;
+  const entries: HarakaMxEntry[] = [];
+  for (const host of hosts) {
+    const addresses = source.family === 6 ? host.v6 : source.family === 4 ? host.v4 : [...host.v4, ...host.v6];
+    for (const address of addresses) {
+      entries.push({
+        exchange: address,
+        from_dns: host.host,
+        priority: host.priority,
+        port: host.port,
+        ...(source.address ? { bind: source.address } : {}),
+        ...(source.helo ? { bind_helo: source.helo } : {}),
+      });
+    }
+  }
+  return entries;
+}
+
+/** Marks every recipient failed with RFC 3463 X.4.7 "delivery time expired". */
+export function markExpired(hmail: HMail, why: string): string {
+  const text = `paceline held this message longer than max_hold: ${why}`;
+  for (const rcpt of hmail.todo.rcpt_to) {
+    rcpt.dsn_code = 550;
+    rcpt.dsn_msg = text;
+    rcpt.dsn_status = '5.4.7';
+    rcpt.dsn_action = 'failed';
+  }
+  return text;
+}

@@ -1,0 +1,173 @@
+/**
+ * paceline for Haraka: an adapter only. Each hook turns Haraka's call into an
+ * engine call and the engine's answer into Haraka's reply. Every hook answers
+ * exactly once and catches everything: Haraka ends the process on a rejected
+ * promise, and a lost `next` would stall the message for the plugin timeout.
+ */
+
+import constants from 'haraka-constants';
+import { loadConfig, type HarakaConfigReader } from '../lib/config/load';
+import type { Config } from '../lib/config/types';
+import { Engine, type Decision, type Ticket } from '../lib/engine';
+import type { Connection, HMail, Next } from '../lib/haraka-types';
+import { MxResolver } from '../lib/mx';
+import { markExpired, messageOf, mxEntries } from '../lib/plugin-core';
+import { MemoryStore } from '../lib/store/memory';
+import type { PacingStore } from '../lib/store/types';
+
+interface PluginState {
+  engine: Engine;
+  store: PacingStore;
+  tickets: WeakMap<HMail, Ticket & { decision?: Decision }>;
+}
+
+/** The plugin object Haraka builds; our exports are copied onto it. */
+interface Plugin {
+  config: HarakaConfigReader;
+  paceline?: PluginState;
+  loginfo(...args: unknown[]): void;
+  lognotice(...args: unknown[]): void;
+  logwarn(...args: unknown[]): void;
+  logerror(...args: unknown[]): void;
+  logcrit(...args: unknown[]): void;
+  register_hook(hook: string, method: string): void;
+}
+
+/** Workers Haraka will fork, from smtp.ini `nodes` (unset: one worker; 0: none). */
+function workerCount(plugin: Plugin): number {
+  const smtp = plugin.config.get('smtp.ini', 'ini') as { main?: { nodes?: unknown } };
+  const nodes = smtp.main?.nodes;
+  if (nodes === undefined || nodes === '') return 1;
+  if (nodes === 'cpus') return (require('node:os') as typeof import('node:os')).cpus().length;
+  return Number(nodes) || 0;
+}
+
+export function register(this: Plugin): void {
+  const config = loadConfig(this.config, () => reload(this));
+  const workers = workerCount(this);
+  if (config.settings.store === 'memory' && workers > 1) {
+    throw new Error(
+      `paceline: store=memory keeps limits per process, and smtp.ini nodes=${workers} starts ${workers} workers that would each ` +
+        'apply the full limits. Use one process (smtp.ini nodes=0 or nodes=1) or the shared Redis store (paceline.ini [main] store=redis).',
+    );
+  }
+  const store = new MemoryStore();
+  const mx = new MxResolver({ cacheMaxMs: config.settings.dnsCacheMaxMs, negativeMs: config.settings.dnsNegativeMs, staticMx: config.staticMx });
+  this.paceline = { engine: new Engine(config, store, mx), store, tickets: new WeakMap() };
+  this.loginfo(`paceline ready: ${describe(config)}`);
+}
+
+function describe(config: Config): string {
+  const pools = [...config.pools.values()].map((p) => `${p.name}=[${p.sources.join(',')}]`).join(' ');
+  return `store=${config.settings.store} pools ${pools}, ${config.providers.size} providers`;
+}
+
+/** Haraka's reload callback: swap the whole config, or keep the running one and say why. */
+function reload(plugin: Plugin): void {
+  const state = plugin.paceline;
+  if (!state) return;
+  try {
+    const config = loadConfig(plugin.config);
+    state.engine.reconfigure(config);
+    plugin.lognotice(`paceline config reloaded: ${describe(config)}`);
+  } catch (err) {
+    plugin.logerror(`paceline config NOT reloaded, keeping the running one: ${(err as Error).message}`);
+  }
+}
+
+function ticketOf(plugin: Plugin, hmail: HMail): Ticket & { decision?: Decision } {
+  const tickets = (plugin.paceline as PluginState).tickets;
+  let ticket = tickets.get(hmail);
+  if (!ticket) {
+    ticket = {};
+    tickets.set(hmail, ticket);
+  }
+  return ticket;
+}
+
+/** Takes the pool header into a transaction note (unless a plugin set one) and removes it. */
+export function hook_data_post(this: Plugin, next: Next, connection: Connection): void {
+  try {
+    const txn = connection.transaction;
+    const { poolHeader, poolNote } = (this.paceline as PluginState).engine.current.settings;
+    if (txn && poolHeader) {
+      const value = txn.header.get(poolHeader).trim();
+      if (value && txn.notes[poolNote] === undefined) txn.notes[poolNote] = value;
+      txn.remove_header(poolHeader);
+    }
+  } catch (err) {
+    this.logerror(`paceline data_post: ${(err as Error).stack}`);
+  }
+  next();
+}
+
+export function hook_send_email(this: Plugin, next: Next, hmail: HMail): void {
+  const state = this.paceline as PluginState;
+  const ticket = ticketOf(this, hmail);
+  const settings = state.engine.current.settings;
+  const msg = messageOf(hmail, settings.poolNote);
+  state.engine.decide(msg, ticket).then(
+    (decision) => {
+      ticket.decision = decision;
+      if (settings.logDecisions) this.loginfo(`paceline ${decision.action} ${msg.domain}: ${decision.why}`, hmail);
+      if (decision.action === 'delay') return next(constants.delay, decision.seconds);
+      next();
+    },
+    (err: Error) => {
+      delete ticket.decision;
+      const overdue = Date.now() - msg.queueTime > settings.maxHoldMs;
+      this.logerror(`paceline could not decide (${err.message}); ${overdue ? 'past max_hold, letting Haraka deliver' : 'retrying in 60s'}`, hmail);
+      if (overdue) return next();
+      next(constants.delay, 60);
+    },
+  );
+}
+
+export function hook_get_mx(this: Plugin, next: Next, hmail: HMail): void {
+  const decision = ticketOf(this, hmail).decision;
+  switch (decision?.action) {
+    case 'send':
+      return next(constants.ok, mxEntries(decision));
+    case 'expire':
+      return next(constants.deny, decision.why);
+    case 'unroutable':
+      this.logwarn(`paceline: ${decision.why}`, hmail);
+      return next(constants.denysoft, decision.why);
+    default:
+      return next();
+  }
+}
+
+function finish(plugin: Plugin, hmail: HMail, delivered: boolean, next: Next): void {
+  const ticket = ticketOf(plugin, hmail);
+  delete ticket.decision;
+  (plugin.paceline as PluginState).engine.finish(ticket, delivered).then(
+    () => next(),
+    (err: Error) => {
+      plugin.logerror(`paceline could not release a lease (it expires by itself): ${err.message}`, hmail);
+      next();
+    },
+  );
+}
+
+export function hook_delivered(this: Plugin, next: Next, hmail: HMail): void {
+  finish(this, hmail, true, next);
+}
+
+export function hook_deferred(this: Plugin, next: Next, hmail: HMail): void {
+  finish(this, hmail, false, next);
+}
+
+export function hook_bounce(this: Plugin, next: Next, hmail: HMail, err: Error): void {
+  const decision = ticketOf(this, hmail).decision;
+  if (decision?.action === 'expire') {
+    const text = markExpired(hmail, decision.why);
+    if (err) err.message = text;
+    this.lognotice(`paceline bounced ${hmail.todo.domain}: ${text}`, hmail);
+  }
+  finish(this, hmail, false, next);
+}
+
+export function shutdown(this: Plugin): void {
+  this.paceline?.store.close().catch(() => undefined);
+}
