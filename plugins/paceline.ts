@@ -6,6 +6,7 @@
  */
 
 import constants from 'haraka-constants';
+import { ConfigError, formatIssue } from '../lib/config/errors';
 import { loadConfig, type HarakaConfigReader } from '../lib/config/load';
 import type { Config } from '../lib/config/types';
 import { Engine, type Decision, type Ticket } from '../lib/engine';
@@ -35,7 +36,7 @@ interface Plugin {
 
 /** Workers Haraka will fork, from smtp.ini `nodes` (unset: one worker; 0: none). */
 function workerCount(plugin: Plugin): number {
-  const smtp = plugin.config.get('smtp.ini', 'ini') as { main?: { nodes?: unknown } };
+  const smtp = plugin.config.get('smtp.ini', 'ini', () => undefined) as { main?: { nodes?: unknown } };
   const nodes = smtp.main?.nodes;
   if (nodes === undefined || nodes === '') return 1;
   if (nodes === 'cpus') return (require('node:os') as typeof import('node:os')).cpus().length;
@@ -62,17 +63,25 @@ function describe(config: Config): string {
   return `store=${config.settings.store} pools ${pools}, ${config.providers.size} providers`;
 }
 
-/** Haraka's reload callback: swap the whole config, or keep the running one and say why. */
+/**
+ * Haraka's reload callback: swap the whole config, or keep the running one and
+ * say why. It re-registers itself: haraka-config keeps only the last reader's callback.
+ */
 function reload(plugin: Plugin): void {
   const state = plugin.paceline;
   if (!state) return;
   try {
-    const config = loadConfig(plugin.config);
+    const config = loadConfig(plugin.config, () => reload(plugin));
     state.engine.reconfigure(config);
     plugin.lognotice(`paceline config reloaded: ${describe(config)}`);
   } catch (err) {
-    plugin.logerror(`paceline config NOT reloaded, keeping the running one: ${(err as Error).message}`);
+    plugin.logerror(`paceline config NOT reloaded, keeping the running one: ${oneLine(err)}`);
   }
+}
+
+/** A config error as one log line: every issue, separated by "; ". */
+function oneLine(err: unknown): string {
+  return err instanceof ConfigError ? err.issues.map(formatIssue).join('; ') : String((err as Error).message);
 }
 
 function ticketOf(plugin: Plugin, hmail: HMail): Ticket & { decision?: Decision } {

@@ -1,0 +1,109 @@
+import t from 'tap';
+import { buildConfig } from '../../lib/config/load';
+import { ConfigError, formatIssue } from '../../lib/config/errors';
+import { laneLimits } from '../../lib/config/lane-limits';
+import { formatRate } from '../../lib/core/rate';
+import { iniSyntax, yamlSyntax } from '../../lib/config/syntax';
+
+/** The messages buildConfig reports, or [] when it accepts the files. */
+function problems(ini: unknown, yaml: unknown): string[] {
+  try {
+    buildConfig(ini, yaml);
+    return [];
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return err.issues.map(formatIssue);
+  }
+}
+
+const good = {
+  sources: {
+    a: { address: '127.0.0.2', helo: 'a.example.test' },
+    b: { address: '127.0.0.3', helo: 'b.example.test', limits: { google: { rate: '5/s' } } },
+    v6: { address: '::1' },
+  },
+  pools: { default: { sources: ['a', 'b'] }, bulk: { sources: ['v6'], limits: { '*': { per_day: 100 } } } },
+  providers: { microsoft365: { limits: { rate: '10/min' } }, partner: { mx: ['mx.partner.test'], limits: { concurrency: 2 } } },
+  defaults: { limits: { concurrency: 4 } },
+  static_mx: { 'partner.test': [{ host: 'mx.partner.test', address: '127.0.0.1', port: 2525 }] },
+};
+
+t.test('a valid config builds a frozen, typed Config', async (t) => {
+  const c = buildConfig({ main: { max_hold: '2h' } }, good);
+  t.equal(c.settings.maxHoldMs, 7_200_000);
+  t.equal(c.settings.poolHeader, 'X-Paceline-Pool');
+  t.equal(c.sources.get('v6')?.family, 6);
+  t.ok(Object.isFrozen(c));
+  t.equal(c.matcher.match(['mx.partner.test']), 'partner');
+  t.same(c.staticMx.get('partner.test'), [{ host: 'mx.partner.test', address: '127.0.0.1', port: 2525, priority: 0 }]);
+});
+
+t.test('lane limits layer defaults < provider < pool < source, field by field', async (t) => {
+  const c = buildConfig({}, good);
+  const m = laneLimits(c, 'default', 'a', 'microsoft365');
+  t.equal(formatRate(m.rate!), '10/min', 'operator override of a shipped provider');
+  t.equal(m.concurrency, 10, 'shipped concurrency kept');
+  t.equal(formatRate(laneLimits(c, 'default', 'b', 'google').rate!), '5/s', 'source override');
+  t.same(laneLimits(c, 'default', 'a', 'mx:mx.other.test'), { concurrency: 4 }, 'unknown provider gets defaults');
+  t.equal(laneLimits(c, 'bulk', 'v6', 'partner').perDay, 100, 'pool "*" applies to every provider');
+  t.equal(laneLimits(c, 'bulk', 'v6', 'partner').concurrency, 2);
+});
+
+t.test('no sources: one implicit source and pool', async (t) => {
+  const c = buildConfig({}, { sources: {}, pools: {} });
+  t.same([...c.pools.keys()], ['default']);
+  t.equal(c.sources.get('default')?.address, undefined);
+});
+
+t.test('sources without pools form the pool "default"', async (t) => {
+  const c = buildConfig({}, { sources: good.sources });
+  t.same(c.pools.get('default')?.sources, ['a', 'b', 'v6']);
+});
+
+t.test('every problem is reported with file, key path, value and expectation', async (t) => {
+  const bad = {
+    sources: {
+      a: { address: '127.0.0.300', helo: 'not a host' },
+      b: { address: '10.0.0.1', colour: 'blue' },
+    },
+    pools: { default: { sources: ['a', 'nope', 'b', 'b'] }, empty: { sources: [] } },
+    providers: { microsoft365: { limits: { rate: '10/fortnight', concurrency: 0 } }, mine: { limits: {} } },
+    defaults: { limits: { per_day: 'lots' } },
+    extra: true,
+  };
+  const got = problems({ main: { max_hold: 'forever', colour: 'x' }, redis: {} }, bad);
+  const want = [
+    /^paceline\.ini: \[main\]\.colour: got "x", expected no such key/,
+    /^paceline\.ini: redis: got \{\}, expected no such key/,
+    /^paceline\.ini: \[main\]\.max_hold: got "forever", expected a duration/,
+    /^paceline\.yaml: extra: got true, expected no such key/,
+    /^paceline\.yaml: providers\.microsoft365\.limits\.rate: got "10\/fortnight", expected a period of s, min, h or day/,
+    /^paceline\.yaml: providers\.microsoft365\.limits\.concurrency: got 0, expected a whole number ≥ 1 or "unlimited"/,
+    /^paceline\.yaml: providers\.mine\.mx: got nothing, expected a list of MX host suffixes/,
+    /^paceline\.yaml: defaults\.limits\.per_day: got "lots", expected a whole number/,
+    /^paceline\.yaml: sources\.a\.address: got "127\.0\.0\.300", expected an IPv4 or IPv6 address/,
+    /^paceline\.yaml: sources\.a\.helo: got "not a host", expected a fully qualified host name/,
+    /^paceline\.yaml: sources\.b\.colour: got "blue", expected no such key/,
+    /^paceline\.yaml: pools\.default\.sources\[1\]: got "nope", expected a source name/,
+    /^paceline\.yaml: pools\.default\.sources\[3\]: got "b", expected a source name listed once/,
+    /^paceline\.yaml: pools\.empty\.sources: got \[\], expected a non-empty list/,
+  ];
+  for (const re of want) t.ok(got.some((line) => re.test(line)), `reports ${re}`);
+  t.equal(got.length, want.length + 1, `nothing else but pools.default.sources[0] (a is invalid): ${got.join('\n')}`);
+});
+
+t.test('cross-file checks', async (t) => {
+  t.match(problems({ main: { default_pool: 'bulk' } }, {}), [/\[main\]\.default_pool: got "bulk", expected a pool defined in paceline\.yaml/]);
+  t.match(problems({ main: { store: 'redis' } }, {}), [/\[main\]\.store: got "redis"/]);
+  const shared = { sources: { a: { address: '127.0.0.2' } }, pools: { default: { sources: ['a'] }, x: { sources: ['a'], limits: { '*': { rate: '1/s' } } } } };
+  t.match(problems({}, shared), [/pools\.x\.limits: .*expected the same limits as pool "default", which shares source "a"/]);
+  t.match(problems({}, { sources: { a: { address: '127.0.0.2', limits: { gmail: { rate: '1/s' } } } } }), [/sources\.a\.limits\.gmail: .*expected a known provider name or "\*"/]);
+});
+
+t.test('syntax errors come with line numbers', async (t) => {
+  t.match(yamlSyntax('a: 1\nb: [1,\n'), [{ where: /line \d/, expected: 'valid YAML' }]);
+  t.match(yamlSyntax('a: 1\na: 2\n'), [{ where: 'line 2' }], 'duplicate keys are errors');
+  t.same(yamlSyntax('a: 1\n'), []);
+  t.same(iniSyntax('; c\n[main]\nx=1\n\n'), []);
+  t.match(iniSyntax('[main]\nmax_hold 72h\n'), [{ where: 'line 2', text: 'max_hold 72h' }]);
+});

@@ -1,0 +1,108 @@
+import t from 'tap';
+import type { Decision, Ticket } from '../../lib/engine';
+import { rig } from '../helpers/fakes';
+
+const two = {
+  sources: { a: { address: '127.0.0.2', helo: 'a.example.test' }, b: { address: '127.0.0.3', helo: 'b.example.test' }, c: { address: '::1' } },
+  pools: { default: { sources: ['a', 'b'] }, other: { sources: ['c'] } },
+  providers: { microsoft365: { limits: { rate: '30/min', concurrency: 'unlimited' } } },
+};
+
+const msg = (domain: string, queueTime: number, pool?: string) => ({ id: `${domain}-${queueTime}`, domain, queueTime, ...(pool ? { pool } : {}) });
+
+t.test('spreads a burst over the pool, then delays by exactly the next slot', async (t) => {
+  const r = rig(two);
+  const q = r.clock.now();
+  const got: Decision[] = [];
+  for (let i = 0; i < 6; i++) got.push(await r.engine.decide(msg('contoso.test', q), {}));
+  t.same(got.slice(0, 2).map((d) => d.action === 'send' && d.source.name).sort(), ['a', 'b'], 'both sources used at once');
+  t.same(got.slice(2).map((d) => d.action === 'delay' && d.seconds), [2, 2, 4, 4], 'reservations alternate sources, 2 s apart per source');
+  for (const d of got) if (d.action === 'delay') t.ok(Number.isInteger(d.seconds) && d.seconds >= 1, 'whole seconds ≥ 1');
+});
+
+t.test('providers group domains: two Microsoft 365 tenants share one lane; Google is another', async (t) => {
+  const r = rig(two);
+  const q = r.clock.now();
+  await r.engine.decide(msg('contoso.test', q), {});
+  await r.engine.decide(msg('fabrikam.test', q), {});
+  const third = await r.engine.decide(msg('fabrikam.test', q), {});
+  t.equal(third.action, 'delay', 'the second tenant is paced with the first');
+  t.match(third, { provider: 'microsoft365' });
+  const gmail = await r.engine.decide(msg('gmail.test', q), {});
+  t.match(gmail, { action: 'send', provider: 'google' }, 'a backlog at one provider never slows another');
+});
+
+t.test('a message comes back for its reserved slot and is sent from that source', async (t) => {
+  const r = rig(two);
+  const q = r.clock.now();
+  await r.engine.decide(msg('contoso.test', q), {});
+  await r.engine.decide(msg('contoso.test', q), {});
+  const ticket: Ticket = {};
+  const first = await r.engine.decide(msg('contoso.test', q), ticket);
+  t.match(first, { action: 'delay', seconds: 2 });
+  const booked = ticket.reservation!;
+  t.ok(booked, 'reservation kept on the ticket');
+  r.clock.advance(1000);
+  t.match(await r.engine.decide(msg('contoso.test', q), ticket), { action: 'delay', seconds: 1 }, 'early (SIGHUP) returns wait the rest');
+  r.clock.advance(1000);
+  const sent = await r.engine.decide(msg('contoso.test', q), ticket);
+  t.match(sent, { action: 'send' });
+  t.equal(sent.action === 'send' && sent.source.name, booked.lane.source);
+  t.ok(ticket.lease, 'lease held');
+  t.notOk(ticket.reservation, 'reservation used up');
+  await r.engine.finish(ticket, true);
+  t.notOk(ticket.lease, 'released');
+});
+
+t.test('concurrency: a lease is freed on finish, whatever the outcome', async (t) => {
+  const r = rig({ ...two, providers: { google: { limits: { rate: 'unlimited', concurrency: 1 } } } });
+  const q = r.clock.now();
+  const tickets: Ticket[] = [{}, {}, {}];
+  t.match(await r.engine.decide(msg('gmail.test', q), tickets[0]!), { action: 'send' });
+  t.match(await r.engine.decide(msg('gmail.test', q), tickets[1]!), { action: 'send' });
+  t.match(await r.engine.decide(msg('gmail.test', q), tickets[2]!), { action: 'delay', seconds: 1 }, 'both lanes busy');
+  await r.engine.finish(tickets[0]!, false);
+  t.match(await r.engine.decide(msg('gmail.test', q), tickets[2]!), { action: 'send' }, 'deferred delivery freed its slot');
+});
+
+t.test('max_hold: a message held too long expires instead of waiting again', async (t) => {
+  const r = rig({ ...two, providers: { microsoft365: { limits: { per_day: 1 } } } }, { main: { max_hold: '2h' } });
+  const q = r.clock.now();
+  await r.engine.decide(msg('contoso.test', q), {});
+  await r.engine.decide(msg('contoso.test', q), {});
+  const d = await r.engine.decide(msg('contoso.test', q), {});
+  t.match(d, { action: 'delay', seconds: 7200 }, 'daily cap waits until max_hold at most, not midnight');
+  r.clock.advance(7200 * 1000);
+  t.match(await r.engine.decide(msg('contoso.test', q), {}), { action: 'expire', provider: 'microsoft365' });
+  t.match(await r.engine.decide(msg('gmail.test', q), {}), { action: 'send' }, 'an old message with budget still goes');
+});
+
+t.test('pools, address families and unknown pools', async (t) => {
+  const r = rig(two);
+  const q = r.clock.now();
+  t.match(await r.engine.decide(msg('contoso.test', q, 'other'), {}), { action: 'send', source: { name: 'c', family: 6 } });
+  t.match(await r.engine.decide(msg('gmail.test', q, 'other'), {}), { action: 'unroutable' }, 'IPv6 pool cannot reach an IPv4-only MX');
+  t.match(await r.engine.decide(msg('v6only.test', q), {}), { action: 'unroutable' });
+  t.match(await r.engine.decide(msg('gmail.test', q, 'nosuch'), {}), { action: 'send', why: /unknown pool "nosuch", using "default"/ });
+  t.match(await r.engine.decide(msg('nxdomain.test', q), {}), { action: 'pass', why: /ENOTFOUND/ }, 'DNS trouble is left to Haraka');
+});
+
+t.test('MX answers are cached', async (t) => {
+  const r = rig(two);
+  for (let i = 0; i < 5; i++) await r.engine.decide(msg('gmail.test', r.clock.now()), {});
+  t.equal(r.dns.queries, 1);
+  r.clock.advance(301_000);
+  await r.engine.decide(msg('gmail.test', r.clock.now()), {});
+  t.equal(r.dns.queries, 2, 'looked up again after the TTL');
+});
+
+t.test('a reload swaps limits at once', async (t) => {
+  const r = rig(two);
+  const q = r.clock.now();
+  await r.engine.decide(msg('contoso.test', q), {});
+  await r.engine.decide(msg('contoso.test', q), {});
+  t.match(await r.engine.decide(msg('contoso.test', q), {}), { action: 'delay' });
+  const { buildConfig } = await import('../../lib/config/load');
+  r.engine.reconfigure(buildConfig({}, { ...two, providers: { microsoft365: { limits: { rate: 'unlimited' } } } }));
+  t.match(await r.engine.decide(msg('contoso.test', q), {}), { action: 'send' });
+});

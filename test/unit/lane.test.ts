@@ -1,0 +1,97 @@
+import t from 'tap';
+import { acquire, claim, earliestAt, emptyLane, release, type LaneLimits, type LaneState } from '../../lib/core/lane';
+import { DAY_MS } from '../../lib/core/day';
+import { parseRate, type Rate } from '../../lib/core/rate';
+
+const rate = (s: string): Rate => parseRate(s) as Rate;
+const T0 = 20_000 * DAY_MS + 3_600_000; // 01:00 UTC on some day
+const req = (mode: 'now' | 'reserve', id = 'L') => ({ mode, leaseId: id, leaseMs: 600_000 });
+
+/** Runs a sequence of acquires at given times; returns each result's kind and time. */
+function run(limits: LaneLimits, times: number[], mode: 'now' | 'reserve'): { results: string[]; state: LaneState } {
+  let state = emptyLane();
+  const results: string[] = [];
+  times.forEach((at, i) => {
+    const step = acquire(state, limits, T0 + at, req(mode, `m${i}`));
+    state = step.state;
+    const r = step.result;
+    results.push(r.kind === 'granted' ? 'granted' : `${r.kind}@${r.at - T0}${r.kind === 'wait' ? `:${r.reason}` : ''}`);
+  });
+  return { results, state };
+}
+
+t.test('rate: slots are spaced by the interval; burst lets N go at once', async (t) => {
+  const table: Array<[string, LaneLimits, number[], 'now' | 'reserve', string[]]> = [
+    ['strict spacing, now mode', { rate: rate('30/min') }, [0, 0, 1000, 2000], 'now', ['granted', 'wait@2000:rate', 'wait@2000:rate', 'granted']],
+    ['reservations book consecutive future slots', { rate: rate('30/min') }, [0, 0, 0, 0], 'reserve', ['granted', 'reserved@2000', 'reserved@4000', 'reserved@6000']],
+    ['burst of 3 then spacing', { rate: rate('60/min,burst=3') }, [0, 0, 0, 0], 'reserve', ['granted', 'granted', 'granted', 'reserved@1000']],
+    ['idle time refills the burst but never beyond it', { rate: rate('60/min,burst=2') }, [0, 60_000, 60_000, 60_000], 'now', ['granted', 'granted', 'granted', 'wait@61000:rate']],
+    ['unlimited lane always grants', {}, [0, 0, 0], 'now', ['granted', 'granted', 'granted']],
+  ];
+  for (const [name, limits, times, mode, want] of table) t.same(run(limits, times, mode).results, want, name);
+});
+
+t.test('concurrency: leases bound in-flight deliveries and free on release or expiry', async (t) => {
+  const limits: LaneLimits = { concurrency: 2 };
+  let s = emptyLane();
+  s = acquire(s, limits, T0, req('now', 'a')).state;
+  s = acquire(s, limits, T0, req('now', 'b')).state;
+  const full = acquire(s, limits, T0, req('reserve', 'c'));
+  t.equal(full.result.kind, 'wait', 'third in flight must wait, even in reserve mode');
+  t.match(full.result, { reason: 'concurrency', at: T0 + 1000 }, 'waits the (initial) mean delivery time');
+  s = release(s, 'a', T0 + 5000, 5000);
+  t.equal(s.leases.length, 1);
+  t.equal(acquire(s, limits, T0 + 5000, req('now', 'c')).result.kind, 'granted', 'freed by release');
+  t.ok(s.meanDeliveryMs > 1000, 'delivery time measured');
+  const expired = acquire(acquire(emptyLane(), limits, T0, req('now', 'x')).state, limits, T0, req('now', 'y')).state;
+  t.equal(acquire(expired, limits, T0 + 600_001, req('now', 'z')).result.kind, 'granted', 'expired leases never leak');
+});
+
+t.test('daily volume: capped per UTC day, rolls over at midnight', async (t) => {
+  const limits: LaneLimits = { perDay: 2 };
+  const { results, state } = run(limits, [0, 1, 2], 'reserve');
+  const midnight = DAY_MS - 3_600_000; // from 01:00 to the next 00:00
+  t.same(results, ['granted', 'granted', `wait@${midnight}:daily`]);
+  t.equal(acquire(state, limits, T0 + midnight, req('now')).result.kind, 'granted', 'a new day has a new budget');
+});
+
+t.test('reservations never cross the day boundary', async (t) => {
+  const limits: LaneLimits = { rate: rate('1/h') };
+  let s = emptyLane();
+  const late = T0 + 22 * 3_600_000 + 1_800_000; // 23:30
+  s = acquire(s, limits, late, req('reserve')).state;
+  const next = acquire(s, limits, late, req('reserve'));
+  t.match(next.result, { kind: 'wait', reason: 'rate', at: late + 3_600_000 }, 'slot after midnight is not booked today');
+});
+
+t.test('a changed rate starts the lane afresh', async (t) => {
+  const slow: LaneLimits = { rate: rate('1/h') };
+  const s = acquire(emptyLane(), slow, T0, req('now')).state;
+  t.equal(acquire(s, slow, T0 + 1000, req('now')).result.kind, 'wait');
+  t.equal(acquire(s, { rate: rate('10/s') }, T0 + 1000, req('now')).result.kind, 'granted');
+});
+
+t.test('claim: a reserved message takes only a lease when its slot comes', async (t) => {
+  const limits: LaneLimits = { rate: rate('30/min'), concurrency: 1 };
+  let s = acquire(emptyLane(), limits, T0, req('now', 'a')).state;
+  const booked = acquire(s, limits, T0, req('reserve', 'b'));
+  t.match(booked.result, { kind: 'wait', reason: 'concurrency' }, 'concurrency binds before the rate');
+  s = release(s, 'a', T0 + 100, 100);
+  const r = acquire(s, limits, T0 + 100, req('reserve', 'b'));
+  t.match(r.result, { kind: 'reserved', at: T0 + 2000 });
+  s = r.state;
+  t.match(claim(s, limits, T0 + 1500, { reservedAt: T0 + 2000, leaseId: 'b', leaseMs: 1000 }).result, { kind: 'wait', at: T0 + 2000 }, 'early return waits the rest');
+  const c = claim(s, limits, T0 + 2000, { reservedAt: T0 + 2000, leaseId: 'b', leaseMs: 1000 });
+  t.equal(c.result.kind, 'granted');
+  t.equal(c.state.tat, s.tat, 'claiming takes no second rate slot');
+  t.equal(c.state.dayCount, s.dayCount, 'nor a second daily count');
+});
+
+t.test('earliestAt ranks lanes for source choice', async (t) => {
+  const limits: LaneLimits = { rate: rate('30/min') };
+  const busy = acquire(emptyLane(), limits, T0, req('now')).state;
+  t.equal(earliestAt(emptyLane(), limits, T0), T0);
+  t.equal(earliestAt(busy, limits, T0), T0 + 2000);
+  const full = acquire(emptyLane(), { perDay: 1 }, T0, req('now')).state;
+  t.equal(earliestAt(full, { perDay: 1 }, T0), T0 + DAY_MS - 3_600_000);
+});
