@@ -35,8 +35,9 @@ export class MemoryStore implements PacingStore {
     }
   }
 
+  /** Snapshots are the stored objects themselves: lane functions never mutate their input. */
   async peek(lanes: readonly LaneRef[]): Promise<StoreResult<LaneState[]>> {
-    return { now: this.clock(), value: lanes.map((l) => structuredClone(this.get(l))) };
+    return { now: this.clock(), value: lanes.map((l) => this.get(l)) };
   }
 
   async acquire(lane: LaneRef, limits: LaneLimits, req: AcquireRequest) {
