@@ -26,7 +26,7 @@ export async function benchDecide(n = 200_000): Promise<{ perSecond: number; bas
     const ticket: Ticket = {};
     r.clock.advance(1);
     await r.engine.decide({ id: String(i), domain: DOMAINS[i % DOMAINS.length] as string, queueTime: r.clock.t }, ticket);
-    await r.engine.finish(ticket, true);
+    await r.engine.outcome(ticket, { delivered: true });
   };
   await timeLoop(20_000, decideAndFinish); // warm up the JIT and the MX cache
   await timeLoop(20_000, noop);

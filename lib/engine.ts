@@ -1,22 +1,27 @@
 /**
  * The engine joins config, MX lookup and store: `decide()` answers "send now
- * from which source, or wait how long", `finish()` records how a delivery
- * ended. It knows nothing of Haraka; the plugin adapts Haraka's calls to it.
+ * from which source, or wait how long", `outcome()` records how a delivery
+ * ended and reacts to the provider's reply. It knows nothing of Haraka; the
+ * plugin adapts Haraka's calls to it.
  */
 
 import { randomUUID } from 'node:crypto';
 import { earliestAt, type AcquireResult, type LaneState } from './core/lane';
+import { providerGate } from './core/provider-state';
 import { laneLimits } from './config/lane-limits';
 import type { Config, Pool, Source } from './config/types';
 import type { MxHost, MxResolver } from './mx';
+import { Outcomes, type Classifier } from './outcomes';
 import type { LaneRef, PacingStore } from './store/types';
 
 /** What the engine remembers about one message between hooks. */
 export interface Ticket {
   /** A booked future rate slot: come back at `at` and send from `lane.source`. */
-  reservation?: { lane: LaneRef; at: number };
+  reservation?: { lane: LaneRef; at: number; epoch: number };
   /** The delivery in flight. */
-  lease?: { lane: LaneRef; id: string; startedAt: number };
+  lease?: { lane: LaneRef; pool: string; id: string; startedAt: number };
+  /** Set when this message is a provider's incident probe. */
+  probe?: boolean;
 }
 
 export interface Message {
@@ -46,23 +51,27 @@ function reachable(source: Source, hosts: readonly MxHost[]): boolean {
   return hosts.some((h) => (source.family === 6 ? h.v6 : h.v4).length > 0);
 }
 
-export class Engine {
+interface Ctx {
+  readonly msg: Message;
+  readonly ticket: Ticket;
+  readonly provider: string;
+  readonly pool: Pool;
+  readonly candidates: readonly Source[];
+  readonly hosts: readonly MxHost[];
+  readonly prefix: string;
+}
+
+export class Engine extends Outcomes {
   private turn = 0;
 
-  constructor(
-    private config: Config,
-    private readonly store: PacingStore,
-    private readonly mx: MxResolver,
-    private readonly clock: () => number = Date.now,
-  ) {}
-
-  get current(): Config {
-    return this.config;
+  constructor(config: Config, store: PacingStore, private readonly mx: MxResolver, clock: () => number = Date.now, classifier?: Classifier) {
+    super(config, store, clock, classifier);
   }
 
   /** Swaps the whole config at once (a reload); state in the store carries on. */
-  reconfigure(config: Config): void {
+  reconfigure(config: Config, classifier?: Classifier): void {
     this.config = config;
+    if (classifier) this.classifier = classifier;
     this.mx.reconfigure({ cacheMaxMs: config.settings.dnsCacheMaxMs, negativeMs: config.settings.dnsNegativeMs, staticMx: config.staticMx });
   }
 
@@ -85,40 +94,58 @@ export class Engine {
     if (candidates.length === 0) {
       return { action: 'unroutable', provider, why: `no source of pool ${pool.name} shares an IP family with ${msg.domain}'s MX hosts` };
     }
-    const ctx = { msg, ticket, provider, pool, candidates, hosts: answer.hosts, prefix: note ? `${note}; ` : '' };
+    const ctx: Ctx = { msg, ticket, provider, pool, candidates, hosts: answer.hosts, prefix: note ? `${note}; ` : '' };
+    const lanes = candidates.map((s) => ({ source: s.name, provider }));
+    const peek = await this.store.peek(lanes, provider);
+    const held = await this.providerHold(ctx, peek.value.provider, peek.now);
+    if (held) return held;
     const reserved = ticket.reservation;
     if (reserved && reserved.lane.provider === provider && candidates.some((c) => c.name === reserved.lane.source)) {
       return this.claimReserved(ctx, reserved);
     }
     delete ticket.reservation;
-    return this.choose(ctx);
+    return this.choose(ctx, lanes, peek.value.lanes, peek.now);
   }
 
-  private async claimReserved(ctx: Ctx, reserved: { lane: LaneRef; at: number }): Promise<Decision> {
+  /** During a provider-wide incident: wait out the pause, then let one probe through at a time. */
+  private async providerHold(ctx: Ctx, state: Parameters<typeof providerGate>[0], now: number): Promise<Decision | null> {
+    delete ctx.ticket.probe;
+    const gate = providerGate(state, now);
+    if (!gate) return null;
+    if (gate.probe) {
+      const probe = await this.store.providerProbe(ctx.provider, this.config.settings.adapt.incident);
+      if (probe.value.ok) {
+        ctx.ticket.probe = true;
+        return null;
+      }
+      return this.wait(ctx, probe.value.at, probe.now, `provider ${ctx.provider} probing after an incident`);
+    }
+    return this.wait(ctx, gate.at, now, `provider ${ctx.provider} paused (provider-wide incident)`);
+  }
+
+  private async claimReserved(ctx: Ctx, reserved: { lane: LaneRef; at: number; epoch: number }): Promise<Decision> {
     const limits = laneLimits(this.config, ctx.pool.name, reserved.lane.source, ctx.provider);
     const leaseId = randomUUID();
-    const { now, value } = await this.store.claim(reserved.lane, limits, { reservedAt: reserved.at, leaseId, leaseMs: this.config.settings.leaseMs });
+    const req = { reservedAt: reserved.at, epoch: reserved.epoch, leaseId, leaseMs: this.config.settings.leaseMs };
+    const { now, value } = await this.store.claim(reserved.lane, limits, req);
     const source = ctx.candidates.find((c) => c.name === reserved.lane.source) as Source;
     return this.conclude(ctx, source, value, now, 'reserved slot');
   }
 
-  private async choose(ctx: Ctx): Promise<Decision> {
-    const lanes = ctx.candidates.map((s) => ({ source: s.name, provider: ctx.provider }));
-    const { now, value: states } = await this.store.peek(lanes);
+  private async choose(ctx: Ctx, lanes: readonly LaneRef[], states: readonly LaneState[], now: number): Promise<Decision> {
     const order = this.rank(ctx, states, now);
     for (const i of order) {
       const source = ctx.candidates[i] as Source;
       const limits = laneLimits(this.config, ctx.pool.name, source.name, ctx.provider);
-      const mode = i === order[order.length - 1] || earliestAt(states[i] as LaneState, limits, now) > now ? 'reserve' : 'now';
-      const leaseId = randomUUID();
-      const res = await this.store.acquire(lanes[i] as LaneRef, limits, { mode, leaseId, leaseMs: this.config.settings.leaseMs });
+      const last = i === order[order.length - 1];
+      const mode = last || earliestAt(states[i] as LaneState, limits, now) > now ? 'reserve' : 'now';
+      const res = await this.store.acquire(lanes[i] as LaneRef, limits, { mode, leaseId: randomUUID(), leaseMs: this.config.settings.leaseMs });
       if (res.value.kind !== 'wait' || mode === 'reserve') return this.conclude(ctx, source, res.value, res.now, 'free slot');
     }
-    /* c8 ignore next */
     throw new Error('unreachable: the last candidate always concludes');
   }
 
-  /** Candidate indexes, soonest-free first; ties go to the least busy, then round robin. */
+  /** Candidate indexes, soonest-free first; ties go to the most headroom, the least busy, then round robin. */
   private rank(ctx: Ctx, states: readonly LaneState[], now: number): number[] {
     const start = this.turn++ % ctx.candidates.length;
     const scored = ctx.candidates.map((s, i) => {
@@ -135,35 +162,22 @@ export class Engine {
     const lane = { source: source.name, provider: ctx.provider };
     if (result.kind === 'granted') {
       delete ctx.ticket.reservation;
-      ctx.ticket.lease = { lane, id: result.leaseId, startedAt: now };
-      return { action: 'send', source, provider: ctx.provider, hosts: ctx.hosts, why: `${ctx.prefix}${what} on ${source.name}` };
+      ctx.ticket.lease = { lane, pool: ctx.pool.name, id: result.leaseId, startedAt: now };
+      const probe = ctx.ticket.probe ? ' (provider probe)' : '';
+      return { action: 'send', source, provider: ctx.provider, hosts: ctx.hosts, why: `${ctx.prefix}${what} on ${source.name}${probe}` };
     }
-    if (result.kind === 'reserved') ctx.ticket.reservation = { lane, at: result.at };
+    if (result.kind === 'reserved') ctx.ticket.reservation = { lane, at: result.at, epoch: result.epoch };
+    const reason = result.kind === 'reserved' ? `reserved rate slot on ${source.name}` : `${result.reason} limit on ${source.name}`;
+    return this.wait(ctx, result.at, now, reason);
+  }
+
+  /** Delay until `at`, but never past max_hold; a message already past it expires. */
+  private wait(ctx: Ctx, at: number, now: number, reason: string): Decision {
     const holdUntil = ctx.msg.queueTime + this.config.settings.maxHoldMs;
     if (now >= holdUntil) {
-      return { action: 'expire', provider: ctx.provider, why: `held by pacing since ${new Date(ctx.msg.queueTime).toISOString()}, beyond max_hold` };
+      return { action: 'expire', provider: ctx.provider, why: `held by pacing since ${new Date(ctx.msg.queueTime).toISOString()} (${reason}), beyond max_hold` };
     }
-    const reason = result.kind === 'reserved' ? `reserved rate slot on ${source.name}` : `${result.reason} limit on ${source.name}`;
-    const seconds = delaySeconds(Math.min(result.at, holdUntil), now);
+    const seconds = delaySeconds(Math.min(at, holdUntil), now);
     return { action: 'delay', seconds, provider: ctx.provider, why: `${ctx.prefix}${reason}, next slot in ${seconds}s` };
   }
-
-  /** A delivery ended (delivered, deferred or bounced): free its concurrency slot. */
-  async finish(ticket: Ticket, delivered: boolean): Promise<void> {
-    const lease = ticket.lease;
-    if (!lease) return;
-    delete ticket.lease;
-    const duration = delivered ? this.clock() - lease.startedAt : undefined;
-    await this.store.release(lease.lane, lease.id, duration);
-  }
-}
-
-interface Ctx {
-  readonly msg: Message;
-  readonly ticket: Ticket;
-  readonly provider: string;
-  readonly pool: Pool;
-  readonly candidates: readonly Source[];
-  readonly hosts: readonly MxHost[];
-  readonly prefix: string;
 }

@@ -20,6 +20,8 @@ export interface Todo {
 
 export interface HMail {
   todo: Todo;
+  /** In-memory notes, shared with the messages Haraka splits off this one. */
+  notes?: Record<string, unknown>;
   /** Haraka's per-message log prefix uses this. */
   uuid?: string;
 }

@@ -38,6 +38,26 @@ export function mxEntries(decision: Extract<Decision, { action: 'send' }>): Hara
   return entries;
 }
 
+/** A failed recipient as Haraka reports it in deferred/bounce parameters. */
+interface FailedRecipient {
+  reason?: string;
+  dsn_smtp_code?: string | number;
+  dsn_smtp_response?: string;
+}
+
+/**
+ * The remote reply of a failed attempt: a failed recipient's reply (4xx/5xx at
+ * RCPT) when there is one, else the error text ("Upstream error: 451 4.7.500 ...").
+ */
+export function replyOf(err: unknown, recipients?: readonly FailedRecipient[]): string | undefined {
+  for (const r of recipients ?? []) {
+    if (typeof r?.reason === 'string' && r.reason) return r.reason;
+    if (r?.dsn_smtp_code && r.dsn_smtp_response) return `${r.dsn_smtp_code} ${r.dsn_smtp_response}`;
+  }
+  const text = err instanceof Error ? err.message : typeof err === 'string' ? err : undefined;
+  return text || undefined;
+}
+
 /** Marks every recipient failed with RFC 3463 X.4.7 "delivery time expired". */
 export function markExpired(hmail: HMail, why: string): string {
   const text = `paceline held this message longer than max_hold: ${why}`;

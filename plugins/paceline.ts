@@ -9,12 +9,12 @@ import constants from 'haraka-constants';
 import { ConfigError, formatIssue } from '../lib/config/errors';
 import { loadConfig, type HarakaConfigReader } from '../lib/config/load';
 import type { Config } from '../lib/config/types';
-import { Engine, type Decision, type Ticket } from '../lib/engine';
+import { delaySeconds, Engine, type Decision, type Ticket } from '../lib/engine';
 import type { Connection, HMail, Next } from '../lib/haraka-types';
 import { MxResolver } from '../lib/mx';
-import { markExpired, messageOf, mxEntries } from '../lib/plugin-core';
+import { markExpired, messageOf, mxEntries, replyOf } from '../lib/plugin-core';
 import { MemoryStore } from '../lib/store/memory';
-import type { PacingStore } from '../lib/store/types';
+import type { LaneRef, PacingStore } from '../lib/store/types';
 
 interface PluginState {
   engine: Engine;
@@ -118,6 +118,7 @@ export function hook_send_email(this: Plugin, next: Next, hmail: HMail): void {
   state.engine.decide(msg, ticket).then(
     (decision) => {
       ticket.decision = decision;
+      if (decision.action === 'send' && hmail.notes) hmail.notes[LANE_NOTE] = { source: decision.source.name, provider: decision.provider };
       if (settings.logDecisions) this.loginfo(`paceline ${decision.action} ${msg.domain}: ${decision.why}`, hmail);
       if (decision.action === 'delay') return next(constants.delay, decision.seconds);
       next();
@@ -147,34 +148,57 @@ export function hook_get_mx(this: Plugin, next: Next, hmail: HMail): void {
   }
 }
 
-function finish(plugin: Plugin, hmail: HMail, delivered: boolean, next: Next): void {
+/** The lane a message was sent on, kept in hmail.notes so that recipients Haraka splits off keep it. */
+const LANE_NOTE = 'paceline_lane';
+
+function laneOf(hmail: HMail): LaneRef | undefined {
+  const lane = hmail.notes?.[LANE_NOTE] as LaneRef | undefined;
+  return lane && typeof lane.source === 'string' && typeof lane.provider === 'string' ? lane : undefined;
+}
+
+/** Records how an attempt ended; answers `next` with the lane's reopening time when a reaction closed it. */
+function ended(plugin: Plugin, hmail: HMail, attempt: { delivered: boolean; reply?: string }, next: Next, retry: boolean): void {
   const ticket = ticketOf(plugin, hmail);
   delete ticket.decision;
-  (plugin.paceline as PluginState).engine.finish(ticket, delivered).then(
-    () => next(),
+  const lane = laneOf(hmail);
+  const engine = (plugin.paceline as PluginState).engine;
+  engine.outcome(ticket, lane ? { ...attempt, lane } : attempt).then(
+    (report) => {
+      if (report?.category) {
+        const what = `${report.category}${report.rule ? ` (${report.rule})` : ''} → ${report.effect}${report.incident ? ', provider-wide incident' : ''}`;
+        plugin.loginfo(`paceline reply on ${report.lane.source}/${report.lane.provider}: ${what}`, hmail);
+      }
+      const wait = report?.reopensAt ? delaySeconds(report.reopensAt, Date.now()) : 0;
+      if (retry && wait > 1) return next(constants.denysoft, wait);
+      next();
+    },
     (err: Error) => {
-      plugin.logerror(`paceline could not release a lease (it expires by itself): ${err.message}`, hmail);
+      plugin.logerror(`paceline could not record an outcome (a lease expires by itself): ${err.message}`, hmail);
       next();
     },
   );
 }
 
 export function hook_delivered(this: Plugin, next: Next, hmail: HMail): void {
-  finish(this, hmail, true, next);
+  ended(this, hmail, { delivered: true }, next, false);
 }
 
-export function hook_deferred(this: Plugin, next: Next, hmail: HMail): void {
-  finish(this, hmail, false, next);
+/** params: {delay, err, fail_recips?, mx?}; DENYSOFT with seconds sets this message's retry. */
+export function hook_deferred(this: Plugin, next: Next, hmail: HMail, params: { err?: unknown; fail_recips?: [] }): void {
+  const reply = replyOf(params?.err, params?.fail_recips);
+  ended(this, hmail, reply === undefined ? { delivered: false } : { delivered: false, reply }, next, true);
 }
 
-export function hook_bounce(this: Plugin, next: Next, hmail: HMail, err: Error): void {
+export function hook_bounce(this: Plugin, next: Next, hmail: HMail, err: Error & { bounced_rcpt?: [] }): void {
   const decision = ticketOf(this, hmail).decision;
   if (decision?.action === 'expire') {
     const text = markExpired(hmail, decision.why);
     if (err) err.message = text;
     this.lognotice(`paceline bounced ${hmail.todo.domain}: ${text}`, hmail);
+    return ended(this, hmail, { delivered: false }, next, false);
   }
-  finish(this, hmail, false, next);
+  const reply = replyOf(err, err?.bounced_rcpt);
+  ended(this, hmail, reply === undefined ? { delivered: false } : { delivered: false, reply }, next, false);
 }
 
 export function shutdown(this: Plugin): void {

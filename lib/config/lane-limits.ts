@@ -21,7 +21,7 @@ export function laneLimits(config: Config, pool: string, source: string, provide
   if (hit) return hit;
   const p = config.pools.get(pool);
   const s = config.sources.get(source);
-  const limits = mergeLimits([
+  const limits = mergeLimits(config.settings.adapt.policy, [
     config.defaults,
     config.providers.get(provider)?.limits,
     p?.limits.get('*'),

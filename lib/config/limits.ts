@@ -64,7 +64,7 @@ export function parseLimitsMap(
 }
 
 /** Applies layers in order (later wins, field by field) and drops explicit "unlimited". */
-export function mergeLimits(layers: ReadonlyArray<LimitsLayer | undefined>): LaneLimits {
+export function mergeLimits(policy: LaneLimits['policy'], layers: ReadonlyArray<LimitsLayer | undefined>): LaneLimits {
   const merged: { rate?: LaneLimits['rate'] | null; concurrency?: number | null; perDay?: number | null } = {};
   for (const layer of layers) {
     if (!layer) continue;
@@ -72,7 +72,7 @@ export function mergeLimits(layers: ReadonlyArray<LimitsLayer | undefined>): Lan
     if (layer.concurrency !== undefined) merged.concurrency = layer.concurrency;
     if (layer.perDay !== undefined) merged.perDay = layer.perDay;
   }
-  const out: { -readonly [K in keyof LaneLimits]: LaneLimits[K] } = {};
+  const out: { -readonly [K in keyof LaneLimits]: LaneLimits[K] } = policy ? { policy } : {};
   if (merged.rate) out.rate = merged.rate;
   if (merged.concurrency) out.concurrency = merged.concurrency;
   if (merged.perDay) out.perDay = merged.perDay;

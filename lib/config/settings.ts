@@ -4,7 +4,7 @@ import { parseDurationMs } from '../core/duration';
 import { isMapping, join, type IssueList } from './errors';
 import type { Settings } from './types';
 
-type Kind = 'bool' | 'duration' | 'string' | 'header' | 'name';
+type Kind = 'bool' | 'duration' | 'string' | 'header' | 'name' | 'fraction' | 'count';
 
 interface Key {
   readonly kind: Kind;
@@ -26,6 +26,23 @@ export const INI_KEYS: Readonly<Record<string, Readonly<Record<string, Key>>>> =
   dns: {
     cache_max: { kind: 'duration', fallback: '5m' },
     negative_ttl: { kind: 'duration', fallback: '1m' },
+  },
+  adapt: {
+    enabled: { kind: 'bool', fallback: 'true' },
+    decrease: { kind: 'fraction', fallback: '0.5' },
+    floor: { kind: 'fraction', fallback: '0.05' },
+    throttle_pause: { kind: 'duration', fallback: '1m' },
+    hold: { kind: 'duration', fallback: '1m' },
+    recover_step: { kind: 'fraction', fallback: '0.1' },
+    recover_interval: { kind: 'duration', fallback: '5m' },
+    connections_duration: { kind: 'duration', fallback: '10m' },
+    suspend_duration: { kind: 'duration', fallback: '2h' },
+    probe_interval: { kind: 'duration', fallback: '1h' },
+    incident_window: { kind: 'duration', fallback: '5m' },
+    incident_min_sources: { kind: 'count', fallback: '2' },
+    incident_share: { kind: 'fraction', fallback: '0.5' },
+    incident_pause: { kind: 'duration', fallback: '5m' },
+    incident_probe_interval: { kind: 'duration', fallback: '30s' },
   },
 };
 
@@ -57,6 +74,16 @@ function parseValue(issues: IssueList, path: string, kind: Kind, value: string |
     case 'name':
       if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(text)) issues.add(path, value, 'a name of letters, digits, "_", "." or "-"');
       return text;
+    case 'fraction': {
+      const x = Number(text);
+      if (!(x > 0 && x <= 1)) issues.add(path, value, 'a number greater than 0 and at most 1');
+      return x;
+    }
+    case 'count': {
+      const n = Number(text);
+      if (!Number.isSafeInteger(n) || n < 1) issues.add(path, value, 'a whole number ≥ 1');
+      return n;
+    }
     case 'string':
       return text;
   }
@@ -87,5 +114,28 @@ export function validateSettings(issues: IssueList, ini: Record<string, unknown>
     logDecisions: values['main.log_decisions'] as boolean,
     dnsCacheMaxMs: values['dns.cache_max'] as number,
     dnsNegativeMs: values['dns.negative_ttl'] as number,
+    adapt: Object.freeze({
+      enabled: values['adapt.enabled'] as boolean,
+      react: Object.freeze({
+        decrease: values['adapt.decrease'] as number,
+        floor: values['adapt.floor'] as number,
+        throttlePauseMs: values['adapt.throttle_pause'] as number,
+        holdMs: values['adapt.hold'] as number,
+        connectionsMs: values['adapt.connections_duration'] as number,
+        suspendMs: values['adapt.suspend_duration'] as number,
+      }),
+      policy: Object.freeze({
+        recoverStep: values['adapt.recover_step'] as number,
+        recoverIntervalMs: values['adapt.recover_interval'] as number,
+        probeIntervalMs: values['adapt.probe_interval'] as number,
+      }),
+      incident: Object.freeze({
+        windowMs: values['adapt.incident_window'] as number,
+        minSources: values['adapt.incident_min_sources'] as number,
+        share: values['adapt.incident_share'] as number,
+        pauseMs: values['adapt.incident_pause'] as number,
+        probeIntervalMs: values['adapt.incident_probe_interval'] as number,
+      }),
+    }),
   });
 }

@@ -1,6 +1,8 @@
 /** The typed, validated, frozen configuration every part of paceline reads. */
 
-import type { LaneLimits } from '../core/lane';
+import type { ReactParams } from '../core/adapt';
+import type { LaneLimits, LanePolicy } from '../core/lane';
+import type { IncidentParams } from '../core/provider-state';
 import type { ProviderMatcher } from '../core/providers';
 
 /** Limits as written in YAML, before parsing. */
@@ -68,6 +70,13 @@ export interface Settings {
   readonly dnsCacheMaxMs: number;
   /** How long a failed MX lookup is remembered. */
   readonly dnsNegativeMs: number;
+  /** Reactions to remote replies ([adapt]). */
+  readonly adapt: {
+    readonly enabled: boolean;
+    readonly react: ReactParams;
+    readonly policy: LanePolicy;
+    readonly incident: IncidentParams;
+  };
 }
 
 export interface Config {

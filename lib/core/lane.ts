@@ -7,12 +7,25 @@
  * `max(tat - tolerance, now)`; taking a slot moves `tat` one interval on.
  * Taking a slot in the future is a *reservation*: the message is told to come
  * back exactly then, so a backlog drains in arrival order without a herd.
+ * Adaptation (lib/core/adapt.ts) scales the pace by `factor`, pauses, caps
+ * connections or blocks the lane; this file applies those to every decision.
  *
  * No I/O, no clock: `now` (epoch ms) is always an argument.
  */
 
-import { formatRate, intervalMs, type Rate } from './rate';
+import { intervalMs, formatRate, type Rate } from './rate';
 import { dayNumber, nextDayStartMs } from './day';
+
+/** How a throttled lane climbs back and how a blocked lane is probed. */
+export interface LanePolicy {
+  /** Added to the pace factor after each clean interval (0.1 = 10 % of the limit). */
+  readonly recoverStep: number;
+  readonly recoverIntervalMs: number;
+  /** A blocked lane sends one probe message per interval. */
+  readonly probeIntervalMs: number;
+}
+
+export const DEFAULT_POLICY: LanePolicy = { recoverStep: 0.1, recoverIntervalMs: 300_000, probeIntervalMs: 3_600_000 };
 
 /** Limits of one lane; an absent field is unlimited. */
 export interface LaneLimits {
@@ -21,6 +34,7 @@ export interface LaneLimits {
   readonly concurrency?: number;
   /** Messages per day (UTC day). */
   readonly perDay?: number;
+  readonly policy?: LanePolicy;
 }
 
 /** A concurrency lease; expires by itself so a crashed worker cannot leak it. */
@@ -29,26 +43,50 @@ export interface Lease {
   readonly expiresAt: number;
 }
 
-/** Everything the store keeps per lane. Plain data, cloneable, JSON-safe. */
+/** Everything the store keeps per lane. Plain data, cloneable, JSON-safe. Times are epoch ms, 0 = none. */
 export interface LaneState {
-  /** GCRA theoretical arrival time (epoch ms); 0 when idle. */
+  /** GCRA theoretical arrival time; 0 when idle. */
   tat: number;
   /** Canonical rate `tat` was computed for; a different rate starts afresh. */
   rateKey: string;
   leases: Lease[];
-  /** Day number (days since epoch, UTC) that `dayCount` belongs to. */
+  /** Day number (days since epoch, UTC) that the day counters belong to. */
   day: number;
   dayCount: number;
+  /** Throttle replies this day (feeds warm-up progression). */
+  dayThrottles: number;
+  /** The previous day with traffic and its counters. */
+  prevDay: number;
+  prevDayCount: number;
+  prevDayThrottles: number;
   /** Moving average of delivery duration, ms; estimates when a concurrency slot frees. */
   meanDeliveryMs: number;
+  /** Share of the configured pace in force (1 = full), lowered on throttling. */
+  factor: number;
+  /** Factor before the last reaction, restored when a provider-wide incident explains it. */
+  prevFactor: number;
+  pauseUntil: number;
+  /** Temporary concurrency cap after "too many connections" replies. */
+  connCap: number;
+  connCapUntil: number;
+  /** When the lane was blocked (block-listed); 0 = not blocked. */
+  blockedAt: number;
+  /** Next probe of a blocked lane. */
+  probeAt: number;
+  /** Last throttle reaction: one reaction per burst of replies. */
+  reactedAt: number;
+  /** Next additive increase of `factor`. */
+  recoverAt: number;
+  /** Bumped by every reaction; a reservation from an older epoch books again at the new pace. */
+  epoch: number;
 }
 
 /** Why a lane cannot send now. */
-export type WaitReason = 'rate' | 'concurrency' | 'daily';
+export type WaitReason = 'rate' | 'concurrency' | 'daily' | 'paused' | 'blocked';
 
 export type AcquireResult =
   | { readonly kind: 'granted'; readonly leaseId: string }
-  | { readonly kind: 'reserved'; readonly at: number }
+  | { readonly kind: 'reserved'; readonly at: number; readonly epoch: number }
   | { readonly kind: 'wait'; readonly at: number; readonly reason: WaitReason };
 
 export interface AcquireRequest {
@@ -58,46 +96,95 @@ export interface AcquireRequest {
   readonly leaseMs: number;
 }
 
+export interface ClaimRequest {
+  readonly reservedAt: number;
+  readonly epoch: number;
+  readonly leaseId: string;
+  readonly leaseMs: number;
+}
+
 /** Default guess for a delivery's duration before any has been measured. */
 export const INITIAL_DELIVERY_MS = 1000;
 
 export function emptyLane(): LaneState {
-  return { tat: 0, rateKey: '', leases: [], day: 0, dayCount: 0, meanDeliveryMs: INITIAL_DELIVERY_MS };
+  return {
+    tat: 0, rateKey: '', leases: [], day: 0, dayCount: 0, dayThrottles: 0, prevDay: 0, prevDayCount: 0, prevDayThrottles: 0,
+    meanDeliveryMs: INITIAL_DELIVERY_MS, factor: 1, prevFactor: 1, pauseUntil: 0, connCap: 0, connCapUntil: 0,
+    blockedAt: 0, probeAt: 0, reactedAt: 0, recoverAt: 0, epoch: 0,
+  };
 }
 
-/** Brings a state up to `now`: drops expired leases, rolls the day, resets tat on a changed rate. */
+/** Additive increase: one `recoverStep` per clean interval elapsed since `recoverAt`. */
+function recover(s: LaneState, policy: LanePolicy, now: number): void {
+  if (s.factor >= 1 || s.recoverAt === 0 || now < s.recoverAt || s.blockedAt !== 0) return;
+  const steps = 1 + Math.floor((now - s.recoverAt) / policy.recoverIntervalMs);
+  s.factor = Math.min(1, s.factor + steps * policy.recoverStep);
+  s.recoverAt = s.factor < 1 ? s.recoverAt + steps * policy.recoverIntervalMs : 0;
+}
+
+/** Brings a state up to `now`: expired leases, day rollover, changed rate, recovery, ended caps and pauses. */
 export function normalize(state: LaneState, limits: LaneLimits, now: number): LaneState {
+  const s: LaneState = { ...state, leases: state.leases.filter((l) => l.expiresAt > now) };
   const rateKey = limits.rate ? formatRate(limits.rate) : '';
+  if (rateKey !== s.rateKey) {
+    s.tat = 0;
+    s.rateKey = rateKey;
+  }
   const today = dayNumber(now);
-  return {
-    tat: rateKey === state.rateKey ? state.tat : 0,
-    rateKey,
-    leases: state.leases.filter((l) => l.expiresAt > now),
-    day: today,
-    dayCount: state.day === today ? state.dayCount : 0,
-    meanDeliveryMs: state.meanDeliveryMs,
-  };
+  if (s.day !== today) {
+    if (s.dayCount > 0 || s.dayThrottles > 0) {
+      s.prevDay = s.day;
+      s.prevDayCount = s.dayCount;
+      s.prevDayThrottles = s.dayThrottles;
+    }
+    s.day = today;
+    s.dayCount = 0;
+    s.dayThrottles = 0;
+  }
+  if (s.pauseUntil !== 0 && s.pauseUntil <= now) s.pauseUntil = 0;
+  if (s.connCapUntil !== 0 && s.connCapUntil <= now) {
+    s.connCap = 0;
+    s.connCapUntil = 0;
+  }
+  recover(s, limits.policy ?? DEFAULT_POLICY, now);
+  return s;
+}
+
+/** Interval between messages at the current pace (configured interval / factor). */
+export function paceIntervalMs(state: LaneState, rate: Rate): number {
+  return intervalMs(rate) / state.factor;
+}
+
+/** Concurrency in force: the configured limit scaled by the pace factor, and any temporary cap. */
+export function concurrencyLimit(state: LaneState, limits: LaneLimits): number {
+  let limit = limits.concurrency === undefined ? Infinity : Math.max(1, Math.floor(limits.concurrency * state.factor));
+  if (state.connCap > 0) limit = Math.min(limit, state.connCap);
+  return limit;
 }
 
 /** Earliest time the rate allows the next message (≥ now). */
 export function rateFreeAt(state: LaneState, limits: LaneLimits, now: number): number {
   if (!limits.rate) return now;
-  const tolerance = (limits.rate.burst - 1) * intervalMs(limits.rate);
+  const tolerance = (limits.rate.burst - 1) * paceIntervalMs(state, limits.rate);
   return Math.max(state.tat - tolerance, now);
 }
 
 /** Earliest time a concurrency slot frees: now, or an estimate from the measured delivery time. */
 export function concurrencyFreeAt(state: LaneState, limits: LaneLimits, now: number): number {
-  if (limits.concurrency === undefined || state.leases.length < limits.concurrency) return now;
+  if (state.leases.length < concurrencyLimit(state, limits)) return now;
   const firstExpiry = Math.min(...state.leases.map((l) => l.expiresAt));
   return Math.min(firstExpiry, now + Math.max(1000, state.meanDeliveryMs));
 }
 
 /** What stops the lane now (first binding constraint) and until when; null when it can send. */
 export function blocker(state: LaneState, limits: LaneLimits, now: number): { reason: WaitReason; at: number } | null {
-  if (limits.perDay !== undefined && state.dayCount >= limits.perDay) {
-    return { reason: 'daily', at: nextDayStartMs(now) };
+  if (limits.perDay !== undefined && state.dayCount >= limits.perDay) return { reason: 'daily', at: nextDayStartMs(now) };
+  if (state.blockedAt !== 0) {
+    if (state.probeAt > now) return { reason: 'blocked', at: state.probeAt };
+    if (state.leases.length > 0) return { reason: 'blocked', at: concurrencyFreeAt(state, { concurrency: 1 }, now) };
+    return null;
   }
+  if (state.pauseUntil > now) return { reason: 'paused', at: state.pauseUntil };
   const concurrencyAt = concurrencyFreeAt(state, limits, now);
   if (concurrencyAt > now) return { reason: 'concurrency', at: concurrencyAt };
   const rateAt = rateFreeAt(state, limits, now);
@@ -110,12 +197,14 @@ export function earliestAt(state: LaneState, limits: LaneLimits, now: number): n
   const s = normalize(state, limits, now);
   const b = blocker(s, limits, now);
   if (!b) return now;
-  if (b.reason === 'daily') return b.at;
+  if (b.reason !== 'concurrency') return b.at;
   return Math.max(b.at, rateFreeAt(s, limits, now));
 }
 
-function takeRate(state: LaneState, limits: LaneLimits, now: number): number {
-  return limits.rate ? Math.max(state.tat, now) + intervalMs(limits.rate) : state.tat;
+function takeSlot(state: LaneState, limits: LaneLimits, now: number): void {
+  if (limits.rate) state.tat = Math.max(state.tat, now) + paceIntervalMs(state, limits.rate);
+  state.dayCount += 1;
+  if (state.blockedAt !== 0) state.probeAt = now + (limits.policy ?? DEFAULT_POLICY).probeIntervalMs;
 }
 
 /**
@@ -123,40 +212,32 @@ function takeRate(state: LaneState, limits: LaneLimits, now: number): number {
  * free now; in `reserve` mode books the next rate slot when only the rate
  * binds and that slot falls on the same day; otherwise says how long to wait.
  */
-export function acquire(
-  prior: LaneState,
-  limits: LaneLimits,
-  now: number,
-  req: AcquireRequest,
-): { state: LaneState; result: AcquireResult } {
+export function acquire(prior: LaneState, limits: LaneLimits, now: number, req: AcquireRequest): { state: LaneState; result: AcquireResult } {
   const state = normalize(prior, limits, now);
   const b = blocker(state, limits, now);
   if (!b) {
-    state.tat = takeRate(state, limits, now);
-    state.dayCount += 1;
+    takeSlot(state, limits, now);
     state.leases.push({ id: req.leaseId, expiresAt: now + req.leaseMs });
     return { state, result: { kind: 'granted', leaseId: req.leaseId } };
   }
   if (b.reason === 'rate' && req.mode === 'reserve' && b.at < nextDayStartMs(now)) {
-    state.tat = takeRate(state, limits, now);
-    state.dayCount += 1;
-    return { state, result: { kind: 'reserved', at: b.at } };
+    takeSlot(state, limits, now);
+    return { state, result: { kind: 'reserved', at: b.at, epoch: state.epoch } };
   }
   return { state, result: { kind: 'wait', at: b.at, reason: b.reason } };
 }
 
 /**
  * A message comes back for the rate slot it reserved: it needs only a
- * concurrency lease now (its rate slot and daily count were taken at booking).
+ * concurrency lease now (its rate slot and daily count were taken at
+ * booking). If the lane reacted to a reply since, the booking is void and
+ * the message books again at the new pace.
  */
-export function claim(
-  prior: LaneState,
-  limits: LaneLimits,
-  now: number,
-  req: { readonly reservedAt: number; readonly leaseId: string; readonly leaseMs: number },
-): { state: LaneState; result: AcquireResult } {
+export function claim(prior: LaneState, limits: LaneLimits, now: number, req: ClaimRequest): { state: LaneState; result: AcquireResult } {
+  if (req.epoch !== prior.epoch) return acquire(prior, limits, now, { mode: 'reserve', leaseId: req.leaseId, leaseMs: req.leaseMs });
   const state = normalize(prior, limits, now);
   if (req.reservedAt > now) return { state, result: { kind: 'wait', at: req.reservedAt, reason: 'rate' } };
+  if (state.pauseUntil > now) return { state, result: { kind: 'wait', at: state.pauseUntil, reason: 'paused' } };
   const at = concurrencyFreeAt(state, limits, now);
   if (at > now) return { state, result: { kind: 'wait', at, reason: 'concurrency' } };
   state.leases.push({ id: req.leaseId, expiresAt: now + req.leaseMs });
@@ -166,12 +247,20 @@ export function claim(
 /** Weight of the newest delivery in the moving average of delivery time. */
 const EWMA_WEIGHT = 0.2;
 
-/** A delivery ended (any outcome): free its lease and learn its duration. */
-export function release(prior: LaneState, leaseId: string, now: number, durationMs?: number): LaneState {
-  const leases = prior.leases.filter((l) => l.id !== leaseId && l.expiresAt > now);
-  const meanDeliveryMs =
-    durationMs === undefined || !Number.isFinite(durationMs) || durationMs < 0
-      ? prior.meanDeliveryMs
-      : prior.meanDeliveryMs + EWMA_WEIGHT * (durationMs - prior.meanDeliveryMs);
-  return { ...prior, leases, meanDeliveryMs };
+/**
+ * A delivery ended: free its lease and learn its duration. A delivered probe
+ * unblocks a blocked lane, which then climbs back from its lowered pace.
+ */
+export function release(prior: LaneState, limits: LaneLimits, now: number, leaseId: string, delivered: boolean, durationMs?: number): LaneState {
+  const s = normalize(prior, limits, now);
+  s.leases = s.leases.filter((l) => l.id !== leaseId);
+  if (durationMs !== undefined && Number.isFinite(durationMs) && durationMs >= 0) {
+    s.meanDeliveryMs += EWMA_WEIGHT * (durationMs - s.meanDeliveryMs);
+  }
+  if (delivered && s.blockedAt !== 0) {
+    s.blockedAt = 0;
+    s.probeAt = 0;
+    s.recoverAt = now + (limits.policy ?? DEFAULT_POLICY).recoverIntervalMs;
+  }
+  return s;
 }

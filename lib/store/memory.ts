@@ -4,14 +4,18 @@
  * workers, where each would keep its own limits and multiply them.
  */
 
-import { acquire, claim, emptyLane, release, type AcquireRequest, type LaneLimits, type LaneState } from '../core/lane';
+import { react, type ReactEvent, type ReactParams } from '../core/adapt';
+import { acquire, claim, emptyLane, release, type AcquireRequest, type ClaimRequest, type LaneLimits, type LaneState } from '../core/lane';
+import { emptyProvider, providerDelivered, recordThrottle, takeProbe, type IncidentParams, type ProviderState } from '../core/provider-state';
 import { laneKey, type LaneRef, type PacingStore, type StoreResult } from './types';
 
-/** Idle lanes (no leases, no future slot) older than this are dropped. */
+/** Idle lanes (no leases, no future slot, no reaction in force) older than this are dropped. */
 const IDLE_MS = 2 * 86_400_000;
 
 export class MemoryStore implements PacingStore {
   private readonly states = new Map<string, { lane: LaneRef; state: LaneState; touched: number }>();
+  private readonly providers = new Map<string, ProviderState>();
+  private readonly hits = new Map<string, number[]>();
   private lastSweep = 0;
 
   /** `clock` returns epoch ms; tests inject a fake one. */
@@ -26,38 +30,73 @@ export class MemoryStore implements PacingStore {
     if (now - this.lastSweep > 60_000) this.sweep(now);
   }
 
-  /** Bounds memory: forgets lanes idle for two days with nothing in flight. */
+  /** Bounds memory: forgets lanes idle for two days with nothing pending. */
   private sweep(now: number): void {
     this.lastSweep = now;
-    for (const [key, entry] of this.states) {
-      const idle = now - entry.touched > IDLE_MS && entry.state.tat < now && entry.state.leases.every((l) => l.expiresAt <= now);
-      if (idle) this.states.delete(key);
+    for (const [key, { state, touched }] of this.states) {
+      const pending = Math.max(state.tat, state.pauseUntil, state.connCapUntil, state.probeAt, ...state.leases.map((l) => l.expiresAt));
+      if (now - touched > IDLE_MS && pending < now && state.blockedAt === 0) this.states.delete(key);
     }
+    for (const [key, times] of this.hits) if (times.every((t) => now - t > IDLE_MS)) this.hits.delete(key);
   }
 
-  /** Snapshots are the stored objects themselves: lane functions never mutate their input. */
-  async peek(lanes: readonly LaneRef[]): Promise<StoreResult<LaneState[]>> {
-    return { now: this.clock(), value: lanes.map((l) => this.get(l)) };
+  /** Snapshots are the stored objects themselves: core functions never mutate their input. */
+  async peek(lanes: readonly LaneRef[], provider: string) {
+    return { now: this.clock(), value: { lanes: lanes.map((l) => this.get(l)), provider: this.providers.get(provider) ?? emptyProvider() } };
+  }
+
+  private step<T>(lane: LaneRef, fn: (s: LaneState, now: number) => { state: LaneState; result: T }): StoreResult<T> {
+    const now = this.clock();
+    const { state, result } = fn(this.get(lane), now);
+    this.put(lane, state, now);
+    return { now, value: result };
   }
 
   async acquire(lane: LaneRef, limits: LaneLimits, req: AcquireRequest) {
-    const now = this.clock();
-    const { state, result } = acquire(this.get(lane), limits, now, req);
-    this.put(lane, state, now);
-    return { now, value: result };
+    return this.step(lane, (s, now) => acquire(s, limits, now, req));
   }
 
-  async claim(lane: LaneRef, limits: LaneLimits, req: { reservedAt: number; leaseId: string; leaseMs: number }) {
-    const now = this.clock();
-    const { state, result } = claim(this.get(lane), limits, now, req);
-    this.put(lane, state, now);
-    return { now, value: result };
+  async claim(lane: LaneRef, limits: LaneLimits, req: ClaimRequest) {
+    return this.step(lane, (s, now) => claim(s, limits, now, req));
   }
 
-  async release(lane: LaneRef, leaseId: string, durationMs?: number): Promise<void> {
+  async release(lane: LaneRef, limits: LaneLimits, leaseId: string, delivered: boolean, durationMs?: number): Promise<void> {
+    if (!this.states.has(laneKey(lane))) return;
+    this.step(lane, (s, now) => ({ state: release(s, limits, now, leaseId, delivered, durationMs), result: null }));
+  }
+
+  async react(lane: LaneRef, limits: LaneLimits, event: ReactEvent, params: ReactParams) {
+    return this.step(lane, (s, now) => {
+      const r = react(s, limits, now, event, params);
+      return { state: r.state, result: { effect: r.effect, state: r.state } };
+    });
+  }
+
+  async hit(lane: LaneRef, rule: string, windowMs: number): Promise<number> {
     const now = this.clock();
-    const entry = this.states.get(laneKey(lane));
-    if (entry) this.put(lane, release(entry.state, leaseId, now, durationMs), now);
+    const key = `${laneKey(lane)}\u0000${rule}`;
+    const times = (this.hits.get(key) ?? []).filter((t) => now - t < windowMs);
+    times.push(now);
+    this.hits.set(key, times);
+    return times.length;
+  }
+
+  async providerThrottle(provider: string, source: string, sources: number, params: IncidentParams) {
+    const r = recordThrottle(this.providers.get(provider) ?? emptyProvider(), source, sources, this.clock(), params);
+    this.providers.set(provider, r.state);
+    return { incident: r.incident, explained: r.explained, pauseUntil: r.state.pauseUntil };
+  }
+
+  async providerProbe(provider: string, params: IncidentParams) {
+    const now = this.clock();
+    const r = takeProbe(this.providers.get(provider) ?? emptyProvider(), now, params);
+    this.providers.set(provider, r.state);
+    return { now, value: { ok: r.ok, at: r.at } };
+  }
+
+  async providerDelivered(provider: string): Promise<void> {
+    const state = this.providers.get(provider);
+    if (state) this.providers.set(provider, providerDelivered(state));
   }
 
   async lanes() {
@@ -66,5 +105,7 @@ export class MemoryStore implements PacingStore {
 
   async close(): Promise<void> {
     this.states.clear();
+    this.providers.clear();
+    this.hits.clear();
   }
 }

@@ -1,12 +1,14 @@
 /**
- * Where pacing state lives. Every method is one atomic step on one lane (one
- * Lua script on Redis; one synchronous step in memory), so choosing among a
- * pool's sources costs one `peek` plus one `acquire` in the common case.
- * The store owns the clock: results carry the store's `now` (epoch ms), so
- * every host of a cluster measures time the same way.
+ * Where pacing state lives. Every method is one atomic step on one lane or
+ * one provider (one Lua script on Redis; one synchronous step in memory), so
+ * choosing among a pool's sources costs one `peek` plus one `acquire` in the
+ * common case. The store owns the clock: results carry the store's `now`
+ * (epoch ms), so every host of a cluster measures time the same way.
  */
 
-import type { AcquireRequest, AcquireResult, LaneLimits, LaneState } from '../core/lane';
+import type { Effect, ReactEvent, ReactParams } from '../core/adapt';
+import type { AcquireRequest, AcquireResult, ClaimRequest, LaneLimits, LaneState } from '../core/lane';
+import type { IncidentParams, ProviderState } from '../core/provider-state';
 
 /** A lane: one source × one provider. */
 export interface LaneRef {
@@ -20,14 +22,24 @@ export interface StoreResult<T> {
 }
 
 export interface PacingStore {
-  /** Current state of several lanes (missing lanes are empty), for choosing a source. */
-  peek(lanes: readonly LaneRef[]): Promise<StoreResult<LaneState[]>>;
+  /** Current state of several lanes (missing lanes are empty), plus their provider's state. */
+  peek(lanes: readonly LaneRef[], provider: string): Promise<StoreResult<{ lanes: LaneState[]; provider: ProviderState }>>;
   /** Atomically check the lane and take (or reserve) a slot. */
   acquire(lane: LaneRef, limits: LaneLimits, req: AcquireRequest): Promise<StoreResult<AcquireResult>>;
   /** Atomically take a concurrency lease for a message holding a reserved rate slot. */
-  claim(lane: LaneRef, limits: LaneLimits, req: { reservedAt: number; leaseId: string; leaseMs: number }): Promise<StoreResult<AcquireResult>>;
-  /** A delivery ended: free its lease. `durationMs` feeds the delivery-time estimate. */
-  release(lane: LaneRef, leaseId: string, durationMs?: number): Promise<void>;
+  claim(lane: LaneRef, limits: LaneLimits, req: ClaimRequest): Promise<StoreResult<AcquireResult>>;
+  /** A delivery ended: free its lease; a delivered probe unblocks. `durationMs` feeds the delivery-time estimate. */
+  release(lane: LaneRef, limits: LaneLimits, leaseId: string, delivered: boolean, durationMs?: number): Promise<void>;
+  /** Applies a classified reply to the lane. */
+  react(lane: LaneRef, limits: LaneLimits, event: ReactEvent, params: ReactParams): Promise<StoreResult<{ effect: Effect; state: LaneState }>>;
+  /** Counts a rule's matches on a lane within a window (for rules with a threshold); returns the count including this one. */
+  hit(lane: LaneRef, rule: string, windowMs: number): Promise<number>;
+  /** Records a lane's throttle reaction at provider level; says whether it is a provider-wide incident. */
+  providerThrottle(provider: string, source: string, sources: number, params: IncidentParams): Promise<{ incident: boolean; explained: string[]; pauseUntil: number }>;
+  /** Takes the provider's probe slot during an incident. */
+  providerProbe(provider: string, params: IncidentParams): Promise<StoreResult<{ ok: boolean; at: number }>>;
+  /** A delivery to the provider succeeded (ends an incident). */
+  providerDelivered(provider: string): Promise<void>;
   /** Every lane with state, for `paceline status`. */
   lanes(): Promise<StoreResult<Array<{ lane: LaneRef; state: LaneState }>>>;
   close(): Promise<void>;

@@ -44,7 +44,8 @@ t.test('lane limits layer defaults < provider < pool < source, field by field', 
   t.equal(formatRate(m.rate!), '10/min', 'operator override of a shipped provider');
   t.equal(m.concurrency, 10, 'shipped concurrency kept');
   t.equal(formatRate(laneLimits(c, 'default', 'b', 'google').rate!), '5/s', 'source override');
-  t.same(laneLimits(c, 'default', 'a', 'mx:mx.other.test'), { concurrency: 4 }, 'unknown provider gets defaults');
+  t.same({ ...laneLimits(c, 'default', 'a', 'mx:mx.other.test'), policy: undefined }, { concurrency: 4, policy: undefined }, 'unknown provider gets defaults');
+  t.same(laneLimits(c, 'default', 'a', 'google').policy, c.settings.adapt.policy, 'the adaptation policy travels with the limits');
   t.equal(laneLimits(c, 'bulk', 'v6', 'partner').perDay, 100, 'pool "*" applies to every provider');
   t.equal(laneLimits(c, 'bulk', 'v6', 'partner').concurrency, 2);
 });

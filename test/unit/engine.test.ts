@@ -50,7 +50,7 @@ t.test('a message comes back for its reserved slot and is sent from that source'
   t.equal(sent.action === 'send' && sent.source.name, booked.lane.source);
   t.ok(ticket.lease, 'lease held');
   t.notOk(ticket.reservation, 'reservation used up');
-  await r.engine.finish(ticket, true);
+  await r.engine.outcome(ticket, { delivered: true });
   t.notOk(ticket.lease, 'released');
 });
 
@@ -61,7 +61,7 @@ t.test('concurrency: a lease is freed on finish, whatever the outcome', async (t
   t.match(await r.engine.decide(msg('gmail.test', q), tickets[0]!), { action: 'send' });
   t.match(await r.engine.decide(msg('gmail.test', q), tickets[1]!), { action: 'send' });
   t.match(await r.engine.decide(msg('gmail.test', q), tickets[2]!), { action: 'delay', seconds: 1 }, 'both lanes busy');
-  await r.engine.finish(tickets[0]!, false);
+  await r.engine.outcome(tickets[0]!, { delivered: false });
   t.match(await r.engine.decide(msg('gmail.test', q), tickets[2]!), { action: 'send' }, 'deferred delivery freed its slot');
 });
 

@@ -39,7 +39,7 @@ t.test('concurrency: leases bound in-flight deliveries and free on release or ex
   const full = acquire(s, limits, T0, req('reserve', 'c'));
   t.equal(full.result.kind, 'wait', 'third in flight must wait, even in reserve mode');
   t.match(full.result, { reason: 'concurrency', at: T0 + 1000 }, 'waits the (initial) mean delivery time');
-  s = release(s, 'a', T0 + 5000, 5000);
+  s = release(s, limits, T0 + 5000, 'a', true, 5000);
   t.equal(s.leases.length, 1);
   t.equal(acquire(s, limits, T0 + 5000, req('now', 'c')).result.kind, 'granted', 'freed by release');
   t.ok(s.meanDeliveryMs > 1000, 'delivery time measured');
@@ -76,12 +76,12 @@ t.test('claim: a reserved message takes only a lease when its slot comes', async
   let s = acquire(emptyLane(), limits, T0, req('now', 'a')).state;
   const booked = acquire(s, limits, T0, req('reserve', 'b'));
   t.match(booked.result, { kind: 'wait', reason: 'concurrency' }, 'concurrency binds before the rate');
-  s = release(s, 'a', T0 + 100, 100);
+  s = release(s, limits, T0 + 100, 'a', true, 100);
   const r = acquire(s, limits, T0 + 100, req('reserve', 'b'));
-  t.match(r.result, { kind: 'reserved', at: T0 + 2000 });
+  t.match(r.result, { kind: 'reserved', at: T0 + 2000, epoch: 0 });
   s = r.state;
-  t.match(claim(s, limits, T0 + 1500, { reservedAt: T0 + 2000, leaseId: 'b', leaseMs: 1000 }).result, { kind: 'wait', at: T0 + 2000 }, 'early return waits the rest');
-  const c = claim(s, limits, T0 + 2000, { reservedAt: T0 + 2000, leaseId: 'b', leaseMs: 1000 });
+  t.match(claim(s, limits, T0 + 1500, { reservedAt: T0 + 2000, epoch: 0, leaseId: 'b', leaseMs: 1000 }).result, { kind: 'wait', at: T0 + 2000 }, 'early return waits the rest');
+  const c = claim(s, limits, T0 + 2000, { reservedAt: T0 + 2000, epoch: 0, leaseId: 'b', leaseMs: 1000 });
   t.equal(c.result.kind, 'granted');
   t.equal(c.state.tat, s.tat, 'claiming takes no second rate slot');
   t.equal(c.state.dayCount, s.dayCount, 'nor a second daily count');

@@ -1,0 +1,71 @@
+/**
+ * Provider-wide incidents. When most lanes of a provider (warm ones too) are
+ * throttled within one window, the trouble is the provider's, not one IP's:
+ * pause the whole provider briefly, then probe with one message at a time
+ * until a delivery succeeds, without punishing each source and without
+ * rerouting its mail into other IPs. Pure, like lane.ts.
+ */
+
+export interface IncidentParams {
+  /** Throttle reactions are grouped within this window. */
+  readonly windowMs: number;
+  /** At least this many distinct sources... */
+  readonly minSources: number;
+  /** ...and at least this share of the provider's sources in the config. */
+  readonly share: number;
+  readonly pauseMs: number;
+  /** While probing, one message per this interval across the provider. */
+  readonly probeIntervalMs: number;
+}
+
+export const DEFAULT_INCIDENT: IncidentParams = { windowMs: 300_000, minSources: 2, share: 0.5, pauseMs: 300_000, probeIntervalMs: 30_000 };
+
+export interface ProviderState {
+  /** Recent throttle reactions: source name → time. */
+  throttled: Record<string, number>;
+  pauseUntil: number;
+  /** 1 while the provider is being probed after an incident. */
+  probing: number;
+  probeAt: number;
+}
+
+export function emptyProvider(): ProviderState {
+  return { throttled: {}, pauseUntil: 0, probing: 0, probeAt: 0 };
+}
+
+/**
+ * Records a throttle reaction of `source`. Returns whether this declared (or
+ * prolonged) an incident, and which sources' reactions it explains.
+ */
+export function recordThrottle(prior: ProviderState, source: string, sources: number, now: number, p: IncidentParams = DEFAULT_INCIDENT): { state: ProviderState; incident: boolean; explained: string[] } {
+  const throttled: Record<string, number> = {};
+  for (const [name, at] of Object.entries(prior.throttled)) if (now - at < p.windowMs) throttled[name] = at;
+  throttled[source] = now;
+  const state: ProviderState = { ...prior, throttled };
+  const count = Object.keys(throttled).length;
+  const declared = count >= p.minSources && count >= Math.ceil(p.share * sources);
+  if (!declared && state.probing === 0) return { state, incident: false, explained: [] };
+  state.pauseUntil = now + p.pauseMs;
+  state.probing = 1;
+  state.probeAt = state.pauseUntil;
+  return { state, incident: true, explained: Object.keys(throttled).sort() };
+}
+
+/** null when the provider lets lanes decide; otherwise until when it holds everything back. */
+export function providerGate(state: ProviderState, now: number): { at: number; probe: boolean } | null {
+  if (state.pauseUntil > now) return { at: state.pauseUntil, probe: false };
+  if (state.probing === 1) return { at: Math.max(state.probeAt, now), probe: true };
+  return null;
+}
+
+/** Takes the provider's probe slot if it is due. */
+export function takeProbe(prior: ProviderState, now: number, p: IncidentParams = DEFAULT_INCIDENT): { state: ProviderState; ok: boolean; at: number } {
+  if (prior.probing !== 1 || prior.pauseUntil > now) return { state: prior, ok: prior.probing !== 1, at: prior.pauseUntil };
+  if (prior.probeAt > now) return { state: prior, ok: false, at: prior.probeAt };
+  return { state: { ...prior, probeAt: now + p.probeIntervalMs }, ok: true, at: now };
+}
+
+/** A delivery to the provider succeeded: the incident is over. */
+export function providerDelivered(prior: ProviderState): ProviderState {
+  return prior.probing === 1 ? { ...prior, probing: 0, probeAt: 0, pauseUntil: 0, throttled: {} } : prior;
+}

@@ -1,0 +1,117 @@
+/**
+ * What happens after a delivery attempt: free the lane's concurrency slot,
+ * classify the provider's reply and let the lane (and, for provider-wide
+ * incidents, the provider) react. The state lives in the store, so every
+ * worker and host sees a reaction at once.
+ */
+
+import type { Category, Effect } from './core/adapt';
+import { laneLimits } from './config/lane-limits';
+import type { Config } from './config/types';
+import type { Ticket } from './engine';
+import type { LaneRef, PacingStore } from './store/types';
+
+/** What a classifier says about one reply. */
+export interface Classification {
+  readonly category: Category;
+  /** Name of the rule that matched, for logs and metrics. */
+  readonly rule?: string;
+  /** The rule's own duration for the reaction (suspensions, caps). */
+  readonly durationMs?: number;
+  /** The rule acts only after `count` matches within `windowMs` on the lane. */
+  readonly threshold?: { readonly count: number; readonly windowMs: number };
+}
+
+/** Classifies a remote reply (raw text as Haraka reports it) for a provider. */
+export type Classifier = (reply: string, provider: string) => Classification;
+
+/** Without rules every reply is `unknown`: counted, no pacing change. */
+export const NO_RULES: Classifier = () => ({ category: 'unknown' });
+
+export interface Attempt {
+  /** The message was accepted by the receiver. */
+  readonly delivered: boolean;
+  /** The remote reply of a failed attempt, when there was one. */
+  readonly reply?: string;
+  /** The lane of a message split off by Haraka (it has no lease of its own). */
+  readonly lane?: LaneRef;
+}
+
+export interface OutcomeReport {
+  readonly lane: LaneRef;
+  readonly category?: Category;
+  readonly rule?: string;
+  readonly effect?: Effect;
+  /** A provider-wide incident was declared or prolonged. */
+  readonly incident?: boolean;
+  /** When the lane reopens, if a reaction closed it (epoch ms). */
+  readonly reopensAt?: number;
+}
+
+export class Outcomes {
+  constructor(
+    protected config: Config,
+    protected readonly store: PacingStore,
+    protected readonly clock: () => number,
+    protected classifier: Classifier = NO_RULES,
+  ) {}
+
+  get current(): Config {
+    return this.config;
+  }
+
+  /** Records an attempt's end; returns what it did, or null when the message had no lane. */
+  async outcome(ticket: Ticket, attempt: Attempt): Promise<OutcomeReport | null> {
+    const lease = ticket.lease;
+    delete ticket.lease;
+    const lane = lease?.lane ?? attempt.lane;
+    if (!lane) return null;
+    const limits = laneLimits(this.config, lease?.pool ?? this.config.settings.defaultPool, lane.source, lane.provider);
+    if (lease) {
+      const duration = attempt.delivered ? this.clock() - lease.startedAt : undefined;
+      await this.store.release(lane, limits, lease.id, attempt.delivered, duration);
+    }
+    if (attempt.delivered) {
+      if (ticket.probe) await this.store.providerDelivered(lane.provider);
+      delete ticket.probe;
+      return { lane };
+    }
+    if (attempt.reply === undefined || !this.config.settings.adapt.enabled) return { lane };
+    return this.react(lane, limits, attempt.reply);
+  }
+
+  private async react(lane: LaneRef, limits: ReturnType<typeof laneLimits>, reply: string): Promise<OutcomeReport> {
+    const adapt = this.config.settings.adapt;
+    const c = this.classifier(reply, lane.provider);
+    let category = c.category;
+    if (c.threshold && c.rule && category !== 'unknown') {
+      const hits = await this.store.hit(lane, c.rule, c.threshold.windowMs);
+      if (hits < c.threshold.count) category = 'transient';
+    }
+    const event = c.durationMs === undefined ? { category } : { category, durationMs: c.durationMs };
+    const { value } = await this.store.react(lane, limits, event, adapt.react);
+    const incidentUntil = value.effect === 'slowed' ? await this.checkIncident(lane) : 0;
+    const s = value.state;
+    const reopensAt = Math.max(s.pauseUntil, s.blockedAt ? s.probeAt : 0, incidentUntil);
+    const incident = incidentUntil > 0;
+    return { lane, category, ...(c.rule ? { rule: c.rule } : {}), effect: value.effect, incident, ...(reopensAt > 0 ? { reopensAt } : {}) };
+  }
+
+  /**
+   * A throttle reaction counts toward a provider-wide incident. When one is
+   * declared, the lanes whose reactions it explains are forgiven: the pause is
+   * the provider's, not theirs. Returns the provider's pause end, 0 without incident.
+   */
+  private async checkIncident(lane: LaneRef): Promise<number> {
+    const sources = this.config.sources.size;
+    const r = await this.store.providerThrottle(lane.provider, lane.source, sources, this.config.settings.adapt.incident);
+    if (!r.incident) return 0;
+    await Promise.all(
+      r.explained.map((source) => {
+        const l = { source, provider: lane.provider };
+        return this.store.react(l, laneLimits(this.config, this.config.settings.defaultPool, source, lane.provider), { category: 'forgive' }, this.config.settings.adapt.react);
+      }),
+    );
+    return r.pauseUntil;
+  }
+}
