@@ -8,6 +8,7 @@ import type { Config } from '../../lib/config/types';
 import { Engine } from '../../lib/engine';
 import { MxResolver, type DnsLike } from '../../lib/mx';
 import { MemoryStore } from '../../lib/store/memory';
+import type { Classifier } from '../../lib/outcomes';
 
 export class FakeClock {
   constructor(public t = Date.UTC(2026, 10, 26, 1, 0, 0)) {}
@@ -64,11 +65,11 @@ export interface Rig {
 }
 
 /** An engine on the memory store with a fake clock and the DNS table above. */
-export function rig(yaml: unknown, ini: unknown = {}): Rig {
+export function rig(yaml: unknown, ini: unknown = {}, classifier?: Classifier): Rig {
   const clock = new FakeClock();
   const config = buildConfig(ini, yaml);
   const store = new MemoryStore(clock.now);
   const dns = fakeDns(DNS_TABLE.mx, DNS_TABLE.addresses);
   const mx = new MxResolver({ cacheMaxMs: config.settings.dnsCacheMaxMs, negativeMs: config.settings.dnsNegativeMs, staticMx: config.staticMx }, dns, clock.now);
-  return { engine: new Engine(config, store, mx, clock.now), store, clock, config, dns };
+  return { engine: new Engine(config, store, mx, clock.now, classifier), store, clock, config, dns };
 }

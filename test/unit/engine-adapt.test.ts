@@ -1,0 +1,95 @@
+import t from 'tap';
+import type { Classifier } from '../../lib/outcomes';
+import type { Decision, Ticket } from '../../lib/engine';
+import { rig } from '../helpers/fakes';
+
+const classify: Classifier = (reply) => {
+  if (/4\.7\.500/.test(reply)) return { category: 'throttle', rule: 'ms-as-throttle' };
+  if (/TSS04/.test(reply)) return { category: 'suspend', rule: 'yahoo-tss04', durationMs: 2 * 3_600_000 };
+  if (/5\.1\.1/.test(reply)) return { category: 'recipient', rule: 'unknown-user' };
+  if (/flaky/.test(reply)) return { category: 'throttle', rule: 'flaky', threshold: { count: 3, windowMs: 60_000 } };
+  return { category: 'unknown' };
+};
+
+const yaml = {
+  sources: { a: { address: '127.0.0.2' }, b: { address: '127.0.0.3' } },
+  providers: { microsoft365: { limits: { rate: '60/min', concurrency: 'unlimited' } }, google: { limits: { rate: 'unlimited' } } },
+};
+const BUSY = 'Upstream error: 451 4.7.500 Server busy. Please try again later from [127.0.0.2]. (AS843)';
+
+async function send(r: ReturnType<typeof rig>, domain: string): Promise<{ d: Decision; ticket: Ticket }> {
+  const ticket: Ticket = {};
+  const d = await r.engine.decide({ id: 'm', domain, queueTime: r.clock.now() }, ticket);
+  return { d, ticket };
+}
+
+t.test('a throttled lane slows and pauses; mail reroutes to the other source; the retry follows the lane', async (t) => {
+  const r = rig(yaml, {}, classify);
+  const first = await send(r, 'contoso.test');
+  t.match(first.d, { action: 'send' });
+  const throttled = first.d.action === 'send' ? first.d.source.name : '';
+  const report = await r.engine.outcome(first.ticket, { delivered: false, reply: BUSY });
+  t.match(report, { category: 'throttle', rule: 'ms-as-throttle', effect: 'slowed', incident: false, reopensAt: r.clock.now() + 60_000 });
+  const states = await r.store.lanes();
+  const lane = (s: string) => states.value.find((l) => l.lane.source === s && l.lane.provider === 'microsoft365')?.state;
+  t.equal(lane(throttled)?.factor, 0.5);
+  const other = throttled === 'a' ? 'b' : 'a';
+  t.equal(lane(other)?.factor ?? 1, 1, 'the other lane keeps full speed');
+  const next = await send(r, 'contoso.test');
+  t.match(next.d, { action: 'send', source: { name: other } }, 'rerouted away from the throttled IP');
+  t.match((await send(r, 'gmail.test')).d, { action: 'send' }, 'another provider is untouched');
+});
+
+t.test('the same provider throttling most sources is an incident: pause the provider, probe, recover', async (t) => {
+  const r = rig(yaml, {}, classify);
+  const x = await send(r, 'contoso.test');
+  const y = await send(r, 'fabrikam.test');
+  t.match([x.d.action, y.d.action], ['send', 'send']);
+  await r.engine.outcome(x.ticket, { delivered: false, reply: BUSY });
+  const second = await r.engine.outcome(y.ticket, { delivered: false, reply: BUSY });
+  t.match(second, { incident: true, reopensAt: r.clock.now() + 300_000 });
+  const lanes = (await r.store.lanes()).value.filter((l) => l.lane.provider === 'microsoft365');
+  t.ok(lanes.every((l) => l.state.factor === 1 && l.state.pauseUntil === 0), 'no source is punished for the provider’s trouble');
+  t.match((await send(r, 'contoso.test')).d, { action: 'delay', seconds: 300, why: /provider microsoft365 paused/ }, 'nothing rerouted');
+  r.clock.advance(300_000);
+  const probe = await send(r, 'contoso.test');
+  t.match(probe.d, { action: 'send', why: /provider probe/ });
+  t.match((await send(r, 'contoso.test')).d, { action: 'delay', seconds: 30, why: /probing/ }, 'one probe at a time');
+  await r.engine.outcome(probe.ticket, { delivered: true });
+  t.match((await send(r, 'contoso.test')).d, { action: 'send' }, 'a delivered probe ends the incident');
+});
+
+t.test('suspend pauses for the rule duration; recipient trouble changes nothing', async (t) => {
+  const r = rig(yaml, {}, classify);
+  const m = await send(r, 'contoso.test');
+  const rep = await r.engine.outcome(m.ticket, { delivered: false, reply: '421 4.7.0 [TSS04] Messages from 127.0.0.2 temporarily deferred' });
+  t.match(rep, { category: 'suspend', effect: 'suspended', reopensAt: r.clock.now() + 7_200_000 });
+  const u = await send(r, 'contoso.test');
+  const rep2 = await r.engine.outcome(u.ticket, { delivered: false, reply: '550 5.1.1 User unknown' });
+  t.match(rep2, { category: 'recipient', effect: 'counted' });
+  t.notOk(rep2?.reopensAt, 'no lane change');
+});
+
+t.test('a rule with a threshold acts only after N matches in its window', async (t) => {
+  const r = rig(yaml, {}, classify);
+  const effects: unknown[] = [];
+  for (let i = 0; i < 3; i++) {
+    // a split-off message: no lease of its own, its lane comes from the original
+    effects.push((await r.engine.outcome({}, { delivered: false, reply: '451 flaky', lane: { source: 'a', provider: 'google' } }))?.category);
+  }
+  t.same(effects, ['transient', 'transient', 'throttle']);
+});
+
+t.test('a hostile server answering 4.7.500 only slows its own lane', async (t) => {
+  const r = rig(yaml, {}, classify);
+  const m = await send(r, 'small.test');
+  t.match(m.d, { action: 'send', provider: 'mx:mx.small.test' });
+  for (let i = 0; i < 5; i++) {
+    r.clock.advance(61_000);
+    const again = await send(r, 'small.test');
+    await r.engine.outcome(again.ticket, { delivered: false, reply: BUSY });
+  }
+  const lanes = (await r.store.lanes()).value;
+  t.ok(lanes.filter((l) => l.lane.provider !== 'mx:mx.small.test').every((l) => l.state.factor === 1), 'no other provider’s lane changed');
+  t.match((await send(r, 'contoso.test')).d, { action: 'send' });
+});
