@@ -6,20 +6,20 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import { earliestAt, type AcquireResult, type LaneState } from './core/lane';
+import { earliestAt, type AcquireResult, type LaneLimits, type LaneState } from './core/lane';
 import { providerGate } from './core/provider-state';
-import { laneLimits } from './config/lane-limits';
 import type { Config, Pool, Source } from './config/types';
 import type { MxHost, MxResolver } from './mx';
-import { Outcomes, type Classifier } from './outcomes';
+import { Outcomes, rulesClassifier, type Classifier } from './outcomes';
 import type { LaneRef, PacingStore } from './store/types';
+import { WarmupLimits, type LaneView } from './warmup-limits';
 
 /** What the engine remembers about one message between hooks. */
 export interface Ticket {
   /** A booked future rate slot: come back at `at` and send from `lane.source`. */
   reservation?: { lane: LaneRef; at: number; epoch: number };
   /** The delivery in flight. */
-  lease?: { lane: LaneRef; pool: string; id: string; startedAt: number };
+  lease?: { lane: LaneRef; limits: LaneLimits; id: string; startedAt: number };
   /** Set when this message is a provider's incident probe. */
   probe?: boolean;
 }
@@ -34,7 +34,7 @@ export interface Message {
 }
 
 export type Decision =
-  | { readonly action: 'send'; readonly source: Source; readonly provider: string; readonly hosts: readonly MxHost[]; readonly why: string }
+  | { readonly action: 'send'; readonly source: Source; readonly provider: string; readonly hosts: readonly MxHost[]; readonly why: string; readonly relay?: boolean }
   | { readonly action: 'delay'; readonly seconds: number; readonly provider: string; readonly why: string }
   | { readonly action: 'expire'; readonly provider: string; readonly why: string }
   | { readonly action: 'pass'; readonly why: string }
@@ -56,22 +56,34 @@ interface Ctx {
   readonly ticket: Ticket;
   readonly provider: string;
   readonly pool: Pool;
-  readonly candidates: readonly Source[];
+  /** Sources of the pool that can reach the MX hosts, with their limits today. */
+  readonly candidates: readonly Candidate[];
   readonly hosts: readonly MxHost[];
   readonly prefix: string;
+}
+
+interface Candidate {
+  readonly source: Source;
+  readonly lane: LaneRef;
+  readonly state: LaneState;
+  readonly view: LaneView;
 }
 
 export class Engine extends Outcomes {
   private turn = 0;
 
+  private readonly warmup: WarmupLimits;
+
   constructor(config: Config, store: PacingStore, private readonly mx: MxResolver, clock: () => number = Date.now, classifier?: Classifier) {
     super(config, store, clock, classifier);
+    this.warmup = new WarmupLimits(store);
   }
 
   /** Swaps the whole config at once (a reload); state in the store carries on. */
   reconfigure(config: Config, classifier?: Classifier): void {
     this.config = config;
-    if (classifier) this.classifier = classifier;
+    this.warmup.reset();
+    this.classifier = classifier ?? rulesClassifier(config.rules);
     this.mx.reconfigure({ cacheMaxMs: config.settings.dnsCacheMaxMs, negativeMs: config.settings.dnsNegativeMs, staticMx: config.staticMx });
   }
 
@@ -90,21 +102,36 @@ export class Engine extends Outcomes {
     if (!answer.ok) return { action: 'pass', why: `MX lookup for ${msg.domain}: ${answer.error}; Haraka decides` };
     const provider = config.matcher.match(answer.hosts.map((h) => h.host));
     const { pool, note } = this.pool(msg.pool);
-    const candidates = pool.sources.map((n) => config.sources.get(n) as Source).filter((s) => reachable(s, answer.hosts));
-    if (candidates.length === 0) {
+    const sources = pool.sources.map((n) => config.sources.get(n) as Source).filter((s) => reachable(s, answer.hosts));
+    if (sources.length === 0) {
       return { action: 'unroutable', provider, why: `no source of pool ${pool.name} shares an IP family with ${msg.domain}'s MX hosts` };
     }
-    const ctx: Ctx = { msg, ticket, provider, pool, candidates, hosts: answer.hosts, prefix: note ? `${note}; ` : '' };
-    const lanes = candidates.map((s) => ({ source: s.name, provider }));
+    const lanes = sources.map((s) => ({ source: s.name, provider }));
     const peek = await this.store.peek(lanes, provider);
+    const all = await this.candidates(pool, sources, lanes, peek.value.lanes, provider, peek.now);
+    const open = all.filter((c) => c.view.opensAt === undefined);
+    const ctx: Ctx = { msg, ticket, provider, pool, candidates: open, hosts: answer.hosts, prefix: note ? `${note}; ` : '' };
     const held = await this.providerHold(ctx, peek.value.provider, peek.now);
     if (held) return held;
-    const reserved = ticket.reservation;
-    if (reserved && reserved.lane.provider === provider && candidates.some((c) => c.name === reserved.lane.source)) {
-      return this.claimReserved(ctx, reserved);
+    if (open.length === 0) {
+      const at = Math.min(...all.map((c) => c.view.opensAt as number));
+      return this.wait(ctx, at, peek.now, `outside the warm-up active hours of pool ${pool.name}`);
     }
+    const reserved = ticket.reservation;
+    const mine = reserved && reserved.lane.provider === provider ? open.find((c) => c.source.name === reserved.lane.source) : undefined;
+    if (reserved && mine) return this.claimReserved(ctx, mine, reserved);
     delete ticket.reservation;
-    return this.choose(ctx, lanes, peek.value.lanes, peek.now);
+    return this.choose(ctx, peek.now);
+  }
+
+  private async candidates(pool: Pool, sources: readonly Source[], lanes: readonly LaneRef[], states: readonly LaneState[], provider: string, now: number): Promise<Candidate[]> {
+    return Promise.all(
+      sources.map(async (source, i) => {
+        const state = states[i] as LaneState;
+        const view = await this.warmup.view(this.config, pool.name, source, provider, now, state);
+        return { source, lane: lanes[i] as LaneRef, state, view };
+      }),
+    );
   }
 
   /** During a provider-wide incident: wait out the pause, then let one probe through at a time. */
@@ -123,48 +150,76 @@ export class Engine extends Outcomes {
     return this.wait(ctx, gate.at, now, `provider ${ctx.provider} paused (provider-wide incident)`);
   }
 
-  private async claimReserved(ctx: Ctx, reserved: { lane: LaneRef; at: number; epoch: number }): Promise<Decision> {
-    const limits = laneLimits(this.config, ctx.pool.name, reserved.lane.source, ctx.provider);
-    const leaseId = randomUUID();
-    const req = { reservedAt: reserved.at, epoch: reserved.epoch, leaseId, leaseMs: this.config.settings.leaseMs };
-    const { now, value } = await this.store.claim(reserved.lane, limits, req);
-    const source = ctx.candidates.find((c) => c.name === reserved.lane.source) as Source;
-    return this.conclude(ctx, source, value, now, 'reserved slot');
+  private async claimReserved(ctx: Ctx, c: Candidate, reserved: { lane: LaneRef; at: number; epoch: number }): Promise<Decision> {
+    const req = { reservedAt: reserved.at, epoch: reserved.epoch, leaseId: randomUUID(), leaseMs: this.config.settings.leaseMs };
+    const { now, value } = await this.store.claim(c.lane, c.view.limits, req);
+    return this.conclude(ctx, c, value, now, 'reserved slot');
   }
 
-  private async choose(ctx: Ctx, lanes: readonly LaneRef[], states: readonly LaneState[], now: number): Promise<Decision> {
-    const order = this.rank(ctx, states, now);
-    for (const i of order) {
-      const source = ctx.candidates[i] as Source;
-      const limits = laneLimits(this.config, ctx.pool.name, source.name, ctx.provider);
-      const last = i === order[order.length - 1];
-      const mode = last || earliestAt(states[i] as LaneState, limits, now) > now ? 'reserve' : 'now';
-      const res = await this.store.acquire(lanes[i] as LaneRef, limits, { mode, leaseId: randomUUID(), leaseMs: this.config.settings.leaseMs });
-      if (res.value.kind !== 'wait' || mode === 'reserve') return this.conclude(ctx, source, res.value, res.now, 'free slot');
+  private async choose(ctx: Ctx, now: number): Promise<Decision> {
+    const order = this.rank(ctx.candidates, now);
+    const first = order[0] as Candidate;
+    if (earliestAt(first.state, first.view.limits, now) > now && ctx.pool.overflow === 'reroute') {
+      const elsewhere = await this.overflow(ctx);
+      if (elsewhere) return elsewhere;
+    }
+    for (const c of order) {
+      const last = c === order[order.length - 1];
+      const mode = last || earliestAt(c.state, c.view.limits, now) > now ? 'reserve' : 'now';
+      const res = await this.store.acquire(c.lane, c.view.limits, { mode, leaseId: randomUUID(), leaseMs: this.config.settings.leaseMs });
+      if (res.value.kind !== 'wait' || mode === 'reserve') return this.conclude(ctx, c, res.value, res.now, 'free slot');
     }
     throw new Error('unreachable: the last candidate always concludes');
   }
 
-  /** Candidate indexes, soonest-free first; ties go to the most headroom, the least busy, then round robin. */
-  private rank(ctx: Ctx, states: readonly LaneState[], now: number): number[] {
-    const start = this.turn++ % ctx.candidates.length;
-    const scored = ctx.candidates.map((s, i) => {
-      const state = states[i] as LaneState;
-      const limits = laneLimits(this.config, ctx.pool.name, s.name, ctx.provider);
-      const rotation = (i - start + ctx.candidates.length) % ctx.candidates.length;
-      return { i, at: earliestAt(state, limits, now), tat: state.tat, busy: state.leases.length, rotation };
-    });
-    scored.sort((a, b) => a.at - b.at || a.tat - b.tat || a.busy - b.busy || a.rotation - b.rotation);
-    return scored.map((s) => s.i);
+  /**
+   * No source of the pool can send now: a source of the overflow pool that
+   * can, else the overflow relay. Null when neither takes the message.
+   */
+  private async overflow(ctx: Ctx): Promise<Decision | null> {
+    const { pool } = ctx;
+    const spare = pool.overflowPool ? this.config.pools.get(pool.overflowPool) : undefined;
+    if (spare) {
+      const sources = spare.sources.map((n) => this.config.sources.get(n) as Source).filter((s) => reachable(s, ctx.hosts));
+      const lanes = sources.map((s) => ({ source: s.name, provider: ctx.provider }));
+      const peek = await this.store.peek(lanes, ctx.provider);
+      const cands = (await this.candidates(spare, sources, lanes, peek.value.lanes, ctx.provider, peek.now)).filter((c) => c.view.opensAt === undefined);
+      for (const c of this.rank(cands, peek.now)) {
+        if (earliestAt(c.state, c.view.limits, peek.now) > peek.now) break;
+        const res = await this.store.acquire(c.lane, c.view.limits, { mode: 'now', leaseId: randomUUID(), leaseMs: this.config.settings.leaseMs });
+        if (res.value.kind === 'granted') return this.conclude(ctx, c, res.value, res.now, `overflow from pool ${pool.name}: free slot`);
+      }
+    }
+    if (!pool.overflowRelay) return null;
+    const relay = pool.overflowRelay;
+    const hosts = [{ host: relay.host, priority: 0, port: relay.port, v4: [], v6: [] }];
+    const source: Source = { name: `relay:${relay.host}`, limits: new Map() };
+    return { action: 'send', source, provider: ctx.provider, hosts, relay: true, why: `${ctx.prefix}overflow from pool ${pool.name} to relay ${relay.host}:${relay.port}` };
   }
 
-  private conclude(ctx: Ctx, source: Source, result: AcquireResult, now: number, what: string): Decision {
-    const lane = { source: source.name, provider: ctx.provider };
+  /** Candidates soonest-free first; ties go to the most headroom, the least busy, then round robin. */
+  private rank(candidates: readonly Candidate[], now: number): Candidate[] {
+    const n = Math.max(1, candidates.length);
+    const start = this.turn++ % n;
+    const scored = candidates.map((c, i) => ({
+      c,
+      at: earliestAt(c.state, c.view.limits, now),
+      tat: c.state.tat,
+      busy: c.state.leases.length,
+      rotation: (i - start + n) % n,
+    }));
+    scored.sort((a, b) => a.at - b.at || a.tat - b.tat || a.busy - b.busy || a.rotation - b.rotation);
+    return scored.map((s) => s.c);
+  }
+
+  private conclude(ctx: Ctx, c: Candidate, result: AcquireResult, now: number, what: string): Decision {
+    const { source, lane } = c;
     if (result.kind === 'granted') {
       delete ctx.ticket.reservation;
-      ctx.ticket.lease = { lane, pool: ctx.pool.name, id: result.leaseId, startedAt: now };
+      ctx.ticket.lease = { lane, limits: c.view.limits, id: result.leaseId, startedAt: now };
       const probe = ctx.ticket.probe ? ' (provider probe)' : '';
-      return { action: 'send', source, provider: ctx.provider, hosts: ctx.hosts, why: `${ctx.prefix}${what} on ${source.name}${probe}` };
+      const warm = c.view.warm ? ` (warm-up ${c.view.warm.schedule} day ${c.view.warm.day}, cap ${c.view.warm.cap})` : '';
+      return { action: 'send', source, provider: ctx.provider, hosts: ctx.hosts, why: `${ctx.prefix}${what} on ${source.name}${warm}${probe}` };
     }
     if (result.kind === 'reserved') ctx.ticket.reservation = { lane, at: result.at, epoch: result.epoch };
     const reason = result.kind === 'reserved' ? `reserved rate slot on ${source.name}` : `${result.reason} limit on ${source.name}`;

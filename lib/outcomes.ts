@@ -5,7 +5,9 @@
  * worker and host sees a reaction at once.
  */
 
-import type { Category, Effect } from './core/adapt';
+import type { Effect } from './core/adapt';
+import { classify, type Category, type Rule } from './core/classify';
+import { parseReply } from './core/reply';
 import { laneLimits } from './config/lane-limits';
 import type { Config } from './config/types';
 import type { Ticket } from './engine';
@@ -25,8 +27,19 @@ export interface Classification {
 /** Classifies a remote reply (raw text as Haraka reports it) for a provider. */
 export type Classifier = (reply: string, provider: string) => Classification;
 
-/** Without rules every reply is `unknown`: counted, no pacing change. */
-export const NO_RULES: Classifier = () => ({ category: 'unknown' });
+/** The classifier of a rule list (paceline-replies.yaml). */
+export function rulesClassifier(rules: readonly Rule[]): Classifier {
+  return (reply, provider) => {
+    const { category, rule } = classify(parseReply(reply), provider, rules);
+    if (!rule) return { category };
+    return {
+      category,
+      rule: rule.name,
+      ...(rule.durationMs !== undefined ? { durationMs: rule.durationMs } : {}),
+      ...(rule.threshold ? { threshold: rule.threshold } : {}),
+    };
+  };
+}
 
 export interface Attempt {
   /** The message was accepted by the receiver. */
@@ -49,12 +62,17 @@ export interface OutcomeReport {
 }
 
 export class Outcomes {
+  protected classifier: Classifier;
+
+  /** Without a classifier, the config's reply rules classify. */
   constructor(
     protected config: Config,
     protected readonly store: PacingStore,
     protected readonly clock: () => number,
-    protected classifier: Classifier = NO_RULES,
-  ) {}
+    classifier?: Classifier,
+  ) {
+    this.classifier = classifier ?? rulesClassifier(config.rules);
+  }
 
   get current(): Config {
     return this.config;
@@ -66,7 +84,7 @@ export class Outcomes {
     delete ticket.lease;
     const lane = lease?.lane ?? attempt.lane;
     if (!lane) return null;
-    const limits = laneLimits(this.config, lease?.pool ?? this.config.settings.defaultPool, lane.source, lane.provider);
+    const limits = lease?.limits ?? laneLimits(this.config, this.config.settings.defaultPool, lane.source, lane.provider);
     if (lease) {
       const duration = attempt.delivered ? this.clock() - lease.startedAt : undefined;
       await this.store.release(lane, limits, lease.id, attempt.delivered, duration);

@@ -21,6 +21,7 @@ export function messageOf(hmail: HMail, poolNote: string): Message {
 /** The MX list for Haraka's get_mx: addresses of the source's family, bound to the source. */
 export function mxEntries(decision: Extract<Decision, { action: 'send' }>): HarakaMxEntry[] {
   const { source, hosts } = decision;
+  if (decision.relay) return hosts.map((h) => ({ exchange: h.host, from_dns: h.host, priority: h.priority, port: h.port }));
   const entries: HarakaMxEntry[] = [];
   for (const host of hosts) {
     const addresses = source.family === 6 ? host.v6 : source.family === 4 ? host.v4 : [...host.v4, ...host.v6];

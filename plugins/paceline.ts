@@ -118,7 +118,7 @@ export function hook_send_email(this: Plugin, next: Next, hmail: HMail): void {
   state.engine.decide(msg, ticket).then(
     (decision) => {
       ticket.decision = decision;
-      if (decision.action === 'send' && hmail.notes) hmail.notes[LANE_NOTE] = { source: decision.source.name, provider: decision.provider };
+      if (decision.action === 'send' && !decision.relay && hmail.notes) hmail.notes[LANE_NOTE] = { source: decision.source.name, provider: decision.provider };
       if (settings.logDecisions) this.loginfo(`paceline ${decision.action} ${msg.domain}: ${decision.why}`, hmail);
       if (decision.action === 'delay') return next(constants.delay, decision.seconds);
       next();

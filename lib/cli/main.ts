@@ -1,20 +1,24 @@
 /** The `paceline` command: dispatches to subcommands. */
 
 import { check, type Output } from './check';
+import { classifyCommand } from './classify';
 
 const USAGE = `usage: paceline <command> [args]
 
 commands:
   check [HARAKA_DIR]   validate paceline.ini and paceline.yaml as Haraka in HARAKA_DIR
                        (default: current directory) would load them; exit 1 if invalid
+  classify [--mx HOST] [--json] [--config DIR]   categorise SMTP replies read from stdin
   help                 this text`;
 
-/** Runs the command line; returns the process exit code. */
-export function main(argv: readonly string[], io: Output): number {
+/** Runs the command line; returns the process exit code (a promise for commands that read stdin). */
+export function main(argv: readonly string[], io: Output, input: NodeJS.ReadableStream = process.stdin): number | Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'check':
       return check(rest, io);
+    case 'classify':
+      return classifyCommand(rest, input, io);
     case 'help':
     case '--help':
     case '-h':

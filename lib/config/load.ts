@@ -12,23 +12,44 @@ import { validateSettings } from './settings';
 import { iniSyntax, yamlSyntax } from './syntax';
 import type { Config } from './types';
 import { validateYaml } from './validate-yaml';
+import { validateWarmup, WARMUP_FILE } from './warmup';
+import { parseRules, REPLIES_FILE } from './replies';
 
 export const INI_FILE = 'paceline.ini';
 export const YAML_FILE = 'paceline.yaml';
 
 /** Builds a Config from already-parsed files; throws ConfigError listing every problem. */
-export function buildConfig(ini: unknown, yamlDoc: unknown): Config {
+export function buildConfig(ini: unknown, yamlDoc: unknown, warmupDoc: unknown = {}, repliesDoc: unknown = {}): Config {
   const iniIssues = new IssueList(INI_FILE);
   const yamlIssues = new IssueList(YAML_FILE);
+  const warmupIssues = new IssueList(WARMUP_FILE);
   const settings = validateSettings(iniIssues, (ini ?? {}) as Record<string, unknown>);
   const parts = validateYaml(yamlIssues, yamlDoc);
+  const schedules = validateWarmup(warmupIssues, warmupDoc, new Set(parts.providers.keys()));
+  const repliesIssues = new IssueList(REPLIES_FILE);
+  const rules = parseRules(repliesIssues, repliesDoc, new Set(parts.providers.keys()));
   if (!parts.pools.has(settings.defaultPool)) {
     iniIssues.add('[main].default_pool', settings.defaultPool, `a pool defined in ${YAML_FILE} (pools: ${[...parts.pools.keys()].join(', ')})`);
   }
-  const issues: ConfigIssue[] = [...iniIssues.issues, ...yamlIssues.issues];
+  crossCheck(yamlIssues, parts, schedules);
+  const issues: ConfigIssue[] = [...iniIssues.issues, ...yamlIssues.issues, ...warmupIssues.issues, ...repliesIssues.issues];
   if (issues.length > 0) throw new ConfigError(issues);
   const matcher = new ProviderMatcher([...parts.providers.values()].map((p) => ({ name: p.name, mxSuffixes: p.mx })));
-  return Object.freeze({ settings, ...parts, matcher });
+  return Object.freeze({ settings, ...parts, matcher, schedules, rules });
+}
+
+/** References between files and sections: warm-up schedules, overflow pools. */
+function crossCheck(issues: IssueList, parts: ReturnType<typeof validateYaml>, schedules: ReadonlyMap<string, unknown>): void {
+  for (const s of parts.sources.values()) {
+    if (s.warmup && !schedules.has(s.warmup.schedule)) {
+      issues.add(`sources.${s.name}.warmup.schedule`, s.warmup.schedule, `a schedule in ${WARMUP_FILE} (schedules: ${[...schedules.keys()].join(', ') || 'none'})`);
+    }
+  }
+  for (const p of parts.pools.values()) {
+    if (p.overflowPool !== undefined && (p.overflowPool === p.name || !parts.pools.has(p.overflowPool))) {
+      issues.add(`pools.${p.name}.overflow_pool`, p.overflowPool, 'another pool defined in pools');
+    }
+  }
 }
 
 /** The subset of haraka-config's Config paceline uses. */
@@ -47,7 +68,7 @@ function checkSyntax(reader: HarakaConfigReader): void {
   const issues: ConfigIssue[] = [];
   for (const dir of new Set([reader.root_path, reader.overrides_path])) {
     if (!dir) continue;
-    for (const [name, check] of [[YAML_FILE, yamlSyntax], [INI_FILE, iniSyntax]] as const) {
+    for (const [name, check] of [[YAML_FILE, yamlSyntax], [WARMUP_FILE, yamlSyntax], [REPLIES_FILE, yamlSyntax], [INI_FILE, iniSyntax]] as const) {
       const file = path.join(dir, name);
       if (!fs.existsSync(file)) continue;
       issues.push(...check(fs.readFileSync(file, 'utf8')).map((problem) => ({ file, path: problem.where, value: problem.text, expected: problem.expected })));
@@ -61,7 +82,8 @@ export function loadConfig(reader: HarakaConfigReader, onChange?: () => void): C
   checkSyntax(reader);
   const ini = onChange ? reader.get(INI_FILE, 'ini', onChange) : reader.get(INI_FILE, 'ini');
   const doc = onChange ? reader.get(YAML_FILE, 'yaml', onChange) : reader.get(YAML_FILE, 'yaml');
-  return buildConfig(ini, doc);
+  const read = (file: string) => (onChange ? reader.get(file, 'yaml', onChange) : reader.get(file, 'yaml'));
+  return buildConfig(ini, doc, read(WARMUP_FILE), read(REPLIES_FILE));
 }
 
 /** Package root (where the shipped config/ lives), from dist/lib/config or lib/config. */

@@ -14,8 +14,8 @@ import { parse } from 'yaml';
 import { isCategory, type Category, type Rule } from '../core/classify';
 import { parseDurationMs } from '../core/duration';
 import { BUILTIN_PROVIDERS } from './builtin-providers';
-import { ConfigError, isMapping, IssueList, join, type ConfigIssue } from './errors';
-import { packageRoot, type HarakaConfigReader } from './load';
+import { ConfigError, isMapping, IssueList, join } from './errors';
+import { packageRoot } from './load';
 import { yamlSyntax } from './syntax';
 
 export const REPLIES_FILE = 'paceline-replies.yaml';
@@ -23,7 +23,7 @@ export const REPLIES_FILE = 'paceline-replies.yaml';
 const TOP_KEYS = ['rules', 'local_rules'];
 const RULE_KEYS = ['name', 'provider', 'code', 'enhanced', 'text', 'category', 'duration', 'threshold'];
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-/** Categories whose reaction lasts a while; a suspend must say how long. */
+/** Categories whose reaction lasts a while ([adapt] in paceline.ini has their defaults). */
 const TIMED: readonly Category[] = ['throttle', 'connections', 'suspend'];
 
 /** Compiles one pattern; `text` patterns ignore case, as providers vary it. */
@@ -55,10 +55,7 @@ function providers(issues: IssueList, path: string, raw: unknown, known: Readonl
 }
 
 function duration(issues: IssueList, path: string, raw: unknown, category: unknown): number | undefined {
-  if (raw === undefined) {
-    if (category === 'suspend') issues.add(path, raw, 'a duration such as "2h" (a suspend must end)');
-    return undefined;
-  }
+  if (raw === undefined) return undefined;
   const ms = typeof raw === 'string' || typeof raw === 'number' ? parseDurationMs(raw) : undefined;
   if (ms === undefined || ms <= 0) {
     issues.add(path, raw, 'a duration above zero such as "90s", "30m", "2h" or "1h30m"');
@@ -173,26 +170,4 @@ export function rulesFromText(file: string, text: string, knownProviders: Readon
 export function loadShippedRules(): Rule[] {
   const file = path.join(packageRoot(), 'config', REPLIES_FILE);
   return rulesFromText(file, fs.readFileSync(file, 'utf8'), new Set(Object.keys(BUILTIN_PROVIDERS)));
-}
-
-/**
- * The rules a Haraka server in `harakaDir` would use: the shipped file with the
- * operator's copy merged over it by haraka-config. Every copy is syntax-checked
- * first, because haraka-config silently falls back on the defaults.
- */
-export function loadRulesFromDir(harakaDir: string, knownProviders: ReadonlySet<string>): Rule[] {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const harakaConfig = require('haraka-config') as { module_config(defaults: string, overrides?: string): HarakaConfigReader };
-  const reader = harakaConfig.module_config(packageRoot(), path.resolve(harakaDir));
-  const problems: ConfigIssue[] = [];
-  for (const dir of new Set([reader.root_path, reader.overrides_path])) {
-    const file = dir ? path.join(dir, REPLIES_FILE) : undefined;
-    if (!file || !fs.existsSync(file)) continue;
-    problems.push(...yamlSyntax(fs.readFileSync(file, 'utf8')).map((p) => ({ file, path: p.where, value: p.text, expected: p.expected })));
-  }
-  if (problems.length > 0) throw new ConfigError(problems);
-  const issues = new IssueList(REPLIES_FILE);
-  const rules = parseRules(issues, reader.get(REPLIES_FILE, 'yaml'), knownProviders);
-  if (issues.issues.length > 0) throw new ConfigError(issues.issues);
-  return rules;
 }

@@ -1,10 +1,11 @@
 /** Validates paceline.ini into Settings. */
 
 import { parseDurationMs } from '../core/duration';
+import { zoneOffsetMs } from '../core/day';
 import { isMapping, join, type IssueList } from './errors';
 import type { Settings } from './types';
 
-type Kind = 'bool' | 'duration' | 'string' | 'header' | 'name' | 'fraction' | 'count';
+type Kind = 'bool' | 'duration' | 'string' | 'header' | 'name' | 'fraction' | 'count' | 'zone';
 
 interface Key {
   readonly kind: Kind;
@@ -22,6 +23,7 @@ export const INI_KEYS: Readonly<Record<string, Readonly<Record<string, Key>>>> =
     max_hold: { kind: 'duration', fallback: '72h' },
     lease: { kind: 'duration', fallback: '15m' },
     log_decisions: { kind: 'bool', fallback: 'true' },
+    timezone: { kind: 'zone', fallback: 'UTC' },
   },
   dns: {
     cache_max: { kind: 'duration', fallback: '5m' },
@@ -84,6 +86,14 @@ function parseValue(issues: IssueList, path: string, kind: Kind, value: string |
       if (!Number.isSafeInteger(n) || n < 1) issues.add(path, value, 'a whole number ≥ 1');
       return n;
     }
+    case 'zone':
+      try {
+        zoneOffsetMs(text, 0);
+      } catch {
+        issues.add(path, value, 'an IANA time zone such as UTC or Europe/Paris');
+        return 'UTC';
+      }
+      return text;
     case 'string':
       return text;
   }
@@ -112,6 +122,7 @@ export function validateSettings(issues: IssueList, ini: Record<string, unknown>
     maxHoldMs: values['main.max_hold'] as number,
     leaseMs: values['main.lease'] as number,
     logDecisions: values['main.log_decisions'] as boolean,
+    timezone: values['main.timezone'] as string,
     dnsCacheMaxMs: values['dns.cache_max'] as number,
     dnsNegativeMs: values['dns.negative_ttl'] as number,
     adapt: Object.freeze({

@@ -3,6 +3,8 @@
 import type { ReactParams } from '../core/adapt';
 import type { LaneLimits, LanePolicy } from '../core/lane';
 import type { IncidentParams } from '../core/provider-state';
+import type { ScheduleConfig } from './warmup';
+import type { Rule } from '../core/classify';
 import type { ProviderMatcher } from '../core/providers';
 
 /** Limits as written in YAML, before parsing. */
@@ -29,12 +31,20 @@ export interface Source {
   readonly helo?: string;
   /** Per-provider overrides; key `*` applies to every provider. */
   readonly limits: ReadonlyMap<string, LimitsLayer>;
+  /** Warm-up: schedule name and, optionally, the day number it started. */
+  readonly warmup?: { readonly schedule: string; readonly start?: number };
 }
 
 export interface Pool {
   readonly name: string;
   readonly sources: readonly string[];
   readonly limits: ReadonlyMap<string, LimitsLayer>;
+  /** When no source of the pool can send now: `reroute` to the fallback, or `delay`. */
+  readonly overflow: 'reroute' | 'delay';
+  /** reroute: try this pool's sources next. */
+  readonly overflowPool?: string;
+  /** reroute: else hand the message to this relay (no bind, no pacing). */
+  readonly overflowRelay?: { readonly host: string; readonly port: number };
 }
 
 export interface Provider {
@@ -66,6 +76,8 @@ export interface Settings {
   /** Lifetime of a concurrency lease; bounds how long a crashed delivery holds a slot. */
   readonly leaseMs: number;
   readonly logDecisions: boolean;
+  /** IANA time zone whose days count daily volumes and warm-up days. */
+  readonly timezone: string;
   /** Upper bound on how long an MX answer is cached. */
   readonly dnsCacheMaxMs: number;
   /** How long a failed MX lookup is remembered. */
@@ -87,6 +99,9 @@ export interface Config {
   readonly defaults: LimitsLayer;
   readonly staticMx: ReadonlyMap<string, readonly StaticMx[]>;
   readonly matcher: ProviderMatcher;
+  readonly schedules: ReadonlyMap<string, ScheduleConfig>;
+  /** Reply classification rules, local_rules first (paceline-replies.yaml). */
+  readonly rules: readonly Rule[];
 }
 
 /** Name of the source and pool used when paceline.yaml lists none. */

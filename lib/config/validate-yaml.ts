@@ -1,6 +1,7 @@
 /** Validates paceline.yaml: sources, pools, providers, default limits, static MX. */
 
 import { Address4, Address6 } from 'ip-address';
+import { dateDayNumber } from '../core/day';
 import { BUILTIN_PROVIDERS } from './builtin-providers';
 import { isMapping, join, IssueList } from './errors';
 import { parseLimits, parseLimitsMap } from './limits';
@@ -74,7 +75,8 @@ function parseProviders(issues: IssueList, raw: unknown): Map<string, Provider> 
 function parseSource(issues: IssueList, name: string, raw: unknown, providers: ReadonlySet<string>): Source | undefined {
   const path = join('sources', name);
   const block = mapping(issues, path, raw, 'a mapping with address, helo and optional limits');
-  issues.unknownKeys(path, block, ['address', 'helo', 'limits']);
+  issues.unknownKeys(path, block, ['address', 'helo', 'limits', 'warmup']);
+  const warmup = parseWarmupRef(issues, join(path, 'warmup'), block.warmup);
   const address = block.address;
   const family = typeof address === 'string' ? ipFamily(address) : undefined;
   if (!family) issues.add(join(path, 'address'), address, 'an IPv4 or IPv6 address literal (the local address to send from)');
@@ -89,14 +91,35 @@ function parseSource(issues: IssueList, name: string, raw: unknown, providers: R
     address: address as string,
     family,
     ...(typeof helo === 'string' ? { helo } : {}),
+    ...(warmup ? { warmup } : {}),
     limits,
   });
+}
+
+/** `warmup: conservative` or `warmup: { schedule: conservative, start: 2026-12-01 }`. */
+function parseWarmupRef(issues: IssueList, path: string, raw: unknown): Source['warmup'] {
+  if (raw === undefined) return undefined;
+  if (typeof raw === 'string') return { schedule: raw };
+  const block = mapping(issues, path, raw, 'a schedule name or {schedule, start}');
+  issues.unknownKeys(path, block, ['schedule', 'start']);
+  if (typeof block.schedule !== 'string') {
+    issues.add(join(path, 'schedule'), block.schedule, 'the name of a schedule in paceline-warmup.yaml');
+    return undefined;
+  }
+  if (block.start === undefined) return { schedule: block.schedule };
+  const text = block.start instanceof Date ? block.start.toISOString().slice(0, 10) : String(block.start);
+  const start = dateDayNumber(text);
+  if (start === undefined) {
+    issues.add(join(path, 'start'), block.start, 'a date YYYY-MM-DD (or no start: the first send starts the warm-up)');
+    return { schedule: block.schedule };
+  }
+  return { schedule: block.schedule, start };
 }
 
 function parsePool(issues: IssueList, name: string, raw: unknown, sources: ReadonlyMap<string, Source>, providers: ReadonlySet<string>): Pool {
   const path = join('pools', name);
   const block = mapping(issues, path, raw, 'a mapping with sources and optional limits');
-  issues.unknownKeys(path, block, ['sources', 'limits']);
+  issues.unknownKeys(path, block, ['sources', 'limits', 'overflow', 'overflow_pool', 'overflow_relay']);
   const list = block.sources;
   const names: string[] = [];
   if (!Array.isArray(list) || list.length === 0) {
@@ -108,7 +131,30 @@ function parsePool(issues: IssueList, name: string, raw: unknown, sources: Reado
     });
   }
   const limits = parseLimitsMap(issues, join(path, 'limits'), block.limits, providers);
-  return Object.freeze({ name, sources: Object.freeze(names), limits });
+  const overflow = block.overflow ?? 'reroute';
+  if (overflow !== 'reroute' && overflow !== 'delay') issues.add(join(path, 'overflow'), overflow, '"reroute" or "delay"');
+  if (block.overflow_pool !== undefined && typeof block.overflow_pool !== 'string') issues.add(join(path, 'overflow_pool'), block.overflow_pool, 'a pool name');
+  const relay = parseRelay(issues, join(path, 'overflow_relay'), block.overflow_relay);
+  return Object.freeze({
+    name,
+    sources: Object.freeze(names),
+    limits,
+    overflow: overflow === 'delay' ? 'delay' : 'reroute',
+    ...(typeof block.overflow_pool === 'string' ? { overflowPool: block.overflow_pool } : {}),
+    ...(relay ? { overflowRelay: relay } : {}),
+  });
+}
+
+/** `relay.example.net:587` (port 25 when absent). */
+function parseRelay(issues: IssueList, path: string, raw: unknown): Pool['overflowRelay'] {
+  if (raw === undefined) return undefined;
+  const m = typeof raw === 'string' ? /^([A-Za-z0-9.-]+|\[[0-9a-fA-F:.]+\])(?::(\d{1,5}))?$/.exec(raw) : null;
+  const port = m?.[2] ? Number(m[2]) : 25;
+  if (!m || port < 1 || port > 65535) {
+    issues.add(path, raw, 'a relay host[:port], e.g. "relay.example.net:587"');
+    return undefined;
+  }
+  return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port };
 }
 
 function parseStaticMx(issues: IssueList, raw: unknown): Map<string, readonly StaticMx[]> {
@@ -146,7 +192,7 @@ function parseStaticMx(issues: IssueList, raw: unknown): Map<string, readonly St
 /** Without sources: one implicit source (no bind, the system's default address, Haraka's EHLO name). */
 function implicitParts(): { sources: Map<string, Source>; pools: Map<string, Pool> } {
   const source: Source = Object.freeze({ name: IMPLICIT, limits: new Map() });
-  const pool: Pool = Object.freeze({ name: IMPLICIT, sources: [IMPLICIT], limits: new Map() });
+  const pool: Pool = Object.freeze({ name: IMPLICIT, sources: [IMPLICIT], limits: new Map(), overflow: 'reroute' as const });
   return { sources: new Map([[IMPLICIT, source]]), pools: new Map([[IMPLICIT, pool]]) };
 }
 
@@ -188,7 +234,7 @@ export function validateYaml(issues: IssueList, doc: unknown): YamlParts {
   const staticMx = parseStaticMx(issues, root.static_mx);
   if (sources.size === 0 && pools.size === 0) return { defaults, providers, staticMx, ...implicitParts() };
   if (pools.size === 0) {
-    pools.set(IMPLICIT, Object.freeze({ name: IMPLICIT, sources: Object.freeze([...sources.keys()]), limits: new Map() }));
+    pools.set(IMPLICIT, Object.freeze({ name: IMPLICIT, sources: Object.freeze([...sources.keys()]), limits: new Map(), overflow: 'reroute' as const }));
   }
   return { defaults, providers, sources, pools, staticMx };
 }

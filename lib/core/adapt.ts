@@ -11,10 +11,11 @@
  * - recipient, message, transient, unknown: counted, no pacing change.
  */
 
+import type { Category } from './classify';
+
+export { CATEGORIES, type Category } from './classify';
 import { concurrencyLimit, normalize, type LaneLimits, type LaneState } from './lane';
 
-export const CATEGORIES = ['throttle', 'connections', 'suspend', 'blocked', 'recipient', 'message', 'transient', 'unknown'] as const;
-export type Category = (typeof CATEGORIES)[number];
 
 /** Tunables of the reactions ([adapt] in paceline.ini). */
 export interface ReactParams {
@@ -56,7 +57,7 @@ function slowDown(s: LaneState, p: ReactParams, now: number, pauseMs: number, po
 
 /** Applies one classified reply to a lane. */
 export function react(prior: LaneState, limits: LaneLimits, now: number, event: ReactEvent, p: ReactParams = DEFAULT_REACT): { state: LaneState; effect: Effect } {
-  const s = normalize(prior, limits, now);
+  const s = normalize(prior, limits, now, true);
   const interval = limits.policy?.recoverIntervalMs ?? 300_000;
   switch (event.category) {
     case 'throttle':

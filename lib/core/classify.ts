@@ -46,7 +46,10 @@ export interface Rule {
   /** Matched against the reply text; the loader compiles it case-insensitive. */
   readonly text?: RegExp;
   readonly category: Category;
-  /** How long a suspend, connections or throttle reaction lasts, in milliseconds. */
+  /**
+   * Milliseconds: the pause of a throttle, how long a connections cap lasts,
+   * how long a suspend stops the lane. Absent: the controller's defaults.
+   */
   readonly durationMs?: number;
   /** Act only after `count` matches on the lane within `windowMs` milliseconds. */
   readonly threshold?: { readonly count: number; readonly windowMs: number };

@@ -35,6 +35,8 @@ export interface LaneLimits {
   /** Messages per day (UTC day). */
   readonly perDay?: number;
   readonly policy?: LanePolicy;
+  /** UTC offset of the zone whose days count `perDay` (ms; default 0 = UTC). */
+  readonly dayOffsetMs?: number;
 }
 
 /** A concurrency lease; expires by itself so a crashed worker cannot leak it. */
@@ -122,15 +124,20 @@ function recover(s: LaneState, policy: LanePolicy, now: number): void {
   s.recoverAt = s.factor < 1 ? s.recoverAt + steps * policy.recoverIntervalMs : 0;
 }
 
-/** Brings a state up to `now`: expired leases, day rollover, changed rate, recovery, ended caps and pauses. */
-export function normalize(state: LaneState, limits: LaneLimits, now: number): LaneState {
+/**
+ * Brings a state up to `now`: expired leases, day rollover, changed rate,
+ * recovery, ended caps and pauses. `keepRate` leaves the rate state alone, for
+ * steps that take no slot (release, react), whose callers may not know the
+ * lane's current rate.
+ */
+export function normalize(state: LaneState, limits: LaneLimits, now: number, keepRate = false): LaneState {
   const s: LaneState = { ...state, leases: state.leases.filter((l) => l.expiresAt > now) };
   const rateKey = limits.rate ? formatRate(limits.rate) : '';
-  if (rateKey !== s.rateKey) {
+  if (!keepRate && rateKey !== s.rateKey) {
     s.tat = 0;
     s.rateKey = rateKey;
   }
-  const today = dayNumber(now);
+  const today = dayNumber(now, limits.dayOffsetMs);
   if (s.day !== today) {
     if (s.dayCount > 0 || s.dayThrottles > 0) {
       s.prevDay = s.day;
@@ -178,7 +185,7 @@ export function concurrencyFreeAt(state: LaneState, limits: LaneLimits, now: num
 
 /** What stops the lane now (first binding constraint) and until when; null when it can send. */
 export function blocker(state: LaneState, limits: LaneLimits, now: number): { reason: WaitReason; at: number } | null {
-  if (limits.perDay !== undefined && state.dayCount >= limits.perDay) return { reason: 'daily', at: nextDayStartMs(now) };
+  if (limits.perDay !== undefined && state.dayCount >= limits.perDay) return { reason: 'daily', at: nextDayStartMs(now, limits.dayOffsetMs) };
   if (state.blockedAt !== 0) {
     if (state.probeAt > now) return { reason: 'blocked', at: state.probeAt };
     if (state.leases.length > 0) return { reason: 'blocked', at: concurrencyFreeAt(state, { concurrency: 1 }, now) };
@@ -220,7 +227,7 @@ export function acquire(prior: LaneState, limits: LaneLimits, now: number, req: 
     state.leases.push({ id: req.leaseId, expiresAt: now + req.leaseMs });
     return { state, result: { kind: 'granted', leaseId: req.leaseId } };
   }
-  if (b.reason === 'rate' && req.mode === 'reserve' && b.at < nextDayStartMs(now)) {
+  if (b.reason === 'rate' && req.mode === 'reserve' && b.at < nextDayStartMs(now, limits.dayOffsetMs)) {
     takeSlot(state, limits, now);
     return { state, result: { kind: 'reserved', at: b.at, epoch: state.epoch } };
   }
@@ -252,7 +259,7 @@ const EWMA_WEIGHT = 0.2;
  * unblocks a blocked lane, which then climbs back from its lowered pace.
  */
 export function release(prior: LaneState, limits: LaneLimits, now: number, leaseId: string, delivered: boolean, durationMs?: number): LaneState {
-  const s = normalize(prior, limits, now);
+  const s = normalize(prior, limits, now, true);
   s.leases = s.leases.filter((l) => l.id !== leaseId);
   if (durationMs !== undefined && Number.isFinite(durationMs) && durationMs >= 0) {
     s.meanDeliveryMs += EWMA_WEIGHT * (durationMs - s.meanDeliveryMs);

@@ -7,6 +7,7 @@
 import { react, type ReactEvent, type ReactParams } from '../core/adapt';
 import { acquire, claim, emptyLane, release, type AcquireRequest, type ClaimRequest, type LaneLimits, type LaneState } from '../core/lane';
 import { emptyProvider, providerDelivered, recordThrottle, takeProbe, type IncidentParams, type ProviderState } from '../core/provider-state';
+import type { WarmRecord } from '../core/warmup';
 import { laneKey, type LaneRef, type PacingStore, type StoreResult } from './types';
 
 /** Idle lanes (no leases, no future slot, no reaction in force) older than this are dropped. */
@@ -16,6 +17,8 @@ export class MemoryStore implements PacingStore {
   private readonly states = new Map<string, { lane: LaneRef; state: LaneState; touched: number }>();
   private readonly providers = new Map<string, ProviderState>();
   private readonly hits = new Map<string, number[]>();
+  private readonly warm = new Map<string, WarmRecord>();
+  private readonly starts = new Map<string, number>();
   private lastSweep = 0;
 
   /** `clock` returns epoch ms; tests inject a fake one. */
@@ -97,6 +100,25 @@ export class MemoryStore implements PacingStore {
   async providerDelivered(provider: string): Promise<void> {
     const state = this.providers.get(provider);
     if (state) this.providers.set(provider, providerDelivered(state));
+  }
+
+  async warmRecord(lane: LaneRef): Promise<WarmRecord | null> {
+    return this.warm.get(laneKey(lane)) ?? null;
+  }
+
+  async saveWarmRecord(lane: LaneRef, record: WarmRecord): Promise<WarmRecord> {
+    const key = laneKey(lane);
+    const stored = this.warm.get(key);
+    if (stored && stored.evaluated >= record.evaluated) return stored;
+    this.warm.set(key, { ...record });
+    return record;
+  }
+
+  async sourceStart(source: string, today: number): Promise<number> {
+    const start = this.starts.get(source);
+    if (start !== undefined) return start;
+    this.starts.set(source, today);
+    return today;
   }
 
   async lanes() {

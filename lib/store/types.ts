@@ -9,6 +9,7 @@
 import type { Effect, ReactEvent, ReactParams } from '../core/adapt';
 import type { AcquireRequest, AcquireResult, ClaimRequest, LaneLimits, LaneState } from '../core/lane';
 import type { IncidentParams, ProviderState } from '../core/provider-state';
+import type { WarmRecord } from '../core/warmup';
 
 /** A lane: one source × one provider. */
 export interface LaneRef {
@@ -40,6 +41,12 @@ export interface PacingStore {
   providerProbe(provider: string, params: IncidentParams): Promise<StoreResult<{ ok: boolean; at: number }>>;
   /** A delivery to the provider succeeded (ends an incident). */
   providerDelivered(provider: string): Promise<void>;
+  /** A lane's warm-up record, or null before its first use. */
+  warmRecord(lane: LaneRef): Promise<WarmRecord | null>;
+  /** Saves a record unless a newer evaluation is stored; returns the record in force. */
+  saveWarmRecord(lane: LaneRef, record: WarmRecord): Promise<WarmRecord>;
+  /** The day a source's warm-up started: the stored one, else `today`, stored now. */
+  sourceStart(source: string, today: number): Promise<number>;
   /** Every lane with state, for `paceline status`. */
   lanes(): Promise<StoreResult<Array<{ lane: LaneRef; state: LaneState }>>>;
   close(): Promise<void>;

@@ -99,7 +99,7 @@ t.test('recipient, message, transient and unknown replies change nothing', async
   for (const category of ['recipient', 'message', 'transient', 'unknown'] as const) {
     const r = on(emptyLane(), 0, { category });
     t.equal(r.effect, 'counted', category);
-    t.same(r.state, normalize(emptyLane(), limits, T0), `${category}: state unchanged`);
+    t.same(r.state, normalize(emptyLane(), limits, T0, true), `${category}: state unchanged`);
   }
 });
 

@@ -1,0 +1,95 @@
+/**
+ * The limits a lane has today: its configured limits, narrowed for a warming
+ * source by its schedule (the day's cap, spread through the day), with day
+ * boundaries in the configured time zone. Warm-up records live in the store;
+ * each is brought up to date once a day, and cached here for that day.
+ */
+
+import { dayNumber, zoneOffsetMs } from './core/day';
+import { intervalMs } from './core/rate';
+import type { LaneLimits, LaneState } from './core/lane';
+import { capFor, evaluate, scheduleDay, spreadRate, startRecord, type DayStats, type WarmRecord } from './core/warmup';
+import { laneLimits } from './config/lane-limits';
+import type { Config, Source } from './config/types';
+import type { ScheduleConfig } from './config/warmup';
+import type { LaneRef, PacingStore } from './store/types';
+
+export interface LaneView {
+  readonly limits: LaneLimits;
+  /** Warm-up position, when the source is warming. */
+  readonly warm?: { readonly schedule: string; readonly day: number; readonly cap: number };
+  /** Outside the schedule's active hours: the lane may send from this time (epoch ms). */
+  readonly opensAt?: number;
+}
+
+const HOUR_MS = 3_600_000;
+
+/** The active window around `now` in local minutes → [start, end) epoch ms of today's window. */
+function activeWindow(active: readonly [number, number], now: number, offsetMs: number): { from: number; to: number } {
+  const localMidnight = dayNumber(now, offsetMs) * 86_400_000 - offsetMs;
+  return { from: localMidnight + active[0] * 60_000, to: localMidnight + active[1] * 60_000 };
+}
+
+/** The lane's last day with traffic before today, from an un-normalised state. */
+function yesterday(state: LaneState | undefined, today: number): DayStats {
+  if (!state) return { day: 0, count: 0, throttles: 0, lastActive: 0 };
+  const current = state.day !== today && state.dayCount > 0;
+  return {
+    day: current ? state.day : state.prevDay,
+    count: current ? state.dayCount : state.prevDayCount,
+    throttles: current ? state.dayThrottles : state.prevDayThrottles,
+    lastActive: state.dayCount > 0 ? state.day : state.prevDay,
+  };
+}
+
+export class WarmupLimits {
+  private readonly cache = new Map<string, { day: number; record: WarmRecord }>();
+
+  constructor(private readonly store: PacingStore) {}
+
+  /** Today's view of a lane; `state` (from a peek) gives yesterday's counters for earned progression. */
+  async view(config: Config, pool: string, source: Source, provider: string, now: number, state?: LaneState): Promise<LaneView> {
+    const offset = zoneOffsetMs(config.settings.timezone, now);
+    const base = laneLimits(config, pool, source.name, provider);
+    const limits = offset === 0 ? base : { ...base, dayOffsetMs: offset };
+    const schedule = source.warmup ? config.schedules.get(source.warmup.schedule) : undefined;
+    if (!schedule || !source.warmup) return { limits };
+    const today = dayNumber(now, offset);
+    const record = await this.record({ source: source.name, provider }, schedule, source.warmup.start, today, state);
+    const day = scheduleDay(schedule, record, today);
+    const cap = capFor(schedule, provider, day);
+    if (cap === undefined) return { limits };
+    return this.narrow(limits, schedule, { schedule: schedule.name, day, cap }, now, offset);
+  }
+
+  private narrow(limits: LaneLimits, schedule: ScheduleConfig, warm: NonNullable<LaneView['warm']>, now: number, offset: number): LaneView {
+    const activeMs = schedule.activeMinutes ? (schedule.activeMinutes[1] - schedule.activeMinutes[0]) * 60_000 : 24 * HOUR_MS;
+    const hourly = schedule.hourly?.[warm.day - 1];
+    const spread = spreadRate(warm.cap, activeMs, hourly);
+    const rate = limits.rate && intervalMs(limits.rate) >= intervalMs(spread) ? limits.rate : spread;
+    const narrowed: LaneLimits = { ...limits, rate, perDay: Math.min(limits.perDay ?? Infinity, warm.cap) };
+    if (!schedule.activeMinutes) return { limits: narrowed, warm };
+    const w = activeWindow(schedule.activeMinutes, now, offset);
+    if (now >= w.from && now < w.to) return { limits: narrowed, warm };
+    return { limits: narrowed, warm, opensAt: now < w.from ? w.from : w.from + 86_400_000 };
+  }
+
+  /** The lane's record, brought up to today (once a day per lane and process). */
+  private async record(lane: LaneRef, schedule: ScheduleConfig, start: number | undefined, today: number, state?: LaneState): Promise<WarmRecord> {
+    const key = `${lane.source}|${lane.provider}`;
+    const hit = this.cache.get(key);
+    if (hit && hit.day === today) return hit.record;
+    const stored = await this.store.warmRecord(lane);
+    const prior = stored ?? startRecord(start ?? (await this.store.sourceStart(lane.source, today)), today);
+    const next = evaluate(schedule, lane.provider, prior, yesterday(state, today), today);
+    const record = !stored || next !== prior ? await this.store.saveWarmRecord(lane, next) : next;
+    if (this.cache.size > 100_000) this.cache.clear();
+    this.cache.set(key, { day: today, record });
+    return record;
+  }
+
+  /** Forget cached records (a reload may change schedules or starts). */
+  reset(): void {
+    this.cache.clear();
+  }
+}
