@@ -197,18 +197,23 @@ export class Engine extends Outcomes {
     return { action: 'send', source, provider: ctx.provider, hosts, relay: true, why: `${ctx.prefix}overflow from pool ${pool.name} to relay ${relay.host}:${relay.port}` };
   }
 
-  /** Candidates soonest-free first; ties go to the most headroom, the least busy, then round robin. */
+  /**
+   * Candidates soonest-free first. Among equals a warming source comes first
+   * (its day's budget is lost if unused, and its schedule advances only with
+   * use); then the most headroom (oldest rate slot), the least busy, round robin.
+   */
   private rank(candidates: readonly Candidate[], now: number): Candidate[] {
     const n = Math.max(1, candidates.length);
     const start = this.turn++ % n;
     const scored = candidates.map((c, i) => ({
       c,
       at: earliestAt(c.state, c.view.limits, now),
+      warm: c.view.warm ? 0 : 1,
       tat: c.state.tat,
       busy: c.state.leases.length,
       rotation: (i - start + n) % n,
     }));
-    scored.sort((a, b) => a.at - b.at || a.tat - b.tat || a.busy - b.busy || a.rotation - b.rotation);
+    scored.sort((a, b) => a.at - b.at || a.warm - b.warm || a.tat - b.tat || a.busy - b.busy || a.rotation - b.rotation);
     return scored.map((s) => s.c);
   }
 

@@ -98,11 +98,13 @@ export function evaluate(schedule: Schedule, provider: string, prior: WarmRecord
 /**
  * A day's cap spread over the active part of the day as a rate with a small
  * burst, so the volume flows through the day instead of leaving at midnight.
+ * The burst is at least 2: a message that arrives after its slot does not push
+ * every later slot back, so steady traffic uses the whole cap.
  */
 export function spreadRate(perDay: number, activeMs: number, hourly?: number): Rate {
-  const burst = Math.max(1, Math.min(10, Math.floor(perDay / 100)));
+  const burst = Math.max(2, Math.min(10, Math.floor(perDay / 100)));
   const spread: Rate = { count: perDay, periodMs: activeMs, burst };
   if (hourly === undefined) return spread;
-  const hourlyRate: Rate = { count: hourly, periodMs: 3_600_000, burst: Math.max(1, Math.min(burst, hourly)) };
+  const hourlyRate: Rate = { count: hourly, periodMs: 3_600_000, burst: Math.min(burst, hourly) };
   return hourlyRate.periodMs / hourlyRate.count > spread.periodMs / spread.count ? hourlyRate : spread;
 }
