@@ -2,6 +2,7 @@
 
 import { check, type Output } from './check';
 import { classifyCommand } from './classify';
+import { planCommand } from './plan';
 
 const USAGE = `usage: paceline <command> [args]
 
@@ -9,6 +10,7 @@ commands:
   check [HARAKA_DIR]   validate paceline.ini and paceline.yaml as Haraka in HARAKA_DIR
                        (default: current directory) would load them; exit 1 if invalid
   classify [--mx HOST] [--json] [--config DIR]   categorise SMTP replies read from stdin
+  plan SOURCE [--provider P] [--config DIR] [--start DATE] [--json]   a source's warm-up ramp
   help                 this text`;
 
 /** Runs the command line; returns the process exit code (a promise for commands that read stdin). */
@@ -19,6 +21,8 @@ export function main(argv: readonly string[], io: Output, input: NodeJS.Readable
       return check(rest, io);
     case 'classify':
       return classifyCommand(rest, input, io);
+    case 'plan':
+      return planCommand(rest, io);
     case 'help':
     case '--help':
     case '-h':
