@@ -24,7 +24,7 @@ export interface ReactParams {
   /** Lowest pace factor a lane is pushed to. */
   readonly floor: number;
   readonly throttlePauseMs: number;
-  /** Throttle replies within this time after a reaction are the same event. */
+  /** Throttle replies within this time after a reaction's pause ends are the same event. */
   readonly holdMs: number;
   readonly connectionsMs: number;
   readonly suspendMs: number;
@@ -62,7 +62,8 @@ export function react(prior: LaneState, limits: LaneLimits, now: number, event: 
   switch (event.category) {
     case 'throttle':
       s.dayThrottles += 1;
-      if (s.reactedAt !== 0 && now - s.reactedAt < p.holdMs) return { state: s, effect: 'held' };
+      // replies to messages sent before or just after the pause belong to the same event
+      if (s.reactedAt !== 0 && now - s.reactedAt < (event.durationMs ?? p.throttlePauseMs) + p.holdMs) return { state: s, effect: 'held' };
       s.reactedAt = now;
       slowDown(s, p, now, event.durationMs ?? p.throttlePauseMs, interval);
       return { state: s, effect: 'slowed' };
