@@ -7,13 +7,13 @@ import type { Decision, Message } from './engine';
 import type { HarakaMxEntry, HMail } from './haraka-types';
 
 /** The engine's view of an outbound message. */
-export function messageOf(hmail: HMail, poolNote: string): Message {
+export function messageOf(hmail: HMail, poolNote: string, now: number): Message {
   const todo = hmail.todo;
   const pool = todo.notes?.[poolNote];
   return {
     id: todo.uuid,
     domain: todo.domain,
-    queueTime: Number.isFinite(todo.queue_time) ? todo.queue_time : Date.now(),
+    queueTime: Number.isFinite(todo.queue_time) ? todo.queue_time : now,
     ...(typeof pool === 'string' && pool !== '' ? { pool } : {}),
   };
 }

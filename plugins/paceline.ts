@@ -12,12 +12,14 @@ import type { Config } from '../lib/config/types';
 import { delaySeconds, Engine, type Decision, type Ticket } from '../lib/engine';
 import type { Connection, HMail, Next } from '../lib/haraka-types';
 import { MxResolver } from '../lib/mx';
+import { pluginClock } from '../lib/clock';
 import { markExpired, messageOf, mxEntries, replyOf } from '../lib/plugin-core';
 import { MemoryStore } from '../lib/store/memory';
 import type { LaneRef, PacingStore } from '../lib/store/types';
 
 interface PluginState {
   engine: Engine;
+  clock: () => number;
   store: PacingStore;
   tickets: WeakMap<HMail, Ticket & { decision?: Decision }>;
 }
@@ -52,9 +54,10 @@ export function register(this: Plugin): void {
         'apply the full limits. Use one process (smtp.ini nodes=0 or nodes=1) or the shared Redis store (paceline.ini [main] store=redis).',
     );
   }
-  const store = new MemoryStore();
-  const mx = new MxResolver({ cacheMaxMs: config.settings.dnsCacheMaxMs, negativeMs: config.settings.dnsNegativeMs, staticMx: config.staticMx });
-  this.paceline = { engine: new Engine(config, store, mx), store, tickets: new WeakMap() };
+  const clock = pluginClock();
+  const store = new MemoryStore(clock);
+  const mx = new MxResolver({ cacheMaxMs: config.settings.dnsCacheMaxMs, negativeMs: config.settings.dnsNegativeMs, staticMx: config.staticMx }, undefined, clock);
+  this.paceline = { engine: new Engine(config, store, mx, clock), clock, store, tickets: new WeakMap() };
   this.loginfo(`paceline ready: ${describe(config)}`);
 }
 
@@ -114,7 +117,7 @@ export function hook_send_email(this: Plugin, next: Next, hmail: HMail): void {
   const state = this.paceline as PluginState;
   const ticket = ticketOf(this, hmail);
   const settings = state.engine.current.settings;
-  const msg = messageOf(hmail, settings.poolNote);
+  const msg = messageOf(hmail, settings.poolNote, state.clock());
   state.engine.decide(msg, ticket).then(
     (decision) => {
       ticket.decision = decision;
@@ -125,7 +128,7 @@ export function hook_send_email(this: Plugin, next: Next, hmail: HMail): void {
     },
     (err: Error) => {
       delete ticket.decision;
-      const overdue = Date.now() - msg.queueTime > settings.maxHoldMs;
+      const overdue = state.clock() - msg.queueTime > settings.maxHoldMs;
       this.logerror(`paceline could not decide (${err.message}); ${overdue ? 'past max_hold, letting Haraka deliver' : 'retrying in 60s'}`, hmail);
       if (overdue) return next();
       next(constants.delay, 60);
@@ -168,7 +171,7 @@ function ended(plugin: Plugin, hmail: HMail, attempt: { delivered: boolean; repl
         const what = `${report.category}${report.rule ? ` (${report.rule})` : ''} → ${report.effect}${report.incident ? ', provider-wide incident' : ''}`;
         plugin.loginfo(`paceline reply on ${report.lane.source}/${report.lane.provider}: ${what}`, hmail);
       }
-      const wait = report?.reopensAt ? delaySeconds(report.reopensAt, Date.now()) : 0;
+      const wait = report?.reopensAt ? delaySeconds(report.reopensAt, (plugin.paceline as PluginState).clock()) : 0;
       if (retry && wait > 1) return next(constants.denysoft, wait);
       next();
     },
