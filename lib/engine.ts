@@ -36,6 +36,7 @@ export interface Message {
 export type Decision =
   | { readonly action: 'send'; readonly source: Source; readonly provider: string; readonly hosts: readonly MxHost[]; readonly why: string; readonly relay?: boolean }
   | { readonly action: 'delay'; readonly seconds: number; readonly provider: string; readonly why: string }
+  | { readonly action: 'hold'; readonly ms: number; readonly provider: string; readonly why: string }
   | { readonly action: 'expire'; readonly provider: string; readonly why: string }
   | { readonly action: 'pass'; readonly why: string }
   | { readonly action: 'unroutable'; readonly provider: string; readonly why: string };
@@ -44,6 +45,20 @@ export type Decision =
 export function delaySeconds(at: number, now: number): number {
   const s = Math.ceil((at - now) / 1000);
   return Number.isFinite(s) && s >= 1 ? s : 1;
+}
+
+/**
+ * Haraka retries a delayed message up to a second after its whole-second
+ * DELAY (its delay queue polls once a second). A message with a booked slot
+ * is therefore told to come back up to two seconds early, and the plugin
+ * holds it in-process for the exact rest: it leaves on its slot, not up to two
+ * seconds after it, and paced mail does not leave in per-second groups.
+ */
+export const PRECISE_MS = 2000;
+
+/** Whole seconds to DELAY so that the message is back before `at` (then held for the rest). */
+export function earlySeconds(at: number, now: number): number {
+  return Math.max(1, Math.floor((at - now) / 1000) - 1);
 }
 
 function reachable(source: Source, hosts: readonly MxHost[]): boolean {
@@ -227,15 +242,21 @@ export class Engine extends Outcomes {
       return { action: 'send', source, provider: ctx.provider, hosts: ctx.hosts, why: `${ctx.prefix}${what} on ${source.name}${warm}${probe}` };
     }
     if (result.kind === 'reserved') ctx.ticket.reservation = { lane, at: result.at, epoch: result.epoch };
+    const booked = result.kind === 'reserved' || (result.kind === 'wait' && result.reason === 'rate' && ctx.ticket.reservation !== undefined);
     const reason = result.kind === 'reserved' ? `reserved rate slot on ${source.name}` : `${result.reason} limit on ${source.name}`;
-    return this.wait(ctx, result.at, now, reason);
+    return this.wait(ctx, result.at, now, reason, booked);
   }
 
   /** Delay until `at`, but never past max_hold; a message already past it expires. */
-  private wait(ctx: Ctx, at: number, now: number, reason: string): Decision {
+  private wait(ctx: Ctx, at: number, now: number, reason: string, booked = false): Decision {
     const holdUntil = ctx.msg.queueTime + this.config.settings.maxHoldMs;
     if (now >= holdUntil) {
       return { action: 'expire', provider: ctx.provider, why: `held by pacing since ${new Date(ctx.msg.queueTime).toISOString()} (${reason}), beyond max_hold` };
+    }
+    if (booked && at <= holdUntil) {
+      if (at - now <= PRECISE_MS) return { action: 'hold', ms: Math.max(0, at - now), provider: ctx.provider, why: `${ctx.prefix}${reason}, leaving in ${at - now} ms` };
+      const early = earlySeconds(at, now);
+      return { action: 'delay', seconds: early, provider: ctx.provider, why: `${ctx.prefix}${reason}, next slot in ${Math.ceil((at - now) / 1000)}s (back in ${early}s)` };
     }
     const seconds = delaySeconds(Math.min(at, holdUntil), now);
     return { action: 'delay', seconds, provider: ctx.provider, why: `${ctx.prefix}${reason}, next slot in ${seconds}s` };

@@ -5,6 +5,7 @@
  * promise, and a lost `next` would stall the message for the plugin timeout.
  */
 
+import cluster from 'node:cluster';
 import constants from 'haraka-constants';
 import { ConfigError, formatIssue } from '../lib/config/errors';
 import { loadConfig, type HarakaConfigReader } from '../lib/config/load';
@@ -14,7 +15,7 @@ import type { Connection, HMail, Next } from '../lib/haraka-types';
 import { MxResolver } from '../lib/mx';
 import { pluginClock } from '../lib/clock';
 import { markExpired, messageOf, mxEntries, replyOf } from '../lib/plugin-core';
-import { MemoryStore } from '../lib/store/memory';
+import { openStore, startSnapshots } from '../lib/plugin-store';
 import type { LaneRef, PacingStore } from '../lib/store/types';
 
 interface PluginState {
@@ -54,11 +55,16 @@ export function register(this: Plugin): void {
         'apply the full limits. Use one process (smtp.ini nodes=0 or nodes=1) or the shared Redis store (paceline.ini [main] store=redis).',
     );
   }
+  if (cluster.isPrimary && workers >= 1) {
+    this.loginfo('paceline: master process, the workers pace outbound mail');
+    return;
+  }
   const clock = pluginClock();
-  const store = new MemoryStore(clock);
+  const { store, describe: where } = openStore(config, clock, (level, text) => (level === 'error' ? this.logerror(text) : this.lognotice(text)));
   const mx = new MxResolver({ cacheMaxMs: config.settings.dnsCacheMaxMs, negativeMs: config.settings.dnsNegativeMs, staticMx: config.staticMx }, undefined, clock);
   this.paceline = { engine: new Engine(config, store, mx, clock), clock, store, tickets: new WeakMap() };
-  this.loginfo(`paceline ready: ${describe(config)}`);
+  if (config.settings.store === 'memory' && process.env.HARAKA) startSnapshots(store, process.env.HARAKA);
+  this.loginfo(`paceline ready: ${describe(config)} (${where})`);
 }
 
 function describe(config: Config): string {
@@ -75,6 +81,9 @@ function reload(plugin: Plugin): void {
   if (!state) return;
   try {
     const config = loadConfig(plugin.config, () => reload(plugin));
+    if (JSON.stringify(config.settings.redis ?? null) !== JSON.stringify(state.engine.current.settings.redis ?? null) || config.settings.store !== state.engine.current.settings.store) {
+      plugin.logwarn('paceline: store settings changed; they take effect when Haraka restarts');
+    }
     state.engine.reconfigure(config);
     plugin.lognotice(`paceline config reloaded: ${describe(config)}`);
   } catch (err) {
@@ -99,6 +108,7 @@ function ticketOf(plugin: Plugin, hmail: HMail): Ticket & { decision?: Decision 
 
 /** Takes the pool header into a transaction note (unless a plugin set one) and removes it. */
 export function hook_data_post(this: Plugin, next: Next, connection: Connection): void {
+  if (!this.paceline) return next(); // a cluster master: workers pace
   try {
     const txn = connection.transaction;
     const { poolHeader, poolNote } = (this.paceline as PluginState).engine.current.settings;
@@ -114,22 +124,35 @@ export function hook_data_post(this: Plugin, next: Next, connection: Connection)
 }
 
 export function hook_send_email(this: Plugin, next: Next, hmail: HMail): void {
-  const state = this.paceline as PluginState;
-  const ticket = ticketOf(this, hmail);
+  if (!this.paceline) return next(); // a cluster master: workers pace
+  decideAndAnswer(this, hmail, next, 0);
+}
+
+/** Most in-process holds in a row before a message goes back to Haraka's queue. */
+const MAX_HOLDS = 3;
+
+/** Decides and answers Haraka; a booked slot less than two seconds away is waited for in-process. */
+function decideAndAnswer(plugin: Plugin, hmail: HMail, next: Next, holds: number): void {
+  const state = plugin.paceline as PluginState;
+  const ticket = ticketOf(plugin, hmail);
   const settings = state.engine.current.settings;
   const msg = messageOf(hmail, settings.poolNote, state.clock());
   state.engine.decide(msg, ticket).then(
     (decision) => {
       ticket.decision = decision;
       if (decision.action === 'send' && !decision.relay && hmail.notes) hmail.notes[LANE_NOTE] = { source: decision.source.name, provider: decision.provider };
-      if (settings.logDecisions) this.loginfo(`paceline ${decision.action} ${msg.domain}: ${decision.why}`, hmail);
+      if (settings.logDecisions && decision.action !== 'hold') plugin.loginfo(`paceline ${decision.action} ${msg.domain}: ${decision.why}`, hmail);
+      if (decision.action === 'hold') {
+        if (holds >= MAX_HOLDS) return next(constants.delay, 1);
+        return void setTimeout(() => decideAndAnswer(plugin, hmail, next, holds + 1), decision.ms);
+      }
       if (decision.action === 'delay') return next(constants.delay, decision.seconds);
       next();
     },
     (err: Error) => {
       delete ticket.decision;
       const overdue = state.clock() - msg.queueTime > settings.maxHoldMs;
-      this.logerror(`paceline could not decide (${err.message}); ${overdue ? 'past max_hold, letting Haraka deliver' : 'retrying in 60s'}`, hmail);
+      plugin.logerror(`paceline could not decide (${err.message}); ${overdue ? 'past max_hold, letting Haraka deliver' : 'retrying in 60s'}`, hmail);
       if (overdue) return next();
       next(constants.delay, 60);
     },
@@ -137,6 +160,7 @@ export function hook_send_email(this: Plugin, next: Next, hmail: HMail): void {
 }
 
 export function hook_get_mx(this: Plugin, next: Next, hmail: HMail): void {
+  if (!this.paceline) return next(); // a cluster master: workers pace
   const decision = ticketOf(this, hmail).decision;
   switch (decision?.action) {
     case 'send':
@@ -183,16 +207,19 @@ function ended(plugin: Plugin, hmail: HMail, attempt: { delivered: boolean; repl
 }
 
 export function hook_delivered(this: Plugin, next: Next, hmail: HMail): void {
+  if (!this.paceline) return next(); // a cluster master: workers pace
   ended(this, hmail, { delivered: true }, next, false);
 }
 
 /** params: {delay, err, fail_recips?, mx?}; DENYSOFT with seconds sets this message's retry. */
 export function hook_deferred(this: Plugin, next: Next, hmail: HMail, params: { err?: unknown; fail_recips?: [] }): void {
+  if (!this.paceline) return next(); // a cluster master: workers pace
   const reply = replyOf(params?.err, params?.fail_recips);
   ended(this, hmail, reply === undefined ? { delivered: false } : { delivered: false, reply }, next, true);
 }
 
 export function hook_bounce(this: Plugin, next: Next, hmail: HMail, err: Error & { bounced_rcpt?: [] }): void {
+  if (!this.paceline) return next(); // a cluster master: workers pace
   const decision = ticketOf(this, hmail).decision;
   if (decision?.action === 'expire') {
     const text = markExpired(hmail, decision.why);

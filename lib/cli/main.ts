@@ -3,6 +3,7 @@
 import { check, type Output } from './check';
 import { classifyCommand } from './classify';
 import { planCommand } from './plan';
+import { statusCommand } from './status';
 
 const USAGE = `usage: paceline <command> [args]
 
@@ -11,6 +12,7 @@ commands:
                        (default: current directory) would load them; exit 1 if invalid
   classify [--mx HOST] [--json] [--config DIR]   categorise SMTP replies read from stdin
   plan SOURCE [--provider P] [--config DIR] [--start DATE] [--json]   a source's warm-up ramp
+  status [HARAKA_DIR] [--json]   every lane: limits, sent, in flight, next free slot, state
   help                 this text`;
 
 /** Runs the command line; returns the process exit code (a promise for commands that read stdin). */
@@ -23,6 +25,8 @@ export function main(argv: readonly string[], io: Output, input: NodeJS.Readable
       return classifyCommand(rest, input, io);
     case 'plan':
       return planCommand(rest, io);
+    case 'status':
+      return statusCommand(rest, io);
     case 'help':
     case '--help':
     case '-h':

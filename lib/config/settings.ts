@@ -4,6 +4,7 @@ import { parseDurationMs } from '../core/duration';
 import { zoneOffsetMs } from '../core/day';
 import { isMapping, join, type IssueList } from './errors';
 import type { Settings } from './types';
+import { parseRedis, REDIS_DEFAULTS, REDIS_KEYS } from './redis-settings';
 
 type Kind = 'bool' | 'duration' | 'string' | 'header' | 'name' | 'fraction' | 'count' | 'zone';
 
@@ -29,6 +30,7 @@ export const INI_KEYS: Readonly<Record<string, Readonly<Record<string, Key>>>> =
     cache_max: { kind: 'duration', fallback: '5m' },
     negative_ttl: { kind: 'duration', fallback: '1m' },
   },
+  redis: Object.fromEntries(REDIS_KEYS.map((k) => [k, { kind: 'string' as const, fallback: REDIS_DEFAULTS[k] ?? '' }])),
   adapt: {
     enabled: { kind: 'bool', fallback: 'true' },
     decrease: { kind: 'fraction', fallback: '0.5' },
@@ -112,10 +114,13 @@ export function validateSettings(issues: IssueList, ini: Record<string, unknown>
     }
   }
   const store = values['main.store'];
-  if (store !== 'memory') issues.add('[main].store', store, '"memory" (the Redis store comes with the shared-pacing release)');
+  if (store !== 'memory' && store !== 'redis') issues.add('[main].store', store, '"memory" or "redis"');
+  const redisValues = Object.fromEntries(REDIS_KEYS.map((k) => [k, String(values[`redis.${k}`] ?? '')]));
+  const redis = store === 'redis' ? parseRedis(issues, redisValues) : undefined;
   return Object.freeze({
     enabled: values['main.enabled'] as boolean,
-    store: 'memory',
+    store: store === 'redis' ? 'redis' : 'memory',
+    ...(redis ? { redis } : {}),
     defaultPool: values['main.default_pool'] as string,
     poolHeader: values['main.pool_header'] as string,
     poolNote: values['main.pool_note'] as string,

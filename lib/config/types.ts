@@ -5,6 +5,7 @@ import type { LaneLimits, LanePolicy } from '../core/lane';
 import type { IncidentParams } from '../core/provider-state';
 import type { ScheduleConfig } from './warmup';
 import type { Rule } from '../core/classify';
+import type { RedisSettings } from './redis-settings';
 import type { ProviderMatcher } from '../core/providers';
 
 /** Limits as written in YAML, before parsing. */
@@ -65,7 +66,9 @@ export interface StaticMx {
 /** Settings from paceline.ini. */
 export interface Settings {
   readonly enabled: boolean;
-  readonly store: 'memory';
+  readonly store: 'memory' | 'redis';
+  /** With store=redis: the [redis] section. */
+  readonly redis?: RedisSettings;
   readonly defaultPool: string;
   /** Header naming the pool; removed before the message is queued. Empty disables. */
   readonly poolHeader: string;

@@ -81,10 +81,14 @@ export interface LaneState {
   recoverAt: number;
   /** Bumped by every reaction; a reservation from an older epoch books again at the new pace. */
   epoch: number;
+  /** Minute number (epoch ms / 60 000) that `minuteCount` belongs to, for status. */
+  minute: number;
+  /** Messages that left (were granted) in that minute. */
+  minuteCount: number;
 }
 
 /** Why a lane cannot send now. */
-export type WaitReason = 'rate' | 'concurrency' | 'daily' | 'paused' | 'blocked';
+export type WaitReason = 'rate' | 'concurrency' | 'daily' | 'paused' | 'blocked' | 'store';
 
 export type AcquireResult =
   | { readonly kind: 'granted'; readonly leaseId: string }
@@ -112,7 +116,7 @@ export function emptyLane(): LaneState {
   return {
     tat: 0, rateKey: '', leases: [], day: 0, dayCount: 0, dayThrottles: 0, prevDay: 0, prevDayCount: 0, prevDayThrottles: 0,
     meanDeliveryMs: INITIAL_DELIVERY_MS, factor: 1, prevFactor: 1, pauseUntil: 0, connCap: 0, connCapUntil: 0,
-    blockedAt: 0, probeAt: 0, reactedAt: 0, recoverAt: 0, epoch: 0,
+    blockedAt: 0, probeAt: 0, reactedAt: 0, recoverAt: 0, epoch: 0, minute: 0, minuteCount: 0,
   };
 }
 
@@ -214,6 +218,13 @@ function takeSlot(state: LaneState, limits: LaneLimits, now: number): void {
   if (state.blockedAt !== 0) state.probeAt = now + (limits.policy ?? DEFAULT_POLICY).probeIntervalMs;
 }
 
+/** Counts a message leaving now, per minute, for `paceline status`. */
+function countLeaving(state: LaneState, now: number): void {
+  const minute = Math.floor(now / 60_000);
+  state.minuteCount = state.minute === minute ? state.minuteCount + 1 : 1;
+  state.minute = minute;
+}
+
 /**
  * Try to take a slot on the lane. Grants (with a lease) when everything is
  * free now; in `reserve` mode books the next rate slot when only the rate
@@ -224,6 +235,7 @@ export function acquire(prior: LaneState, limits: LaneLimits, now: number, req: 
   const b = blocker(state, limits, now);
   if (!b) {
     takeSlot(state, limits, now);
+    countLeaving(state, now);
     state.leases.push({ id: req.leaseId, expiresAt: now + req.leaseMs });
     return { state, result: { kind: 'granted', leaseId: req.leaseId } };
   }
@@ -247,6 +259,7 @@ export function claim(prior: LaneState, limits: LaneLimits, now: number, req: Cl
   if (state.pauseUntil > now) return { state, result: { kind: 'wait', at: state.pauseUntil, reason: 'paused' } };
   const at = concurrencyFreeAt(state, limits, now);
   if (at > now) return { state, result: { kind: 'wait', at, reason: 'concurrency' } };
+  countLeaving(state, now);
   state.leases.push({ id: req.leaseId, expiresAt: now + req.leaseMs });
   return { state, result: { kind: 'granted', leaseId: req.leaseId } };
 }

@@ -63,6 +63,7 @@ export async function simulateWarmup(makeStore: (clock: () => number) => PacingS
     }
     const d = await engine.decide({ id: String(ev.id), domain: o.domain, queueTime: ev.queued }, ev.ticket);
     if (d.action === 'delay') queue.push({ ...ev, at: now + d.seconds * 1000 });
+    else if (d.action === 'hold') queue.push({ ...ev, at: now + d.ms });
     else if (d.action === 'send') {
       const src = d.source.name;
       const row = (sent[day - 1] ??= {});

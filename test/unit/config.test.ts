@@ -72,10 +72,10 @@ t.test('every problem is reported with file, key path, value and expectation', a
     defaults: { limits: { per_day: 'lots' } },
     extra: true,
   };
-  const got = problems({ main: { max_hold: 'forever', colour: 'x' }, redis: {} }, bad);
+  const got = problems({ main: { max_hold: 'forever', colour: 'x' }, mongodb: {} }, bad);
   const want = [
     /^paceline\.ini: \[main\]\.colour: got "x", expected no such key/,
-    /^paceline\.ini: redis: got \{\}, expected no such key/,
+    /^paceline\.ini: mongodb: got \{\}, expected no such key/,
     /^paceline\.ini: \[main\]\.max_hold: got "forever", expected a duration/,
     /^paceline\.yaml: extra: got true, expected no such key/,
     /^paceline\.yaml: providers\.microsoft365\.limits\.rate: got "10\/fortnight", expected a period of s, min, h or day/,
@@ -95,7 +95,18 @@ t.test('every problem is reported with file, key path, value and expectation', a
 
 t.test('cross-file checks', async (t) => {
   t.match(problems({ main: { default_pool: 'bulk' } }, {}), [/\[main\]\.default_pool: got "bulk", expected a pool defined in paceline\.yaml/]);
-  t.match(problems({ main: { store: 'redis' } }, {}), [/\[main\]\.store: got "redis"/]);
+  t.match(problems({ main: { store: 'mongodb' } }, {}), [/\[main\]\.store: got "mongodb", expected "memory" or "redis"/]);
+  t.match(problems({ main: { store: 'redis' } }, {}), [/\[redis\]: got "none", expected exactly one of url, sentinel_name \(with sentinels\) or cluster/]);
+  t.match(problems({ main: { store: 'redis' }, redis: { url: 'http://x', on_store_error: 'panic', command_timeout: '1m' } }, {}), [
+    /\[redis\]\.url: got "http:\/\/x", expected redis:\/\/host/,
+    /\[redis\]\.on_store_error: got "panic", expected local, delay or allow/,
+    /\[redis\]\.command_timeout: got "1m", expected at most 10s/,
+  ]);
+  t.match(problems({ main: { store: 'redis' }, redis: { sentinel_name: 'm', sentinels: 'a:1,b' } }, {}), [/\[redis\]\.sentinels: got "b", expected host:port/]);
+  const ok = buildConfig({ main: { store: 'redis' }, redis: { url: 'rediss://u:secret@r.example:6380/2', cluster_size: '3' } }, {});
+  t.match(ok.settings.redis, { prefix: 'paceline:', clusterSize: 3, onStoreError: 'local', connection: { url: 'rediss://u:secret@r.example:6380/2', tls: true, commandTimeoutMs: 500 } });
+  const { describeRedis } = await import('../../lib/config/redis-settings');
+  t.notMatch(describeRedis(ok.settings.redis!), /secret/, 'secrets never in logs');
   const shared = { sources: { a: { address: '127.0.0.2' } }, pools: { default: { sources: ['a'] }, x: { sources: ['a'], limits: { '*': { rate: '1/s' } } } } };
   t.match(problems({}, shared), [/pools\.x\.limits: .*expected the same limits as pool "default", which shares source "a"/]);
   t.match(problems({}, { sources: { a: { address: '127.0.0.2', limits: { gmail: { rate: '1/s' } } } } }), [/sources\.a\.limits\.gmail: .*expected a known provider name or "\*"/]);

@@ -16,8 +16,9 @@ t.test('spreads a burst over the pool, then delays by exactly the next slot', as
   const got: Decision[] = [];
   for (let i = 0; i < 6; i++) got.push(await r.engine.decide(msg('contoso.test', q), {}));
   t.same(got.slice(0, 2).map((d) => d.action === 'send' && d.source.name).sort(), ['a', 'b'], 'both sources used at once');
-  t.same(got.slice(2).map((d) => d.action === 'delay' && d.seconds), [2, 2, 4, 4], 'reservations alternate sources, 2 s apart per source');
+  t.same(got.slice(2).map((d) => (d.action === 'hold' ? `hold ${d.ms}` : d.action === 'delay' ? `delay ${d.seconds}` : d.action)), ['hold 2000', 'hold 2000', 'delay 3', 'delay 3'], 'reservations alternate sources, 2 s apart per source; a slot 4 s away comes back after 3 s and is held for the rest');
   for (const d of got) if (d.action === 'delay') t.ok(Number.isInteger(d.seconds) && d.seconds >= 1, 'whole seconds ≥ 1');
+  t.match(got[4], { why: /next slot in 4s \(back in 3s\)/ });
 });
 
 t.test('providers group domains: two Microsoft 365 tenants share one lane; Google is another', async (t) => {
@@ -26,7 +27,7 @@ t.test('providers group domains: two Microsoft 365 tenants share one lane; Googl
   await r.engine.decide(msg('contoso.test', q), {});
   await r.engine.decide(msg('fabrikam.test', q), {});
   const third = await r.engine.decide(msg('fabrikam.test', q), {});
-  t.equal(third.action, 'delay', 'the second tenant is paced with the first');
+  t.equal(third.action, 'hold', 'the second tenant is paced with the first');
   t.match(third, { provider: 'microsoft365' });
   const gmail = await r.engine.decide(msg('gmail.test', q), {});
   t.match(gmail, { action: 'send', provider: 'google' }, 'a backlog at one provider never slows another');
@@ -39,11 +40,11 @@ t.test('a message comes back for its reserved slot and is sent from that source'
   await r.engine.decide(msg('contoso.test', q), {});
   const ticket: Ticket = {};
   const first = await r.engine.decide(msg('contoso.test', q), ticket);
-  t.match(first, { action: 'delay', seconds: 2 });
+  t.match(first, { action: 'hold', ms: 2000 });
   const booked = ticket.reservation!;
   t.ok(booked, 'reservation kept on the ticket');
   r.clock.advance(1000);
-  t.match(await r.engine.decide(msg('contoso.test', q), ticket), { action: 'delay', seconds: 1 }, 'early (SIGHUP) returns wait the rest');
+  t.match(await r.engine.decide(msg('contoso.test', q), ticket), { action: 'hold', ms: 1000 }, 'early returns are held for the rest');
   r.clock.advance(1000);
   const sent = await r.engine.decide(msg('contoso.test', q), ticket);
   t.match(sent, { action: 'send' });
@@ -101,7 +102,7 @@ t.test('a reload swaps limits at once', async (t) => {
   const q = r.clock.now();
   await r.engine.decide(msg('contoso.test', q), {});
   await r.engine.decide(msg('contoso.test', q), {});
-  t.match(await r.engine.decide(msg('contoso.test', q), {}), { action: 'delay' });
+  t.match(await r.engine.decide(msg('contoso.test', q), {}), { action: 'hold' });
   const { buildConfig } = await import('../../lib/config/load');
   r.engine.reconfigure(buildConfig({}, { ...two, providers: { microsoft365: { limits: { rate: 'unlimited' } } } }));
   t.match(await r.engine.decide(msg('contoso.test', q), {}), { action: 'send' });

@@ -145,7 +145,9 @@ t.test('the pool header becomes a note and is removed; a plugin note wins', asyn
 
 t.test('memory store refuses Haraka cluster mode with several workers', async (t) => {
   t.throws(() => makePlugin(YAML, '', 'nodes=4\n'), /nodes=4 starts 4 workers.*nodes=0 or nodes=1.*store=redis/);
-  t.ok(makePlugin(YAML, '', 'nodes=1\n').self.paceline, 'one worker is fine');
+  const one = makePlugin(YAML, '', 'nodes=1\n');
+  t.ok(one.logs.some((l) => /master process, the workers pace/.test(l)), 'one worker is fine; the master (this test process) leaves pacing to it');
+  t.same(await call(one.self, 'hook_send_email', hmail('contoso.test')), { code: undefined, msg: undefined }, 'a master answers CONT if ever asked');
 });
 
 t.test('a reload swaps a valid config and keeps the running one on an invalid edit', async (t) => {

@@ -1,0 +1,61 @@
+/**
+ * `paceline status [HARAKA_DIR] [--json]`: every lane with state, read from
+ * the shared store (Redis) or, with the memory store, from the snapshot the
+ * running Haraka writes every 10 s.
+ */
+
+import fs from 'node:fs';
+import path from 'node:path';
+import type { LaneState } from '../core/lane';
+import { loadConfigFromDir } from '../config/load';
+import type { Config } from '../config/types';
+import { SNAPSHOT_FILE } from '../plugin-store';
+import { statusRows, statusTable } from '../status';
+import { openRedisStore } from '../store/redis-client';
+import type { LaneRef } from '../store/types';
+import type { Output } from './check';
+
+export const STATUS_USAGE = 'usage: paceline status [HARAKA_DIR] [--json]';
+
+type Lanes = { now: number; lanes: Array<{ lane: LaneRef; state: LaneState }>; from: string };
+
+async function readLanes(config: Config, dir: string): Promise<Lanes> {
+  const r = config.settings.redis;
+  if (config.settings.store === 'redis' && r) {
+    const store = await openRedisStore(r.connection, r.prefix);
+    try {
+      const { now, value } = await store.lanes();
+      return { now, lanes: value, from: 'redis' };
+    } finally {
+      await store.close();
+    }
+  }
+  const file = path.join(dir, SNAPSHOT_FILE);
+  if (!fs.existsSync(file)) throw new Error(`no ${file}: is Haraka with paceline running in ${dir}? (the memory store writes it every 10 s)`);
+  const snap = JSON.parse(fs.readFileSync(file, 'utf8')) as { now: number; lanes: Lanes['lanes'] };
+  return { now: Date.now(), lanes: snap.lanes, from: `${file} (written ${Math.round((Date.now() - snap.now) / 1000)} s ago)` };
+}
+
+export async function statusCommand(args: readonly string[], io: Output): Promise<number> {
+  const json = args.includes('--json');
+  const rest = args.filter((a) => a !== '--json');
+  if (rest.some((a) => a.startsWith('-')) || rest.length > 1) {
+    io.err(STATUS_USAGE);
+    return 2;
+  }
+  const dir = path.resolve(rest[0] ?? '.');
+  try {
+    const config = loadConfigFromDir(dir);
+    const { now, lanes, from } = await readLanes(config, dir);
+    const rows = statusRows(config, lanes, now);
+    if (json) io.out(JSON.stringify({ now, from, lanes: rows }));
+    else {
+      io.out(`paceline status from ${from}: ${rows.length} lane${rows.length === 1 ? '' : 's'}`);
+      for (const line of statusTable(rows)) io.out(line);
+    }
+    return 0;
+  } catch (err) {
+    io.err(`paceline status: ${(err as Error).message}`);
+    return 1;
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * Keeps pacing going when the shared store fails. Every call goes to the
+ * primary (Redis); when it throws, the call is answered by the policy
+ * `on_store_error`, the outage is logged once, and the primary is tried again
+ * after a short pause, so shared pacing resumes by itself:
+ * - `local`: a per-node memory store whose lanes get their limits divided by
+ *   `cluster_size` (each node takes its share of every limit);
+ * - `delay`: every message waits and tries again;
+ * - `allow`: messages go out unpaced.
+ * Nothing is lost or bounced because the store was away.
+ */
+
+import type { ReactEvent, ReactParams } from '../core/adapt';
+import type { AcquireRequest, AcquireResult, ClaimRequest, LaneLimits } from '../core/lane';
+import type { IncidentParams } from '../core/provider-state';
+import type { WarmRecord } from '../core/warmup';
+import { MemoryStore } from './memory';
+import type { LaneRef, PacingStore, StoreResult } from './types';
+
+export type OnStoreError = 'local' | 'delay' | 'allow';
+
+export interface FallbackOptions {
+  readonly policy: OnStoreError;
+  /** Nodes sharing the limits; `local` gives each node 1/clusterSize of every limit. */
+  readonly clusterSize: number;
+  /** How long to answer from the fallback before trying the primary again. */
+  readonly retryMs: number;
+  /** `delay`: how long a message waits. */
+  readonly delayMs: number;
+  readonly log: (level: 'error' | 'notice', text: string) => void;
+  readonly clock?: () => number;
+}
+
+/** A node's share of a lane's limits. */
+export function shareOf(limits: LaneLimits, nodes: number): LaneLimits {
+  if (nodes <= 1) return limits;
+  const out: { -readonly [K in keyof LaneLimits]: LaneLimits[K] } = { ...limits };
+  if (limits.rate) out.rate = { ...limits.rate, count: limits.rate.count / nodes, burst: Math.max(1, Math.floor(limits.rate.burst / nodes)) };
+  if (limits.concurrency !== undefined) out.concurrency = Math.max(1, Math.floor(limits.concurrency / nodes));
+  if (limits.perDay !== undefined) out.perDay = Math.max(1, Math.floor(limits.perDay / nodes));
+  return out;
+}
+
+export class FallbackStore implements PacingStore {
+  private readonly local: MemoryStore;
+  private readonly clock: () => number;
+  private downSince = 0;
+  private retryAt = 0;
+
+  constructor(
+    private readonly primary: PacingStore,
+    private readonly o: FallbackOptions,
+  ) {
+    this.clock = o.clock ?? Date.now;
+    this.local = new MemoryStore(this.clock);
+  }
+
+  /** True while the primary is considered down. */
+  get degraded(): boolean {
+    return this.downSince !== 0;
+  }
+
+  private async run<T>(what: string, primary: () => Promise<T>, fallback: () => Promise<T>): Promise<T> {
+    if (this.downSince !== 0 && this.clock() < this.retryAt) return fallback();
+    try {
+      const value = await primary();
+      if (this.downSince !== 0) {
+        this.o.log('notice', `paceline: shared store is back after ${Math.round((this.clock() - this.downSince) / 1000)}s; shared pacing resumed`);
+        this.downSince = 0;
+      }
+      return value;
+    } catch (err) {
+      const now = this.clock();
+      if (this.downSince === 0) {
+        this.downSince = now;
+        this.o.log('error', `paceline: shared store failed (${what}: ${(err as Error).message}); on_store_error=${this.o.policy} until it answers again`);
+      }
+      this.retryAt = now + this.o.retryMs;
+      return fallback();
+    }
+  }
+
+  private answer(limits: LaneLimits, lane: LaneRef, req: { leaseId: string; leaseMs: number }): Promise<StoreResult<AcquireResult>> {
+    const now = this.clock();
+    if (this.o.policy === 'allow') return Promise.resolve({ now, value: { kind: 'granted', leaseId: req.leaseId } });
+    if (this.o.policy === 'delay') return Promise.resolve({ now, value: { kind: 'wait', at: now + this.o.delayMs, reason: 'store' } });
+    return this.local.acquire(lane, shareOf(limits, this.o.clusterSize), { mode: 'reserve', ...req });
+  }
+
+  peek(lanes: readonly LaneRef[], provider: string) {
+    return this.run('peek', () => this.primary.peek(lanes, provider), () => this.local.peek(lanes, provider));
+  }
+
+  acquire(lane: LaneRef, limits: LaneLimits, req: AcquireRequest) {
+    return this.run('acquire', () => this.primary.acquire(lane, limits, req), () => this.answer(limits, lane, req));
+  }
+
+  claim(lane: LaneRef, limits: LaneLimits, req: ClaimRequest) {
+    return this.run('claim', () => this.primary.claim(lane, limits, req), () => this.answer(limits, lane, req));
+  }
+
+  async release(lane: LaneRef, limits: LaneLimits, leaseId: string, delivered: boolean, durationMs?: number): Promise<void> {
+    await this.local.release(lane, shareOf(limits, this.o.clusterSize), leaseId, delivered, durationMs);
+    await this.run('release', () => this.primary.release(lane, limits, leaseId, delivered, durationMs), async () => undefined);
+  }
+
+  react(lane: LaneRef, limits: LaneLimits, event: ReactEvent, params: ReactParams) {
+    return this.run('react', () => this.primary.react(lane, limits, event, params), () => this.local.react(lane, shareOf(limits, this.o.clusterSize), event, params));
+  }
+
+  hit(lane: LaneRef, rule: string, windowMs: number) {
+    return this.run('hit', () => this.primary.hit(lane, rule, windowMs), () => this.local.hit(lane, rule, windowMs));
+  }
+
+  providerThrottle(provider: string, source: string, sources: number, params: IncidentParams) {
+    return this.run('providerThrottle', () => this.primary.providerThrottle(provider, source, sources, params), () => this.local.providerThrottle(provider, source, sources, params));
+  }
+
+  providerProbe(provider: string, params: IncidentParams) {
+    return this.run('providerProbe', () => this.primary.providerProbe(provider, params), () => this.local.providerProbe(provider, params));
+  }
+
+  providerDelivered(provider: string) {
+    return this.run('providerDelivered', () => this.primary.providerDelivered(provider), () => this.local.providerDelivered(provider));
+  }
+
+  warmRecord(lane: LaneRef): Promise<WarmRecord | null> {
+    return this.run('warmRecord', () => this.primary.warmRecord(lane), () => this.local.warmRecord(lane));
+  }
+
+  saveWarmRecord(lane: LaneRef, record: WarmRecord): Promise<WarmRecord> {
+    return this.run('saveWarmRecord', () => this.primary.saveWarmRecord(lane, record), async () => record);
+  }
+
+  sourceStart(source: string, today: number): Promise<number> {
+    return this.run('sourceStart', () => this.primary.sourceStart(source, today), () => this.local.sourceStart(source, today));
+  }
+
+  lanes() {
+    return this.run('lanes', () => this.primary.lanes(), () => this.local.lanes());
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.primary.close(), this.local.close()]);
+  }
+}
+

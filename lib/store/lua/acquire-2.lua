@@ -1,0 +1,37 @@
+--[[
+  Check one lane and take a slot now, or (mode 'reserve') book its next rate
+  slot on the same UTC day, or say how long to wait: acquire() of
+  lib/core/lane.ts. The normalized state is written back in every case.
+
+    Input:
+      KEYS[1] lane state hash   <prefix>v1:s:{source|provider}
+      KEYS[2] lane lease zset   <prefix>v1:l:{source|provider}
+
+      ARGV[1] clock override, epoch ms, tests only; '' = Redis TIME
+      ARGV[2] mode: 'now' | 'reserve'
+      ARGV[3] lease id (unique per delivery)
+      ARGV[4] lease duration, ms
+      ARGV[5..14]
+              limits (10 entries): rate count, rate period ms, rate burst,
+              canonical rate string, concurrency, per day, policy recover
+              step, recover interval ms, probe interval ms, day offset ms
+              ('' = absent)
+
+    Output:
+      { code, now, at, epoch }
+        code   CODE.GRANTED (lease taken), CODE.RESERVED (rate slot booked for
+               at), CODE.WAIT_* (come back at at)
+        now    the script's clock, epoch ms, as exact text
+        at     epoch ms as exact text; '' when granted
+        epoch  the lane's reaction epoch (a reservation carries it to claim)
+]]
+--- @include "util"
+--- @include "lane"
+
+local now = clock(ARGV[1])
+local limits = read_limits(ARGV, 5)
+local lane = load_lane(KEYS)
+normalize(lane, limits, now)
+local code, at = lane_acquire(lane, limits, now, ARGV[2], ARGV[3], tonumber(ARGV[4]))
+save_lane(lane, now)
+return decision_reply(code, now, at, lane)

@@ -1,0 +1,276 @@
+--[[
+  The lane model of lib/core/lane.ts, in Lua: the same steps, the same
+  arithmetic on doubles in the same order, so that the Redis store decides
+  exactly as the memory store (test/store/conformance.ts). Change lane.ts and
+  this file together; the scripts stay thin.
+
+  Needs the prelude generated from TypeScript (lib/store/redis-scripts.ts):
+    CODE, DAY_MS, IDLE_TTL_MS, BLOCKED_TTL_MS, DEFAULT_POLICY, the state
+    hash as parallel lists FIELD_NAMES, FIELD_PROPS (LaneState property),
+    FIELD_NUMERIC, EMPTY_TEXT (the empty value as text), FIELD_INDEX (name
+    to position) and EMPTY (emptyLane())
+  and the include "util" (fmt, opt_number, clock).
+
+  A lane table holds the LaneState properties except the leases, which stay
+  in the ZSET KEYS[2] (member = lease id, score = expiry, epoch ms).
+]]
+
+-- Weight of the newest delivery in the moving average (EWMA_WEIGHT of lane.ts).
+local EWMA_WEIGHT = 0.2
+
+-- LaneLimits from ARGV[i..i+9]: rate count, period ms, burst, canonical rate
+-- string, concurrency, per day, policy recover step, recover interval ms,
+-- probe interval ms, day offset ms; '' = absent. Returns the limits and the
+-- next ARGV index.
+local function read_limits(argv, i)
+  local limits = { rateKey = '', concurrency = opt_number(argv[i + 4]), perDay = opt_number(argv[i + 5]) }
+  local count = opt_number(argv[i])
+  if count ~= nil then
+    limits.periodMs = tonumber(argv[i + 1])
+    limits.count = count
+    limits.burst = tonumber(argv[i + 2])
+    limits.rateKey = argv[i + 3]
+  end
+  local step = opt_number(argv[i + 6])
+  if step ~= nil then
+    limits.policy = { recoverStep = step, recoverIntervalMs = tonumber(argv[i + 7]), probeIntervalMs = tonumber(argv[i + 8]) }
+  end
+  limits.dayOffsetMs = opt_number(argv[i + 9]) or 0
+  return limits, i + 10
+end
+
+local function policy_of(limits)
+  return limits.policy or DEFAULT_POLICY
+end
+
+-- Reads the state hash; a field never written reads as its EMPTY value. The
+-- stored text is kept in lane.raw so that save_lane writes only what changed.
+local function load_lane(keys)
+  local flat = redis.call('HGETALL', keys[1])
+  local raw = {}
+  for i = 1, #flat, 2 do
+    local at = FIELD_INDEX[flat[i]]
+    if at then raw[at] = flat[i + 1] end
+  end
+  local lane = { stateKey = keys[1], leaseKey = keys[2], exists = #flat > 0, raw = raw }
+  for i = 1, #FIELD_NAMES do
+    local v, prop = raw[i], FIELD_PROPS[i]
+    if not v then lane[prop] = EMPTY[prop]
+    elseif FIELD_NUMERIC[i] then lane[prop] = tonumber(v)
+    else lane[prop] = v end
+  end
+  return lane
+end
+
+local function lease_count(lane)
+  return redis.call('ZCARD', lane.leaseKey)
+end
+
+-- dayNumber() and nextDayStartMs() of lib/core/day.ts, in a zone offsetMs ahead of UTC.
+local function day_number(now, offsetMs)
+  return math.floor((now + offsetMs) / DAY_MS)
+end
+
+local function next_day_start(now, offsetMs)
+  return (day_number(now, offsetMs) + 1) * DAY_MS - offsetMs
+end
+
+-- recover(): additive increase, one step per clean interval since recoverAt.
+local function recover(s, policy, now)
+  if s.factor >= 1 or s.recoverAt == 0 or now < s.recoverAt or s.blockedAt ~= 0 then return end
+  local steps = 1 + math.floor((now - s.recoverAt) / policy.recoverIntervalMs)
+  s.factor = math.min(1, s.factor + steps * policy.recoverStep)
+  if s.factor < 1 then s.recoverAt = s.recoverAt + steps * policy.recoverIntervalMs else s.recoverAt = 0 end
+end
+
+-- normalize(): expired leases, day rollover, changed rate, ended pauses and
+-- caps, recovery. keepRate leaves the rate state alone (release, react).
+local function normalize(s, limits, now, keepRate)
+  redis.call('ZREMRANGEBYSCORE', s.leaseKey, '-inf', fmt(now))
+  if not keepRate and limits.rateKey ~= s.rateKey then
+    s.tat = 0
+    s.rateKey = limits.rateKey
+  end
+  local today = day_number(now, limits.dayOffsetMs)
+  if s.day ~= today then
+    if s.dayCount > 0 or s.dayThrottles > 0 then
+      s.prevDay = s.day
+      s.prevDayCount = s.dayCount
+      s.prevDayThrottles = s.dayThrottles
+    end
+    s.day = today
+    s.dayCount = 0
+    s.dayThrottles = 0
+  end
+  if s.pauseUntil ~= 0 and s.pauseUntil <= now then s.pauseUntil = 0 end
+  if s.connCapUntil ~= 0 and s.connCapUntil <= now then
+    s.connCap = 0
+    s.connCapUntil = 0
+  end
+  recover(s, policy_of(limits), now)
+end
+
+local function pace_interval(s, limits)
+  return (limits.periodMs / limits.count) / s.factor
+end
+
+-- concurrencyLimit() for a configured concurrency (nil = unlimited).
+local function concurrency_limit(s, concurrency)
+  local limit = math.huge
+  if concurrency ~= nil then limit = math.max(1, math.floor(concurrency * s.factor)) end
+  if s.connCap > 0 then limit = math.min(limit, s.connCap) end
+  return limit
+end
+
+local function rate_free_at(s, limits, now)
+  if limits.count == nil then return now end
+  local tolerance = (limits.burst - 1) * pace_interval(s, limits)
+  return math.max(s.tat - tolerance, now)
+end
+
+local function concurrency_free_at(s, concurrency, now)
+  local limit = concurrency_limit(s, concurrency)
+  if limit == math.huge or lease_count(s) < limit then return now end
+  local first = redis.call('ZRANGE', s.leaseKey, 0, 0, 'WITHSCORES')[2]
+  local firstExpiry = first and tonumber(first) or math.huge
+  return math.min(firstExpiry, now + math.max(1000, s.meanDeliveryMs))
+end
+
+-- blocker(): the first binding constraint as a WAIT_* code and until when; nil when free.
+local function blocker(s, limits, now)
+  if limits.perDay ~= nil and s.dayCount >= limits.perDay then return CODE.WAIT_DAILY, next_day_start(now, limits.dayOffsetMs) end
+  if s.blockedAt ~= 0 then
+    if s.probeAt > now then return CODE.WAIT_BLOCKED, s.probeAt end
+    if lease_count(s) > 0 then return CODE.WAIT_BLOCKED, concurrency_free_at(s, 1, now) end
+    return nil, nil
+  end
+  if s.pauseUntil > now then return CODE.WAIT_PAUSED, s.pauseUntil end
+  local concurrencyAt = concurrency_free_at(s, limits.concurrency, now)
+  if concurrencyAt > now then return CODE.WAIT_CONCURRENCY, concurrencyAt end
+  local rateAt = rate_free_at(s, limits, now)
+  if rateAt > now then return CODE.WAIT_RATE, rateAt end
+  return nil, nil
+end
+
+local function take_slot(s, limits, now)
+  if limits.count ~= nil then s.tat = math.max(s.tat, now) + pace_interval(s, limits) end
+  s.dayCount = s.dayCount + 1
+  if s.blockedAt ~= 0 then s.probeAt = now + policy_of(limits).probeIntervalMs end
+end
+
+-- countLeaving(): messages that left per minute, for status.
+local function count_leaving(s, now)
+  local minute = math.floor(now / 60000)
+  if s.minute == minute then s.minuteCount = s.minuteCount + 1 else s.minuteCount = 1 end
+  s.minute = minute
+end
+
+local function add_lease(s, id, expiresAt)
+  redis.call('ZADD', s.leaseKey, fmt(expiresAt), id)
+end
+
+-- acquire() on a normalized lane: returns code, at (nil when granted).
+local function lane_acquire(s, limits, now, mode, leaseId, leaseMs)
+  local code, at = blocker(s, limits, now)
+  if code == nil then
+    take_slot(s, limits, now)
+    count_leaving(s, now)
+    add_lease(s, leaseId, now + leaseMs)
+    return CODE.GRANTED, nil
+  end
+  if code == CODE.WAIT_RATE and mode == 'reserve' and at < next_day_start(now, limits.dayOffsetMs) then
+    take_slot(s, limits, now)
+    return CODE.RESERVED, at
+  end
+  return code, at
+end
+
+-- claim() of lane.ts: a booking from an older reaction epoch books again at the
+-- new pace (normalize() leaves the epoch alone, so comparing after it is the same).
+local function lane_claim(s, limits, now, req)
+  normalize(s, limits, now)
+  if req.epoch ~= s.epoch then return lane_acquire(s, limits, now, 'reserve', req.leaseId, req.leaseMs) end
+  if req.reservedAt > now then return CODE.WAIT_RATE, req.reservedAt end
+  if s.pauseUntil > now then return CODE.WAIT_PAUSED, s.pauseUntil end
+  local at = concurrency_free_at(s, limits.concurrency, now)
+  if at > now then return CODE.WAIT_CONCURRENCY, at end
+  count_leaving(s, now)
+  add_lease(s, req.leaseId, now + req.leaseMs)
+  return CODE.GRANTED, nil
+end
+
+-- release(): frees the lease, learns the duration; a delivered probe unblocks.
+local function lane_release(s, limits, now, leaseId, delivered, durationMs)
+  normalize(s, limits, now, true)
+  redis.call('ZREM', s.leaseKey, leaseId)
+  if durationMs ~= nil and durationMs >= 0 and durationMs < math.huge then
+    s.meanDeliveryMs = s.meanDeliveryMs + EWMA_WEIGHT * (durationMs - s.meanDeliveryMs)
+  end
+  if delivered and s.blockedAt ~= 0 then
+    s.blockedAt = 0
+    s.probeAt = 0
+    s.recoverAt = now + policy_of(limits).recoverIntervalMs
+  end
+end
+
+-- Writes the changed fields back (a field never set stays absent while it
+-- holds its EMPTY value) and sets both keys' TTL in the same script:
+-- IDLE_TTL_MS after the last write or after the last pending time (slot,
+-- pause, cap, probe, lease), whichever is later; a blocked lane is remembered
+-- BLOCKED_TTL_MS.
+local function save_lane(s, now)
+  local args = {}
+  for i = 1, #FIELD_NAMES do
+    local prop, old = FIELD_PROPS[i], s.raw[i]
+    local v = s[prop]
+    local same
+    if not old then same = v == EMPTY[prop]
+    elseif FIELD_NUMERIC[i] then same = tonumber(old) == v
+    else same = old == v end
+    if not same then
+      args[#args + 1] = FIELD_NAMES[i]
+      args[#args + 1] = FIELD_NUMERIC[i] and fmt(v) or v
+    end
+  end
+  if #args == 0 and not s.exists then args = { FIELD_NAMES[1], fmt(s[FIELD_PROPS[1]]) } end
+  if #args > 0 then redis.call('HSET', s.stateKey, unpack(args)) end
+  local pending = math.max(s.tat, s.pauseUntil, s.connCapUntil, s.probeAt)
+  local last = redis.call('ZRANGE', s.leaseKey, -1, -1, 'WITHSCORES')[2]
+  if last then pending = math.max(pending, tonumber(last)) end
+  local ttl = math.max(IDLE_TTL_MS, pending - now)
+  if s.blockedAt ~= 0 then ttl = math.max(ttl, BLOCKED_TTL_MS) end
+  ttl = math.ceil(ttl)
+  redis.call('PEXPIRE', s.stateKey, ttl)
+  redis.call('PEXPIRE', s.leaseKey, ttl)
+end
+
+-- A LaneState as reply items: the FIELDS in order, then lease id and expiry pairs by expiry.
+local function state_reply(s, reply)
+  for i = 1, #FIELD_NAMES do
+    local v = s[FIELD_PROPS[i]]
+    reply[#reply + 1] = FIELD_NUMERIC[i] and fmt(v) or v
+  end
+  local leases = redis.call('ZRANGE', s.leaseKey, 0, -1, 'WITHSCORES')
+  for i = 1, #leases do reply[#reply + 1] = leases[i] end
+  return reply
+end
+
+-- The stored state of a lane as reply items, as state_reply, straight from
+-- the hash (no parsing): what peek needs on every decision.
+local function stored_state_reply(keys, reply)
+  local flat = redis.call('HGETALL', keys[1])
+  local base = #reply
+  for i = 1, #FIELD_NAMES do reply[base + i] = EMPTY_TEXT[i] end
+  for i = 1, #flat, 2 do
+    local at = FIELD_INDEX[flat[i]]
+    if at then reply[base + at] = flat[i + 1] end
+  end
+  local leases = redis.call('ZRANGE', keys[2], 0, -1, 'WITHSCORES')
+  for i = 1, #leases do reply[#reply + 1] = leases[i] end
+  return reply
+end
+
+-- The reply of acquire and claim: { code, now, at, epoch } with doubles as exact text.
+local function decision_reply(code, now, at, s)
+  return { code, fmt(now), at and fmt(at) or '', fmt(s.epoch) }
+end

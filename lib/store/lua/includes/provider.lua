@@ -1,0 +1,94 @@
+--[[
+  lib/core/provider-state.ts in Lua: provider-wide incidents. One HASH per
+  provider, KEYS[1] = <prefix>v1:p:{provider}:
+    pu  pauseUntil, epoch ms    pr  probing (0 | 1)    pa  probeAt, epoch ms
+    t:<source>  time of that source's last throttle reaction, epoch ms
+  Needs the include "util".
+]]
+
+-- IncidentParams from ARGV[i..i+4]: window ms, min sources, share, pause ms,
+-- probe interval ms. Returns the params and the next ARGV index.
+local function read_incident_params(argv, i)
+  local p = {
+    windowMs = tonumber(argv[i]), minSources = tonumber(argv[i + 1]), share = tonumber(argv[i + 2]),
+    pauseMs = tonumber(argv[i + 3]), probeIntervalMs = tonumber(argv[i + 4]),
+  }
+  return p, i + 5
+end
+
+local function load_provider(key)
+  local flat = redis.call('HGETALL', key)
+  local s = { key = key, exists = #flat > 0, throttled = {}, pauseUntil = 0, probing = 0, probeAt = 0 }
+  for i = 1, #flat, 2 do
+    local field, value = flat[i], tonumber(flat[i + 1])
+    if field == 'pu' then s.pauseUntil = value
+    elseif field == 'pr' then s.probing = value
+    elseif field == 'pa' then s.probeAt = value
+    elseif string.sub(field, 1, 2) == 't:' then s.throttled[string.sub(field, 3)] = value end
+  end
+  return s
+end
+
+-- Rewrites the hash (throttled entries are replaced as a whole); idle TTL as lanes.
+local function save_provider(s, now)
+  local args = { 'pu', fmt(s.pauseUntil), 'pr', fmt(s.probing), 'pa', fmt(s.probeAt) }
+  for name, at in pairs(s.throttled) do
+    args[#args + 1] = 't:' .. name
+    args[#args + 1] = fmt(at)
+  end
+  redis.call('DEL', s.key)
+  redis.call('HSET', s.key, unpack(args))
+  local ttl = math.max(IDLE_TTL_MS, math.max(s.pauseUntil, s.probeAt) - now)
+  redis.call('PEXPIRE', s.key, math.ceil(ttl))
+end
+
+-- recordThrottle(): returns incident (boolean) and the explained sources
+-- (unsorted: TypeScript sorts them, as Lua's sort follows the server's locale).
+local function provider_throttle(s, source, sources, now, p)
+  local throttled, count = {}, 0
+  for name, at in pairs(s.throttled) do
+    if now - at < p.windowMs then throttled[name] = at end
+  end
+  throttled[source] = now
+  local names = {}
+  for name in pairs(throttled) do
+    count = count + 1
+    names[count] = name
+  end
+  s.throttled = throttled
+  local declared = count >= p.minSources and count >= math.ceil(p.share * sources)
+  if not declared and s.probing == 0 then return false, {} end
+  s.pauseUntil = now + p.pauseMs
+  s.probing = 1
+  s.probeAt = s.pauseUntil
+  return true, names
+end
+
+-- takeProbe(): returns ok (boolean) and at.
+local function provider_probe(s, now, p)
+  if s.probing ~= 1 or s.pauseUntil > now then return s.probing ~= 1, s.pauseUntil end
+  if s.probeAt > now then return false, s.probeAt end
+  s.probeAt = now + p.probeIntervalMs
+  return true, now
+end
+
+-- providerDelivered(): a delivery succeeded, the incident is over.
+local function provider_delivered(s)
+  if s.probing ~= 1 then return end
+  s.probing = 0
+  s.probeAt = 0
+  s.pauseUntil = 0
+  s.throttled = {}
+end
+
+-- A ProviderState as reply items: pauseUntil, probing, probeAt, then source and time pairs.
+local function provider_reply(s, reply)
+  reply[#reply + 1] = fmt(s.pauseUntil)
+  reply[#reply + 1] = fmt(s.probing)
+  reply[#reply + 1] = fmt(s.probeAt)
+  for name, at in pairs(s.throttled) do
+    reply[#reply + 1] = name
+    reply[#reply + 1] = fmt(at)
+  end
+  return reply
+end

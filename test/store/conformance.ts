@@ -1,0 +1,105 @@
+/**
+ * The store conformance table: (setup steps, step) → (expected result,
+ * expected state), run against every PacingStore (memory, Redis, Redis
+ * Cluster). A new behaviour of lib/core is one more row; a new store is one
+ * more call of runTable. Times are ms after T0 (01:00 UTC); MIDNIGHT is the
+ * next 00:00 UTC. States list only what differs from an empty lane.
+ */
+
+import type { Test } from 'tap';
+import type { LaneLimits } from '../../lib/core/lane';
+import { execute, MIDNIGHT, rate, summary, type Step, type Target } from './steps';
+
+export interface Case {
+  readonly name: string;
+  readonly limits: LaneLimits;
+  readonly setup: readonly Step[];
+  readonly step: Step;
+  /** The step's result (see execute()). */
+  readonly want: string;
+  /** The state right after the step (see summary()). */
+  readonly state: string;
+}
+
+const R30: LaneLimits = { rate: rate('30/min') };
+const now = (at: number, id: string, extra: Partial<Step> = {}): Step => ({ op: 'acquire', mode: 'now', id, at, ...extra }) as Step;
+const reserve = (at: number, id: string, extra: Partial<Step> = {}): Step => ({ op: 'acquire', mode: 'reserve', id, at, ...extra }) as Step;
+const claim = (at: number, id: string, reservedAt: number, epoch = 0): Step => ({ op: 'claim', id, at, reservedAt, epoch });
+const react = (at: number, category: Extract<Step, { op: 'react' }>['category'], durationMs?: number): Step => ({ op: 'react', category, at, durationMs });
+const throttle = (at: number, lane: 0 | 1): Step => ({ op: 'providerThrottle', sources: 2, at, lane });
+const warmSave = (evaluated: number, step: number): Step => ({ op: 'warmSave', record: { start: 20_000, step, evaluated, badDays: 0 }, at: 0 });
+const INCIDENT = [throttle(0, 0), throttle(0, 1)];
+const TABLE = 'tat=+2000 rateKey=30/min day=+0';
+
+export const CASES: readonly Case[] = [
+  { name: 'rate: now mode waits one interval', limits: R30, setup: [now(0, 'a')], step: now(0, 'b'), want: 'wait@+2000:rate', state: `${TABLE} dayCount=1 minute=+0 minuteCount=1 leases=a@+600000` },
+  { name: 'rate: the next slot is one interval later', limits: R30, setup: [now(0, 'a')], step: now(2000, 'b'), want: 'granted', state: 'tat=+4000 rateKey=30/min day=+0 dayCount=2 minute=+0 minuteCount=2 leases=a@+600000,b@+602000' },
+  { name: 'rate: reserve mode grants a free slot', limits: R30, setup: [], step: reserve(0, 'a'), want: 'granted', state: `${TABLE} dayCount=1 minute=+0 minuteCount=1 leases=a@+600000` },
+  { name: 'burst: three at once, the fourth books the next slot', limits: { rate: rate('60/min,burst=3') }, setup: [now(0, 'a'), now(0, 'b'), now(0, 'c')], step: reserve(0, 'd'), want: 'reserved@+1000 e0', state: 'tat=+4000 rateKey=60/min,burst=3 day=+0 dayCount=4 minute=+0 minuteCount=3 leases=a@+600000,b@+600000,c@+600000' },
+  { name: 'burst: idle time refills it, never beyond', limits: { rate: rate('60/min,burst=2') }, setup: [now(0, 'a'), now(60_000, 'b'), now(60_000, 'c')], step: now(60_000, 'd'), want: 'wait@+61000:rate', state: 'tat=+62000 rateKey=60/min,burst=2 day=+0 dayCount=3 minute=+1 minuteCount=2 leases=a@+600000,b@+660000,c@+660000' },
+  { name: 'reservations are booked in arrival order', limits: R30, setup: [now(0, 'a'), reserve(0, 'b'), reserve(0, 'c')], step: reserve(100, 'd'), want: 'reserved@+6000 e0', state: 'tat=+8000 rateKey=30/min day=+0 dayCount=4 minute=+0 minuteCount=1 leases=a@+600000' },
+  { name: 'daily: a full day waits for midnight', limits: { perDay: 2 }, setup: [now(0, 'a'), now(1, 'b')], step: reserve(2, 'c'), want: `wait@+${MIDNIGHT}:daily`, state: 'day=+0 dayCount=2 minute=+0 minuteCount=2 leases=a@+600000,b@+600001' },
+  { name: 'daily: a new day has a new budget', limits: { perDay: 2 }, setup: [now(0, 'a'), now(1, 'b'), now(2, 'c')], step: now(MIDNIGHT, 'd'), want: 'granted', state: `day=+1 dayCount=1 prevDay=+0 prevDayCount=2 minute=+1380 minuteCount=1 leases=d@+${MIDNIGHT + 600_000}` },
+  { name: 'a reservation never crosses midnight', limits: { rate: rate('1/h') }, setup: [now(MIDNIGHT - 1_800_000, 'a')], step: reserve(MIDNIGHT - 1_799_999, 'b'), want: `wait@+${MIDNIGHT + 1_800_000}:rate`, state: `tat=+${MIDNIGHT + 1_800_000} rateKey=1/h day=+0 dayCount=1 minute=+1350 minuteCount=1 leases=a@+${MIDNIGHT - 1_200_000}` },
+  { name: 'concurrency: a full lane waits the mean delivery time', limits: { concurrency: 2 }, setup: [now(0, 'a'), now(0, 'b')], step: reserve(0, 'c'), want: 'wait@+1000:concurrency', state: 'day=+0 dayCount=2 minute=+0 minuteCount=2 leases=a@+600000,b@+600000' },
+  { name: 'concurrency: or until the first lease expires, when sooner', limits: { concurrency: 1 }, setup: [now(0, 'a', { leaseMs: 500 })], step: now(100, 'b'), want: 'wait@+500:concurrency', state: 'day=+0 dayCount=1 minute=+0 minuteCount=1 leases=a@+500' },
+  { name: 'concurrency: release frees the slot and learns the duration', limits: { concurrency: 2 }, setup: [now(0, 'a'), now(0, 'b'), { op: 'release', id: 'a', durationMs: 5000, at: 5000 }], step: now(5000, 'c'), want: 'granted', state: 'day=+0 dayCount=3 meanDeliveryMs=1800 minute=+0 minuteCount=3 leases=b@+600000,c@+605000' },
+  { name: 'concurrency: expired leases never leak', limits: { concurrency: 1 }, setup: [now(0, 'a')], step: now(600_000, 'b'), want: 'granted', state: 'day=+0 dayCount=2 minute=+10 minuteCount=1 leases=b@+1200000' },
+  { name: 'release without a duration keeps the estimate', limits: { concurrency: 2 }, setup: [now(0, 'a')], step: { op: 'release', id: 'a', delivered: false, at: 3000 }, want: 'ok', state: 'day=+0 dayCount=1 minute=+0 minuteCount=1' },
+  { name: 'claim early: waits for the reserved slot', limits: R30, setup: [now(0, 'a'), reserve(0, 'b')], step: claim(1000, 'b', 2000), want: 'wait@+2000:rate', state: 'tat=+4000 rateKey=30/min day=+0 dayCount=2 minute=+0 minuteCount=1 leases=a@+600000' },
+  { name: 'claim on time: a lease, no new rate slot', limits: R30, setup: [now(0, 'a'), reserve(0, 'b')], step: claim(2000, 'b', 2000), want: 'granted', state: 'tat=+4000 rateKey=30/min day=+0 dayCount=2 minute=+0 minuteCount=2 leases=a@+600000,b@+602000' },
+  { name: 'claim late: still granted', limits: R30, setup: [now(0, 'a'), reserve(0, 'b')], step: claim(50_000, 'b', 2000), want: 'granted', state: 'tat=+4000 rateKey=30/min day=+0 dayCount=2 minute=+0 minuteCount=2 leases=a@+600000,b@+650000' },
+  { name: 'claim on a full lane waits for concurrency', limits: { rate: rate('30/min'), concurrency: 1 }, setup: [now(0, 'a', { leaseMs: 1500 }), reserve(1500, 'b'), reserve(1500, 'd'), claim(2000, 'b', 2000)], step: claim(4000, 'd', 4000), want: 'wait@+5000:concurrency', state: 'tat=+6000 rateKey=30/min day=+0 dayCount=3 minute=+0 minuteCount=2 leases=b@+602000' },
+  { name: 'a changed rate starts tat afresh', limits: { rate: rate('1/h') }, setup: [now(0, 'a')], step: now(1000, 'b', { limits: R30 }), want: 'granted', state: 'tat=+3000 rateKey=30/min day=+0 dayCount=2 minute=+0 minuteCount=2 leases=a@+600000,b@+601000' },
+  { name: 'peek of missing lanes reads them as empty', limits: R30, setup: [], step: { op: 'peek', at: 0 }, want: 'now +0', state: '' },
+  { name: 'release on a missing lane creates nothing', limits: R30, setup: [], step: { op: 'release', id: 'x', at: 0 }, want: 'ok', state: '' },
+  { name: 'throttle: halves the pace and pauses', limits: R30, setup: [now(0, 'a')], step: react(1000, 'throttle'), want: 'slowed', state: `${TABLE} dayCount=1 dayThrottles=1 factor=0.5 pauseUntil=+61000 reactedAt=+1000 recoverAt=+361000 epoch=1 minute=+0 minuteCount=1 leases=a@+600000` },
+  { name: 'throttle: within the hold time it is one event', limits: R30, setup: [react(1000, 'throttle')], step: react(2000, 'throttle'), want: 'held', state: 'day=+0 dayThrottles=2 factor=0.5 pauseUntil=+61000 reactedAt=+1000 recoverAt=+361000 epoch=1' },
+  { name: 'throttle: replies until the pause and the hold end are the same event', limits: R30, setup: [react(1000, 'throttle')], step: react(120_999, 'throttle'), want: 'held', state: 'day=+0 dayThrottles=2 factor=0.5 reactedAt=+1000 recoverAt=+361000 epoch=1' },
+  { name: 'throttle: a reply after the pause and the hold is a new event', limits: R30, setup: [react(1000, 'throttle')], step: react(121_000, 'throttle'), want: 'slowed', state: 'day=+0 dayThrottles=2 factor=0.25 prevFactor=0.5 pauseUntil=+181000 reactedAt=+121000 recoverAt=+481000 epoch=2' },
+  { name: 'throttle: a paused lane waits until the pause ends', limits: R30, setup: [react(0, 'throttle')], step: now(1000, 'a'), want: 'wait@+60000:paused', state: 'rateKey=30/min day=+0 dayThrottles=1 factor=0.5 pauseUntil=+60000 reactedAt=+0 recoverAt=+360000 epoch=1' },
+  { name: 'throttle: a slowed lane is spaced at the lowered pace', limits: R30, setup: [react(0, 'throttle'), now(60_000, 'a')], step: now(61_000, 'b'), want: 'wait@+64000:rate', state: 'tat=+64000 rateKey=30/min day=+0 dayCount=1 dayThrottles=1 factor=0.5 reactedAt=+0 recoverAt=+360000 epoch=1 minute=+1 minuteCount=1 leases=a@+660000' },
+  { name: 'recovery: one step per clean interval', limits: R30, setup: [react(0, 'throttle')], step: react(660_000, 'unknown'), want: 'counted', state: 'day=+0 dayThrottles=1 factor=0.7 reactedAt=+0 recoverAt=+960000 epoch=1' },
+  { name: 'connections: caps concurrency at half of what is in force', limits: { concurrency: 4 }, setup: [now(0, 'a'), now(0, 'b'), now(0, 'c'), now(0, 'd')], step: react(1000, 'connections'), want: 'capped', state: 'day=+0 dayCount=4 connCap=2 connCapUntil=+601000 minute=+0 minuteCount=4 leases=a@+600000,b@+600000,c@+600000,d@+600000' },
+  { name: 'connections: a capped lane waits for concurrency', limits: { concurrency: 4 }, setup: [now(0, 'a'), now(0, 'b'), now(0, 'c'), react(1000, 'connections')], step: now(2000, 'e'), want: 'wait@+3000:concurrency', state: 'day=+0 dayCount=3 connCap=1 connCapUntil=+601000 minute=+0 minuteCount=3 leases=a@+600000,b@+600000,c@+600000' },
+  { name: 'suspend: pauses for the rule\'s duration', limits: R30, setup: [], step: react(0, 'suspend', 3_600_000), want: 'suspended', state: 'day=+0 dayThrottles=1 factor=0.5 pauseUntil=+3600000 recoverAt=+3900000 epoch=1' },
+  { name: 'blocked: the lane waits for its probe', limits: {}, setup: [react(0, 'blocked')], step: now(1000, 'a'), want: 'wait@+3600000:blocked', state: 'day=+0 factor=0.05 blockedAt=+0 probeAt=+3600000 epoch=1' },
+  { name: 'blocked: one probe goes when due', limits: {}, setup: [react(0, 'blocked')], step: now(3_600_000, 'a'), want: 'granted', state: 'day=+0 dayCount=1 factor=0.05 blockedAt=+0 probeAt=+7200000 epoch=1 minute=+60 minuteCount=1 leases=a@+4200000' },
+  { name: 'blocked: a delivered probe unblocks', limits: {}, setup: [react(0, 'blocked'), now(3_600_000, 'a')], step: { op: 'release', id: 'a', durationMs: 2000, at: 3_602_000 }, want: 'ok', state: 'day=+0 dayCount=1 meanDeliveryMs=1200 factor=0.05 recoverAt=+3902000 epoch=1 minute=+60 minuteCount=1' },
+  { name: 'forgive: restores the pace and ends the pause', limits: R30, setup: [react(0, 'throttle')], step: react(1000, 'forgive'), want: 'forgiven', state: 'day=+0 dayThrottles=1 reactedAt=+0 epoch=1' },
+  { name: 'claim: a booking from an older epoch books again', limits: R30, setup: [now(0, 'a'), reserve(0, 'b'), react(500, 'throttle')], step: claim(2000, 'b', 2000, 0), want: 'wait@+60500:paused', state: 'tat=+4000 rateKey=30/min day=+0 dayCount=2 dayThrottles=1 factor=0.5 pauseUntil=+60500 reactedAt=+500 recoverAt=+360500 epoch=1 minute=+0 minuteCount=1 leases=a@+600000' },
+  { name: 'hits: counted within a sliding window', limits: R30, setup: [{ op: 'hit', rule: 'r1', windowMs: 60_000, at: 0 }, { op: 'hit', rule: 'r1', windowMs: 60_000, at: 1000 }], step: { op: 'hit', rule: 'r1', windowMs: 60_000, at: 60_500 }, want: 'hits 2', state: '' },
+  { name: 'provider: one throttled source is no incident', limits: R30, setup: [], step: throttle(0, 0), want: 'quiet', state: ' | provider throttled=a@+0' },
+  { name: 'provider: most sources throttled is an incident', limits: R30, setup: [throttle(0, 0)], step: throttle(1000, 1), want: 'incident a,b until +301000', state: ' | provider pauseUntil=+301000 probing=1 probeAt=+301000 throttled=a@+0,b@+1000' },
+  { name: 'provider: the probe waits for the pause', limits: R30, setup: INCIDENT, step: { op: 'providerProbe', at: 100 }, want: 'no@+300000', state: ' | provider pauseUntil=+300000 probing=1 probeAt=+300000 throttled=a@+0,b@+0' },
+  { name: 'provider: one probe per interval', limits: R30, setup: [...INCIDENT, { op: 'providerProbe', at: 300_000 }], step: { op: 'providerProbe', at: 300_001 }, want: 'no@+330000', state: ' | provider pauseUntil=+300000 probing=1 probeAt=+330000 throttled=a@+0,b@+0' },
+  { name: 'provider: without an incident the probe is free', limits: R30, setup: [], step: { op: 'providerProbe', at: 0 }, want: 'ok@0', state: '' },
+  { name: 'provider: a delivery ends the incident', limits: R30, setup: INCIDENT, step: { op: 'providerDelivered', at: 5000 }, want: 'ok', state: '' },
+  { name: 'warm-up: no record before the first save', limits: R30, setup: [], step: { op: 'warmGet', at: 0 }, want: 'warm none', state: '' },
+  { name: 'warm-up: a save stores the record', limits: R30, setup: [warmSave(20_000, 1)], step: { op: 'warmGet', at: 0 }, want: 'warm start=20000 step=1 evaluated=20000 badDays=0', state: '' },
+  { name: 'warm-up: an older evaluation never overwrites a newer one', limits: R30, setup: [warmSave(20_001, 2)], step: warmSave(20_000, 1), want: 'warm start=20000 step=2 evaluated=20001 badDays=0', state: '' },
+  { name: 'warm-up: a newer evaluation replaces the record', limits: R30, setup: [warmSave(20_000, 1)], step: warmSave(20_001, 2), want: 'warm start=20000 step=2 evaluated=20001 badDays=0', state: '' },
+  { name: 'warm-up: a source keeps the start day first stored', limits: R30, setup: [{ op: 'sourceStart', today: 20_000, at: 0 }], step: { op: 'sourceStart', today: 20_005, at: 0 }, want: 'start 20000', state: '' },
+];
+
+/** The two lanes of every case: sources a and b at provider p (stores isolate cases by prefix or instance). */
+export const CASE_LANES = [{ source: 'a', provider: 'p' }, { source: 'b', provider: 'p' }] as const;
+
+/**
+ * Runs every case on a fresh store from `makeStore(i)` (whose clock reads
+ * what `setNow` last set) and checks result and state. Returns each case's
+ * full transcript, so two stores can also be compared with each other.
+ */
+export async function runTable(t: Test, makeStore: (i: number) => Promise<Target['store']>, setNow: (t: number) => void): Promise<string[]> {
+  const transcripts: string[] = [];
+  for (const [i, c] of CASES.entries()) {
+    const target: Target = { store: await makeStore(i), lanes: CASE_LANES, limits: c.limits };
+    const setup: string[] = [];
+    for (const step of c.setup) setup.push(await execute(target, step, setNow));
+    const got = await execute(target, c.step, setNow);
+    const state = await summary(target, c.step.at, setNow);
+    t.same({ result: got, state }, { result: c.want, state: c.state }, c.name);
+    transcripts.push(`${c.name}: ${setup.join('; ')} => ${got} :: ${state}`);
+  }
+  return transcripts;
+}

@@ -1,0 +1,155 @@
+/**
+ * Store conformance, the vocabulary: a Step is one call on a PacingStore at a
+ * given time; `execute` runs it and renders the result as a short text, and
+ * `summary` renders a lane's (and its provider's) state, with times relative
+ * to T0 and only the fields that differ from an empty lane. Both the table
+ * (conformance.ts) and the random sequences (differential.ts) use them, for
+ * every store.
+ */
+
+import { DEFAULT_REACT, type Category } from '../../lib/core/adapt';
+import { DAY_MS } from '../../lib/core/day';
+import { emptyLane, type AcquireResult, type LaneLimits, type LaneState } from '../../lib/core/lane';
+import { DEFAULT_INCIDENT, emptyProvider, type ProviderState } from '../../lib/core/provider-state';
+import { parseRate, type Rate } from '../../lib/core/rate';
+import type { WarmRecord } from '../../lib/core/warmup';
+import type { LaneRef, PacingStore } from '../../lib/store/types';
+
+/** 01:00 UTC on day 20000 (2024-10-04): every table time is an offset from here. */
+export const T0 = 20_000 * DAY_MS + 3_600_000;
+/** Offset of the next midnight from T0. */
+export const MIDNIGHT = DAY_MS - 3_600_000;
+export const LEASE_MS = 600_000;
+
+export const rate = (text: string): Rate => {
+  const r = parseRate(text);
+  if (typeof r === 'string') throw new Error(`bad rate ${text}: ${r}`);
+  return r;
+};
+
+/** One store call. `lane` picks the case's first (0, default) or second (1) lane; `limits` overrides the case's. */
+export type Step = { at: number; lane?: 0 | 1; limits?: LaneLimits } & (
+  | { op: 'acquire'; mode: 'now' | 'reserve'; id: string; leaseMs?: number }
+  | { op: 'claim'; reservedAt: number; epoch?: number; id: string; leaseMs?: number }
+  | { op: 'release'; id: string; delivered?: boolean; durationMs?: number }
+  | { op: 'react'; category: Category | 'forgive'; durationMs?: number }
+  | { op: 'hit'; rule: string; windowMs: number }
+  | { op: 'providerThrottle'; sources: number }
+  | { op: 'providerProbe' }
+  | { op: 'providerDelivered' }
+  | { op: 'peek' }
+  | { op: 'warmGet' }
+  | { op: 'warmSave'; record: WarmRecord }
+  | { op: 'sourceStart'; today: number }
+);
+
+/** What a step runs against: the store, the case's two lanes, their provider and default limits. */
+export interface Target {
+  readonly store: PacingStore;
+  readonly lanes: readonly [LaneRef, LaneRef];
+  readonly limits: LaneLimits;
+}
+
+/** `+ms` relative to T0 for a time, `0` for none. */
+export function rel(t: number): string {
+  return t === 0 ? '0' : `+${t - T0}`;
+}
+
+function decision(r: AcquireResult): string {
+  if (r.kind === 'granted') return 'granted';
+  if (r.kind === 'reserved') return `reserved@${rel(r.at)} e${r.epoch}`;
+  return `wait@${rel(r.at)}:${r.reason}`;
+}
+
+function warm(r: WarmRecord | null): string {
+  return r ? `warm start=${r.start} step=${r.step} evaluated=${r.evaluated} badDays=${r.badDays}` : 'warm none';
+}
+
+/** Runs one step at T0 + step.at (the caller's clock reads `setNow`) and renders its result. */
+export async function execute(target: Target, step: Step, setNow: (t: number) => void): Promise<string> {
+  setNow(T0 + step.at);
+  const { store } = target;
+  const lane = target.lanes[step.lane ?? 0];
+  const limits = step.limits ?? target.limits;
+  switch (step.op) {
+    case 'acquire':
+      return decision((await store.acquire(lane, limits, { mode: step.mode, leaseId: step.id, leaseMs: step.leaseMs ?? LEASE_MS })).value);
+    case 'claim': {
+      const req = { reservedAt: T0 + step.reservedAt, epoch: step.epoch ?? 0, leaseId: step.id, leaseMs: step.leaseMs ?? LEASE_MS };
+      return decision((await store.claim(lane, limits, req)).value);
+    }
+    case 'release':
+      await store.release(lane, limits, step.id, step.delivered ?? true, step.durationMs);
+      return 'ok';
+    case 'react':
+      return (await store.react(lane, limits, { category: step.category, durationMs: step.durationMs }, DEFAULT_REACT)).value.effect;
+    case 'hit':
+      return `hits ${await store.hit(lane, step.rule, step.windowMs)}`;
+    case 'providerThrottle': {
+      const r = await store.providerThrottle(lane.provider, lane.source, step.sources, DEFAULT_INCIDENT);
+      return r.incident ? `incident ${r.explained.join(',')} until ${rel(r.pauseUntil)}` : 'quiet';
+    }
+    case 'providerProbe': {
+      const { value } = await store.providerProbe(lane.provider, DEFAULT_INCIDENT);
+      return `${value.ok ? 'ok' : 'no'}@${rel(value.at)}`;
+    }
+    case 'providerDelivered':
+      await store.providerDelivered(lane.provider);
+      return 'ok';
+    case 'peek': {
+      const { now } = await store.peek(target.lanes, lane.provider);
+      return `now ${rel(now)}`;
+    }
+    case 'warmGet':
+      return warm(await store.warmRecord(lane));
+    case 'warmSave':
+      return warm(await store.saveWarmRecord(lane, step.record));
+    case 'sourceStart':
+      return `start ${await store.sourceStart(lane.source, step.today)}`;
+  }
+}
+
+const TIMES = new Set(['tat', 'pauseUntil', 'connCapUntil', 'blockedAt', 'probeAt', 'reactedAt', 'recoverAt']);
+const DAYS = new Set(['day', 'prevDay']);
+const T0_DAY = Math.floor(T0 / DAY_MS);
+const T0_MINUTE = Math.floor(T0 / 60_000);
+
+/** A lane state as `field=value` for every field that differs from emptyLane(); leases by expiry, then id. */
+export function laneSummary(state: LaneState): string {
+  const empty = emptyLane() as unknown as Record<string, unknown>;
+  const parts: string[] = [];
+  for (const key of Object.keys(empty)) {
+    const value = (state as unknown as Record<string, unknown>)[key];
+    if (key === 'leases' || value === empty[key]) continue;
+    const v = value as number | string;
+    const shown = TIMES.has(key) ? rel(v as number) : DAYS.has(key) ? `+${(v as number) - T0_DAY}` : key === 'minute' ? `+${(v as number) - T0_MINUTE}` : String(v);
+    parts.push(`${key}=${shown}`);
+  }
+  const leases = [...state.leases].sort((a, b) => a.expiresAt - b.expiresAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  if (leases.length > 0) parts.push(`leases=${leases.map((l) => `${l.id}@${rel(l.expiresAt)}`).join(',')}`);
+  return parts.join(' ');
+}
+
+/** A provider state like laneSummary; throttled sources sorted by name. */
+export function providerSummary(state: ProviderState): string {
+  const empty = emptyProvider();
+  const parts: string[] = [];
+  if (state.pauseUntil !== empty.pauseUntil) parts.push(`pauseUntil=${rel(state.pauseUntil)}`);
+  if (state.probing !== empty.probing) parts.push(`probing=${state.probing}`);
+  if (state.probeAt !== empty.probeAt) parts.push(`probeAt=${rel(state.probeAt)}`);
+  const names = Object.keys(state.throttled).sort();
+  if (names.length > 0) parts.push(`throttled=${names.map((n) => `${n}@${rel(state.throttled[n] as number)}`).join(',')}`);
+  return parts.join(' ');
+}
+
+/**
+ * The case's state, peeked at T0 + at: lane 0's summary, then `| lane1 ...`
+ * and `| provider ...` when those are not empty.
+ */
+export async function summary(target: Target, at: number, setNow: (t: number) => void): Promise<string> {
+  setNow(T0 + at);
+  const { value } = await target.store.peek(target.lanes, target.lanes[0].provider);
+  const [first, second] = value.lanes.map(laneSummary);
+  const provider = providerSummary(value.provider);
+  return [first ?? '', ...(second ? [`lane1 ${second}`] : []), ...(provider ? [`provider ${provider}`] : [])].join(' | ');
+}
