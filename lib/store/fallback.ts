@@ -84,7 +84,9 @@ export class FallbackStore implements PacingStore {
     const now = this.clock();
     if (this.o.policy === 'allow') return Promise.resolve({ now, value: { kind: 'granted', leaseId: req.leaseId } });
     if (this.o.policy === 'delay') return Promise.resolve({ now, value: { kind: 'wait', at: now + this.o.delayMs, reason: 'store' } });
-    return this.local.acquire(lane, shareOf(limits, this.o.clusterSize), { mode: 'reserve', ...req });
+    // Only `now`: a slot booked locally would be booked again when the message came back to
+    // claim it (the claim goes to the primary first), taking two local slots per message.
+    return this.local.acquire(lane, shareOf(limits, this.o.clusterSize), { mode: 'now', ...req });
   }
 
   peek(lanes: readonly LaneRef[], provider: string) {
