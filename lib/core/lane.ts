@@ -81,6 +81,13 @@ export interface LaneState {
   recoverAt: number;
   /** Bumped by every reaction; a reservation from an older epoch books again at the new pace. */
   epoch: number;
+  /**
+   * GCRA of departures: the next message may leave at `departAt - tolerance`.
+   * Booked slots (`tat`) keep arrival order; this keeps the spacing of what
+   * actually leaves, so messages that come back late for their slots (a busy
+   * process, a stalled timer) leave one interval apart, not all at once.
+   */
+  departAt: number;
   /** Minute number (epoch ms / 60 000) that `minuteCount` belongs to, for status. */
   minute: number;
   /** Messages that left (were granted) in that minute. */
@@ -116,7 +123,7 @@ export function emptyLane(): LaneState {
   return {
     tat: 0, rateKey: '', leases: [], day: 0, dayCount: 0, dayThrottles: 0, prevDay: 0, prevDayCount: 0, prevDayThrottles: 0,
     meanDeliveryMs: INITIAL_DELIVERY_MS, factor: 1, prevFactor: 1, pauseUntil: 0, connCap: 0, connCapUntil: 0,
-    blockedAt: 0, probeAt: 0, reactedAt: 0, recoverAt: 0, epoch: 0, minute: 0, minuteCount: 0,
+    blockedAt: 0, probeAt: 0, reactedAt: 0, recoverAt: 0, epoch: 0, departAt: 0, minute: 0, minuteCount: 0,
   };
 }
 
@@ -139,6 +146,7 @@ export function normalize(state: LaneState, limits: LaneLimits, now: number, kee
   const rateKey = limits.rate ? formatRate(limits.rate) : '';
   if (!keepRate && rateKey !== s.rateKey) {
     s.tat = 0;
+    s.departAt = 0;
     s.rateKey = rateKey;
   }
   const today = dayNumber(now, limits.dayOffsetMs);
@@ -180,6 +188,13 @@ export function rateFreeAt(state: LaneState, limits: LaneLimits, now: number): n
   return Math.max(state.tat - tolerance, now);
 }
 
+/** Earliest time the departure spacing lets the next message leave (≥ now). */
+export function departFreeAt(state: LaneState, limits: LaneLimits, now: number): number {
+  if (!limits.rate) return now;
+  const tolerance = (limits.rate.burst - 1) * paceIntervalMs(state, limits.rate);
+  return Math.max(state.departAt - tolerance, now);
+}
+
 /** Earliest time a concurrency slot frees: now, or an estimate from the measured delivery time. */
 export function concurrencyFreeAt(state: LaneState, limits: LaneLimits, now: number): number {
   if (state.leases.length < concurrencyLimit(state, limits)) return now;
@@ -198,7 +213,7 @@ export function blocker(state: LaneState, limits: LaneLimits, now: number): { re
   if (state.pauseUntil > now) return { reason: 'paused', at: state.pauseUntil };
   const concurrencyAt = concurrencyFreeAt(state, limits, now);
   if (concurrencyAt > now) return { reason: 'concurrency', at: concurrencyAt };
-  const rateAt = rateFreeAt(state, limits, now);
+  const rateAt = Math.max(rateFreeAt(state, limits, now), departFreeAt(state, limits, now));
   if (rateAt > now) return { reason: 'rate', at: rateAt };
   return null;
 }
@@ -218,8 +233,9 @@ function takeSlot(state: LaneState, limits: LaneLimits, now: number): void {
   if (state.blockedAt !== 0) state.probeAt = now + (limits.policy ?? DEFAULT_POLICY).probeIntervalMs;
 }
 
-/** Counts a message leaving now, per minute, for `paceline status`. */
-function countLeaving(state: LaneState, now: number): void {
+/** A message leaves now: space the next departure, count it per minute for `paceline status`. */
+function countLeaving(state: LaneState, limits: LaneLimits, now: number): void {
+  if (limits.rate) state.departAt = Math.max(state.departAt, now) + paceIntervalMs(state, limits.rate);
   const minute = Math.floor(now / 60_000);
   state.minuteCount = state.minute === minute ? state.minuteCount + 1 : 1;
   state.minute = minute;
@@ -235,7 +251,7 @@ export function acquire(prior: LaneState, limits: LaneLimits, now: number, req: 
   const b = blocker(state, limits, now);
   if (!b) {
     takeSlot(state, limits, now);
-    countLeaving(state, now);
+    countLeaving(state, limits, now);
     state.leases.push({ id: req.leaseId, expiresAt: now + req.leaseMs });
     return { state, result: { kind: 'granted', leaseId: req.leaseId } };
   }
@@ -259,13 +275,15 @@ export function claim(prior: LaneState, limits: LaneLimits, now: number, req: Cl
   if (state.pauseUntil > now) return { state, result: { kind: 'wait', at: state.pauseUntil, reason: 'paused' } };
   const at = concurrencyFreeAt(state, limits, now);
   if (at > now) return { state, result: { kind: 'wait', at, reason: 'concurrency' } };
-  countLeaving(state, now);
+  const departAt = departFreeAt(state, limits, now);
+  if (departAt > now) return { state, result: { kind: 'wait', at: departAt, reason: 'rate' } };
+  countLeaving(state, limits, now);
   state.leases.push({ id: req.leaseId, expiresAt: now + req.leaseMs });
   return { state, result: { kind: 'granted', leaseId: req.leaseId } };
 }
 
 /** Weight of the newest delivery in the moving average of delivery time. */
-const EWMA_WEIGHT = 0.2;
+export const EWMA_WEIGHT = 0.2;
 
 /**
  * A delivery ended: free its lease and learn its duration. A delivered probe

@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Cluster, Redis } from 'ioredis';
-import { DEFAULT_POLICY, emptyLane, type LaneState } from '../core/lane';
+import { DEFAULT_POLICY, emptyLane, EWMA_WEIGHT, type LaneState } from '../core/lane';
 import { DAY_MS } from '../core/day';
 import { CODE } from './codes';
 
@@ -49,6 +49,7 @@ export const STATE_FIELDS: ReadonlyArray<readonly [string, StateProperty, 'n' | 
   ['ra', 'reactedAt', 'n'],
   ['ro', 'recoverAt', 'n'],
   ['e', 'epoch', 'n'],
+  ['da', 'departAt', 'n'],
   ['mi', 'minute', 'n'],
   ['mc', 'minuteCount', 'n'],
 ];
@@ -112,6 +113,7 @@ export function prelude(): string {
     `local BLOCKED_TTL_MS = ${luaValue(BLOCKED_TTL_MS)}`,
     `local WARM_TTL_MS = ${luaValue(WARM_TTL_MS)}`,
     `local DEFAULT_POLICY = ${luaValue(DEFAULT_POLICY)}`,
+    `local EWMA_WEIGHT = ${luaValue(EWMA_WEIGHT)}`,
     `local FIELD_NAMES = ${luaValue(STATE_FIELDS.map(([name]) => name))}`,
     `local FIELD_PROPS = ${luaValue(STATE_FIELDS.map(([, prop]) => prop))}`,
     `local FIELD_NUMERIC = { ${STATE_FIELDS.map(([, , kind]) => String(kind === 'n')).join(', ')} }`,

@@ -109,7 +109,7 @@ export async function execute(target: Target, step: Step, setNow: (t: number) =>
   }
 }
 
-const TIMES = new Set(['tat', 'pauseUntil', 'connCapUntil', 'blockedAt', 'probeAt', 'reactedAt', 'recoverAt']);
+const TIMES = new Set(['tat', 'departAt', 'pauseUntil', 'connCapUntil', 'blockedAt', 'probeAt', 'reactedAt', 'recoverAt']);
 const DAYS = new Set(['day', 'prevDay']);
 const T0_DAY = Math.floor(T0 / DAY_MS);
 const T0_MINUTE = Math.floor(T0 / 60_000);

@@ -15,8 +15,8 @@
   in the ZSET KEYS[2] (member = lease id, score = expiry, epoch ms).
 ]]
 
--- Weight of the newest delivery in the moving average (EWMA_WEIGHT of lane.ts).
-local EWMA_WEIGHT = 0.2
+-- EWMA_WEIGHT (the newest delivery's weight in the moving average) comes from
+-- lane.ts through the generated prelude.
 
 -- LaneLimits from ARGV[i..i+9]: rate count, period ms, burst, canonical rate
 -- string, concurrency, per day, policy recover step, recover interval ms,
@@ -89,6 +89,7 @@ local function normalize(s, limits, now, keepRate)
   redis.call('ZREMRANGEBYSCORE', s.leaseKey, '-inf', fmt(now))
   if not keepRate and limits.rateKey ~= s.rateKey then
     s.tat = 0
+    s.departAt = 0
     s.rateKey = limits.rateKey
   end
   local today = day_number(now, limits.dayOffsetMs)
@@ -128,6 +129,13 @@ local function rate_free_at(s, limits, now)
   return math.max(s.tat - tolerance, now)
 end
 
+-- departFreeAt(): the departure spacing's earliest time for the next message.
+local function depart_free_at(s, limits, now)
+  if limits.count == nil then return now end
+  local tolerance = (limits.burst - 1) * pace_interval(s, limits)
+  return math.max(s.departAt - tolerance, now)
+end
+
 local function concurrency_free_at(s, concurrency, now)
   local limit = concurrency_limit(s, concurrency)
   if limit == math.huge or lease_count(s) < limit then return now end
@@ -147,7 +155,7 @@ local function blocker(s, limits, now)
   if s.pauseUntil > now then return CODE.WAIT_PAUSED, s.pauseUntil end
   local concurrencyAt = concurrency_free_at(s, limits.concurrency, now)
   if concurrencyAt > now then return CODE.WAIT_CONCURRENCY, concurrencyAt end
-  local rateAt = rate_free_at(s, limits, now)
+  local rateAt = math.max(rate_free_at(s, limits, now), depart_free_at(s, limits, now))
   if rateAt > now then return CODE.WAIT_RATE, rateAt end
   return nil, nil
 end
@@ -158,8 +166,9 @@ local function take_slot(s, limits, now)
   if s.blockedAt ~= 0 then s.probeAt = now + policy_of(limits).probeIntervalMs end
 end
 
--- countLeaving(): messages that left per minute, for status.
-local function count_leaving(s, now)
+-- countLeaving(): a message leaves: space the next departure; count per minute for status.
+local function count_leaving(s, limits, now)
+  if limits.count ~= nil then s.departAt = math.max(s.departAt, now) + pace_interval(s, limits) end
   local minute = math.floor(now / 60000)
   if s.minute == minute then s.minuteCount = s.minuteCount + 1 else s.minuteCount = 1 end
   s.minute = minute
@@ -174,7 +183,7 @@ local function lane_acquire(s, limits, now, mode, leaseId, leaseMs)
   local code, at = blocker(s, limits, now)
   if code == nil then
     take_slot(s, limits, now)
-    count_leaving(s, now)
+    count_leaving(s, limits, now)
     add_lease(s, leaseId, now + leaseMs)
     return CODE.GRANTED, nil
   end
@@ -194,7 +203,9 @@ local function lane_claim(s, limits, now, req)
   if s.pauseUntil > now then return CODE.WAIT_PAUSED, s.pauseUntil end
   local at = concurrency_free_at(s, limits.concurrency, now)
   if at > now then return CODE.WAIT_CONCURRENCY, at end
-  count_leaving(s, now)
+  local departAt = depart_free_at(s, limits, now)
+  if departAt > now then return CODE.WAIT_RATE, departAt end
+  count_leaving(s, limits, now)
   add_lease(s, req.leaseId, now + req.leaseMs)
   return CODE.GRANTED, nil
 end
@@ -234,7 +245,7 @@ local function save_lane(s, now)
   end
   if #args == 0 and not s.exists then args = { FIELD_NAMES[1], fmt(s[FIELD_PROPS[1]]) } end
   if #args > 0 then redis.call('HSET', s.stateKey, unpack(args)) end
-  local pending = math.max(s.tat, s.pauseUntil, s.connCapUntil, s.probeAt)
+  local pending = math.max(s.tat, s.departAt, s.pauseUntil, s.connCapUntil, s.probeAt)
   local last = redis.call('ZRANGE', s.leaseKey, -1, -1, 'WITHSCORES')[2]
   if last then pending = math.max(pending, tonumber(last)) end
   local ttl = math.max(IDLE_TTL_MS, pending - now)
