@@ -6,6 +6,7 @@
  */
 
 import { randomUUID } from 'node:crypto';
+import { dayNumber } from './core/day';
 import { earliestAt, type AcquireResult, type LaneLimits, type LaneState } from './core/lane';
 import { providerGate } from './core/provider-state';
 import type { Config, Pool, Source } from './config/types';
@@ -59,6 +60,13 @@ export const PRECISE_MS = 2000;
 /** Whole seconds to DELAY so that the message is back before `at` (then held for the rest). */
 export function earlySeconds(at: number, now: number): number {
   return Math.max(1, Math.floor((at - now) / 1000) - 1);
+}
+
+/** Share of the day's volume a lane has left (1 without a daily limit). */
+function remainingShare(state: LaneState, limits: LaneLimits, now: number): number {
+  if (limits.perDay === undefined) return 1;
+  const used = state.day === dayNumber(now, limits.dayOffsetMs) ? state.dayCount : 0;
+  return Math.max(0, 1 - used / limits.perDay);
 }
 
 function reachable(source: Source, hosts: readonly MxHost[]): boolean {
@@ -215,7 +223,8 @@ export class Engine extends Outcomes {
   /**
    * Candidates soonest-free first. Among equals a warming source comes first
    * (its day's budget is lost if unused, and its schedule advances only with
-   * use); then the most headroom (oldest rate slot), the least busy, round robin.
+   * use); then the largest share of its daily volume left, the most headroom
+   * (oldest rate slot), the least busy, round robin.
    */
   private rank(candidates: readonly Candidate[], now: number): Candidate[] {
     const n = Math.max(1, candidates.length);
@@ -224,11 +233,12 @@ export class Engine extends Outcomes {
       c,
       at: earliestAt(c.state, c.view.limits, now),
       warm: c.view.warm ? 0 : 1,
+      left: remainingShare(c.state, c.view.limits, now),
       tat: c.state.tat,
       busy: c.state.leases.length,
       rotation: (i - start + n) % n,
     }));
-    scored.sort((a, b) => a.at - b.at || a.warm - b.warm || a.tat - b.tat || a.busy - b.busy || a.rotation - b.rotation);
+    scored.sort((a, b) => a.at - b.at || a.warm - b.warm || b.left - a.left || a.tat - b.tat || a.busy - b.busy || a.rotation - b.rotation);
     return scored.map((s) => s.c);
   }
 

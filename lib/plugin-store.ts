@@ -11,7 +11,8 @@ import { FallbackStore } from './store/fallback';
 import { MemoryStore } from './store/memory';
 import { RedisStore } from './store/redis';
 import { createRedisClient } from './store/redis-client';
-import type { PacingStore } from './store/types';
+import type { LaneRef, PacingStore } from './store/types';
+import type { WarmRecord } from './core/warmup';
 
 export interface StoreLog {
   (level: 'error' | 'notice' | 'info', text: string): void;
@@ -57,8 +58,9 @@ export function startSnapshots(store: PacingStore, dir: string, everyMs = 10_000
   const write = async () => {
     try {
       const { now, value } = await store.lanes();
+      const warm = await warmRecords(store, value.map((l) => l.lane));
       const tmp = `${file}.${process.pid}.tmp`;
-      await fs.promises.writeFile(tmp, JSON.stringify({ now, pid: process.pid, lanes: value }));
+      await fs.promises.writeFile(tmp, JSON.stringify({ now, pid: process.pid, lanes: value, warm: [...warm] }));
       await fs.promises.rename(tmp, file);
     } catch {
       // a status snapshot is a convenience; pacing never depends on it
@@ -68,4 +70,15 @@ export function startSnapshots(store: PacingStore, dir: string, everyMs = 10_000
   timer.unref();
   void write();
   return () => clearInterval(timer);
+}
+
+/** The warm-up records of some lanes, by `source|provider`. */
+export async function warmRecords(store: PacingStore, lanes: readonly LaneRef[]): Promise<Map<string, WarmRecord>> {
+  const records = await Promise.all(lanes.map((l) => store.warmRecord(l)));
+  const out = new Map<string, WarmRecord>();
+  lanes.forEach((l, i) => {
+    const r = records[i];
+    if (r) out.set(`${l.source}|${l.provider}`, r);
+  });
+  return out;
 }

@@ -9,6 +9,8 @@ import { formatRate } from './core/rate';
 import { laneLimits } from './config/lane-limits';
 import type { Config } from './config/types';
 import type { LaneRef } from './store/types';
+import { dayNumber, zoneOffsetMs } from './core/day';
+import { capFor, scheduleDay, type WarmRecord } from './core/warmup';
 
 export interface StatusRow {
   source: string;
@@ -24,6 +26,19 @@ export interface StatusRow {
   /** ok, slowed (pace factor), paused, capped, blocked. */
   state: string;
   factor: number;
+  /** A warming source's position: schedule, day, today's cap, progression. */
+  warmup?: { schedule: string; progression: string; day: number; cap: number | null };
+}
+
+/** Warm-up records by lane key (`source|provider`). */
+export type WarmRecords = ReadonlyMap<string, WarmRecord>;
+
+function warmupOf(config: Config, lane: LaneRef, record: WarmRecord | undefined, now: number): StatusRow['warmup'] {
+  const source = config.sources.get(lane.source);
+  const schedule = source?.warmup ? config.schedules.get(source.warmup.schedule) : undefined;
+  if (!schedule || !record) return undefined;
+  const day = scheduleDay(schedule, record, dayNumber(now, zoneOffsetMs(config.settings.timezone, now)));
+  return { schedule: schedule.name, progression: schedule.progression, day, cap: capFor(schedule, lane.provider, day) ?? null };
 }
 
 function stateOf(s: LaneState, limits: LaneLimits, now: number): string {
@@ -37,7 +52,7 @@ function stateOf(s: LaneState, limits: LaneLimits, now: number): string {
 }
 
 /** Rows for every lane with state, sorted by source then provider. */
-export function statusRows(config: Config, lanes: ReadonlyArray<{ lane: LaneRef; state: LaneState }>, now: number): StatusRow[] {
+export function statusRows(config: Config, lanes: ReadonlyArray<{ lane: LaneRef; state: LaneState }>, now: number, warm: WarmRecords = new Map()): StatusRow[] {
   const rows = lanes.map(({ lane, state }) => {
     const limits = laneLimits(config, config.settings.defaultPool, lane.source, lane.provider);
     const s = normalize(state, limits, now, true);
@@ -54,6 +69,10 @@ export function statusRows(config: Config, lanes: ReadonlyArray<{ lane: LaneRef;
       nextFreeS: Math.max(0, Math.ceil((earliestAt(state, limits, now) - now) / 1000)),
       state: stateOf(s, limits, now),
       factor: s.factor,
+      ...(() => {
+        const w = warmupOf(config, lane, warm.get(`${lane.source}|${lane.provider}`), now);
+        return w ? { warmup: w } : {};
+      })(),
     };
   });
   return rows.sort((a, b) => a.source.localeCompare(b.source) || a.provider.localeCompare(b.provider));
@@ -61,8 +80,9 @@ export function statusRows(config: Config, lanes: ReadonlyArray<{ lane: LaneRef;
 
 /** The rows as an aligned text table. */
 export function statusTable(rows: readonly StatusRow[]): string[] {
-  const head = ['source', 'provider', 'rate', 'conc', 'per_day', 'last min', 'today', 'in flight', 'next free', 'state'];
-  const cells = rows.map((r) => [r.source, r.provider, r.rate, String(r.concurrency ?? '-'), String(r.perDay ?? '-'), String(r.sentLastMinute), String(r.sentToday), String(r.inFlight), r.nextFreeS ? `${r.nextFreeS}s` : 'now', r.state]);
+  const head = ['source', 'provider', 'rate', 'conc', 'per_day', 'last min', 'today', 'in flight', 'next free', 'warm-up', 'state'];
+  const warm = (r: StatusRow) => (r.warmup ? `${r.warmup.schedule} day ${r.warmup.day} (${r.warmup.progression}), cap ${r.warmup.cap ?? 'warm'}, used ${r.sentToday}` : '-');
+  const cells = rows.map((r) => [r.source, r.provider, r.rate, String(r.concurrency ?? '-'), String(r.perDay ?? '-'), String(r.sentLastMinute), String(r.sentToday), String(r.inFlight), r.nextFreeS ? `${r.nextFreeS}s` : 'now', warm(r), r.state]);
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] as string).length)));
   const line = (c: string[]) => c.map((x, i) => x.padEnd(widths[i] as number)).join('  ').trimEnd();
   return [line(head), ...cells.map(line)];

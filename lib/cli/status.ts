@@ -9,7 +9,8 @@ import path from 'node:path';
 import type { LaneState } from '../core/lane';
 import { loadConfigFromDir } from '../config/load';
 import type { Config } from '../config/types';
-import { SNAPSHOT_FILE } from '../plugin-store';
+import { SNAPSHOT_FILE, warmRecords } from '../plugin-store';
+import type { WarmRecord } from '../core/warmup';
 import { statusRows, statusTable } from '../status';
 import { openRedisStore } from '../store/redis-client';
 import type { LaneRef } from '../store/types';
@@ -17,7 +18,7 @@ import type { Output } from './check';
 
 export const STATUS_USAGE = 'usage: paceline status [HARAKA_DIR] [--json]';
 
-type Lanes = { now: number; lanes: Array<{ lane: LaneRef; state: LaneState }>; from: string };
+type Lanes = { now: number; lanes: Array<{ lane: LaneRef; state: LaneState }>; warm: Map<string, WarmRecord>; from: string };
 
 async function readLanes(config: Config, dir: string): Promise<Lanes> {
   const r = config.settings.redis;
@@ -25,15 +26,15 @@ async function readLanes(config: Config, dir: string): Promise<Lanes> {
     const store = await openRedisStore(r.connection, r.prefix);
     try {
       const { now, value } = await store.lanes();
-      return { now, lanes: value, from: 'redis' };
+      return { now, lanes: value, warm: await warmRecords(store, value.map((l) => l.lane)), from: 'redis' };
     } finally {
       await store.close();
     }
   }
   const file = path.join(dir, SNAPSHOT_FILE);
   if (!fs.existsSync(file)) throw new Error(`no ${file}: is Haraka with paceline running in ${dir}? (the memory store writes it every 10 s)`);
-  const snap = JSON.parse(fs.readFileSync(file, 'utf8')) as { now: number; lanes: Lanes['lanes'] };
-  return { now: Date.now(), lanes: snap.lanes, from: `${file} (written ${Math.round((Date.now() - snap.now) / 1000)} s ago)` };
+  const snap = JSON.parse(fs.readFileSync(file, 'utf8')) as { now: number; lanes: Lanes['lanes']; warm?: Array<[string, WarmRecord]> };
+  return { now: snap.now, lanes: snap.lanes, warm: new Map(snap.warm ?? []), from: `${file} (written ${Math.round((Date.now() - snap.now) / 1000)} s ago)` };
 }
 
 export async function statusCommand(args: readonly string[], io: Output): Promise<number> {
@@ -46,8 +47,8 @@ export async function statusCommand(args: readonly string[], io: Output): Promis
   const dir = path.resolve(rest[0] ?? '.');
   try {
     const config = loadConfigFromDir(dir);
-    const { now, lanes, from } = await readLanes(config, dir);
-    const rows = statusRows(config, lanes, now);
+    const { now, lanes, warm, from } = await readLanes(config, dir);
+    const rows = statusRows(config, lanes, now, warm);
     if (json) io.out(JSON.stringify({ now, from, lanes: rows }));
     else {
       io.out(`paceline status from ${from}: ${rows.length} lane${rows.length === 1 ? '' : 's'}`);

@@ -10,6 +10,7 @@ import t from 'tap';
 import { startHaraka, type HarakaProcess } from '../helpers/haraka';
 import { startReceiver, type Receiver } from '../helpers/receiver';
 import { sendMany, type MailSpec } from '../helpers/client';
+import { main } from '../../lib/cli/main';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -101,4 +102,13 @@ t.test('a new source carries exactly its day’s cap per provider; the surplus o
   const ids = google.deliveries.map((d) => d.messageId).concat(ms.deliveries.map((d) => d.messageId));
   t.equal(new Set(ids).size, ids.length, 'every Message-ID exactly once');
   t.notMatch(haraka.log(), /bounc/i, 'nothing bounced');
+
+  // paceline status shows where each warming source stands (from the 10 s snapshot)
+  await new Promise((r) => setTimeout(r, 10_500));
+  const out: string[] = [];
+  t.equal(await main(['status', haraka.dir, '--json'], { out: (l) => out.push(l), err: (l) => out.push(l) }), 0, out.join('\n'));
+  const rows = (JSON.parse(out[0] as string) as { lanes: Array<{ source: string; provider: string; warmup?: { schedule: string; day: number; cap: number } }> }).lanes;
+  const fresh = rows.find((r) => r.source === 'fresh' && r.provider === 'microsoft365');
+  t.match(fresh?.warmup, { schedule: 'tiny', day: 2, cap: 8 }, 'the new source is on day 2 of its schedule by now');
+  t.notOk(rows.find((r) => r.source === 'warm')?.warmup, 'the warm source has no warm-up');
 });

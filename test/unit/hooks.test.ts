@@ -166,4 +166,8 @@ t.test('a reload swaps a valid config and keeps the running one on an invalid ed
   fs.writeFileSync(path.join(dir, 'config', 'paceline.yaml'), YAML);
   t.ok(await waitLog(/config reloaded/), 'valid edit applied');
   t.equal(state.engine.current.settings.maxHoldMs, 7_200_000);
+  const good = state.engine.current;
+  fs.writeFileSync(path.join(dir, 'config', 'paceline-warmup.yaml'), 'schedules:\n  s: { days: [10, 5] }\n');
+  t.ok(await waitLog(/NOT reloaded.*paceline-warmup\.yaml: schedules\.s\.days\[1\]: got 5/), 'a broken schedule is refused, with the reason');
+  t.equal(state.engine.current, good, 'and the running config kept');
 });
