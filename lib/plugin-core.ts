@@ -3,6 +3,10 @@
  * turning a decision into an MX list, and the DSN of a message held too long.
  */
 
+import os from 'node:os';
+import { ConfigError, formatIssue } from './config/errors';
+import type { HarakaConfigReader } from './config/load';
+import type { Config } from './config/types';
 import type { Decision, Message } from './engine';
 import type { HarakaMxEntry, HMail } from './haraka-types';
 
@@ -69,4 +73,37 @@ export function markExpired(hmail: HMail, why: string): string {
     rcpt.dsn_action = 'failed';
   }
   return text;
+}
+
+/** Workers Haraka will fork, from smtp.ini `nodes` (unset: one worker; 0: none). */
+export function workerCount(reader: HarakaConfigReader): number {
+  const smtp = reader.get('smtp.ini', 'ini', () => undefined) as { main?: { nodes?: unknown } };
+  const nodes = smtp.main?.nodes;
+  if (nodes === undefined || nodes === '') return 1;
+  if (nodes === 'cpus') return os.cpus().length;
+  return Number(nodes) || 0;
+}
+
+/** Why the memory store refuses Haraka cluster mode, and the fix. */
+export function memoryInClusterMode(workers: number): string {
+  return (
+    `paceline: store=memory keeps limits per process, and smtp.ini nodes=${workers} starts ${workers} workers that would each ` +
+    'apply the full limits. Use one process (smtp.ini nodes=0 or nodes=1) or the shared Redis store (paceline.ini [main] store=redis).'
+  );
+}
+
+/** A config in one log line: store, pools, providers. */
+export function describeConfig(config: Config): string {
+  const pools = [...config.pools.values()].map((p) => `${p.name}=[${p.sources.join(',')}]`).join(' ');
+  return `store=${config.settings.store} pools ${pools}, ${config.providers.size} providers`;
+}
+
+/** A config error as one log line: every issue, separated by "; ". */
+export function oneLine(err: unknown): string {
+  return err instanceof ConfigError ? err.issues.map(formatIssue).join('; ') : String((err as Error).message);
+}
+
+/** True when a reload changed where the state lives (which needs a restart). */
+export function storeChanged(next: Config, running: Config): boolean {
+  return next.settings.store !== running.settings.store || JSON.stringify(next.settings.redis ?? null) !== JSON.stringify(running.settings.redis ?? null);
 }

@@ -7,14 +7,12 @@
 
 import cluster from 'node:cluster';
 import constants from 'haraka-constants';
-import { ConfigError, formatIssue } from '../lib/config/errors';
 import { loadConfig, type HarakaConfigReader } from '../lib/config/load';
-import type { Config } from '../lib/config/types';
 import { delaySeconds, Engine, type Decision, type Ticket } from '../lib/engine';
 import type { Connection, HMail, Next } from '../lib/haraka-types';
 import { MxResolver } from '../lib/mx';
 import { pluginClock } from '../lib/clock';
-import { markExpired, messageOf, mxEntries, replyOf } from '../lib/plugin-core';
+import { describeConfig, markExpired, memoryInClusterMode, messageOf, mxEntries, oneLine, replyOf, storeChanged, workerCount } from '../lib/plugin-core';
 import { openStore, startSnapshots } from '../lib/plugin-store';
 import type { LaneRef, PacingStore } from '../lib/store/types';
 
@@ -37,24 +35,10 @@ interface Plugin {
   register_hook(hook: string, method: string): void;
 }
 
-/** Workers Haraka will fork, from smtp.ini `nodes` (unset: one worker; 0: none). */
-function workerCount(plugin: Plugin): number {
-  const smtp = plugin.config.get('smtp.ini', 'ini', () => undefined) as { main?: { nodes?: unknown } };
-  const nodes = smtp.main?.nodes;
-  if (nodes === undefined || nodes === '') return 1;
-  if (nodes === 'cpus') return (require('node:os') as typeof import('node:os')).cpus().length;
-  return Number(nodes) || 0;
-}
-
 export function register(this: Plugin): void {
   const config = loadConfig(this.config, () => reload(this));
-  const workers = workerCount(this);
-  if (config.settings.store === 'memory' && workers > 1) {
-    throw new Error(
-      `paceline: store=memory keeps limits per process, and smtp.ini nodes=${workers} starts ${workers} workers that would each ` +
-        'apply the full limits. Use one process (smtp.ini nodes=0 or nodes=1) or the shared Redis store (paceline.ini [main] store=redis).',
-    );
-  }
+  const workers = workerCount(this.config);
+  if (config.settings.store === 'memory' && workers > 1) throw new Error(memoryInClusterMode(workers));
   if (cluster.isPrimary && workers >= 1) {
     this.loginfo('paceline: master process, the workers pace outbound mail');
     return;
@@ -64,12 +48,7 @@ export function register(this: Plugin): void {
   const mx = new MxResolver({ cacheMaxMs: config.settings.dnsCacheMaxMs, negativeMs: config.settings.dnsNegativeMs, staticMx: config.staticMx }, undefined, clock);
   this.paceline = { engine: new Engine(config, store, mx, clock), clock, store, tickets: new WeakMap() };
   if (config.settings.store === 'memory' && process.env.HARAKA) startSnapshots(store, process.env.HARAKA);
-  this.loginfo(`paceline ready: ${describe(config)} (${where})`);
-}
-
-function describe(config: Config): string {
-  const pools = [...config.pools.values()].map((p) => `${p.name}=[${p.sources.join(',')}]`).join(' ');
-  return `store=${config.settings.store} pools ${pools}, ${config.providers.size} providers`;
+  this.loginfo(`paceline ready: ${describeConfig(config)} (${where})`);
 }
 
 /**
@@ -81,19 +60,12 @@ function reload(plugin: Plugin): void {
   if (!state) return;
   try {
     const config = loadConfig(plugin.config, () => reload(plugin));
-    if (JSON.stringify(config.settings.redis ?? null) !== JSON.stringify(state.engine.current.settings.redis ?? null) || config.settings.store !== state.engine.current.settings.store) {
-      plugin.logwarn('paceline: store settings changed; they take effect when Haraka restarts');
-    }
+    if (storeChanged(config, state.engine.current)) plugin.logwarn('paceline: store settings changed; they take effect when Haraka restarts');
     state.engine.reconfigure(config);
-    plugin.lognotice(`paceline config reloaded: ${describe(config)}`);
+    plugin.lognotice(`paceline config reloaded: ${describeConfig(config)}`);
   } catch (err) {
     plugin.logerror(`paceline config NOT reloaded, keeping the running one: ${oneLine(err)}`);
   }
-}
-
-/** A config error as one log line: every issue, separated by "; ". */
-function oneLine(err: unknown): string {
-  return err instanceof ConfigError ? err.issues.map(formatIssue).join('; ') : String((err as Error).message);
 }
 
 function ticketOf(plugin: Plugin, hmail: HMail): Ticket & { decision?: Decision } {
