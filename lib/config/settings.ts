@@ -36,7 +36,7 @@ export const INI_KEYS: Readonly<Record<string, Readonly<Record<string, Key>>>> =
     decrease: { kind: 'fraction', fallback: '0.5' },
     floor: { kind: 'fraction', fallback: '0.05' },
     throttle_pause: { kind: 'duration', fallback: '1m' },
-    hold: { kind: 'duration', fallback: '1m' },
+    hold: { kind: 'duration', fallback: '10s' },
     recover_step: { kind: 'fraction', fallback: '0.1' },
     recover_interval: { kind: 'duration', fallback: '5m' },
     connections_duration: { kind: 'duration', fallback: '10m' },

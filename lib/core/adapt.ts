@@ -34,7 +34,7 @@ export const DEFAULT_REACT: ReactParams = {
   decrease: 0.5,
   floor: 0.05,
   throttlePauseMs: 60_000,
-  holdMs: 60_000,
+  holdMs: 10_000,
   connectionsMs: 600_000,
   suspendMs: 7_200_000,
 };
@@ -53,6 +53,9 @@ function slowDown(s: LaneState, p: ReactParams, now: number, pauseMs: number, po
   s.pauseUntil = Math.max(s.pauseUntil, now + pauseMs);
   s.recoverAt = s.pauseUntil + policyIntervalMs;
   s.epoch += 1;
+  // bookings of the old pace are void (epoch); new ones start when the pause ends
+  s.tat = s.pauseUntil;
+  s.departAt = s.pauseUntil;
 }
 
 /** Applies one classified reply to a lane. */
@@ -90,6 +93,7 @@ export function react(prior: LaneState, limits: LaneLimits, now: number, event: 
       s.factor = Math.max(s.factor, s.prevFactor);
       s.pauseUntil = 0;
       s.recoverAt = 0;
+      s.reactedAt = 0;
       return { state: s, effect: 'forgiven' };
     default:
       return { state: s, effect: 'counted' };

@@ -211,10 +211,12 @@ export function blocker(state: LaneState, limits: LaneLimits, now: number): { re
     return null;
   }
   if (state.pauseUntil > now) return { reason: 'paused', at: state.pauseUntil };
+  // the later of the two binds: a lane whose next rate slot is further away than
+  // a free concurrency slot books that rate slot instead of polling every second
   const concurrencyAt = concurrencyFreeAt(state, limits, now);
-  if (concurrencyAt > now) return { reason: 'concurrency', at: concurrencyAt };
   const rateAt = Math.max(rateFreeAt(state, limits, now), departFreeAt(state, limits, now));
-  if (rateAt > now) return { reason: 'rate', at: rateAt };
+  if (rateAt > now && rateAt >= concurrencyAt) return { reason: 'rate', at: rateAt };
+  if (concurrencyAt > now) return { reason: 'concurrency', at: concurrencyAt };
   return null;
 }
 

@@ -27,10 +27,17 @@ export interface ProviderState {
   /** 1 while the provider is being probed after an incident. */
   probing: number;
   probeAt: number;
+  /**
+   * When the last incident was declared. Within `pauseMs + windowMs` of it no
+   * new one is declared: lanes throttled again right after an incident are
+   * over their own limits (a configured pace too high for every IP), and must
+   * slow down themselves rather than be forgiven again.
+   */
+  declaredAt: number;
 }
 
 export function emptyProvider(): ProviderState {
-  return { throttled: {}, pauseUntil: 0, probing: 0, probeAt: 0 };
+  return { throttled: {}, pauseUntil: 0, probing: 0, probeAt: 0, declaredAt: 0 };
 }
 
 /**
@@ -43,8 +50,10 @@ export function recordThrottle(prior: ProviderState, source: string, sources: nu
   throttled[source] = now;
   const state: ProviderState = { ...prior, throttled };
   const count = Object.keys(throttled).length;
-  const declared = count >= p.minSources && count >= Math.ceil(p.share * sources);
+  const cooling = state.declaredAt !== 0 && now - state.declaredAt < p.pauseMs + p.windowMs;
+  const declared = !cooling && count >= p.minSources && count >= Math.ceil(p.share * sources);
   if (!declared && state.probing === 0) return { state, incident: false, explained: [] };
+  if (declared) state.declaredAt = now;
   state.pauseUntil = now + p.pauseMs;
   state.probing = 1;
   state.probeAt = state.pauseUntil;

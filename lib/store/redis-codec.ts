@@ -102,8 +102,14 @@ export function decodeState(reply: unknown, from: number): LaneState {
 /** A ProviderState from reply items `from..`: pauseUntil, probing, probeAt, then source and time pairs. */
 export function decodeProvider(reply: unknown, from: number): ProviderState {
   const throttled: Record<string, number> = {};
-  for (let i = from + 3; i + 1 < length(reply); i += 2) throttled[item(reply, i)] = Number(item(reply, i + 1));
-  return { throttled, pauseUntil: Number(item(reply, from)), probing: Number(item(reply, from + 1)), probeAt: Number(item(reply, from + 2)) };
+  for (let i = from + 4; i + 1 < length(reply); i += 2) throttled[item(reply, i)] = Number(item(reply, i + 1));
+  return {
+    throttled,
+    pauseUntil: Number(item(reply, from)),
+    probing: Number(item(reply, from + 1)),
+    probeAt: Number(item(reply, from + 2)),
+    declaredAt: Number(item(reply, from + 3)),
+  };
 }
 
 /** The fields of a warm-up record, in the order they are stored. */

@@ -61,7 +61,7 @@ t.test('earned: holds on bad days and steps back, never exceeding the cap', asyn
   t.equal(r.delivered, r.arrived);
   const fresh = (day: number) => r.sent[day - 1]?.fresh ?? 0;
   t.same([1, 2, 3, 4, 5].map(fresh), RAMP.slice(0, 5), 'good days advance one step a day');
-  t.ok(fresh(6) < (RAMP[5] as number), `day 6 answered 451: the lane slowed (${fresh(6)} < ${RAMP[5]})`);
+  t.ok(fresh(6) <= (RAMP[5] as number), `day 6 (every delivery answered 451) stays within its cap (${fresh(6)} ≤ ${RAMP[5]})`);
   t.ok(fresh(7) <= (RAMP[5] as number), `after a bad day 6 it holds (day 7: ${fresh(7)} ≤ ${RAMP[5]})`);
   t.ok(fresh(9) < (RAMP[5] as number), `after two more bad days it stepped back (day 9: ${fresh(9)} < ${RAMP[5]})`);
 });

@@ -19,6 +19,8 @@ local function slow_down(s, p, now, pauseMs, policyIntervalMs)
   s.pauseUntil = math.max(s.pauseUntil, now + pauseMs)
   s.recoverAt = s.pauseUntil + policyIntervalMs
   s.epoch = s.epoch + 1
+  s.tat = s.pauseUntil
+  s.departAt = s.pauseUntil
 end
 
 -- Applies one reply category ('forgive' too) to a normalized lane; returns the effect.
@@ -54,6 +56,7 @@ local function lane_react(s, limits, now, category, durationMs, p)
     s.factor = math.max(s.factor, s.prevFactor)
     s.pauseUntil = 0
     s.recoverAt = 0
+    s.reactedAt = 0
     return 'forgiven'
   end
   return 'counted'

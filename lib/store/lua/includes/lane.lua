@@ -153,10 +153,11 @@ local function blocker(s, limits, now)
     return nil, nil
   end
   if s.pauseUntil > now then return CODE.WAIT_PAUSED, s.pauseUntil end
+  -- the later of the two binds (see blocker() in lane.ts)
   local concurrencyAt = concurrency_free_at(s, limits.concurrency, now)
-  if concurrencyAt > now then return CODE.WAIT_CONCURRENCY, concurrencyAt end
   local rateAt = math.max(rate_free_at(s, limits, now), depart_free_at(s, limits, now))
-  if rateAt > now then return CODE.WAIT_RATE, rateAt end
+  if rateAt > now and rateAt >= concurrencyAt then return CODE.WAIT_RATE, rateAt end
+  if concurrencyAt > now then return CODE.WAIT_CONCURRENCY, concurrencyAt end
   return nil, nil
 end
 

@@ -2,6 +2,7 @@
   lib/core/provider-state.ts in Lua: provider-wide incidents. One HASH per
   provider, KEYS[1] = <prefix>v1:p:{provider}:
     pu  pauseUntil, epoch ms    pr  probing (0 | 1)    pa  probeAt, epoch ms
+    dc  declaredAt (the last incident), epoch ms
     t:<source>  time of that source's last throttle reaction, epoch ms
   Needs the include "util".
 ]]
@@ -18,12 +19,13 @@ end
 
 local function load_provider(key)
   local flat = redis.call('HGETALL', key)
-  local s = { key = key, exists = #flat > 0, throttled = {}, pauseUntil = 0, probing = 0, probeAt = 0 }
+  local s = { key = key, exists = #flat > 0, throttled = {}, pauseUntil = 0, probing = 0, probeAt = 0, declaredAt = 0 }
   for i = 1, #flat, 2 do
     local field, value = flat[i], tonumber(flat[i + 1])
     if field == 'pu' then s.pauseUntil = value
     elseif field == 'pr' then s.probing = value
     elseif field == 'pa' then s.probeAt = value
+    elseif field == 'dc' then s.declaredAt = value
     elseif string.sub(field, 1, 2) == 't:' then s.throttled[string.sub(field, 3)] = value end
   end
   return s
@@ -31,7 +33,7 @@ end
 
 -- Rewrites the hash (throttled entries are replaced as a whole); idle TTL as lanes.
 local function save_provider(s, now)
-  local args = { 'pu', fmt(s.pauseUntil), 'pr', fmt(s.probing), 'pa', fmt(s.probeAt) }
+  local args = { 'pu', fmt(s.pauseUntil), 'pr', fmt(s.probing), 'pa', fmt(s.probeAt), 'dc', fmt(s.declaredAt) }
   for name, at in pairs(s.throttled) do
     args[#args + 1] = 't:' .. name
     args[#args + 1] = fmt(at)
@@ -56,8 +58,10 @@ local function provider_throttle(s, source, sources, now, p)
     names[count] = name
   end
   s.throttled = throttled
-  local declared = count >= p.minSources and count >= math.ceil(p.share * sources)
+  local cooling = s.declaredAt ~= 0 and now - s.declaredAt < p.pauseMs + p.windowMs
+  local declared = (not cooling) and count >= p.minSources and count >= math.ceil(p.share * sources)
   if not declared and s.probing == 0 then return false, {} end
+  if declared then s.declaredAt = now end
   s.pauseUntil = now + p.pauseMs
   s.probing = 1
   s.probeAt = s.pauseUntil
@@ -81,11 +85,12 @@ local function provider_delivered(s)
   s.throttled = {}
 end
 
--- A ProviderState as reply items: pauseUntil, probing, probeAt, then source and time pairs.
+-- A ProviderState as reply items: pauseUntil, probing, probeAt, declaredAt, then source and time pairs.
 local function provider_reply(s, reply)
   reply[#reply + 1] = fmt(s.pauseUntil)
   reply[#reply + 1] = fmt(s.probing)
   reply[#reply + 1] = fmt(s.probeAt)
+  reply[#reply + 1] = fmt(s.declaredAt)
   for name, at in pairs(s.throttled) do
     reply[#reply + 1] = name
     reply[#reply + 1] = fmt(at)

@@ -1,0 +1,96 @@
+/**
+ * `npm run simulate`: runs every strategy through the same scenario (same
+ * seed, same offered load) and prints the comparison.
+ *
+ *   --seed N          scenario seed (default 1)
+ *   --hours H         simulated hours (default 3)
+ *   --adapt k=v,...   [adapt] overrides for paceline, e.g. decrease=0.7,recover_step=0.05;
+ *                     `--adapt tuned` uses TUNED_ADAPT (the best values the simulator found)
+ *   --classifier C    shipped (default) | pause-only | local
+ *   --only S,...      run only these strategies: paceline, static-3x, no-pacing
+ *   --json            print the scenario's totals and the figures as JSON instead of the table
+ */
+
+import { CLASSIFIERS, makeClassifier, type ClassifierName } from './classifier';
+import type { Figures } from './metrics';
+import { simulate } from './mta';
+import { describe, table, verdict } from './report';
+import { buildScenario, type Scenario } from './scenario';
+import { noPacingStrategy, pacelineStrategy, parseOverrides, staticStrategy, TUNED_ADAPT, type StrategyName } from './strategies';
+
+export interface RunOptions {
+  readonly seed: number;
+  readonly hours: number;
+  /** [adapt] overrides for the paceline strategy, as `key=value,...`. */
+  readonly adapt?: string;
+  readonly classifier?: ClassifierName;
+  /** Run only these strategies (default: all three). */
+  readonly only?: readonly StrategyName[];
+  /** Print JSON (for tests and scripts) instead of the table. */
+  readonly json?: boolean;
+}
+
+/** What `--json` prints. */
+export interface JsonReport {
+  readonly seed: number;
+  readonly hours: number;
+  readonly offered: number;
+  /** Hidden capacity per provider over the run, messages. */
+  readonly capacity: Readonly<Record<string, number>>;
+  readonly figures: readonly Figures[];
+}
+
+/** Runs the strategies in order on one scenario; every run has its own engine, store and provider state. */
+export async function runAll(o: RunOptions): Promise<{ scenario: Scenario; figures: Figures[] }> {
+  const scenario = buildScenario({ seed: o.seed, hours: o.hours });
+  const classifier = makeClassifier(o.classifier ?? 'shipped');
+  const strategies = [pacelineStrategy(scenario, parseOverrides(o.adapt ?? '')), staticStrategy(scenario), noPacingStrategy(scenario)];
+  const out: Figures[] = [];
+  for (const s of strategies) if (!o.only || o.only.includes(s.name)) out.push(await simulate(scenario, s, classifier));
+  return { scenario, figures: out };
+}
+
+const STRATEGY_FLAGS: Readonly<Record<string, StrategyName>> = { paceline: 'paceline', 'static-3x': 'static-3x', 'no-pacing': 'no pacing' };
+
+function flag(args: readonly string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+/** Parses the command line; throws with a usage hint on a bad value. */
+export function parseArgs(args: readonly string[]): RunOptions {
+  const seed = Number(flag(args, '--seed') ?? 1);
+  const hours = Number(flag(args, '--hours') ?? 3);
+  const classifier = (flag(args, '--classifier') ?? 'shipped') as ClassifierName;
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new Error('--seed: a whole number ≥ 0');
+  if (!(hours >= 0.5 && hours <= 23)) throw new Error('--hours: a number of hours from 0.5 to 23');
+  if (!CLASSIFIERS.includes(classifier)) throw new Error(`--classifier: one of ${CLASSIFIERS.join(', ')}`);
+  const names = flag(args, '--only')?.split(',').map((n) => n.trim());
+  const only = names?.map((n) => STRATEGY_FLAGS[n]);
+  if (only?.some((n) => n === undefined)) throw new Error(`--only: a comma-separated list of ${Object.keys(STRATEGY_FLAGS).join(', ')}`);
+  const raw = flag(args, '--adapt') ?? '';
+  const adapt = raw === 'tuned' ? TUNED_ADAPT : raw;
+  return { seed, hours, adapt, classifier, ...(only ? { only: only as StrategyName[] } : {}), ...(args.includes('--json') ? { json: true } : {}) };
+}
+
+/** The command: parses `args` (without node and script), runs and prints. */
+export async function main(args: readonly string[]): Promise<void> {
+  const o = parseArgs(args);
+  const { scenario, figures } = await runAll(o);
+  if (o.json) {
+    const report: JsonReport = { seed: o.seed, hours: o.hours, offered: scenario.messages.length, capacity: Object.fromEntries(scenario.capacity), figures };
+    console.log(JSON.stringify(report));
+    return;
+  }
+  const lines = [...describe(scenario, o.classifier ?? 'shipped', o.adapt ?? ''), '', ...table(figures), ''];
+  const paceline = figures.find((f) => f.strategy === 'paceline');
+  if (paceline) lines.push(...verdict(paceline).lines);
+  console.log(lines.join('\n'));
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).catch((err: Error) => {
+    console.error(err.message);
+    process.exit(1);
+  });
+}
