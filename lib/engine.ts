@@ -85,6 +85,12 @@ interface Ctx {
   readonly prefix: string;
 }
 
+/** A candidate with the earliest time its lane could take a message. */
+interface Ranked {
+  readonly c: Candidate;
+  readonly at: number;
+}
+
 interface Candidate {
   readonly source: Source;
   readonly lane: LaneRef;
@@ -147,14 +153,16 @@ export class Engine extends Outcomes {
     return this.choose(ctx, peek.now);
   }
 
+  /** The candidates with their limits today; only warming sources need the store (and a promise). */
   private async candidates(pool: Pool, sources: readonly Source[], lanes: readonly LaneRef[], states: readonly LaneState[], provider: string, now: number): Promise<Candidate[]> {
-    return Promise.all(
-      sources.map(async (source, i) => {
-        const state = states[i] as LaneState;
-        const view = await this.warmup.view(this.config, pool.name, source, provider, now, state);
-        return { source, lane: lanes[i] as LaneRef, state, view };
-      }),
-    );
+    const warming = sources.map((source, i) => this.warmup.warmView(this.config, pool.name, source, provider, now, states[i]));
+    const views: ReadonlyArray<LaneView | undefined> = warming.some((w) => w !== undefined) ? await Promise.all(warming) : [];
+    return sources.map((source, i) => ({
+      source,
+      lane: lanes[i] as LaneRef,
+      state: states[i] as LaneState,
+      view: views[i] ?? this.warmup.plainView(this.config, pool.name, source, provider, now),
+    }));
   }
 
   /** During a provider-wide incident: wait out the pause, then let one probe through at a time. */
@@ -181,14 +189,13 @@ export class Engine extends Outcomes {
 
   private async choose(ctx: Ctx, now: number): Promise<Decision> {
     const order = this.rank(ctx.candidates, now);
-    const first = order[0] as Candidate;
-    if (earliestAt(first.state, first.view.limits, now) > now && ctx.pool.overflow === 'reroute') {
+    if ((order[0] as Ranked).at > now && ctx.pool.overflow === 'reroute') {
       const elsewhere = await this.overflow(ctx);
       if (elsewhere) return elsewhere;
     }
-    for (const c of order) {
-      const last = c === order[order.length - 1];
-      const mode = last || earliestAt(c.state, c.view.limits, now) > now ? 'reserve' : 'now';
+    for (const { c, at } of order) {
+      const last = c === (order[order.length - 1] as Ranked).c;
+      const mode = last || at > now ? 'reserve' : 'now';
       const res = await this.store.acquire(c.lane, c.view.limits, { mode, leaseId: randomUUID(), leaseMs: this.config.settings.leaseMs });
       if (res.value.kind !== 'wait' || mode === 'reserve') return this.conclude(ctx, c, res.value, res.now, 'free slot');
     }
@@ -207,8 +214,8 @@ export class Engine extends Outcomes {
       const lanes = sources.map((s) => ({ source: s.name, provider: ctx.provider }));
       const peek = await this.store.peek(lanes, ctx.provider);
       const cands = (await this.candidates(spare, sources, lanes, peek.value.lanes, ctx.provider, peek.now)).filter((c) => c.view.opensAt === undefined);
-      for (const c of this.rank(cands, peek.now)) {
-        if (earliestAt(c.state, c.view.limits, peek.now) > peek.now) break;
+      for (const { c, at } of this.rank(cands, peek.now)) {
+        if (at > peek.now) break;
         const res = await this.store.acquire(c.lane, c.view.limits, { mode: 'now', leaseId: randomUUID(), leaseMs: this.config.settings.leaseMs });
         if (res.value.kind === 'granted') return this.conclude(ctx, c, res.value, res.now, `overflow from pool ${pool.name}: free slot`);
       }
@@ -226,7 +233,7 @@ export class Engine extends Outcomes {
    * use); then the largest share of its daily volume left, the most headroom
    * (oldest rate slot), the least busy, round robin.
    */
-  private rank(candidates: readonly Candidate[], now: number): Candidate[] {
+  private rank(candidates: readonly Candidate[], now: number): Ranked[] {
     const n = Math.max(1, candidates.length);
     const start = this.turn++ % n;
     const scored = candidates.map((c, i) => ({
@@ -239,7 +246,7 @@ export class Engine extends Outcomes {
       rotation: (i - start + n) % n,
     }));
     scored.sort((a, b) => a.at - b.at || a.warm - b.warm || b.left - a.left || a.tat - b.tat || a.busy - b.busy || a.rotation - b.rotation);
-    return scored.map((s) => s.c);
+    return scored;
   }
 
   private conclude(ctx: Ctx, c: Candidate, result: AcquireResult, now: number, what: string): Decision {

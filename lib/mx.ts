@@ -55,7 +55,9 @@ export class MxResolver {
   }
 
   async resolve(rawDomain: string): Promise<MxAnswer> {
-    const domain = (domainToASCII(rawDomain.toLowerCase()) || rawDomain.toLowerCase()).replace(/\.$/, '');
+    const lower = rawDomain.toLowerCase();
+    // ASCII domains (nearly all) skip the IDN conversion
+    const domain = (/^[\x21-\x7e]*$/.test(lower) ? lower : domainToASCII(lower) || lower).replace(/\.$/, '');
     const cached = this.cache.get(domain);
     if (cached && cached.expiresAt > this.clock()) return cached.answer;
     let pending = this.inflight.get(domain);

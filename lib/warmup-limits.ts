@@ -49,13 +49,28 @@ export class WarmupLimits {
 
   /** Today's view of a lane; `state` (from a peek) gives yesterday's counters for earned progression. */
   async view(config: Config, pool: string, source: Source, provider: string, now: number, state?: LaneState): Promise<LaneView> {
+    return this.warmView(config, pool, source, provider, now, state) ?? this.plainView(config, pool, source, provider, now);
+  }
+
+  /** The view of a lane whose source is not warming: no store access, no promise. */
+  plainView(config: Config, pool: string, source: Source, provider: string, now: number): LaneView {
     const offset = zoneOffsetMs(config.settings.timezone, now);
     const base = laneLimits(config, pool, source.name, provider);
-    const limits = offset === 0 ? base : { ...base, dayOffsetMs: offset };
+    return { limits: offset === 0 ? base : { ...base, dayOffsetMs: offset } };
+  }
+
+  /** The view of a warming source's lane, or undefined when the source is warm. */
+  warmView(config: Config, pool: string, source: Source, provider: string, now: number, state?: LaneState): Promise<LaneView> | undefined {
     const schedule = source.warmup ? config.schedules.get(source.warmup.schedule) : undefined;
-    if (!schedule || !source.warmup) return { limits };
+    if (!schedule || !source.warmup) return undefined;
+    return this.warming(config, pool, source, schedule, provider, now, state);
+  }
+
+  private async warming(config: Config, pool: string, source: Source, schedule: ScheduleConfig, provider: string, now: number, state?: LaneState): Promise<LaneView> {
+    const offset = zoneOffsetMs(config.settings.timezone, now);
+    const { limits } = this.plainView(config, pool, source, provider, now);
     const today = dayNumber(now, offset);
-    const record = await this.record({ source: source.name, provider }, schedule, source.warmup.start, today, state);
+    const record = await this.record({ source: source.name, provider }, schedule, source.warmup?.start, today, state);
     const day = scheduleDay(schedule, record, today);
     const cap = capFor(schedule, provider, day);
     if (cap === undefined) return { limits };

@@ -44,8 +44,19 @@ export function parseRate(text: string): Rate | string {
   return Object.freeze({ count, periodMs: period[1], burst });
 }
 
-/** Canonical spelling of a rate: `30/min`, `1000/h,burst=20`. */
+const canonical = new WeakMap<Rate, string>();
+
+/** Canonical spelling of a rate: `30/min`, `1000/h,burst=20` (memoised: it keys every lane step). */
 export function formatRate(rate: Rate): string {
+  let text = canonical.get(rate);
+  if (text === undefined) {
+    text = spell(rate);
+    canonical.set(rate, text);
+  }
+  return text;
+}
+
+function spell(rate: Rate): string {
   const period = PERIODS.find(([, ms]) => ms === rate.periodMs);
   const base = period ? `${rate.count}/${period[0]}` : `${rate.count}/${rate.periodMs}ms`;
   return rate.burst === 1 ? base : `${base},burst=${rate.burst}`;
