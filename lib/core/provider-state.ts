@@ -18,6 +18,15 @@ export interface IncidentParams {
   readonly probeIntervalMs: number;
 }
 
+/**
+ * Windows after an incident in which no new one is declared (1 h with the
+ * default 5 min window). The simulator showed why: without it, a pace set too
+ * high for every IP looked like an incident again and again, each one forgave
+ * the lanes, and they never slowed down (Gmail-like lane at 10 % of capacity;
+ * with it, 44 %).
+ */
+export const INCIDENT_COOLDOWN_WINDOWS = 12;
+
 export const DEFAULT_INCIDENT: IncidentParams = { windowMs: 300_000, minSources: 2, share: 0.5, pauseMs: 300_000, probeIntervalMs: 30_000 };
 
 export interface ProviderState {
@@ -28,10 +37,10 @@ export interface ProviderState {
   probing: number;
   probeAt: number;
   /**
-   * When the last incident was declared. Within `pauseMs + windowMs` of it no
-   * new one is declared: lanes throttled again right after an incident are
-   * over their own limits (a configured pace too high for every IP), and must
-   * slow down themselves rather than be forgiven again.
+   * When the last incident was declared. Within INCIDENT_COOLDOWN_WINDOWS
+   * windows of it no new one is declared: lanes throttled again after an
+   * incident are over their own limits (a configured pace too high for every
+   * IP), and must slow down themselves rather than be forgiven again.
    */
   declaredAt: number;
 }
@@ -50,7 +59,7 @@ export function recordThrottle(prior: ProviderState, source: string, sources: nu
   throttled[source] = now;
   const state: ProviderState = { ...prior, throttled };
   const count = Object.keys(throttled).length;
-  const cooling = state.declaredAt !== 0 && now - state.declaredAt < p.pauseMs + p.windowMs;
+  const cooling = state.declaredAt !== 0 && now - state.declaredAt < INCIDENT_COOLDOWN_WINDOWS * p.windowMs;
   const declared = !cooling && count >= p.minSources && count >= Math.ceil(p.share * sources);
   if (!declared && state.probing === 0) return { state, incident: false, explained: [] };
   if (declared) state.declaredAt = now;

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Cluster, Redis } from 'ioredis';
 import { DEFAULT_POLICY, emptyLane, EWMA_WEIGHT, type LaneState } from '../core/lane';
+import { INCIDENT_COOLDOWN_WINDOWS } from '../core/provider-state';
 import { DAY_MS } from '../core/day';
 import { CODE } from './codes';
 
@@ -114,6 +115,7 @@ export function prelude(): string {
     `local WARM_TTL_MS = ${luaValue(WARM_TTL_MS)}`,
     `local DEFAULT_POLICY = ${luaValue(DEFAULT_POLICY)}`,
     `local EWMA_WEIGHT = ${luaValue(EWMA_WEIGHT)}`,
+    `local INCIDENT_COOLDOWN_WINDOWS = ${luaValue(INCIDENT_COOLDOWN_WINDOWS)}`,
     `local FIELD_NAMES = ${luaValue(STATE_FIELDS.map(([name]) => name))}`,
     `local FIELD_PROPS = ${luaValue(STATE_FIELDS.map(([, prop]) => prop))}`,
     `local FIELD_NUMERIC = { ${STATE_FIELDS.map(([, , kind]) => String(kind === 'n')).join(', ')} }`,

@@ -125,4 +125,9 @@ t.test('provider-wide incident: most sources throttled in one window', async (t)
   t.equal(probe.ok, true);
   t.equal(takeProbe(probe.state, T0 + 700_002, p).ok, false, 'one probe per interval');
   t.equal(providerGate(providerDelivered(probe.state), T0 + 700_003), null, 'a delivery ends the incident');
+  const after = providerDelivered(probe.state);
+  const again = recordThrottle(recordThrottle(after, 'a', 3, T0 + 800_000, p).state, 'b', 3, T0 + 800_001, p);
+  t.equal(again.incident, false, 'the same sources throttled again soon after: their own limits, not a new incident');
+  const later = recordThrottle(recordThrottle(again.state, 'a', 3, T0 + 400_001 + 12 * 300_000, p).state, 'b', 3, T0 + 400_002 + 12 * 300_000, p);
+  t.equal(later.incident, true, 'twelve windows later an incident can be declared again');
 });

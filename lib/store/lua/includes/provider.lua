@@ -58,7 +58,7 @@ local function provider_throttle(s, source, sources, now, p)
     names[count] = name
   end
   s.throttled = throttled
-  local cooling = s.declaredAt ~= 0 and now - s.declaredAt < p.pauseMs + p.windowMs
+  local cooling = s.declaredAt ~= 0 and now - s.declaredAt < INCIDENT_COOLDOWN_WINDOWS * p.windowMs
   local declared = (not cooling) and count >= p.minSources and count >= math.ceil(p.share * sources)
   if not declared and s.probing == 0 then return false, {} end
   if declared then s.declaredAt = now end
