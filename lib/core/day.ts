@@ -18,9 +18,26 @@ export function nextDayStartMs(now: number, offsetMs = 0): number {
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
-/** The UTC offset (ms) of IANA zone `tz` at instant `now`; throws RangeError for an unknown zone. */
+/** Offsets change only on quarter-hour instants (every zone's offset is a multiple of 15 min). */
+const QUARTER_MS = 900_000;
+const lastOffset = new Map<string, { quarter: number; offset: number }>();
+
+/**
+ * The UTC offset (ms) of IANA zone `tz` at instant `now`; throws RangeError
+ * for an unknown zone. Memoised per zone and quarter hour: it is asked for
+ * every candidate lane of every decision.
+ */
 export function zoneOffsetMs(tz: string, now: number): number {
   if (tz === 'UTC') return 0;
+  const quarter = Math.floor(now / QUARTER_MS);
+  const hit = lastOffset.get(tz);
+  if (hit && hit.quarter === quarter) return hit.offset;
+  const offset = computeOffset(tz, now);
+  lastOffset.set(tz, { quarter, offset });
+  return offset;
+}
+
+function computeOffset(tz: string, now: number): number {
   let f = formatters.get(tz);
   if (!f) {
     f = new Intl.DateTimeFormat('en-US', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
