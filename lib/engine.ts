@@ -7,7 +7,8 @@
 
 import { randomUUID } from 'node:crypto';
 import { dayNumber } from './core/day';
-import { earliestAt, type AcquireResult, type LaneLimits, type LaneState } from './core/lane';
+import { realTime } from './core/pace';
+import { earliestAt, nextFreeAt, type AcquireResult, type LaneLimits, type LaneState } from './core/lane';
 import { providerGate } from './core/provider-state';
 import type { Config, Pool, Source } from './config/types';
 import type { MxHost, MxResolver } from './mx';
@@ -18,7 +19,7 @@ import { WarmupLimits, type LaneView } from './warmup-limits';
 /** What the engine remembers about one message between hooks. */
 export interface Ticket {
   /** A booked future rate slot: come back at `at` and send from `lane.source`. */
-  reservation?: { lane: LaneRef; at: number; epoch: number };
+  reservation?: { lane: LaneRef; at: number; slot: number; epoch: number };
   /** The delivery in flight. */
   lease?: { lane: LaneRef; limits: LaneLimits; id: string; startedAt: number };
   /** Set when this message is a provider's incident probe. */
@@ -60,6 +61,22 @@ export const PRECISE_MS = 2000;
 /** Whole seconds to DELAY so that the message is back before `at` (then held for the rest). */
 export function earlySeconds(at: number, now: number): number {
   return Math.max(1, Math.floor((at - now) / 1000) - 1);
+}
+
+/**
+ * A booked slot's real time follows the lane's pace (lib/core/pace.ts): it
+ * moves earlier when the lane recovers. A message booked more than this far
+ * ahead comes back after half the time to see where its slot is now (a
+ * handful of returns per message, however long the queue).
+ */
+export const REPOLL_MS = 60_000;
+
+/** A booked message comes back at least this often (a slot pushed far out by a pause comes back in when the pace recovers). */
+export const REPOLL_MAX_MS = 300_000;
+
+/** DELAY for a booked message: back just before its slot, or after half the way to a far slot (at most REPOLL_MAX_MS). */
+export function bookedDelaySeconds(at: number, now: number): number {
+  return at - now > REPOLL_MS ? Math.floor(Math.min(at - now, 2 * REPOLL_MAX_MS) / 2000) : earlySeconds(at, now);
 }
 
 /** Share of the day's volume a lane has left (1 without a daily limit). */
@@ -171,6 +188,9 @@ export class Engine extends Outcomes {
     const gate = providerGate(state, now);
     if (!gate) return null;
     if (gate.probe) {
+      // only a message that could leave now takes the probe: one booked for later would waste it
+      const ready = this.readyAt(ctx, now);
+      if (ready > now) return this.wait(ctx, ready, now, `provider ${ctx.provider} probing after an incident`, ctx.ticket.reservation !== undefined);
       const probe = await this.store.providerProbe(ctx.provider, this.config.settings.adapt.incident);
       if (probe.value.ok) {
         ctx.ticket.probe = true;
@@ -181,8 +201,16 @@ export class Engine extends Outcomes {
     return this.wait(ctx, gate.at, now, `provider ${ctx.provider} paused (provider-wide incident)`);
   }
 
-  private async claimReserved(ctx: Ctx, c: Candidate, reserved: { lane: LaneRef; at: number; epoch: number }): Promise<Decision> {
-    const req = { reservedAt: reserved.at, epoch: reserved.epoch, leaseId: randomUUID(), leaseMs: this.config.settings.leaseMs };
+  /** When this message could leave (from the peeked states): its booked slot, else the soonest-free candidate. */
+  private readyAt(ctx: Ctx, now: number): number {
+    const reserved = ctx.ticket.reservation;
+    const mine = reserved && reserved.lane.provider === ctx.provider ? ctx.candidates.find((c) => c.source.name === reserved.lane.source) : undefined;
+    if (reserved && mine && mine.view.limits.rate) return Math.max(now, realTime(mine.state, reserved.slot));
+    return Math.min(...ctx.candidates.map((c) => earliestAt(c.state, c.view.limits, now)));
+  }
+
+  private async claimReserved(ctx: Ctx, c: Candidate, reserved: { lane: LaneRef; slot: number; epoch: number }): Promise<Decision> {
+    const req = { slot: reserved.slot, epoch: reserved.epoch, leaseId: randomUUID(), leaseMs: this.config.settings.leaseMs };
     const { now, value } = await this.store.claim(c.lane, c.view.limits, req);
     return this.conclude(ctx, c, value, now, 'reserved slot');
   }
@@ -241,7 +269,7 @@ export class Engine extends Outcomes {
       at: earliestAt(c.state, c.view.limits, now),
       warm: c.view.warm ? 0 : 1,
       left: remainingShare(c.state, c.view.limits, now),
-      tat: c.state.tat,
+      tat: nextFreeAt(c.state),
       busy: c.state.leases.length,
       rotation: (i - start + n) % n,
     }));
@@ -258,7 +286,7 @@ export class Engine extends Outcomes {
       const warm = c.view.warm ? ` (warm-up ${c.view.warm.schedule} day ${c.view.warm.day}, cap ${c.view.warm.cap})` : '';
       return { action: 'send', source, provider: ctx.provider, hosts: ctx.hosts, why: `${ctx.prefix}${what} on ${source.name}${warm}${probe}` };
     }
-    if (result.kind === 'reserved') ctx.ticket.reservation = { lane, at: result.at, epoch: result.epoch };
+    if (result.kind === 'reserved') ctx.ticket.reservation = { lane, at: result.at, slot: result.slot, epoch: result.epoch };
     const booked = result.kind === 'reserved' || (result.kind === 'wait' && result.reason === 'rate' && ctx.ticket.reservation !== undefined);
     const reason = result.kind === 'reserved' ? `reserved rate slot on ${source.name}` : `${result.reason} limit on ${source.name}`;
     return this.wait(ctx, result.at, now, reason, booked);
@@ -272,7 +300,7 @@ export class Engine extends Outcomes {
     }
     if (booked && at <= holdUntil) {
       if (at - now <= PRECISE_MS) return { action: 'hold', ms: Math.max(0, at - now), provider: ctx.provider, why: `${ctx.prefix}${reason}, leaving in ${at - now} ms` };
-      const early = earlySeconds(at, now);
+      const early = bookedDelaySeconds(at, now);
       return { action: 'delay', seconds: early, provider: ctx.provider, why: `${ctx.prefix}${reason}, next slot in ${Math.ceil((at - now) / 1000)}s (back in ${early}s)` };
     }
     const seconds = delaySeconds(Math.min(at, holdUntil), now);

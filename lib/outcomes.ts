@@ -127,7 +127,8 @@ export class Outcomes {
     await Promise.all(
       r.explained.map((source) => {
         const l = { source, provider: lane.provider };
-        return this.store.react(l, laneLimits(this.config, this.config.settings.defaultPool, source, lane.provider), { category: 'forgive' }, this.config.settings.adapt.react);
+        const event = { category: 'forgive' as const, durationMs: Math.max(0, r.pauseUntil - this.clock()) };
+        return this.store.react(l, laneLimits(this.config, this.config.settings.defaultPool, source, lane.provider), event, this.config.settings.adapt.react);
       }),
     );
     return r.pauseUntil;

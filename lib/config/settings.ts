@@ -33,12 +33,15 @@ export const INI_KEYS: Readonly<Record<string, Readonly<Record<string, Key>>>> =
   redis: Object.fromEntries(REDIS_KEYS.map((k) => [k, { kind: 'string' as const, fallback: REDIS_DEFAULTS[k] ?? '' }])),
   adapt: {
     enabled: { kind: 'bool', fallback: 'true' },
+    accepted_share: { kind: 'fraction', fallback: '0.9' },
     decrease: { kind: 'fraction', fallback: '0.5' },
     floor: { kind: 'fraction', fallback: '0.05' },
     throttle_pause: { kind: 'duration', fallback: '1m' },
     hold: { kind: 'duration', fallback: '10s' },
     recover_step: { kind: 'fraction', fallback: '0.1' },
     recover_interval: { kind: 'duration', fallback: '5m' },
+    climb_step: { kind: 'fraction', fallback: '0.05' },
+    climb_cost: { kind: 'fraction', fallback: '0.1' },
     connections_duration: { kind: 'duration', fallback: '10m' },
     suspend_duration: { kind: 'duration', fallback: '2h' },
     probe_interval: { kind: 'duration', fallback: '1h' },
@@ -133,16 +136,19 @@ export function validateSettings(issues: IssueList, ini: Record<string, unknown>
     adapt: Object.freeze({
       enabled: values['adapt.enabled'] as boolean,
       react: Object.freeze({
+        acceptedShare: values['adapt.accepted_share'] as number,
         decrease: values['adapt.decrease'] as number,
         floor: values['adapt.floor'] as number,
         throttlePauseMs: values['adapt.throttle_pause'] as number,
         holdMs: values['adapt.hold'] as number,
         connectionsMs: values['adapt.connections_duration'] as number,
         suspendMs: values['adapt.suspend_duration'] as number,
+        climbCost: values['adapt.climb_cost'] as number,
       }),
       policy: Object.freeze({
         recoverStep: values['adapt.recover_step'] as number,
         recoverIntervalMs: values['adapt.recover_interval'] as number,
+        climbStep: values['adapt.climb_step'] as number,
         probeIntervalMs: values['adapt.probe_interval'] as number,
       }),
       incident: Object.freeze({

@@ -2,24 +2,38 @@
  * How a lane reacts to what a provider answered. Pure: (state, reply
  * category, now, params) → new state and what was done.
  *
- * - throttle: multiplicative decrease of the pace and a short pause, once per
- *   burst of replies (fifty in-flight messages answered 451 at once are one
- *   event); recovery is additive, one step per clean interval (lane.ts).
+ * - throttle: the pace becomes `acceptedShare` of what the provider accepted
+ *   from the lane in the last minute (the known-good pace; `decrease` × the
+ *   pace when it accepted nothing), and a short pause, once per burst of
+ *   replies (fifty in-flight messages answered 451 at once are one event).
+ *   Recovery (lib/core/pace.ts): additive up to the known-good pace, then a
+ *   slow climb whose interval is the pause it cost ÷ `climbCost`. A lane
+ *   refused while climbing above its known-good pace has `overshot`: its own
+ *   limit, never a sign of a provider-wide incident.
  * - connections: a temporary concurrency cap at half of what is in force.
- * - suspend: a pause for the rule's duration, then a slow resumption.
+ * - suspend: a pause for the rule's duration, then the measured pace.
  * - blocked: stop; one probe per probe interval; a delivered probe unblocks.
+ * - forgive (a provider-wide incident explains the reaction): back to the
+ *   known-good pace, waiting out the provider's pause instead of its own.
  * - recipient, message, transient, unknown: counted, no pacing change.
+ *
+ * Pauses stop the lane's slot clock, so booked messages keep their order and
+ * move on by the pause (lib/core/pace.ts).
  */
 
 import type { Category } from './classify';
 
 export { CATEGORIES, type Category } from './classify';
-import { concurrencyLimit, normalize, type LaneLimits, type LaneState } from './lane';
+import { concurrencyLimit, normalize, toleranceMs, type LaneLimits, type LaneState } from './lane';
+import { acceptedLastMinute, pauseClock, resumeClock, setFactor, slotTime } from './pace';
+import { perMinute } from './rate';
 
 
 /** Tunables of the reactions ([adapt] in paceline.ini). */
 export interface ReactParams {
-  /** Pace multiplier on a throttle reaction (0.5 halves the pace). */
+  /** On a throttle, the pace becomes this share of what the provider accepted in the last minute. */
+  readonly acceptedShare: number;
+  /** Pace multiplier on a throttle when the provider accepted nothing in the last minute (0.5 halves the pace). */
   readonly decrease: number;
   /** Lowest pace factor a lane is pushed to. */
   readonly floor: number;
@@ -28,18 +42,22 @@ export interface ReactParams {
   readonly holdMs: number;
   readonly connectionsMs: number;
   readonly suspendMs: number;
+  /** A climb above the known-good pace risks at most this share of the time in pauses: it waits pause ÷ climbCost. */
+  readonly climbCost: number;
 }
 
 export const DEFAULT_REACT: ReactParams = {
+  acceptedShare: 0.9,
   decrease: 0.5,
   floor: 0.05,
   throttlePauseMs: 60_000,
   holdMs: 10_000,
   connectionsMs: 600_000,
   suspendMs: 7_200_000,
+  climbCost: 0.1,
 };
 
-export type Effect = 'slowed' | 'held' | 'capped' | 'suspended' | 'blocked' | 'counted' | 'forgiven';
+export type Effect = 'slowed' | 'overshot' | 'held' | 'capped' | 'suspended' | 'blocked' | 'counted' | 'forgiven';
 
 export interface ReactEvent {
   readonly category: Category | 'forgive';
@@ -47,15 +65,39 @@ export interface ReactEvent {
   readonly durationMs?: number;
 }
 
-function slowDown(s: LaneState, p: ReactParams, now: number, pauseMs: number, policyIntervalMs: number): void {
+/**
+ * The pace after a refusal. What the provider accepted from the lane in the
+ * last minute is the best measure of what it will take: the pace becomes
+ * `acceptedShare` of that (and always lower than before), remembered as the
+ * known-good pace. When it accepted nothing, the pace is multiplied by
+ * `decrease` and nothing is learnt.
+ */
+function slowDown(s: LaneState, limits: LaneLimits, p: ReactParams, now: number, pauseMs: number, policyIntervalMs: number): void {
+  const accepted = limits.rate ? acceptedLastMinute(s, now) / perMinute(limits.rate) : 0;
   s.prevFactor = s.factor;
-  s.factor = Math.max(p.floor, s.factor * p.decrease);
-  s.pauseUntil = Math.max(s.pauseUntil, now + pauseMs);
+  if (accepted > 0) {
+    setFactor(s, now, Math.max(p.floor, p.acceptedShare * Math.min(s.factor, accepted)));
+    s.known = s.factor;
+  } else {
+    setFactor(s, now, Math.max(p.floor, s.factor * p.decrease));
+  }
+  s.climbMs = pauseMs / p.climbCost;
+  s.climbs = 0;
+  pauseUntil(s, limits, now, Math.max(s.pauseUntil, now + pauseMs));
   s.recoverAt = s.pauseUntil + policyIntervalMs;
-  s.epoch += 1;
-  // bookings of the old pace are void (epoch); new ones start when the pause ends
-  s.tat = s.pauseUntil;
-  s.departAt = s.pauseUntil;
+}
+
+/**
+ * Pauses the lane: the slot clock stands still until the pause ends, so
+ * booked slots move on by the pause, in order. A lane told to slow down gets
+ * no burst credit: after the pause it goes at the steady pace.
+ */
+function pauseUntil(s: LaneState, limits: LaneLimits, now: number, until: number): void {
+  s.pauseUntil = until;
+  pauseClock(s, now, until);
+  if (!limits.rate) return;
+  s.tat = Math.max(s.tat, slotTime(s, now) + toleranceMs(s, limits.rate) * s.factor);
+  s.departAt = Math.max(s.departAt, until + toleranceMs(s, limits.rate));
 }
 
 /** Applies one classified reply to a lane. */
@@ -63,37 +105,60 @@ export function react(prior: LaneState, limits: LaneLimits, now: number, event: 
   const s = normalize(prior, limits, now, true);
   const interval = limits.policy?.recoverIntervalMs ?? 300_000;
   switch (event.category) {
-    case 'throttle':
+    case 'throttle': {
       s.dayThrottles += 1;
       // replies to messages sent before or just after the pause belong to the same event
-      if (s.reactedAt !== 0 && now - s.reactedAt < (event.durationMs ?? p.throttlePauseMs) + p.holdMs) return { state: s, effect: 'held' };
-      s.reactedAt = now;
-      slowDown(s, p, now, event.durationMs ?? p.throttlePauseMs, interval);
-      return { state: s, effect: 'slowed' };
+      if (now < s.holdUntil) return { state: s, effect: 'held' };
+      // a lane climbing above its known-good pace found its own limit: that
+      // says nothing about the provider as a whole (no incident)
+      const climbing = s.known > 0 && s.factor > s.known;
+      slowDown(s, limits, p, now, event.durationMs ?? p.throttlePauseMs, interval);
+      s.holdUntil = s.pauseUntil + p.holdMs;
+      return { state: s, effect: climbing ? 'overshot' : 'slowed' };
+    }
     case 'connections': {
       const inForce = Math.min(concurrencyLimit(s, limits), Math.max(1, s.leases.length));
       s.connCap = Math.max(1, Math.floor(inForce / 2));
       s.connCapUntil = now + (event.durationMs ?? p.connectionsMs);
       return { state: s, effect: 'capped' };
     }
-    case 'suspend':
+    case 'suspend': {
       s.dayThrottles += 1;
-      slowDown(s, p, now, event.durationMs ?? p.suspendMs, interval);
+      const pauseMs = event.durationMs ?? p.suspendMs;
+      if (now < s.holdUntil) {
+        // the same burst of replies: the suspension stands (a longer one wins), the pace is not cut again
+        if (now + pauseMs <= s.pauseUntil + p.holdMs) return { state: s, effect: 'held' };
+        pauseUntil(s, limits, now, now + pauseMs);
+        s.recoverAt = s.pauseUntil + interval;
+        s.climbMs = Math.max(s.climbMs, pauseMs / p.climbCost);
+      } else {
+        slowDown(s, limits, p, now, pauseMs, interval);
+      }
+      s.holdUntil = s.pauseUntil + p.holdMs;
       return { state: s, effect: 'suspended' };
+    }
     case 'blocked':
       if (s.blockedAt === 0) {
         s.blockedAt = now;
         s.prevFactor = s.factor;
-        s.factor = p.floor;
+        setFactor(s, now, p.floor);
+        s.known = 0;
         s.epoch += 1;
       }
       s.probeAt = now + (limits.policy?.probeIntervalMs ?? 3_600_000);
       return { state: s, effect: 'blocked' };
     case 'forgive':
-      s.factor = Math.max(s.factor, s.prevFactor);
+      // the provider's trouble, not the lane's pace: back to the known-good pace
+      // (measured from what the provider accepted), else to the pace before the
+      // reaction; the lane waits out the provider's pause (`durationMs`), not its own
+      resumeClock(s, now);
+      setFactor(s, now, Math.max(s.factor, s.known > 0 ? s.known : s.prevFactor));
       s.pauseUntil = 0;
-      s.recoverAt = 0;
-      s.reactedAt = 0;
+      if (limits.rate) s.departAt = Math.min(s.departAt, now + toleranceMs(s, limits.rate));
+      if (event.durationMs) pauseUntil(s, limits, now, now + event.durationMs);
+      s.recoverAt = s.factor < 1 ? Math.max(now, s.pauseUntil) + interval : 0;
+      // replies still in flight are the same event; later ones are new
+      s.holdUntil = Math.min(s.holdUntil, now + p.holdMs);
       return { state: s, effect: 'forgiven' };
     default:
       return { state: s, effect: 'counted' };

@@ -15,17 +15,20 @@
 
 import { intervalMs, formatRate, type Rate } from './rate';
 import { dayNumber, nextDayStartMs } from './day';
+import { countAccepted, realTime, recover, slotTime } from './pace';
 
 /** How a throttled lane climbs back and how a blocked lane is probed. */
 export interface LanePolicy {
-  /** Added to the pace factor after each clean interval (0.1 = 10 % of the limit). */
+  /** Added to the pace factor after each clean interval (0.1 = 10 % of the limit), up to the known-good pace. */
   readonly recoverStep: number;
   readonly recoverIntervalMs: number;
+  /** Above the known-good pace the factor grows by this share per climb interval (0.05 = 5 %). */
+  readonly climbStep: number;
   /** A blocked lane sends one probe message per interval. */
   readonly probeIntervalMs: number;
 }
 
-export const DEFAULT_POLICY: LanePolicy = { recoverStep: 0.1, recoverIntervalMs: 300_000, probeIntervalMs: 3_600_000 };
+export const DEFAULT_POLICY: LanePolicy = { recoverStep: 0.1, recoverIntervalMs: 300_000, climbStep: 0.05, probeIntervalMs: 3_600_000 };
 
 /** Limits of one lane; an absent field is unlimited. */
 export interface LaneLimits {
@@ -47,8 +50,11 @@ export interface Lease {
 
 /** Everything the store keeps per lane. Plain data, cloneable, JSON-safe. Times are epoch ms, 0 = none. */
 export interface LaneState {
-  /** GCRA theoretical arrival time; 0 when idle. */
+  /** GCRA theoretical arrival time of the next free slot, on the slot clock (lib/core/pace.ts); 0 when idle. */
   tat: number;
+  /** The slot clock: slot time `vOrigin` at real time `vAt`; it runs at `factor` × real time after `vAt`. */
+  vAt: number;
+  vOrigin: number;
   /** Canonical rate `tat` was computed for; a different rate starts afresh. */
   rateKey: string;
   leases: Lease[];
@@ -75,11 +81,26 @@ export interface LaneState {
   blockedAt: number;
   /** Next probe of a blocked lane. */
   probeAt: number;
-  /** Last throttle reaction: one reaction per burst of replies. */
-  reactedAt: number;
-  /** Next additive increase of `factor`. */
+  /** Throttle replies before this time belong to the last reaction: one reaction per burst of replies. */
+  holdUntil: number;
+  /** Next recovery step of `factor`. */
   recoverAt: number;
-  /** Bumped by every reaction; a reservation from an older epoch books again at the new pace. */
+  /**
+   * The known-good pace: the factor a throttle reaction set from what the
+   * provider had accepted (0 = none measured). Recovery is quick up to it and
+   * a slow climb above it, one `climbStep` per `climbMs`.
+   */
+  known: number;
+  /** Interval of the slow climb above `known`, set by the last reaction from the pause it cost. */
+  climbMs: number;
+  /** Climb steps taken since the last reaction; each step is twice the one before (up to 8 × `climbStep`). */
+  climbs: number;
+  /** Minute number (epoch ms / 60 000) that `acceptCount` belongs to. */
+  acceptMinute: number;
+  /** Deliveries the provider accepted in that minute, and in the minute before it. */
+  acceptCount: number;
+  acceptPrev: number;
+  /** Bumped when the lane is blocked; a reservation from an older epoch books again. */
   epoch: number;
   /**
    * GCRA of departures: the next message may leave at `departAt - tolerance`.
@@ -99,7 +120,8 @@ export type WaitReason = 'rate' | 'concurrency' | 'daily' | 'paused' | 'blocked'
 
 export type AcquireResult =
   | { readonly kind: 'granted'; readonly leaseId: string }
-  | { readonly kind: 'reserved'; readonly at: number; readonly epoch: number }
+  /** `slot`: the booked slot on the slot clock; `at`: its real time at the pace in force now. */
+  | { readonly kind: 'reserved'; readonly at: number; readonly slot: number; readonly epoch: number }
   | { readonly kind: 'wait'; readonly at: number; readonly reason: WaitReason };
 
 export interface AcquireRequest {
@@ -110,7 +132,8 @@ export interface AcquireRequest {
 }
 
 export interface ClaimRequest {
-  readonly reservedAt: number;
+  /** The booked slot on the slot clock (AcquireResult `slot`). */
+  readonly slot: number;
   readonly epoch: number;
   readonly leaseId: string;
   readonly leaseMs: number;
@@ -121,18 +144,11 @@ export const INITIAL_DELIVERY_MS = 1000;
 
 export function emptyLane(): LaneState {
   return {
-    tat: 0, rateKey: '', leases: [], day: 0, dayCount: 0, dayThrottles: 0, prevDay: 0, prevDayCount: 0, prevDayThrottles: 0,
+    tat: 0, vAt: 0, vOrigin: 0, rateKey: '', leases: [], day: 0, dayCount: 0, dayThrottles: 0, prevDay: 0, prevDayCount: 0, prevDayThrottles: 0,
     meanDeliveryMs: INITIAL_DELIVERY_MS, factor: 1, prevFactor: 1, pauseUntil: 0, connCap: 0, connCapUntil: 0,
-    blockedAt: 0, probeAt: 0, reactedAt: 0, recoverAt: 0, epoch: 0, departAt: 0, minute: 0, minuteCount: 0,
+    blockedAt: 0, probeAt: 0, holdUntil: 0, recoverAt: 0, known: 0, climbMs: 0, climbs: 0, epoch: 0, departAt: 0, minute: 0, minuteCount: 0,
+    acceptMinute: 0, acceptCount: 0, acceptPrev: 0,
   };
-}
-
-/** Additive increase: one `recoverStep` per clean interval elapsed since `recoverAt`. */
-function recover(s: LaneState, policy: LanePolicy, now: number): void {
-  if (s.factor >= 1 || s.recoverAt === 0 || now < s.recoverAt || s.blockedAt !== 0) return;
-  const steps = 1 + Math.floor((now - s.recoverAt) / policy.recoverIntervalMs);
-  s.factor = Math.min(1, s.factor + steps * policy.recoverStep);
-  s.recoverAt = s.factor < 1 ? s.recoverAt + steps * policy.recoverIntervalMs : 0;
 }
 
 /**
@@ -169,30 +185,64 @@ export function normalize(state: LaneState, limits: LaneLimits, now: number, kee
   return s;
 }
 
+/**
+ * GCRA tolerance at the current pace: the burst scales with the pace (a lane
+ * slowed to a tenth of its rate may not fire its full configured burst), but
+ * a configured burst of two or more stays at least two, so that a message
+ * that left late lets the next catch up.
+ */
+export function toleranceMs(state: LaneState, rate: Rate): number {
+  const burst = Math.max(Math.min(2, rate.burst), Math.ceil(rate.burst * state.factor));
+  return (burst - 1) * paceIntervalMs(state, rate);
+}
+
 /** Interval between messages at the current pace (configured interval / factor). */
 export function paceIntervalMs(state: LaneState, rate: Rate): number {
   return intervalMs(rate) / state.factor;
 }
 
-/** Concurrency in force: the configured limit scaled by the pace factor, and any temporary cap. */
+/**
+ * Concurrency in force: the configured limit scaled by the pace factor, but
+ * never below what the lowered pace itself needs (Little's law: deliveries
+ * per ms × mean delivery time, plus one), and any temporary cap.
+ */
 export function concurrencyLimit(state: LaneState, limits: LaneLimits): number {
-  let limit = limits.concurrency === undefined ? Infinity : Math.max(1, Math.floor(limits.concurrency * state.factor));
+  const configured = limits.concurrency;
+  if (configured === undefined) return state.connCap > 0 ? state.connCap : Infinity;
+  let limit = Math.max(1, Math.floor(configured * state.factor));
+  if (limits.rate && state.factor < 1) {
+    const needed = Math.ceil(state.meanDeliveryMs / paceIntervalMs(state, limits.rate)) + 1;
+    limit = Math.min(configured, Math.max(limit, needed));
+  }
   if (state.connCap > 0) limit = Math.min(limit, state.connCap);
   return limit;
+}
+
+/** The burst tolerance on the slot clock (configured intervals, which the clock scales). */
+function slotTolerance(state: LaneState, rate: Rate): number {
+  return toleranceMs(state, rate) * state.factor;
+}
+
+/** The slot the next booking gets, on the slot clock. */
+function nextSlot(state: LaneState, rate: Rate, now: number): number {
+  return Math.max(state.tat - slotTolerance(state, rate), slotTime(state, now));
 }
 
 /** Earliest time the rate allows the next message (≥ now). */
 export function rateFreeAt(state: LaneState, limits: LaneLimits, now: number): number {
   if (!limits.rate) return now;
-  const tolerance = (limits.rate.burst - 1) * paceIntervalMs(state, limits.rate);
-  return Math.max(state.tat - tolerance, now);
+  return Math.max(realTime(state, nextSlot(state, limits.rate, now)), now);
+}
+
+/** Real time of the lane's next free rate slot (its booking horizon), 0 when idle. */
+export function nextFreeAt(state: LaneState): number {
+  return state.tat === 0 ? 0 : realTime(state, state.tat);
 }
 
 /** Earliest time the departure spacing lets the next message leave (≥ now). */
 export function departFreeAt(state: LaneState, limits: LaneLimits, now: number): number {
   if (!limits.rate) return now;
-  const tolerance = (limits.rate.burst - 1) * paceIntervalMs(state, limits.rate);
-  return Math.max(state.departAt - tolerance, now);
+  return Math.max(state.departAt - toleranceMs(state, limits.rate), now);
 }
 
 /** Earliest time a concurrency slot frees: now, or an estimate from the measured delivery time. */
@@ -229,10 +279,16 @@ export function earliestAt(state: LaneState, limits: LaneLimits, now: number): n
   return Math.max(b.at, rateFreeAt(s, limits, now));
 }
 
-function takeSlot(state: LaneState, limits: LaneLimits, now: number): void {
-  if (limits.rate) state.tat = Math.max(state.tat, now) + paceIntervalMs(state, limits.rate);
-  state.dayCount += 1;
+/** Takes the next rate slot; returns it (on the slot clock). A rebooking message was counted for the day already. */
+function takeSlot(state: LaneState, limits: LaneLimits, now: number, countDay = true): number {
+  let slot = 0;
+  if (limits.rate) {
+    slot = nextSlot(state, limits.rate, now);
+    state.tat = Math.max(state.tat, slotTime(state, now)) + intervalMs(limits.rate);
+  }
+  if (countDay) state.dayCount += 1;
   if (state.blockedAt !== 0) state.probeAt = now + (limits.policy ?? DEFAULT_POLICY).probeIntervalMs;
+  return slot;
 }
 
 /** A message leaves now: space the next departure, count it per minute for `paceline status`. */
@@ -249,17 +305,21 @@ function countLeaving(state: LaneState, limits: LaneLimits, now: number): void {
  * binds and that slot falls on the same day; otherwise says how long to wait.
  */
 export function acquire(prior: LaneState, limits: LaneLimits, now: number, req: AcquireRequest): { state: LaneState; result: AcquireResult } {
-  const state = normalize(prior, limits, now);
+  return take(normalize(prior, limits, now), limits, now, req, true);
+}
+
+/** acquire() on a normalized state; `countDay` false for a message that books again. */
+function take(state: LaneState, limits: LaneLimits, now: number, req: AcquireRequest, countDay: boolean): { state: LaneState; result: AcquireResult } {
   const b = blocker(state, limits, now);
   if (!b) {
-    takeSlot(state, limits, now);
+    takeSlot(state, limits, now, countDay);
     countLeaving(state, limits, now);
     state.leases.push({ id: req.leaseId, expiresAt: now + req.leaseMs });
     return { state, result: { kind: 'granted', leaseId: req.leaseId } };
   }
   if (b.reason === 'rate' && req.mode === 'reserve' && b.at < nextDayStartMs(now, limits.dayOffsetMs)) {
-    takeSlot(state, limits, now);
-    return { state, result: { kind: 'reserved', at: b.at, epoch: state.epoch } };
+    const slot = takeSlot(state, limits, now, countDay);
+    return { state, result: { kind: 'reserved', at: b.at, slot, epoch: state.epoch } };
   }
   return { state, result: { kind: 'wait', at: b.at, reason: b.reason } };
 }
@@ -267,22 +327,30 @@ export function acquire(prior: LaneState, limits: LaneLimits, now: number, req: 
 /**
  * A message comes back for the rate slot it reserved: it needs only a
  * concurrency lease now (its rate slot and daily count were taken at
- * booking). If the lane reacted to a reply since, the booking is void and
- * the message books again at the new pace.
+ * booking). The slot's real time follows the pace in force (slot clock). A
+ * booking from before a block books again; so does a message far behind its
+ * slot (a stalled process, a restart) that finds the lane busy, in the order
+ * it came back, rather than crowding every next departure.
  */
 export function claim(prior: LaneState, limits: LaneLimits, now: number, req: ClaimRequest): { state: LaneState; result: AcquireResult } {
-  if (req.epoch !== prior.epoch) return acquire(prior, limits, now, { mode: 'reserve', leaseId: req.leaseId, leaseMs: req.leaseMs });
   const state = normalize(prior, limits, now);
-  if (req.reservedAt > now) return { state, result: { kind: 'wait', at: req.reservedAt, reason: 'rate' } };
+  const rebook = { mode: 'reserve', leaseId: req.leaseId, leaseMs: req.leaseMs } as const;
+  if (req.epoch !== state.epoch) return take(state, limits, now, rebook, false);
+  const due = limits.rate ? realTime(state, req.slot) : now;
+  if (due > now) return { state, result: { kind: 'wait', at: due, reason: 'rate' } };
   if (state.pauseUntil > now) return { state, result: { kind: 'wait', at: state.pauseUntil, reason: 'paused' } };
+  const late = now - due > LATE_MS;
   const at = concurrencyFreeAt(state, limits, now);
-  if (at > now) return { state, result: { kind: 'wait', at, reason: 'concurrency' } };
+  if (at > now) return late ? take(state, limits, now, rebook, false) : { state, result: { kind: 'wait', at, reason: 'concurrency' } };
   const departAt = departFreeAt(state, limits, now);
-  if (departAt > now) return { state, result: { kind: 'wait', at: departAt, reason: 'rate' } };
+  if (departAt > now) return late ? take(state, limits, now, rebook, false) : { state, result: { kind: 'wait', at: departAt, reason: 'rate' } };
   countLeaving(state, limits, now);
   state.leases.push({ id: req.leaseId, expiresAt: now + req.leaseMs });
   return { state, result: { kind: 'granted', leaseId: req.leaseId } };
 }
+
+/** A booked message coming back more than this late for its slot books again. */
+export const LATE_MS = 30_000;
 
 /** Weight of the newest delivery in the moving average of delivery time. */
 export const EWMA_WEIGHT = 0.2;
@@ -297,6 +365,7 @@ export function release(prior: LaneState, limits: LaneLimits, now: number, lease
   if (durationMs !== undefined && Number.isFinite(durationMs) && durationMs >= 0) {
     s.meanDeliveryMs += EWMA_WEIGHT * (durationMs - s.meanDeliveryMs);
   }
+  if (delivered) countAccepted(s, now);
   if (delivered && s.blockedAt !== 0) {
     s.blockedAt = 0;
     s.probeAt = 0;

@@ -66,3 +66,8 @@ function spell(rate: Rate): string {
 export function intervalMs(rate: Rate): number {
   return rate.periodMs / rate.count;
 }
+
+/** Messages per minute at a steady pace. */
+export function perMinute(rate: Rate): number {
+  return 60_000 / intervalMs(rate);
+}

@@ -5,7 +5,7 @@
  */
 
 import { react, type ReactEvent, type ReactParams } from '../core/adapt';
-import { acquire, claim, emptyLane, release, type AcquireRequest, type ClaimRequest, type LaneLimits, type LaneState } from '../core/lane';
+import { acquire, claim, emptyLane, nextFreeAt, release, type AcquireRequest, type ClaimRequest, type LaneLimits, type LaneState } from '../core/lane';
 import { emptyProvider, providerDelivered, recordThrottle, takeProbe, type IncidentParams, type ProviderState } from '../core/provider-state';
 import type { WarmRecord } from '../core/warmup';
 import { laneKey, type LaneRef, type PacingStore, type StoreResult } from './types';
@@ -37,7 +37,7 @@ export class MemoryStore implements PacingStore {
   private sweep(now: number): void {
     this.lastSweep = now;
     for (const [key, { state, touched }] of this.states) {
-      const pending = Math.max(state.tat, state.departAt, state.pauseUntil, state.connCapUntil, state.probeAt, ...state.leases.map((l) => l.expiresAt));
+      const pending = Math.max(nextFreeAt(state), state.departAt, state.pauseUntil, state.connCapUntil, state.probeAt, ...state.leases.map((l) => l.expiresAt));
       if (now - touched > IDLE_MS && pending < now && state.blockedAt === 0) this.states.delete(key);
     }
     for (const [key, times] of this.hits) if (times.every((t) => now - t > IDLE_MS)) this.hits.delete(key);

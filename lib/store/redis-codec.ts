@@ -40,7 +40,7 @@ function encodeLimits(limits: LaneLimits): readonly string[] {
   const rate = r ? [String(r.count), String(r.periodMs), String(r.burst), formatRate(r)] : ['', '', '', ''];
   const p = limits.policy;
   const policy = p ? [String(p.recoverStep), String(p.recoverIntervalMs), String(p.probeIntervalMs)] : ['', '', ''];
-  return [...rate, optional(limits.concurrency), optional(limits.perDay), ...policy, optional(limits.dayOffsetMs)];
+  return [...rate, optional(limits.concurrency), optional(limits.perDay), ...policy, optional(limits.dayOffsetMs), p ? String(p.climbStep) : ''];
 }
 
 /** A delivery duration, ms, as ARGV: '' when it must not feed the average (as release() of lane.ts). */
@@ -48,9 +48,10 @@ export function durationArg(durationMs: number | undefined): string {
   return durationMs === undefined || !Number.isFinite(durationMs) || durationMs < 0 ? '' : String(durationMs);
 }
 
-/** A reply category with its own duration, then ReactParams: 8 ARGV. */
+/** A reply category with its own duration, then ReactParams: 10 ARGV. */
 export function reactArgs(event: ReactEvent, p: ReactParams): string[] {
-  return [event.category, optional(event.durationMs), ...[p.decrease, p.floor, p.throttlePauseMs, p.holdMs, p.connectionsMs, p.suspendMs].map(String)];
+  const params = [p.decrease, p.floor, p.throttlePauseMs, p.holdMs, p.connectionsMs, p.suspendMs, p.acceptedShare, p.climbCost];
+  return [event.category, optional(event.durationMs), ...params.map(String)];
 }
 
 /** IncidentParams as 5 ARGV. */
@@ -78,7 +79,7 @@ export function decodeDecision(reply: unknown, leaseId: string): { now: number; 
   const now = Number(item(reply, 1));
   const at = Number(item(reply, 2));
   if (code === CODE.GRANTED) return { now, value: { kind: 'granted', leaseId } };
-  if (code === CODE.RESERVED) return { now, value: { kind: 'reserved', at, epoch: Number(item(reply, 3)) } };
+  if (code === CODE.RESERVED) return { now, value: { kind: 'reserved', at, epoch: Number(item(reply, 3)), slot: Number(item(reply, 4)) } };
   const reason = waitReason(code);
   if (!reason) throw new Error(`paceline: unknown result code ${code} from Redis`);
   return { now, value: { kind: 'wait', at, reason } };

@@ -9,7 +9,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Cluster, Redis } from 'ioredis';
-import { DEFAULT_POLICY, emptyLane, EWMA_WEIGHT, type LaneState } from '../core/lane';
+import { DEFAULT_POLICY, emptyLane, EWMA_WEIGHT, LATE_MS, type LaneState } from '../core/lane';
+import { MAX_CLIMB_DOUBLINGS } from '../core/pace';
 import { INCIDENT_COOLDOWN_WINDOWS } from '../core/provider-state';
 import { DAY_MS } from '../core/day';
 import { CODE } from './codes';
@@ -32,6 +33,8 @@ export type StateProperty = Exclude<keyof LaneState, 'leases'>;
  */
 export const STATE_FIELDS: ReadonlyArray<readonly [string, StateProperty, 'n' | 's']> = [
   ['t', 'tat', 'n'],
+  ['va', 'vAt', 'n'],
+  ['vo', 'vOrigin', 'n'],
   ['r', 'rateKey', 's'],
   ['d', 'day', 'n'],
   ['c', 'dayCount', 'n'],
@@ -47,12 +50,18 @@ export const STATE_FIELDS: ReadonlyArray<readonly [string, StateProperty, 'n' | 
   ['cu', 'connCapUntil', 'n'],
   ['b', 'blockedAt', 'n'],
   ['pa', 'probeAt', 'n'],
-  ['ra', 'reactedAt', 'n'],
+  ['hu', 'holdUntil', 'n'],
   ['ro', 'recoverAt', 'n'],
+  ['k', 'known', 'n'],
+  ['cm', 'climbMs', 'n'],
+  ['cn', 'climbs', 'n'],
   ['e', 'epoch', 'n'],
   ['da', 'departAt', 'n'],
   ['mi', 'minute', 'n'],
   ['mc', 'minuteCount', 'n'],
+  ['am', 'acceptMinute', 'n'],
+  ['ac', 'acceptCount', 'n'],
+  ['ap', 'acceptPrev', 'n'],
 ];
 
 /** Every script and its number of KEYS; the file is lua/<name>-<numKeys>.lua. */
@@ -115,6 +124,8 @@ export function prelude(): string {
     `local WARM_TTL_MS = ${luaValue(WARM_TTL_MS)}`,
     `local DEFAULT_POLICY = ${luaValue(DEFAULT_POLICY)}`,
     `local EWMA_WEIGHT = ${luaValue(EWMA_WEIGHT)}`,
+    `local LATE_MS = ${luaValue(LATE_MS)}`,
+    `local MAX_CLIMB_DOUBLINGS = ${luaValue(MAX_CLIMB_DOUBLINGS)}`,
     `local INCIDENT_COOLDOWN_WINDOWS = ${luaValue(INCIDENT_COOLDOWN_WINDOWS)}`,
     `local FIELD_NAMES = ${luaValue(STATE_FIELDS.map(([name]) => name))}`,
     `local FIELD_PROPS = ${luaValue(STATE_FIELDS.map(([, prop]) => prop))}`,

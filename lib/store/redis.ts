@@ -31,7 +31,7 @@ export interface RedisStoreOptions {
   readonly clockOverride?: () => number;
 }
 
-const EFFECTS: ReadonlySet<string> = new Set<Effect>(['slowed', 'held', 'capped', 'suspended', 'blocked', 'counted', 'forgiven']);
+const EFFECTS: ReadonlySet<string> = new Set<Effect>(['slowed', 'overshot', 'held', 'capped', 'suspended', 'blocked', 'counted', 'forgiven']);
 
 /** Lanes per batch of peek scripts when listing every lane. */
 const LIST_BATCH = 256;
@@ -81,7 +81,7 @@ export class RedisStore implements PacingStore {
   }
 
   async claim(lane: LaneRef, limits: LaneLimits, req: ClaimRequest) {
-    const args = [this.clock(), String(req.reservedAt), String(req.epoch), req.leaseId, String(req.leaseMs), ...limitArgs(limits)];
+    const args = [this.clock(), String(req.slot), String(req.epoch), req.leaseId, String(req.leaseMs), ...limitArgs(limits)];
     return decodeDecision(await this.run('claim', this.keys.lane(lane), args), req.leaseId);
   }
 

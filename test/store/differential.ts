@@ -25,7 +25,7 @@ function prng(seed: number): () => number {
   };
 }
 
-const POLICY = { recoverStep: 0.25, recoverIntervalMs: 60_000, probeIntervalMs: 600_000 };
+const POLICY = { recoverStep: 0.25, recoverIntervalMs: 60_000, probeIntervalMs: 600_000, climbStep: 0.1 };
 const LIMITS: readonly LaneLimits[] = [
   { rate: rate('30/min') },
   { rate: rate('7/min,burst=3'), concurrency: 2 },
@@ -49,7 +49,7 @@ interface Seq {
   ids: number;
   limits: [LaneLimits, LaneLimits];
   leases: Array<{ lane: 0 | 1; id: string }>;
-  reservations: Array<{ lane: 0 | 1; id: string; at: number; epoch: number }>;
+  reservations: Array<{ lane: 0 | 1; id: string; slot: number; epoch: number }>;
 }
 
 function pick<T>(rng: () => number, items: readonly T[]): T {
@@ -74,7 +74,7 @@ function nextStep(s: Seq): Step {
   const reservation = s.reservations.length > 0 && r < 0.45 && r >= 0.33 ? pick(rng, s.reservations) : undefined;
   if (reservation) {
     const epoch = rng() < 0.1 ? reservation.epoch + 1 : reservation.epoch;
-    return { ...base, lane: reservation.lane, limits: s.limits[reservation.lane], op: 'claim', id: reservation.id, reservedAt: reservation.at, epoch, leaseMs: pick(rng, [500, 5000, 600_000]) };
+    return { ...base, lane: reservation.lane, limits: s.limits[reservation.lane], op: 'claim', id: reservation.id, slot: reservation.slot, epoch, leaseMs: pick(rng, [500, 5000, 600_000]) };
   }
   if (r < 0.45) return { ...base, op: 'acquire', mode: rng() < 0.5 ? 'now' : 'reserve', id: `m${s.ids++}`, leaseMs: pick(rng, [500, 5000, 600_000]) };
   if (r < 0.6) {
@@ -101,8 +101,8 @@ function learn(s: Seq, step: Step, result: string): void {
   const lane = step.lane ?? 0;
   if (step.op === 'claim' && !result.startsWith('wait')) s.reservations = s.reservations.filter((r) => r.id !== step.id);
   if (result === 'granted') s.leases.push({ lane, id: step.id });
-  const m = /^reserved@\+(\S+) e(\d+)$/.exec(result);
-  if (m) s.reservations.push({ lane, id: step.id, at: Number(m[1]), epoch: Number(m[2]) });
+  const m = /^reserved@\+(\S+) s\+(\S+) e(\d+)$/.exec(result);
+  if (m) s.reservations.push({ lane, id: step.id, slot: Number(m[2]), epoch: Number(m[3]) });
 }
 
 export interface DifferentialOptions {

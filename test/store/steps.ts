@@ -30,7 +30,7 @@ export const rate = (text: string): Rate => {
 /** One store call. `lane` picks the case's first (0, default) or second (1) lane; `limits` overrides the case's. */
 export type Step = { at: number; lane?: 0 | 1; limits?: LaneLimits } & (
   | { op: 'acquire'; mode: 'now' | 'reserve'; id: string; leaseMs?: number }
-  | { op: 'claim'; reservedAt: number; epoch?: number; id: string; leaseMs?: number }
+  | { op: 'claim'; slot: number; epoch?: number; id: string; leaseMs?: number }
   | { op: 'release'; id: string; delivered?: boolean; durationMs?: number }
   | { op: 'react'; category: Category | 'forgive'; durationMs?: number }
   | { op: 'hit'; rule: string; windowMs: number }
@@ -57,7 +57,7 @@ export function rel(t: number): string {
 
 function decision(r: AcquireResult): string {
   if (r.kind === 'granted') return 'granted';
-  if (r.kind === 'reserved') return `reserved@${rel(r.at)} e${r.epoch}`;
+  if (r.kind === 'reserved') return `reserved@${rel(r.at)} s${rel(r.slot)} e${r.epoch}`;
   return `wait@${rel(r.at)}:${r.reason}`;
 }
 
@@ -75,7 +75,7 @@ export async function execute(target: Target, step: Step, setNow: (t: number) =>
     case 'acquire':
       return decision((await store.acquire(lane, limits, { mode: step.mode, leaseId: step.id, leaseMs: step.leaseMs ?? LEASE_MS })).value);
     case 'claim': {
-      const req = { reservedAt: T0 + step.reservedAt, epoch: step.epoch ?? 0, leaseId: step.id, leaseMs: step.leaseMs ?? LEASE_MS };
+      const req = { slot: T0 + step.slot, epoch: step.epoch ?? 0, leaseId: step.id, leaseMs: step.leaseMs ?? LEASE_MS };
       return decision((await store.claim(lane, limits, req)).value);
     }
     case 'release':
@@ -109,7 +109,8 @@ export async function execute(target: Target, step: Step, setNow: (t: number) =>
   }
 }
 
-const TIMES = new Set(['tat', 'departAt', 'pauseUntil', 'connCapUntil', 'blockedAt', 'probeAt', 'reactedAt', 'recoverAt']);
+/** Times shown relative to T0 (slot-clock values too: a lane never slowed has slot time = real time). */
+const TIMES = new Set(['tat', 'vAt', 'vOrigin', 'departAt', 'pauseUntil', 'connCapUntil', 'blockedAt', 'probeAt', 'holdUntil', 'recoverAt']);
 const DAYS = new Set(['day', 'prevDay']);
 const T0_DAY = Math.floor(T0 / DAY_MS);
 const T0_MINUTE = Math.floor(T0 / 60_000);
@@ -122,7 +123,7 @@ export function laneSummary(state: LaneState): string {
     const value = (state as unknown as Record<string, unknown>)[key];
     if (key === 'leases' || value === empty[key]) continue;
     const v = value as number | string;
-    const shown = TIMES.has(key) ? rel(v as number) : DAYS.has(key) ? `+${(v as number) - T0_DAY}` : key === 'minute' ? `+${(v as number) - T0_MINUTE}` : String(v);
+    const shown = TIMES.has(key) ? rel(v as number) : DAYS.has(key) ? `+${(v as number) - T0_DAY}` : key === 'minute' || key === 'acceptMinute' ? `+${(v as number) - T0_MINUTE}` : String(v);
     parts.push(`${key}=${shown}`);
   }
   const leases = [...state.leases].sort((a, b) => a.expiresAt - b.expiresAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));

@@ -75,10 +75,10 @@ t.test('claim: a reserved message takes only a lease when its slot comes', async
   const limits: LaneLimits = { rate: rate('30/min'), concurrency: 1 };
   let s = acquire(emptyLane(), limits, T0, req('now', 'a')).state;
   const r = acquire(s, limits, T0, req('reserve', 'b'));
-  t.match(r.result, { kind: 'reserved', at: T0 + 2000, epoch: 0 }, 'the rate slot is later than the concurrency estimate: book it, do not poll');
+  t.match(r.result, { kind: 'reserved', at: T0 + 2000, slot: T0 + 2000, epoch: 0 }, 'the rate slot is later than the concurrency estimate: book it, do not poll');
   s = release(r.state, limits, T0 + 100, 'a', true, 100);
-  t.match(claim(s, limits, T0 + 1500, { reservedAt: T0 + 2000, epoch: 0, leaseId: 'b', leaseMs: 1000 }).result, { kind: 'wait', at: T0 + 2000 }, 'early return waits the rest');
-  const c = claim(s, limits, T0 + 2000, { reservedAt: T0 + 2000, epoch: 0, leaseId: 'b', leaseMs: 1000 });
+  t.match(claim(s, limits, T0 + 1500, { slot: T0 + 2000, epoch: 0, leaseId: 'b', leaseMs: 1000 }).result, { kind: 'wait', at: T0 + 2000 }, 'early return waits the rest');
+  const c = claim(s, limits, T0 + 2000, { slot: T0 + 2000, epoch: 0, leaseId: 'b', leaseMs: 1000 });
   t.equal(c.result.kind, 'granted');
   t.equal(c.state.tat, s.tat, 'claiming takes no second rate slot');
   const busy = acquire(acquire(emptyLane(), { concurrency: 1 }, T0, req('now', 'x')).state, { rate: rate('600/min'), concurrency: 1 }, T0 + 50, req('reserve', 'y'));

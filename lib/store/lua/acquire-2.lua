@@ -11,19 +11,20 @@
       ARGV[2] mode: 'now' | 'reserve'
       ARGV[3] lease id (unique per delivery)
       ARGV[4] lease duration, ms
-      ARGV[5..14]
-              limits (10 entries): rate count, rate period ms, rate burst,
+      ARGV[5..15]
+              limits (11 entries): rate count, rate period ms, rate burst,
               canonical rate string, concurrency, per day, policy recover
-              step, recover interval ms, probe interval ms, day offset ms
-              ('' = absent)
+              step, recover interval ms, probe interval ms, day offset ms,
+              policy climb step ('' = absent)
 
     Output:
-      { code, now, at, epoch }
+      { code, now, at, epoch, slot }
         code   CODE.GRANTED (lease taken), CODE.RESERVED (rate slot booked for
                at), CODE.WAIT_* (come back at at)
         now    the script's clock, epoch ms, as exact text
         at     epoch ms as exact text; '' when granted
-        epoch  the lane's reaction epoch (a reservation carries it to claim)
+        epoch  the lane's block epoch (a reservation carries it to claim)
+        slot   the booked slot on the slot clock, exact text; '' unless reserved
 ]]
 --- @include "util"
 --- @include "lane"
@@ -32,6 +33,6 @@ local now = clock(ARGV[1])
 local limits = read_limits(ARGV, 5)
 local lane = load_lane(KEYS)
 normalize(lane, limits, now)
-local code, at = lane_acquire(lane, limits, now, ARGV[2], ARGV[3], tonumber(ARGV[4]))
+local code, at, slot = lane_acquire(lane, limits, now, ARGV[2], ARGV[3], tonumber(ARGV[4]))
 save_lane(lane, now)
-return decision_reply(code, now, at, lane)
+return decision_reply(code, now, at, lane, slot)

@@ -1,7 +1,8 @@
 --[[
   A message comes back for the rate slot it reserved: take a concurrency
-  lease now, or say how long to wait; a booking from an older reaction epoch
-  books again at the new pace. claim() of lib/core/lane.ts; the normalized
+  lease now, or say how long to wait; the slot's real time follows the pace
+  (slot clock); a booking from before a block, or one far behind its slot,
+  books again. claim() of lib/core/lane.ts; the normalized
   state is written back in every case.
 
     Input:
@@ -9,18 +10,18 @@
       KEYS[2] lane lease zset   <prefix>v1:l:{source|provider}
 
       ARGV[1] clock override, epoch ms, tests only; '' = Redis TIME
-      ARGV[2] reserved slot time, epoch ms (exact text of a double)
+      ARGV[2] the booked slot on the lane's slot clock (exact text of a double)
       ARGV[3] epoch the reservation was made in
       ARGV[4] lease id (unique per delivery)
       ARGV[5] lease duration, ms
-      ARGV[6..15]
-              limits (10 entries): rate count, rate period ms, rate burst,
+      ARGV[6..16]
+              limits (11 entries): rate count, rate period ms, rate burst,
               canonical rate string, concurrency, per day, policy recover
-              step, recover interval ms, probe interval ms, day offset ms
-              ('' = absent)
+              step, recover interval ms, probe interval ms, day offset ms,
+              policy climb step ('' = absent)
 
     Output:
-      { code, now, at, epoch } as acquire-2.lua
+      { code, now, at, epoch, slot } as acquire-2.lua
 ]]
 --- @include "util"
 --- @include "lane"
@@ -28,7 +29,7 @@
 local now = clock(ARGV[1])
 local limits = read_limits(ARGV, 6)
 local lane = load_lane(KEYS)
-local req = { reservedAt = tonumber(ARGV[2]), epoch = tonumber(ARGV[3]), leaseId = ARGV[4], leaseMs = tonumber(ARGV[5]) }
-local code, at = lane_claim(lane, limits, now, req)
+local req = { slot = tonumber(ARGV[2]), epoch = tonumber(ARGV[3]), leaseId = ARGV[4], leaseMs = tonumber(ARGV[5]) }
+local code, at, slot = lane_claim(lane, limits, now, req)
 save_lane(lane, now)
-return decision_reply(code, now, at, lane)
+return decision_reply(code, now, at, lane, slot)

@@ -10,17 +10,17 @@
       ARGV[1] clock override, epoch ms, tests only; '' = Redis TIME
       ARGV[2] category: throttle | connections | suspend | blocked | forgive | (any other: counted)
       ARGV[3] the rule's own duration, ms; '' = the default of the category
-      ARGV[4..9] react params: decrease, floor, throttle pause ms, hold ms,
-              connections ms, suspend ms
-      ARGV[10..19]
-              limits (10 entries): rate count, rate period ms, rate burst,
+      ARGV[4..11] react params: decrease, floor, throttle pause ms, hold ms,
+              connections ms, suspend ms, accepted share, climb cost
+      ARGV[12..22]
+              limits (11 entries): rate count, rate period ms, rate burst,
               canonical rate string, concurrency, per day, policy recover
-              step, recover interval ms, probe interval ms, day offset ms
-              ('' = absent)
+              step, recover interval ms, probe interval ms, day offset ms,
+              policy climb step ('' = absent)
 
     Output:
       { effect, now, state... }
-        effect  slowed | held | capped | suspended | blocked | forgiven | counted
+        effect  slowed | overshot | held | capped | suspended | blocked | forgiven | counted
         now     the script's clock, epoch ms, as exact text
         state   the new LaneState as in peek-2.lua
 ]]

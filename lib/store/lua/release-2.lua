@@ -12,11 +12,11 @@
       ARGV[2] lease id
       ARGV[3] '1' when delivered, else '0'
       ARGV[4] delivery duration, ms; '' = unknown
-      ARGV[5..14]
-              limits (10 entries): rate count, rate period ms, rate burst,
+      ARGV[5..15]
+              limits (11 entries): rate count, rate period ms, rate burst,
               canonical rate string, concurrency, per day, policy recover
-              step, recover interval ms, probe interval ms, day offset ms
-              ('' = absent)
+              step, recover interval ms, probe interval ms, day offset ms,
+              policy climb step ('' = absent)
 
     Output:
       { now, found }

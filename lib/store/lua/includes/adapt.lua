@@ -3,24 +3,43 @@
   Needs the includes "util" and "lane".
 ]]
 
--- ReactParams from ARGV[i..i+5]: decrease, floor, throttle pause ms, hold ms,
--- connections ms, suspend ms. Returns the params and the next ARGV index.
+-- ReactParams from ARGV[i..i+7]: decrease, floor, throttle pause ms, hold ms,
+-- connections ms, suspend ms, accepted share, climb cost. Returns the params
+-- and the next ARGV index.
 local function read_react_params(argv, i)
   local p = {
     decrease = tonumber(argv[i]), floor = tonumber(argv[i + 1]), throttlePauseMs = tonumber(argv[i + 2]),
     holdMs = tonumber(argv[i + 3]), connectionsMs = tonumber(argv[i + 4]), suspendMs = tonumber(argv[i + 5]),
+    acceptedShare = tonumber(argv[i + 6]), climbCost = tonumber(argv[i + 7]),
   }
-  return p, i + 6
+  return p, i + 8
 end
 
-local function slow_down(s, p, now, pauseMs, policyIntervalMs)
+-- pauseUntil(): the slot clock stands still until the pause ends; no burst credit after it.
+local function pause_until(s, limits, now, untilT)
+  s.pauseUntil = untilT
+  pause_clock(s, now, untilT)
+  if limits.count == nil then return end
+  s.tat = math.max(s.tat, slot_time(s, now) + tolerance_ms(s, limits) * s.factor)
+  s.departAt = math.max(s.departAt, untilT + tolerance_ms(s, limits))
+end
+
+-- slowDown(): the pace from what the provider accepted in the last minute
+-- (remembered as the known-good pace), else multiplied by decrease.
+local function slow_down(s, limits, p, now, pauseMs, policyIntervalMs)
+  local accepted = 0
+  if limits.count ~= nil then accepted = accepted_last_minute(s, now) / (60000 / (limits.periodMs / limits.count)) end
   s.prevFactor = s.factor
-  s.factor = math.max(p.floor, s.factor * p.decrease)
-  s.pauseUntil = math.max(s.pauseUntil, now + pauseMs)
+  if accepted > 0 then
+    set_factor(s, now, math.max(p.floor, p.acceptedShare * math.min(s.factor, accepted)))
+    s.known = s.factor
+  else
+    set_factor(s, now, math.max(p.floor, s.factor * p.decrease))
+  end
+  s.climbMs = pauseMs / p.climbCost
+  s.climbs = 0
+  pause_until(s, limits, now, math.max(s.pauseUntil, now + pauseMs))
   s.recoverAt = s.pauseUntil + policyIntervalMs
-  s.epoch = s.epoch + 1
-  s.tat = s.pauseUntil
-  s.departAt = s.pauseUntil
 end
 
 -- Applies one reply category ('forgive' too) to a normalized lane; returns the effect.
@@ -28,35 +47,51 @@ local function lane_react(s, limits, now, category, durationMs, p)
   local interval = limits.policy and limits.policy.recoverIntervalMs or 300000
   if category == 'throttle' then
     s.dayThrottles = s.dayThrottles + 1
-    local pauseMs = durationMs or p.throttlePauseMs
     -- replies to messages sent before or just after the pause belong to the same event
-    if s.reactedAt ~= 0 and now - s.reactedAt < pauseMs + p.holdMs then return 'held' end
-    s.reactedAt = now
-    slow_down(s, p, now, pauseMs, interval)
+    if now < s.holdUntil then return 'held' end
+    local climbing = s.known > 0 and s.factor > s.known
+    slow_down(s, limits, p, now, durationMs or p.throttlePauseMs, interval)
+    s.holdUntil = s.pauseUntil + p.holdMs
+    if climbing then return 'overshot' end
     return 'slowed'
   elseif category == 'connections' then
-    local inForce = math.min(concurrency_limit(s, limits.concurrency), math.max(1, lease_count(s)))
+    local inForce = math.min(concurrency_limit(s, limits), math.max(1, lease_count(s)))
     s.connCap = math.max(1, math.floor(inForce / 2))
     s.connCapUntil = now + (durationMs or p.connectionsMs)
     return 'capped'
   elseif category == 'suspend' then
     s.dayThrottles = s.dayThrottles + 1
-    slow_down(s, p, now, durationMs or p.suspendMs, interval)
+    local pauseMs = durationMs or p.suspendMs
+    if now < s.holdUntil then
+      if now + pauseMs <= s.pauseUntil + p.holdMs then return 'held' end
+      pause_until(s, limits, now, now + pauseMs)
+      s.recoverAt = s.pauseUntil + interval
+      s.climbMs = math.max(s.climbMs, pauseMs / p.climbCost)
+    else
+      slow_down(s, limits, p, now, pauseMs, interval)
+    end
+    s.holdUntil = s.pauseUntil + p.holdMs
     return 'suspended'
   elseif category == 'blocked' then
     if s.blockedAt == 0 then
       s.blockedAt = now
       s.prevFactor = s.factor
-      s.factor = p.floor
+      set_factor(s, now, p.floor)
+      s.known = 0
       s.epoch = s.epoch + 1
     end
     s.probeAt = now + (limits.policy and limits.policy.probeIntervalMs or 3600000)
     return 'blocked'
   elseif category == 'forgive' then
-    s.factor = math.max(s.factor, s.prevFactor)
+    resume_clock(s, now)
+    local target = s.prevFactor
+    if s.known > 0 then target = s.known end
+    set_factor(s, now, math.max(s.factor, target))
     s.pauseUntil = 0
-    s.recoverAt = 0
-    s.reactedAt = 0
+    if limits.count ~= nil then s.departAt = math.min(s.departAt, now + tolerance_ms(s, limits)) end
+    if durationMs and durationMs > 0 then pause_until(s, limits, now, now + durationMs) end
+    if s.factor < 1 then s.recoverAt = math.max(now, s.pauseUntil) + interval else s.recoverAt = 0 end
+    s.holdUntil = math.min(s.holdUntil, now + p.holdMs)
     return 'forgiven'
   end
   return 'counted'

@@ -18,10 +18,10 @@
 -- EWMA_WEIGHT (the newest delivery's weight in the moving average) comes from
 -- lane.ts through the generated prelude.
 
--- LaneLimits from ARGV[i..i+9]: rate count, period ms, burst, canonical rate
+-- LaneLimits from ARGV[i..i+10]: rate count, period ms, burst, canonical rate
 -- string, concurrency, per day, policy recover step, recover interval ms,
--- probe interval ms, day offset ms; '' = absent. Returns the limits and the
--- next ARGV index.
+-- probe interval ms, day offset ms, policy climb step; '' = absent. Returns
+-- the limits and the next ARGV index.
 local function read_limits(argv, i)
   local limits = { rateKey = '', concurrency = opt_number(argv[i + 4]), perDay = opt_number(argv[i + 5]) }
   local count = opt_number(argv[i])
@@ -33,10 +33,12 @@ local function read_limits(argv, i)
   end
   local step = opt_number(argv[i + 6])
   if step ~= nil then
-    limits.policy = { recoverStep = step, recoverIntervalMs = tonumber(argv[i + 7]), probeIntervalMs = tonumber(argv[i + 8]) }
+    limits.policy = {
+      recoverStep = step, recoverIntervalMs = tonumber(argv[i + 7]), probeIntervalMs = tonumber(argv[i + 8]), climbStep = tonumber(argv[i + 10]),
+    }
   end
   limits.dayOffsetMs = opt_number(argv[i + 9]) or 0
-  return limits, i + 10
+  return limits, i + 11
 end
 
 local function policy_of(limits)
@@ -75,12 +77,81 @@ local function next_day_start(now, offsetMs)
   return (day_number(now, offsetMs) + 1) * DAY_MS - offsetMs
 end
 
--- recover(): additive increase, one step per clean interval since recoverAt.
+-- The slot clock of lib/core/pace.ts: slot time vOrigin at real time vAt,
+-- running at factor x real time after vAt, standing still before it.
+local function slot_time(s, t)
+  if t <= s.vAt then return s.vOrigin end
+  return s.vOrigin + (t - s.vAt) * s.factor
+end
+
+local function real_time(s, v)
+  if v <= s.vOrigin then return s.vAt end
+  return s.vAt + (v - s.vOrigin) / s.factor
+end
+
+local function anchor(s, t)
+  s.vOrigin = slot_time(s, t)
+  s.vAt = t
+end
+
+-- setFactor(): a new pace from real time t on; booked slots keep their place on the slot clock.
+local function set_factor(s, t, factor)
+  if factor == s.factor then return end
+  anchor(s, math.max(t, s.vAt))
+  s.factor = factor
+end
+
+-- pauseClock(): the slot clock stands still from now until untilT.
+local function pause_clock(s, now, untilT)
+  anchor(s, math.max(now, math.min(s.vAt, untilT)))
+  s.vAt = math.max(s.vAt, untilT)
+end
+
+-- resumeClock(): a stopped slot clock runs again from now.
+local function resume_clock(s, now)
+  if s.vAt > now then s.vAt = now end
+end
+
+-- recover() of pace.ts: additive steps up to the known-good pace, then a
+-- climb above it whose step doubles (up to MAX_CLIMB_DOUBLINGS times).
 local function recover(s, policy, now)
-  if s.factor >= 1 or s.recoverAt == 0 or now < s.recoverAt or s.blockedAt ~= 0 then return end
-  local steps = 1 + math.floor((now - s.recoverAt) / policy.recoverIntervalMs)
-  s.factor = math.min(1, s.factor + steps * policy.recoverStep)
-  if s.factor < 1 then s.recoverAt = s.recoverAt + steps * policy.recoverIntervalMs else s.recoverAt = 0 end
+  if s.recoverAt == 0 or s.blockedAt ~= 0 then return end
+  while s.factor < 1 and now >= s.recoverAt do
+    local at = s.recoverAt
+    if s.known == 0 or s.factor < s.known then
+      local f
+      if s.known == 0 then f = s.factor + policy.recoverStep else f = math.min(s.known, s.factor + policy.recoverStep) end
+      set_factor(s, at, math.min(1, f))
+      s.recoverAt = s.recoverAt + policy.recoverIntervalMs
+    else
+      set_factor(s, at, math.min(1, s.factor * (1 + policy.climbStep * 2 ^ math.min(s.climbs, MAX_CLIMB_DOUBLINGS))))
+      s.climbs = s.climbs + 1
+      s.recoverAt = s.recoverAt + math.max(policy.recoverIntervalMs, s.climbMs)
+    end
+  end
+  if s.factor >= 1 then
+    s.recoverAt = 0
+    s.known = 0
+  end
+end
+
+-- acceptedLastMinute() of pace.ts: two one-minute buckets, the older weighted by overlap.
+local function accepted_last_minute(s, now)
+  local minute = math.floor(now / 60000)
+  local rest = 1 - (now % 60000) / 60000
+  if s.acceptMinute == minute then return s.acceptCount + s.acceptPrev * rest end
+  if s.acceptMinute == minute - 1 then return s.acceptCount * rest end
+  return 0
+end
+
+local function count_accepted(s, now)
+  local minute = math.floor(now / 60000)
+  if s.acceptMinute ~= minute then
+    if s.acceptMinute == minute - 1 then s.acceptPrev = s.acceptCount else s.acceptPrev = 0 end
+    s.acceptCount = 0
+    s.acceptMinute = minute
+  end
+  s.acceptCount = s.acceptCount + 1
 end
 
 -- normalize(): expired leases, day rollover, changed rate, ended pauses and
@@ -115,29 +186,52 @@ local function pace_interval(s, limits)
   return (limits.periodMs / limits.count) / s.factor
 end
 
--- concurrencyLimit() for a configured concurrency (nil = unlimited).
-local function concurrency_limit(s, concurrency)
-  local limit = math.huge
-  if concurrency ~= nil then limit = math.max(1, math.floor(concurrency * s.factor)) end
+-- toleranceMs(): the burst scales with the pace, at least two when two or more are configured.
+local function tolerance_ms(s, limits)
+  local burst = math.max(math.min(2, limits.burst), math.ceil(limits.burst * s.factor))
+  return (burst - 1) * pace_interval(s, limits)
+end
+
+-- concurrencyLimit(): scaled by the pace, never below what the pace needs, any temporary cap.
+local function concurrency_limit(s, limits)
+  local configured = limits.concurrency
+  if configured == nil then
+    if s.connCap > 0 then return s.connCap end
+    return math.huge
+  end
+  local limit = math.max(1, math.floor(configured * s.factor))
+  if limits.count ~= nil and s.factor < 1 then
+    local needed = math.ceil(s.meanDeliveryMs / pace_interval(s, limits)) + 1
+    limit = math.min(configured, math.max(limit, needed))
+  end
   if s.connCap > 0 then limit = math.min(limit, s.connCap) end
   return limit
 end
 
+-- The slot the next booking gets, on the slot clock.
+local function next_slot(s, limits, now)
+  return math.max(s.tat - tolerance_ms(s, limits) * s.factor, slot_time(s, now))
+end
+
 local function rate_free_at(s, limits, now)
   if limits.count == nil then return now end
-  local tolerance = (limits.burst - 1) * pace_interval(s, limits)
-  return math.max(s.tat - tolerance, now)
+  return math.max(real_time(s, next_slot(s, limits, now)), now)
+end
+
+-- nextFreeAt(): real time of the next free rate slot, 0 when idle.
+local function next_free_at(s)
+  if s.tat == 0 then return 0 end
+  return real_time(s, s.tat)
 end
 
 -- departFreeAt(): the departure spacing's earliest time for the next message.
 local function depart_free_at(s, limits, now)
   if limits.count == nil then return now end
-  local tolerance = (limits.burst - 1) * pace_interval(s, limits)
-  return math.max(s.departAt - tolerance, now)
+  return math.max(s.departAt - tolerance_ms(s, limits), now)
 end
 
-local function concurrency_free_at(s, concurrency, now)
-  local limit = concurrency_limit(s, concurrency)
+local function concurrency_free_at(s, limits, now)
+  local limit = concurrency_limit(s, limits)
   if limit == math.huge or lease_count(s) < limit then return now end
   local first = redis.call('ZRANGE', s.leaseKey, 0, 0, 'WITHSCORES')[2]
   local firstExpiry = first and tonumber(first) or math.huge
@@ -149,22 +243,29 @@ local function blocker(s, limits, now)
   if limits.perDay ~= nil and s.dayCount >= limits.perDay then return CODE.WAIT_DAILY, next_day_start(now, limits.dayOffsetMs) end
   if s.blockedAt ~= 0 then
     if s.probeAt > now then return CODE.WAIT_BLOCKED, s.probeAt end
-    if lease_count(s) > 0 then return CODE.WAIT_BLOCKED, concurrency_free_at(s, 1, now) end
+    if lease_count(s) > 0 then return CODE.WAIT_BLOCKED, concurrency_free_at(s, { concurrency = 1 }, now) end
     return nil, nil
   end
   if s.pauseUntil > now then return CODE.WAIT_PAUSED, s.pauseUntil end
   -- the later of the two binds (see blocker() in lane.ts)
-  local concurrencyAt = concurrency_free_at(s, limits.concurrency, now)
+  local concurrencyAt = concurrency_free_at(s, limits, now)
   local rateAt = math.max(rate_free_at(s, limits, now), depart_free_at(s, limits, now))
   if rateAt > now and rateAt >= concurrencyAt then return CODE.WAIT_RATE, rateAt end
   if concurrencyAt > now then return CODE.WAIT_CONCURRENCY, concurrencyAt end
   return nil, nil
 end
 
-local function take_slot(s, limits, now)
-  if limits.count ~= nil then s.tat = math.max(s.tat, now) + pace_interval(s, limits) end
-  s.dayCount = s.dayCount + 1
+-- takeSlot(): takes the next rate slot; returns it (on the slot clock).
+-- countDay false: a message booking again was counted for the day already.
+local function take_slot(s, limits, now, countDay)
+  local slot = 0
+  if limits.count ~= nil then
+    slot = next_slot(s, limits, now)
+    s.tat = math.max(s.tat, slot_time(s, now)) + limits.periodMs / limits.count
+  end
+  if countDay then s.dayCount = s.dayCount + 1 end
   if s.blockedAt ~= 0 then s.probeAt = now + policy_of(limits).probeIntervalMs end
+  return slot
 end
 
 -- countLeaving(): a message leaves: space the next departure; count per minute for status.
@@ -179,33 +280,44 @@ local function add_lease(s, id, expiresAt)
   redis.call('ZADD', s.leaseKey, fmt(expiresAt), id)
 end
 
--- acquire() on a normalized lane: returns code, at (nil when granted).
-local function lane_acquire(s, limits, now, mode, leaseId, leaseMs)
+-- acquire() on a normalized lane: returns code, at (nil when granted), slot (when reserved).
+local function lane_acquire(s, limits, now, mode, leaseId, leaseMs, rebook)
+  local countDay = not rebook
   local code, at = blocker(s, limits, now)
   if code == nil then
-    take_slot(s, limits, now)
+    take_slot(s, limits, now, countDay)
     count_leaving(s, limits, now)
     add_lease(s, leaseId, now + leaseMs)
     return CODE.GRANTED, nil
   end
   if code == CODE.WAIT_RATE and mode == 'reserve' and at < next_day_start(now, limits.dayOffsetMs) then
-    take_slot(s, limits, now)
-    return CODE.RESERVED, at
+    local slot = take_slot(s, limits, now, countDay)
+    return CODE.RESERVED, at, slot
   end
   return code, at
 end
 
--- claim() of lane.ts: a booking from an older reaction epoch books again at the
--- new pace (normalize() leaves the epoch alone, so comparing after it is the same).
+-- claim() of lane.ts: the booked slot's real time follows the slot clock; a
+-- booking from before a block, or one far behind its slot that finds the lane
+-- busy, books again without counting the day twice.
 local function lane_claim(s, limits, now, req)
   normalize(s, limits, now)
-  if req.epoch ~= s.epoch then return lane_acquire(s, limits, now, 'reserve', req.leaseId, req.leaseMs) end
-  if req.reservedAt > now then return CODE.WAIT_RATE, req.reservedAt end
+  if req.epoch ~= s.epoch then return lane_acquire(s, limits, now, 'reserve', req.leaseId, req.leaseMs, true) end
+  local due = now
+  if limits.count ~= nil then due = real_time(s, req.slot) end
+  if due > now then return CODE.WAIT_RATE, due end
   if s.pauseUntil > now then return CODE.WAIT_PAUSED, s.pauseUntil end
-  local at = concurrency_free_at(s, limits.concurrency, now)
-  if at > now then return CODE.WAIT_CONCURRENCY, at end
+  local late = now - due > LATE_MS
+  local at = concurrency_free_at(s, limits, now)
+  if at > now then
+    if late then return lane_acquire(s, limits, now, 'reserve', req.leaseId, req.leaseMs, true) end
+    return CODE.WAIT_CONCURRENCY, at
+  end
   local departAt = depart_free_at(s, limits, now)
-  if departAt > now then return CODE.WAIT_RATE, departAt end
+  if departAt > now then
+    if late then return lane_acquire(s, limits, now, 'reserve', req.leaseId, req.leaseMs, true) end
+    return CODE.WAIT_RATE, departAt
+  end
   count_leaving(s, limits, now)
   add_lease(s, req.leaseId, now + req.leaseMs)
   return CODE.GRANTED, nil
@@ -218,6 +330,7 @@ local function lane_release(s, limits, now, leaseId, delivered, durationMs)
   if durationMs ~= nil and durationMs >= 0 and durationMs < math.huge then
     s.meanDeliveryMs = s.meanDeliveryMs + EWMA_WEIGHT * (durationMs - s.meanDeliveryMs)
   end
+  if delivered then count_accepted(s, now) end
   if delivered and s.blockedAt ~= 0 then
     s.blockedAt = 0
     s.probeAt = 0
@@ -246,7 +359,7 @@ local function save_lane(s, now)
   end
   if #args == 0 and not s.exists then args = { FIELD_NAMES[1], fmt(s[FIELD_PROPS[1]]) } end
   if #args > 0 then redis.call('HSET', s.stateKey, unpack(args)) end
-  local pending = math.max(s.tat, s.departAt, s.pauseUntil, s.connCapUntil, s.probeAt)
+  local pending = math.max(next_free_at(s), s.departAt, s.pauseUntil, s.connCapUntil, s.probeAt)
   local last = redis.call('ZRANGE', s.leaseKey, -1, -1, 'WITHSCORES')[2]
   if last then pending = math.max(pending, tonumber(last)) end
   local ttl = math.max(IDLE_TTL_MS, pending - now)
@@ -282,7 +395,7 @@ local function stored_state_reply(keys, reply)
   return reply
 end
 
--- The reply of acquire and claim: { code, now, at, epoch } with doubles as exact text.
-local function decision_reply(code, now, at, s)
-  return { code, fmt(now), at and fmt(at) or '', fmt(s.epoch) }
+-- The reply of acquire and claim: { code, now, at, epoch, slot } with doubles as exact text.
+local function decision_reply(code, now, at, s, slot)
+  return { code, fmt(now), at and fmt(at) or '', fmt(s.epoch), slot and fmt(slot) or '' }
 end
