@@ -14,13 +14,6 @@ import type { Scenario } from './scenario';
 
 export type StrategyName = 'paceline' | 'static-3x' | 'no pacing';
 
-/**
- * The best [adapt] values the simulator found for this lib (see the report
- * that came with sim/): incidents off (more than the scenario's two sources),
- * a short hold, gentler decrease and finer recovery than the shipped defaults.
- */
-export const TUNED_ADAPT = 'incident_min_sources=3,hold=5s,decrease=0.7,recover_step=0.02,recover_interval=5m,throttle_pause=1m';
-
 export interface Strategy {
   readonly name: StrategyName;
   readonly ini: Record<string, Record<string, string>>;

@@ -52,8 +52,9 @@ static_mx:
   hostile.test:
     - { host: mx.hostile.test, address: 127.0.0.1, port: ${hostile.port} }
 `,
-      // fast reactions so that the test runs in about a minute
-      'config/paceline.ini': '[adapt]\nthrottle_pause=2s\nhold=2s\nrecover_interval=5s\nrecover_step=0.1\n',
+      // fast reactions so that the test runs in about a minute: 2 s pauses, and
+      // climbs above the known-good pace every 5 s (2 s ÷ climb_cost 0.4)
+      'config/paceline.ini': '[adapt]\nthrottle_pause=2s\nhold=2s\nrecover_interval=5s\nrecover_step=0.1\nclimb_cost=0.4\n',
       'config/outbound.ini': '[main]\ntemp_fail_intervals=5s*60\nenable_tls=false\nlocal_mx_ok=true\n',
     },
   });
