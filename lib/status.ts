@@ -5,7 +5,7 @@
  */
 
 import { concurrencyLimit, earliestAt, normalize, type LaneLimits, type LaneState } from './core/lane';
-import { formatRate } from './core/rate';
+import { formatRate, perMinute } from './core/rate';
 import { laneLimits } from './config/lane-limits';
 import type { Config } from './config/types';
 import type { LaneRef } from './store/types';
@@ -26,6 +26,8 @@ export interface StatusRow {
   /** ok, slowed (pace factor), paused, capped, blocked. */
   state: string;
   factor: number;
+  /** The pace factor learnt from what the provider accepted (see [adapt] accepted_share); null when none. */
+  knownGood: number | null;
   /** A warming source's position: schedule, day, today's cap, progression. */
   warmup?: { schedule: string; progression: string; day: number; cap: number | null };
 }
@@ -47,6 +49,7 @@ function stateOf(s: LaneState, limits: LaneLimits, now: number): string {
   if (s.pauseUntil > now) parts.push(`paused ${Math.ceil((s.pauseUntil - now) / 1000)}s`);
   if (s.connCap > 0) parts.push(`connections capped at ${s.connCap}`);
   if (s.factor < 1) parts.push(`slowed to ${Math.round(s.factor * 100)}%`);
+  if (s.known > 0) parts.push(`known-good pace ${Math.round(s.known * 100)}%${limits.rate ? ` (${Math.round(s.known * perMinute(limits.rate))}/min)` : ''}`);
   if (limits.perDay !== undefined && s.dayCount >= limits.perDay) parts.push('daily volume used');
   return parts.join(', ') || 'ok';
 }
@@ -69,6 +72,7 @@ export function statusRows(config: Config, lanes: ReadonlyArray<{ lane: LaneRef;
       nextFreeS: Math.max(0, Math.ceil((earliestAt(state, limits, now) - now) / 1000)),
       state: stateOf(s, limits, now),
       factor: s.factor,
+      knownGood: s.known > 0 ? s.known : null,
       ...(() => {
         const w = warmupOf(config, lane, warm.get(`${lane.source}|${lane.provider}`), now);
         return w ? { warmup: w } : {};

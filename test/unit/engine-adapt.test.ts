@@ -2,6 +2,7 @@ import t from 'tap';
 import type { Classifier } from '../../lib/outcomes';
 import type { Decision, Ticket } from '../../lib/engine';
 import { rig } from '../helpers/fakes';
+import { statusRows } from '../../lib/status';
 
 const classify: Classifier = (reply) => {
   if (/4\.7\.500/.test(reply)) return { category: 'throttle', rule: 'ms-as-throttle' };
@@ -95,4 +96,26 @@ t.test('a hostile server answering 4.7.500 only slows its own lane', async (t) =
   const lanes = (await r.store.lanes()).value;
   t.ok(lanes.filter((l) => l.lane.provider !== 'mx:mx.small.test').every((l) => l.state.factor === 1), 'no other provider’s lane changed');
   t.match((await send(r, 'contoso.test')).d, { action: 'send' });
+});
+
+t.test('a lane learns its pace from what the provider accepted, and paceline status shows it', async (t) => {
+  const r = rig(yaml, {}, classify);
+  for (let i = 0; i < 20; i++) {
+    const m = await send(r, 'contoso.test');
+    t.equal(m.d.action, 'send', `message ${i} leaves`);
+    r.clock.advance(500);
+    await r.engine.outcome(m.ticket, { delivered: true });
+  }
+  const refused = await send(r, 'contoso.test');
+  const report = await r.engine.outcome(refused.ticket, { delivered: false, reply: BUSY });
+  t.match(report, { category: 'throttle', effect: 'slowed' });
+  const { value } = await r.store.lanes();
+  const lane = value.find((l) => l.lane.provider === 'microsoft365' && l.state.known > 0);
+  t.ok(lane, 'the refused lane remembers a known-good pace');
+  const accepted = value.filter((l) => l.lane.provider === 'microsoft365').find((l) => l.lane.source === lane?.lane.source)?.state.acceptCount ?? 0;
+  t.ok(Math.abs((lane?.state.factor ?? 0) - 0.9 * (accepted / 60)) < 1e-9, `pace = 0.9 × ${accepted} accepted in the last minute ÷ 60/min configured`);
+  const rows = statusRows(r.engine.current, value, r.clock.now());
+  const row = rows.find((x) => x.source === lane?.lane.source && x.provider === 'microsoft365');
+  t.equal(row?.knownGood, lane?.state.known, 'status --json carries the known-good pace');
+  t.match(row?.state, new RegExp(`known-good pace ${Math.round((lane?.state.known ?? 0) * 100)}% \\(${Math.round((lane?.state.known ?? 0) * 60)}/min\\)`), 'and says it in words');
 });
