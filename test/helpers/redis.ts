@@ -8,7 +8,6 @@
 
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from './ports';
@@ -64,77 +63,9 @@ async function terminate(child: ChildProcess, signal: NodeJS.Signals): Promise<v
   live.delete(child);
 }
 
-// ---------------------------------------------------------------- a tiny RESP client
+import { command, info, waitFor, type Reply } from './resp';
 
-type Reply = string | number | null | Error | Reply[];
-
-/** Parses one RESP2 reply from `buf` at `at`; undefined when incomplete. */
-function parse(buf: Buffer, at: number): { value: Reply; next: number } | undefined {
-  const eol = buf.indexOf('\r\n', at);
-  if (eol < 0) return undefined;
-  const line = buf.toString('utf8', at + 1, eol);
-  const type = String.fromCharCode(buf[at] as number);
-  if (type === '+') return { value: line, next: eol + 2 };
-  if (type === '-') return { value: new Error(line), next: eol + 2 };
-  if (type === ':') return { value: Number(line), next: eol + 2 };
-  const n = Number(line);
-  if (type === '$') {
-    if (n < 0) return { value: null, next: eol + 2 };
-    return buf.length < eol + 2 + n + 2 ? undefined : { value: buf.toString('utf8', eol + 2, eol + 2 + n), next: eol + 2 + n + 2 };
-  }
-  if (n < 0) return { value: null, next: eol + 2 };
-  const items: Reply[] = [];
-  let next = eol + 2;
-  for (let i = 0; i < n; i++) {
-    const r = parse(buf, next);
-    if (!r) return undefined;
-    items.push(r.value);
-    next = r.next;
-  }
-  return { value: items, next };
-}
-
-/** Sends one command to a server (or sentinel) on loopback and returns its reply; a Redis error rejects. */
-export function command(port: number, ...args: Array<string | number>): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: HOST, port });
-    let buf = Buffer.alloc(0);
-    socket.setTimeout(5000, () => socket.destroy(new Error(`redis ${HOST}:${port}: timeout on ${args.join(' ')}`)));
-    socket.on('error', reject);
-    socket.on('data', (chunk) => {
-      buf = Buffer.concat([buf, chunk]);
-      const r = parse(buf, 0);
-      if (!r) return;
-      socket.end();
-      if (r.value instanceof Error) reject(r.value);
-      else resolve(r.value);
-    });
-    const parts = args.map(String);
-    socket.write(`*${parts.length}\r\n${parts.map((p) => `$${Buffer.byteLength(p)}\r\n${p}\r\n`).join('')}`);
-  });
-}
-
-/** Polls `probe` every 25 ms until it returns a value other than undefined/false, or fails after `timeoutMs`. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-/** `INFO section` as a map of field → value. */
-export async function info(port: number, section: string): Promise<Map<string, string>> {
-  const text = String(await command(port, 'INFO', section));
-  return new Map(text.split('\r\n').filter((l) => l.includes(':')).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1)]));
-}
+export { command, info, waitFor };
 
 // ---------------------------------------------------------------- one server
 
