@@ -24,7 +24,7 @@
 import type { Category } from './classify';
 
 export { CATEGORIES, type Category } from './classify';
-import { concurrencyLimit, normalize, toleranceMs, type LaneLimits, type LaneState } from './lane';
+import { concurrencyLimit, normalize, slotTolerance, toleranceMs, type LaneLimits, type LaneState } from './lane';
 import { acceptedLastMinute, pauseClock, resumeClock, setFactor, slotTime } from './pace';
 import { perMinute } from './rate';
 
@@ -96,7 +96,7 @@ function pauseUntil(s: LaneState, limits: LaneLimits, now: number, until: number
   s.pauseUntil = until;
   pauseClock(s, now, until);
   if (!limits.rate) return;
-  s.tat = Math.max(s.tat, slotTime(s, now) + toleranceMs(s, limits.rate) * s.factor);
+  s.tat = Math.max(s.tat, slotTime(s, now) + slotTolerance(s, limits.rate));
   s.departAt = Math.max(s.departAt, until + toleranceMs(s, limits.rate));
 }
 

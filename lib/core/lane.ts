@@ -219,7 +219,7 @@ export function concurrencyLimit(state: LaneState, limits: LaneLimits): number {
 }
 
 /** The burst tolerance on the slot clock (configured intervals, which the clock scales). */
-function slotTolerance(state: LaneState, rate: Rate): number {
+export function slotTolerance(state: LaneState, rate: Rate): number {
   return toleranceMs(state, rate) * state.factor;
 }
 

@@ -31,7 +31,7 @@ export function realTime(s: LaneState, v: number): number {
 }
 
 /** Re-anchors the slot clock at real time `t` (before a change of factor or pause). */
-export function anchor(s: LaneState, t: number): void {
+function anchor(s: LaneState, t: number): void {
   s.vOrigin = slotTime(s, t);
   s.vAt = t;
 }

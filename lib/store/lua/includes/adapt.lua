@@ -20,7 +20,7 @@ local function pause_until(s, limits, now, untilT)
   s.pauseUntil = untilT
   pause_clock(s, now, untilT)
   if limits.count == nil then return end
-  s.tat = math.max(s.tat, slot_time(s, now) + tolerance_ms(s, limits) * s.factor)
+  s.tat = math.max(s.tat, slot_time(s, now) + slot_tolerance(s, limits))
   s.departAt = math.max(s.departAt, untilT + tolerance_ms(s, limits))
 end
 

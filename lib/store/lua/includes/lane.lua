@@ -134,9 +134,14 @@ local function concurrency_limit(s, limits)
   return limit
 end
 
+-- slotTolerance(): the burst tolerance on the slot clock.
+local function slot_tolerance(s, limits)
+  return tolerance_ms(s, limits) * s.factor
+end
+
 -- The slot the next booking gets, on the slot clock.
 local function next_slot(s, limits, now)
-  return math.max(s.tat - tolerance_ms(s, limits) * s.factor, slot_time(s, now))
+  return math.max(s.tat - slot_tolerance(s, limits), slot_time(s, now))
 end
 
 local function rate_free_at(s, limits, now)
