@@ -115,6 +115,12 @@ interface Candidate {
   readonly view: LaneView;
 }
 
+/** The candidate whose lane holds the message's booked slot, if it has one for this provider. */
+function bookedCandidate(ctx: Ctx): Candidate | undefined {
+  const reserved = ctx.ticket.reservation;
+  return reserved && reserved.lane.provider === ctx.provider ? ctx.candidates.find((c) => c.source.name === reserved.lane.source) : undefined;
+}
+
 export class Engine extends Outcomes {
   private turn = 0;
 
@@ -157,14 +163,15 @@ export class Engine extends Outcomes {
     const all = await this.candidates(pool, sources, lanes, peek.value.lanes, provider, peek.now);
     const open = all.filter((c) => c.view.opensAt === undefined);
     const ctx: Ctx = { msg, ticket, provider, pool, candidates: open, hosts: answer.hosts, prefix: note ? `${note}; ` : '' };
-    const held = await this.providerHold(ctx, peek.value.provider, peek.now);
-    if (held) return held;
+    // a pool outside its active hours waits for them, whatever the provider's state
     if (open.length === 0) {
       const at = Math.min(...all.map((c) => c.view.opensAt as number));
       return this.wait(ctx, at, peek.now, `outside the warm-up active hours of pool ${pool.name}`);
     }
+    const held = await this.providerHold(ctx, peek.value.provider, peek.now);
+    if (held) return held;
     const reserved = ticket.reservation;
-    const mine = reserved && reserved.lane.provider === provider ? open.find((c) => c.source.name === reserved.lane.source) : undefined;
+    const mine = bookedCandidate(ctx);
     if (reserved && mine) return this.claimReserved(ctx, mine, reserved);
     delete ticket.reservation;
     return this.choose(ctx, peek.now);
@@ -204,7 +211,7 @@ export class Engine extends Outcomes {
   /** When this message could leave (from the peeked states): its booked slot, else the soonest-free candidate. */
   private readyAt(ctx: Ctx, now: number): number {
     const reserved = ctx.ticket.reservation;
-    const mine = reserved && reserved.lane.provider === ctx.provider ? ctx.candidates.find((c) => c.source.name === reserved.lane.source) : undefined;
+    const mine = bookedCandidate(ctx);
     if (reserved && mine && mine.view.limits.rate) return Math.max(now, realTime(mine.state, reserved.slot));
     return Math.min(...ctx.candidates.map((c) => earliestAt(c.state, c.view.limits, now)));
   }

@@ -1,7 +1,11 @@
 import t from 'tap';
 import type { Classifier } from '../../lib/outcomes';
 import type { Decision, Ticket } from '../../lib/engine';
-import { rig } from '../helpers/fakes';
+import { DNS_TABLE, FakeClock, fakeDns, rig } from '../helpers/fakes';
+import { buildConfig } from '../../lib/config/load';
+import { Engine } from '../../lib/engine';
+import { MxResolver } from '../../lib/mx';
+import { MemoryStore } from '../../lib/store/memory';
 import { statusRows } from '../../lib/status';
 
 const classify: Classifier = (reply) => {
@@ -118,4 +122,21 @@ t.test('a lane learns its pace from what the provider accepted, and paceline sta
   const row = rows.find((x) => x.source === lane?.lane.source && x.provider === 'microsoft365');
   t.equal(row?.knownGood, lane?.state.known, 'status --json carries the known-good pace');
   t.match(row?.state, new RegExp(`known-good pace ${Math.round((lane?.state.known ?? 0) * 100)}% \\(${Math.round((lane?.state.known ?? 0) * 60)}/min\\)`), 'and says it in words');
+});
+
+t.test('a pool outside its warm-up active hours waits for them, even while its provider is probed after an incident', async (t) => {
+  const clock = new FakeClock(); // 01:00 UTC
+  const config = buildConfig(
+    { adapt: { incident_min_sources: '1' } },
+    { sources: { a: { address: '127.0.0.2', warmup: { schedule: 'day', start: '2026-11-26' } } }, providers: { microsoft365: { limits: { rate: '60/min' } } } },
+    { schedules: { day: { days: [100, 200], active_hours: '08:00-20:00' } } },
+  );
+  const store = new MemoryStore(clock.now);
+  const mx = new MxResolver({ cacheMaxMs: config.settings.dnsCacheMaxMs, negativeMs: config.settings.dnsNegativeMs, staticMx: config.staticMx }, fakeDns(DNS_TABLE.mx, DNS_TABLE.addresses), clock.now);
+  const engine = new Engine(config, store, mx, clock.now, classify);
+  const incident = await store.providerThrottle('microsoft365', 'a', 1, config.settings.adapt.incident);
+  t.ok(incident.incident, 'the provider has an incident');
+  clock.advance(config.settings.adapt.incident.pauseMs);
+  const d = await engine.decide({ id: 'm', domain: 'contoso.test', queueTime: clock.now() }, {});
+  t.match(d, { action: 'delay', seconds: 7 * 3600 - config.settings.adapt.incident.pauseMs / 1000, why: /outside the warm-up active hours/ }, 'until 08:00, not until max_hold');
 });
