@@ -127,7 +127,9 @@ export class Outcomes {
     await Promise.all(
       r.explained.map((source) => {
         const l = { source, provider: lane.provider };
-        const event = { category: 'forgive' as const, durationMs: Math.max(0, r.pauseUntil - this.clock()) };
+        // every incident (declared or prolonged) pauses the provider incident.pauseMs from
+        // the store's now: the same duration on the store's clock, not this host's
+        const event = { category: 'forgive' as const, durationMs: this.config.settings.adapt.incident.pauseMs };
         return this.store.react(l, laneLimits(this.config, this.config.settings.defaultPool, source, lane.provider), event, this.config.settings.adapt.react);
       }),
     );
