@@ -121,6 +121,19 @@ function bookedCandidate(ctx: Ctx): Candidate | undefined {
   return reserved && reserved.lane.provider === ctx.provider ? ctx.candidates.find((c) => c.source.name === reserved.lane.source) : undefined;
 }
 
+/**
+ * Whether a message booked on a paused lane can leave sooner from another
+ * source of its pool: a lane the provider keeps refusing (a rule bug on one
+ * IP, a penalty) must not hold the mail booked on it while other IPs are free.
+ * Only paused lanes give their bookings up; a booking is otherwise kept, so
+ * that a backlog drains in arrival order.
+ */
+function sooner(ctx: Ctx, mine: Candidate, slot: number, now: number): boolean {
+  if (mine.state.pauseUntil <= now) return false;
+  const due = mine.view.limits.rate ? realTime(mine.state, slot) : mine.state.pauseUntil;
+  return ctx.candidates.some((c) => c !== mine && earliestAt(c.state, c.view.limits, now) < due);
+}
+
 export class Engine extends Outcomes {
   private turn = 0;
 
@@ -172,7 +185,7 @@ export class Engine extends Outcomes {
     if (held) return held;
     const reserved = ticket.reservation;
     const mine = bookedCandidate(ctx);
-    if (reserved && mine) return this.claimReserved(ctx, mine, reserved);
+    if (reserved && mine && !sooner(ctx, mine, reserved.slot, peek.now)) return this.claimReserved(ctx, mine, reserved);
     delete ticket.reservation;
     return this.choose(ctx, peek.now);
   }

@@ -61,6 +61,9 @@ export interface OutcomeReport {
   readonly reopensAt?: number;
 }
 
+/** A message refused while its lane had too many sessions open is tried again this soon (ms), paced. */
+export const CAPPED_RETRY_MS = 2000;
+
 export class Outcomes {
   protected classifier: Classifier;
 
@@ -95,10 +98,10 @@ export class Outcomes {
       return { lane };
     }
     if (attempt.reply === undefined || !this.config.settings.adapt.enabled) return { lane };
-    return this.react(lane, limits, attempt.reply);
+    return this.react(lane, limits, attempt.reply, lease?.startedAt);
   }
 
-  private async react(lane: LaneRef, limits: ReturnType<typeof laneLimits>, reply: string): Promise<OutcomeReport> {
+  private async react(lane: LaneRef, limits: ReturnType<typeof laneLimits>, reply: string, sentAt?: number): Promise<OutcomeReport> {
     const adapt = this.config.settings.adapt;
     const c = this.classifier(reply, lane.provider);
     let category = c.category;
@@ -106,11 +109,13 @@ export class Outcomes {
       const hits = await this.store.hit(lane, c.rule, c.threshold.windowMs);
       if (hits < c.threshold.count) category = 'transient';
     }
-    const event = c.durationMs === undefined ? { category } : { category, durationMs: c.durationMs };
-    const { value } = await this.store.react(lane, limits, event, adapt.react);
+    const event = { category, ...(c.durationMs !== undefined ? { durationMs: c.durationMs } : {}), ...(sentAt !== undefined ? { sentAt } : {}) };
+    const { now, value } = await this.store.react(lane, limits, event, adapt.react);
     const incidentUntil = value.effect === 'slowed' ? await this.checkIncident(lane) : 0;
     const s = value.state;
-    const reopensAt = Math.max(s.pauseUntil, s.blockedAt ? s.probeAt : 0, incidentUntil);
+    // a message refused for its lane's sessions comes back to be paced, not after Haraka's next retry interval
+    const soon = value.effect === 'capped' ? now + CAPPED_RETRY_MS : 0;
+    const reopensAt = Math.max(s.pauseUntil, s.blockedAt ? s.probeAt : 0, incidentUntil, soon);
     const incident = incidentUntil > 0;
     return { lane, category, ...(c.rule ? { rule: c.rule } : {}), effect: value.effect, incident, ...(reopensAt > 0 ? { reopensAt } : {}) };
   }

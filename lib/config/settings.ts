@@ -37,6 +37,9 @@ export const INI_KEYS: Readonly<Record<string, Readonly<Record<string, Key>>>> =
     decrease: { kind: 'fraction', fallback: '0.5' },
     floor: { kind: 'fraction', fallback: '0.05' },
     throttle_pause: { kind: 'duration', fallback: '1m' },
+    throttle_pause_max: { kind: 'duration', fallback: '30m' },
+    start: { kind: 'fraction', fallback: '0.1' },
+    start_interval: { kind: 'duration', fallback: '10s' },
     hold: { kind: 'duration', fallback: '10s' },
     recover_step: { kind: 'fraction', fallback: '0.1' },
     recover_interval: { kind: 'duration', fallback: '5m' },
@@ -140,6 +143,7 @@ export function validateSettings(issues: IssueList, ini: Record<string, unknown>
         decrease: values['adapt.decrease'] as number,
         floor: values['adapt.floor'] as number,
         throttlePauseMs: values['adapt.throttle_pause'] as number,
+        throttlePauseMaxMs: values['adapt.throttle_pause_max'] as number,
         holdMs: values['adapt.hold'] as number,
         connectionsMs: values['adapt.connections_duration'] as number,
         suspendMs: values['adapt.suspend_duration'] as number,
@@ -150,6 +154,9 @@ export function validateSettings(issues: IssueList, ini: Record<string, unknown>
         recoverIntervalMs: values['adapt.recover_interval'] as number,
         climbStep: values['adapt.climb_step'] as number,
         probeIntervalMs: values['adapt.probe_interval'] as number,
+        // a lane whose pace does not adapt has nothing to find: it starts at its configured pace
+        start: values['adapt.enabled'] ? (values['adapt.start'] as number) : 1,
+        startIntervalMs: values['adapt.start_interval'] as number,
       }),
       incident: Object.freeze({
         windowMs: values['adapt.incident_window'] as number,

@@ -2,14 +2,26 @@
  * How a lane reacts to what a provider answered. Pure: (state, reply
  * category, now, params) → new state and what was done.
  *
- * - throttle: the pace becomes `acceptedShare` of what the provider accepted
- *   from the lane in the last minute (the known-good pace; `decrease` × the
- *   pace when it accepted nothing), and a short pause, once per burst of
- *   replies (fifty in-flight messages answered 451 at once are one event).
+ * - throttle: one reaction per event. A reply to a message sent before the
+ *   lane reopened after the last reaction belongs to that reaction (`held`).
+ *   Otherwise, in order:
+ *   - other deliveries of the lane were open when the message was refused:
+ *     the provider may limit sessions, so the lane's concurrency is capped at
+ *     what was open (`capped`), the pace is kept;
+ *   - the lane reopened and the provider refused again before accepting
+ *     anything: its window has not drained or it penalises the source; the
+ *     pause doubles (up to the rule's duration, else `throttlePauseMaxMs`)
+ *     and the pace is kept (`extended`);
+ *   - else the pace is cut and the lane pauses for `throttlePauseMs`: in the
+ *     start phase (lib/core/start.ts) back to the pace before its last
+ *     doubling (`overshot`); else to `acceptedShare` of what the provider
+ *     accepted over the last minute when the lane has been open that long
+ *     (the known-good pace), else × `decrease` (`slowed`). A lane refused
+ *     while climbing above its known-good pace has `overshot` too: its own
+ *     limit, never a sign of a provider-wide incident; only `slowed` (a pace
+ *     the provider had allowed) counts toward one.
  *   Recovery (lib/core/pace.ts): additive up to the known-good pace, then a
- *   slow climb whose interval is the pause it cost ÷ `climbCost`. A lane
- *   refused while climbing above its known-good pace has `overshot`: its own
- *   limit, never a sign of a provider-wide incident.
+ *   slow climb whose interval is the pause it cost ÷ `climbCost`.
  * - connections: a temporary concurrency cap at half of what is in force.
  * - suspend: a pause for the rule's duration, then the measured pace.
  * - blocked: stop; one probe per probe interval; a delivered probe unblocks.
@@ -26,6 +38,7 @@ import type { Category } from './classify';
 export { CATEGORIES, type Category } from './classify';
 import { concurrencyLimit, normalize, slotTolerance, toleranceMs, type LaneLimits, type LaneState } from './lane';
 import { acceptedLastMinute, pauseClock, resumeClock, setFactor, slotTime } from './pace';
+import { endStart, starting } from './start';
 import { perMinute } from './rate';
 
 
@@ -37,7 +50,10 @@ export interface ReactParams {
   readonly decrease: number;
   /** Lowest pace factor a lane is pushed to. */
   readonly floor: number;
+  /** The first pause of a throttle event. */
   readonly throttlePauseMs: number;
+  /** A pause extended because the provider still refuses doubles up to this (unless the rule sets its own duration). */
+  readonly throttlePauseMaxMs: number;
   /** Throttle replies within this time after a reaction's pause ends are the same event. */
   readonly holdMs: number;
   readonly connectionsMs: number;
@@ -51,18 +67,26 @@ export const DEFAULT_REACT: ReactParams = {
   decrease: 0.5,
   floor: 0.05,
   throttlePauseMs: 60_000,
+  throttlePauseMaxMs: 1_800_000,
   holdMs: 10_000,
   connectionsMs: 600_000,
   suspendMs: 7_200_000,
   climbCost: 0.1,
 };
 
-export type Effect = 'slowed' | 'overshot' | 'held' | 'capped' | 'suspended' | 'blocked' | 'counted' | 'forgiven';
+export type Effect = 'slowed' | 'overshot' | 'extended' | 'held' | 'capped' | 'suspended' | 'blocked' | 'counted' | 'forgiven';
 
 export interface ReactEvent {
   readonly category: Category | 'forgive';
-  /** A rule's own duration for suspend/connections/throttle pauses. */
+  /** A rule's own duration: suspend and connections pauses; for a throttle, the longest its pause grows to. */
   readonly durationMs?: number;
+  /**
+   * When the refused message was sent (its lease began), epoch ms on the
+   * store's clock. Without it (a recipient Haraka split off, which has no
+   * lease) replies are grouped by arrival time alone, and neither sessions
+   * nor an extended pause can be told.
+   */
+  readonly sentAt?: number;
 }
 
 /**
@@ -73,9 +97,15 @@ export interface ReactEvent {
  * `decrease` and nothing is learnt.
  */
 function slowDown(s: LaneState, limits: LaneLimits, p: ReactParams, now: number, pauseMs: number, policyIntervalMs: number): void {
-  const accepted = limits.rate ? acceptedLastMinute(s, now) / perMinute(limits.rate) : 0;
+  // a sample shorter than the minute it claims to measure overstates the limit of a longer window
+  const sampled = s.holdUntil === 0 || now - (s.holdUntil - p.holdMs) >= 60_000;
+  const accepted = limits.rate && sampled ? acceptedLastMinute(s, now) / perMinute(limits.rate) : 0;
   s.prevFactor = s.factor;
-  if (accepted > 0) {
+  s.backoffs = 0;
+  if (starting(s)) {
+    setFactor(s, now, Math.max(p.floor, endStart(s)));
+    s.known = s.factor;
+  } else if (accepted > 0) {
     setFactor(s, now, Math.max(p.floor, p.acceptedShare * Math.min(s.factor, accepted)));
     s.known = s.factor;
   } else {
@@ -100,22 +130,48 @@ function pauseUntil(s: LaneState, limits: LaneLimits, now: number, until: number
   s.departAt = Math.max(s.departAt, until + toleranceMs(s, limits.rate));
 }
 
+/** When the lane reopened after its last reaction (0 = never reacted). */
+function reopenedAt(s: LaneState, p: ReactParams): number {
+  return s.holdUntil === 0 ? 0 : s.holdUntil - p.holdMs;
+}
+
+/** The throttle reaction (see the file's header). */
+function throttled(s: LaneState, limits: LaneLimits, now: number, event: ReactEvent, p: ReactParams, interval: number): Effect {
+  s.dayThrottles += 1;
+  const sent = event.sentAt;
+  // replies to messages sent before the lane reopened (or, not knowing when, arriving just after) are the same event
+  if (sent === undefined ? now < s.holdUntil : sent < reopenedAt(s, p)) return 'held';
+  if (sent !== undefined && s.leases.length > 0 && (s.connCap === 0 || s.leases.length < s.connCap)) {
+    s.connCap = s.leases.length;
+    s.connCapUntil = now + p.connectionsMs;
+    return 'capped';
+  }
+  const maxMs = event.durationMs ?? p.throttlePauseMaxMs;
+  if (sent !== undefined && s.holdUntil !== 0 && s.acceptedAt < reopenedAt(s, p)) {
+    s.backoffs += 1;
+    pauseUntil(s, limits, now, Math.max(s.pauseUntil, now + Math.min(maxMs, p.throttlePauseMs * 2 ** s.backoffs)));
+    // the mail booked on the lane leaves from other sources meanwhile (lib/engine.ts):
+    // new bookings begin when the lane reopens, not behind the slots given up
+    if (limits.rate) s.tat = slotTime(s, now) + slotTolerance(s, limits.rate);
+    s.holdUntil = s.pauseUntil + p.holdMs;
+    s.recoverAt = Math.max(s.recoverAt, s.pauseUntil + interval);
+    return 'extended';
+  }
+  // a lane in its start phase, or climbing above its known-good pace, found
+  // its own limit: that says nothing about the provider as a whole (no incident)
+  const overshot = starting(s) || (s.known > 0 && s.factor > s.known);
+  slowDown(s, limits, p, now, Math.min(maxMs, p.throttlePauseMs), interval);
+  s.holdUntil = s.pauseUntil + p.holdMs;
+  return overshot ? 'overshot' : 'slowed';
+}
+
 /** Applies one classified reply to a lane. */
 export function react(prior: LaneState, limits: LaneLimits, now: number, event: ReactEvent, p: ReactParams = DEFAULT_REACT): { state: LaneState; effect: Effect } {
   const s = normalize(prior, limits, now, true);
   const interval = limits.policy?.recoverIntervalMs ?? 300_000;
   switch (event.category) {
-    case 'throttle': {
-      s.dayThrottles += 1;
-      // replies to messages sent before or just after the pause belong to the same event
-      if (now < s.holdUntil) return { state: s, effect: 'held' };
-      // a lane climbing above its known-good pace found its own limit: that
-      // says nothing about the provider as a whole (no incident)
-      const climbing = s.known > 0 && s.factor > s.known;
-      slowDown(s, limits, p, now, event.durationMs ?? p.throttlePauseMs, interval);
-      s.holdUntil = s.pauseUntil + p.holdMs;
-      return { state: s, effect: climbing ? 'overshot' : 'slowed' };
-    }
+    case 'throttle':
+      return { state: s, effect: throttled(s, limits, now, event, p, interval) };
     case 'connections': {
       const inForce = Math.min(concurrencyLimit(s, limits), Math.max(1, s.leases.length));
       s.connCap = Math.max(1, Math.floor(inForce / 2));

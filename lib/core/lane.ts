@@ -16,6 +16,7 @@
 import { intervalMs, formatRate, type Rate } from './rate';
 import { dayNumber, nextDayStartMs } from './day';
 import { countAccepted, realTime, recover, slotTime } from './pace';
+import { beginOrGrow, countGrowth } from './start';
 
 /** How a throttled lane climbs back and how a blocked lane is probed. */
 export interface LanePolicy {
@@ -26,9 +27,21 @@ export interface LanePolicy {
   readonly climbStep: number;
   /** A blocked lane sends one probe message per interval. */
   readonly probeIntervalMs: number;
+  /**
+   * The start phase (lib/core/start.ts): a lane without history begins at this
+   * share of its configured pace and doubles it every `startIntervalMs` in
+   * which it used its pace, until the first refusal or the configured pace.
+   * 1 = no start phase (a lane begins at its configured pace).
+   */
+  readonly start: number;
+  readonly startIntervalMs: number;
 }
 
-export const DEFAULT_POLICY: LanePolicy = { recoverStep: 0.1, recoverIntervalMs: 300_000, climbStep: 0.05, probeIntervalMs: 3_600_000 };
+/**
+ * The policy of a lane given none (tests, tools): no start phase. The shipped
+ * [adapt] section (config/paceline.ini) sets one.
+ */
+export const DEFAULT_POLICY: LanePolicy = { recoverStep: 0.1, recoverIntervalMs: 300_000, climbStep: 0.05, probeIntervalMs: 3_600_000, start: 1, startIntervalMs: 10_000 };
 
 /** Limits of one lane; an absent field is unlimited. */
 export interface LaneLimits {
@@ -113,6 +126,18 @@ export interface LaneState {
   minute: number;
   /** Messages that left (were granted) in that minute. */
   minuteCount: number;
+  /**
+   * The start phase (lib/core/start.ts): 0 = the lane has not begun (a fresh
+   * lane), > 0 = in its start phase, the time of the next growth step,
+   * -1 = the start phase is over.
+   */
+  growAt: number;
+  /** Deliveries accepted since the last growth step (the evidence for the next one). */
+  grown: number;
+  /** When the provider last accepted a delivery on this lane (0 = never). */
+  acceptedAt: number;
+  /** Pauses in a row extended because the provider still refused after the lane reopened. */
+  backoffs: number;
 }
 
 /** Why a lane cannot send now. */
@@ -147,7 +172,7 @@ export function emptyLane(): LaneState {
     tat: 0, vAt: 0, vOrigin: 0, rateKey: '', leases: [], day: 0, dayCount: 0, dayThrottles: 0, prevDay: 0, prevDayCount: 0, prevDayThrottles: 0,
     meanDeliveryMs: INITIAL_DELIVERY_MS, factor: 1, prevFactor: 1, pauseUntil: 0, connCap: 0, connCapUntil: 0,
     blockedAt: 0, probeAt: 0, holdUntil: 0, recoverAt: 0, known: 0, climbMs: 0, climbs: 0, epoch: 0, departAt: 0, minute: 0, minuteCount: 0,
-    acceptMinute: 0, acceptCount: 0, acceptPrev: 0,
+    acceptMinute: 0, acceptCount: 0, acceptPrev: 0, growAt: 0, grown: 0, acceptedAt: 0, backoffs: 0,
   };
 }
 
@@ -181,7 +206,9 @@ export function normalize(state: LaneState, limits: LaneLimits, now: number, kee
     s.connCap = 0;
     s.connCapUntil = 0;
   }
-  recover(s, limits.policy ?? DEFAULT_POLICY, now);
+  const policy = limits.policy ?? DEFAULT_POLICY;
+  recover(s, policy, now);
+  beginOrGrow(s, limits, policy, now);
   return s;
 }
 
@@ -365,7 +392,11 @@ export function release(prior: LaneState, limits: LaneLimits, now: number, lease
   if (durationMs !== undefined && Number.isFinite(durationMs) && durationMs >= 0) {
     s.meanDeliveryMs += EWMA_WEIGHT * (durationMs - s.meanDeliveryMs);
   }
-  if (delivered) countAccepted(s, now);
+  if (delivered) {
+    countAccepted(s, now);
+    countGrowth(s);
+    s.acceptedAt = now;
+  }
   if (delivered && s.blockedAt !== 0) {
     s.blockedAt = 0;
     s.probeAt = 0;
