@@ -19,9 +19,10 @@ function optional(n: number | undefined): string {
 }
 
 /**
- * LaneLimits as 10 ARGV: rate count, period ms, burst, canonical rate string,
+ * LaneLimits as 13 ARGV: rate count, period ms, burst, canonical rate string,
  * concurrency, per day, policy recover step, recover interval ms, probe
- * interval ms, day offset ms ('' = absent: unlimited, default policy, UTC).
+ * interval ms, day offset ms, policy climb step, policy start, policy start
+ * interval ms ('' = absent: unlimited, default policy, UTC).
  */
 export function limitArgs(limits: LaneLimits): readonly string[] {
   let args = encoded.get(limits);
@@ -40,7 +41,8 @@ function encodeLimits(limits: LaneLimits): readonly string[] {
   const rate = r ? [String(r.count), String(r.periodMs), String(r.burst), formatRate(r)] : ['', '', '', ''];
   const p = limits.policy;
   const policy = p ? [String(p.recoverStep), String(p.recoverIntervalMs), String(p.probeIntervalMs)] : ['', '', ''];
-  return [...rate, optional(limits.concurrency), optional(limits.perDay), ...policy, optional(limits.dayOffsetMs), p ? String(p.climbStep) : ''];
+  const added = p ? [String(p.climbStep), String(p.start), String(p.startIntervalMs)] : ['', '', ''];
+  return [...rate, optional(limits.concurrency), optional(limits.perDay), ...policy, optional(limits.dayOffsetMs), ...added];
 }
 
 /** A delivery duration, ms, as ARGV: '' when it must not feed the average (as release() of lane.ts). */
@@ -48,10 +50,13 @@ export function durationArg(durationMs: number | undefined): string {
   return durationMs === undefined || !Number.isFinite(durationMs) || durationMs < 0 ? '' : String(durationMs);
 }
 
-/** A reply category with its own duration, then ReactParams: 10 ARGV. */
+/**
+ * A reply category with its own duration and when the refused message was
+ * sent ('' = absent), then ReactParams (9): 12 ARGV.
+ */
 export function reactArgs(event: ReactEvent, p: ReactParams): string[] {
-  const params = [p.decrease, p.floor, p.throttlePauseMs, p.holdMs, p.connectionsMs, p.suspendMs, p.acceptedShare, p.climbCost];
-  return [event.category, optional(event.durationMs), ...params.map(String)];
+  const params = [p.decrease, p.floor, p.throttlePauseMs, p.holdMs, p.connectionsMs, p.suspendMs, p.acceptedShare, p.climbCost, p.throttlePauseMaxMs];
+  return [event.category, optional(event.durationMs), optional(event.sentAt), ...params.map(String)];
 }
 
 /** IncidentParams as 5 ARGV. */

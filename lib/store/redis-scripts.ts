@@ -2,7 +2,7 @@
  * Loads the Lua scripts of lib/store/lua (one per file, `<name>-<numKeys>.lua`),
  * expands their `--- @include "<name>"` lines from lua/includes, prepends a
  * prelude generated from the TypeScript definitions (result codes, day length,
- * TTLs, default policy, state fields, the empty lane) and defines each as an
+ * TTLs, default policy, model constants, state fields, the empty lane) and defines each as an
  * ioredis command, which sends EVALSHA and falls back to EVAL once per connection.
  */
 
@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { Cluster, Redis } from 'ioredis';
 import { DEFAULT_POLICY, emptyLane, EWMA_WEIGHT, LATE_MS, type LaneState } from '../core/lane';
 import { MAX_CLIMB_DOUBLINGS } from '../core/pace';
+import { GROWTH_EVIDENCE, START_OVER } from '../core/start';
 import { INCIDENT_COOLDOWN_WINDOWS } from '../core/provider-state';
 import { DAY_MS } from '../core/day';
 import { CODE } from './codes';
@@ -62,6 +63,10 @@ export const STATE_FIELDS: ReadonlyArray<readonly [string, StateProperty, 'n' | 
   ['am', 'acceptMinute', 'n'],
   ['ac', 'acceptCount', 'n'],
   ['ap', 'acceptPrev', 'n'],
+  ['ga', 'growAt', 'n'],
+  ['gn', 'grown', 'n'],
+  ['aa', 'acceptedAt', 'n'],
+  ['bo', 'backoffs', 'n'],
 ];
 
 /** Every script and its number of KEYS; the file is lua/<name>-<numKeys>.lua. */
@@ -126,6 +131,8 @@ export function prelude(): string {
     `local EWMA_WEIGHT = ${luaValue(EWMA_WEIGHT)}`,
     `local LATE_MS = ${luaValue(LATE_MS)}`,
     `local MAX_CLIMB_DOUBLINGS = ${luaValue(MAX_CLIMB_DOUBLINGS)}`,
+    `local GROWTH_EVIDENCE = ${luaValue(GROWTH_EVIDENCE)}`,
+    `local START_OVER = ${luaValue(START_OVER)}`,
     `local INCIDENT_COOLDOWN_WINDOWS = ${luaValue(INCIDENT_COOLDOWN_WINDOWS)}`,
     `local FIELD_NAMES = ${luaValue(STATE_FIELDS.map(([name]) => name))}`,
     `local FIELD_PROPS = ${luaValue(STATE_FIELDS.map(([, prop]) => prop))}`,

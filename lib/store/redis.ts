@@ -31,7 +31,7 @@ export interface RedisStoreOptions {
   readonly clockOverride?: () => number;
 }
 
-const EFFECTS: ReadonlySet<string> = new Set<Effect>(['slowed', 'overshot', 'held', 'capped', 'suspended', 'blocked', 'counted', 'forgiven']);
+const EFFECTS: ReadonlySet<string> = new Set<Effect>(['slowed', 'overshot', 'extended', 'held', 'capped', 'suspended', 'blocked', 'counted', 'forgiven']);
 
 /** Lanes per batch of peek scripts when listing every lane. */
 const LIST_BATCH = 256;

@@ -32,7 +32,8 @@ export type Step = { at: number; lane?: 0 | 1; limits?: LaneLimits } & (
   | { op: 'acquire'; mode: 'now' | 'reserve'; id: string; leaseMs?: number }
   | { op: 'claim'; slot: number; epoch?: number; id: string; leaseMs?: number }
   | { op: 'release'; id: string; delivered?: boolean; durationMs?: number }
-  | { op: 'react'; category: Category | 'forgive'; durationMs?: number }
+  /** `sentAt`: when the refused message was sent, ms after T0 (absent = unknown). */
+  | { op: 'react'; category: Category | 'forgive'; durationMs?: number; sentAt?: number }
   | { op: 'hit'; rule: string; windowMs: number }
   | { op: 'providerThrottle'; sources: number }
   | { op: 'providerProbe' }
@@ -81,8 +82,10 @@ export async function execute(target: Target, step: Step, setNow: (t: number) =>
     case 'release':
       await store.release(lane, limits, step.id, step.delivered ?? true, step.durationMs);
       return 'ok';
-    case 'react':
-      return (await store.react(lane, limits, { category: step.category, durationMs: step.durationMs }, DEFAULT_REACT)).value.effect;
+    case 'react': {
+      const event = { category: step.category, durationMs: step.durationMs, sentAt: step.sentAt === undefined ? undefined : T0 + step.sentAt };
+      return (await store.react(lane, limits, event, DEFAULT_REACT)).value.effect;
+    }
     case 'hit':
       return `hits ${await store.hit(lane, step.rule, step.windowMs)}`;
     case 'providerThrottle': {
@@ -110,7 +113,7 @@ export async function execute(target: Target, step: Step, setNow: (t: number) =>
 }
 
 /** Times shown relative to T0 (slot-clock values too: a lane never slowed has slot time = real time). */
-const TIMES = new Set(['tat', 'vAt', 'vOrigin', 'departAt', 'pauseUntil', 'connCapUntil', 'blockedAt', 'probeAt', 'holdUntil', 'recoverAt']);
+const TIMES = new Set(['tat', 'vAt', 'vOrigin', 'departAt', 'pauseUntil', 'connCapUntil', 'blockedAt', 'probeAt', 'holdUntil', 'recoverAt', 'acceptedAt']);
 const DAYS = new Set(['day', 'prevDay']);
 const T0_DAY = Math.floor(T0 / DAY_MS);
 const T0_MINUTE = Math.floor(T0 / 60_000);
@@ -123,7 +126,7 @@ export function laneSummary(state: LaneState): string {
     const value = (state as unknown as Record<string, unknown>)[key];
     if (key === 'leases' || value === empty[key]) continue;
     const v = value as number | string;
-    const shown = TIMES.has(key) ? rel(v as number) : DAYS.has(key) ? `+${(v as number) - T0_DAY}` : key === 'minute' || key === 'acceptMinute' ? `+${(v as number) - T0_MINUTE}` : String(v);
+    const shown = TIMES.has(key) || (key === 'growAt' && (v as number) > 0) ? rel(v as number) : DAYS.has(key) ? `+${(v as number) - T0_DAY}` : key === 'minute' || key === 'acceptMinute' ? `+${(v as number) - T0_MINUTE}` : String(v);
     parts.push(`${key}=${shown}`);
   }
   const leases = [...state.leases].sort((a, b) => a.expiresAt - b.expiresAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));

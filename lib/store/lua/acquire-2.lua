@@ -11,11 +11,12 @@
       ARGV[2] mode: 'now' | 'reserve'
       ARGV[3] lease id (unique per delivery)
       ARGV[4] lease duration, ms
-      ARGV[5..15]
-              limits (11 entries): rate count, rate period ms, rate burst,
+      ARGV[5..17]
+              limits (13 entries): rate count, rate period ms, rate burst,
               canonical rate string, concurrency, per day, policy recover
               step, recover interval ms, probe interval ms, day offset ms,
-              policy climb step ('' = absent)
+              policy climb step, policy start, policy start interval ms
+              ('' = absent)
 
     Output:
       { code, now, at, epoch, slot }

@@ -14,11 +14,12 @@
       ARGV[3] epoch the reservation was made in
       ARGV[4] lease id (unique per delivery)
       ARGV[5] lease duration, ms
-      ARGV[6..16]
-              limits (11 entries): rate count, rate period ms, rate burst,
+      ARGV[6..18]
+              limits (13 entries): rate count, rate period ms, rate burst,
               canonical rate string, concurrency, per day, policy recover
               step, recover interval ms, probe interval ms, day offset ms,
-              policy climb step ('' = absent)
+              policy climb step, policy start, policy start interval ms
+              ('' = absent)
 
     Output:
       { code, now, at, epoch, slot } as acquire-2.lua

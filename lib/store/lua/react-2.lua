@@ -1,6 +1,6 @@
 --[[
-  Apply one classified reply to a lane (slow down, pause, cap connections,
-  block, forgive or just count): react() of lib/core/adapt.ts. The
+  Apply one classified reply to a lane (slow down, pause or extend a pause,
+  cap connections, block, forgive or just count): react() of lib/core/adapt.ts. The
   normalized state is written back in every case.
 
     Input:
@@ -10,17 +10,22 @@
       ARGV[1] clock override, epoch ms, tests only; '' = Redis TIME
       ARGV[2] category: throttle | connections | suspend | blocked | forgive | (any other: counted)
       ARGV[3] the rule's own duration, ms; '' = the default of the category
-      ARGV[4..11] react params: decrease, floor, throttle pause ms, hold ms,
-              connections ms, suspend ms, accepted share, climb cost
-      ARGV[12..22]
-              limits (11 entries): rate count, rate period ms, rate burst,
+              (for a throttle: the longest its pause grows to)
+      ARGV[4] when the refused message was sent (its lease began), epoch ms;
+              '' = unknown
+      ARGV[5..13] react params: decrease, floor, throttle pause ms, hold ms,
+              connections ms, suspend ms, accepted share, climb cost,
+              throttle pause max ms
+      ARGV[14..26]
+              limits (13 entries): rate count, rate period ms, rate burst,
               canonical rate string, concurrency, per day, policy recover
               step, recover interval ms, probe interval ms, day offset ms,
-              policy climb step ('' = absent)
+              policy climb step, policy start, policy start interval ms
+              ('' = absent)
 
     Output:
       { effect, now, state... }
-        effect  slowed | overshot | held | capped | suspended | blocked | forgiven | counted
+        effect  slowed | overshot | extended | held | capped | suspended | blocked | forgiven | counted
         now     the script's clock, epoch ms, as exact text
         state   the new LaneState as in peek-2.lua
 ]]
@@ -29,10 +34,10 @@
 --- @include "adapt"
 
 local now = clock(ARGV[1])
-local params, i = read_react_params(ARGV, 4)
+local params, i = read_react_params(ARGV, 5)
 local limits = read_limits(ARGV, i)
 local lane = load_lane(KEYS)
 normalize(lane, limits, now, true)
-local effect = lane_react(lane, limits, now, ARGV[2], opt_number(ARGV[3]), params)
+local effect = lane_react(lane, limits, now, ARGV[2], opt_number(ARGV[3]), opt_number(ARGV[4]), params)
 save_lane(lane, now)
 return state_reply(lane, { effect, fmt(now) })

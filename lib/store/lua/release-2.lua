@@ -1,6 +1,7 @@
 --[[
   A delivery ended: free its lease and fold its duration into the moving
-  average; a delivered probe unblocks a blocked lane. release() of
+  average; a delivered one counts as accepted (the minute's sample, start
+  phase evidence, acceptedAt) and, as a probe, unblocks a blocked lane. release() of
   lib/core/lane.ts. A lane without state is left alone (nothing is created),
   as in the memory store.
 
@@ -12,11 +13,12 @@
       ARGV[2] lease id
       ARGV[3] '1' when delivered, else '0'
       ARGV[4] delivery duration, ms; '' = unknown
-      ARGV[5..15]
-              limits (11 entries): rate count, rate period ms, rate burst,
+      ARGV[5..17]
+              limits (13 entries): rate count, rate period ms, rate burst,
               canonical rate string, concurrency, per day, policy recover
               step, recover interval ms, probe interval ms, day offset ms,
-              policy climb step ('' = absent)
+              policy climb step, policy start, policy start interval ms
+              ('' = absent)
 
     Output:
       { now, found }

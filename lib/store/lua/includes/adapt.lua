@@ -1,18 +1,18 @@
 --[[
   react() of lib/core/adapt.ts: how a lane reacts to a classified reply.
-  Needs the includes "util" and "lane".
+  Needs the includes "util" and "lane" (which brings "pace" and "start").
 ]]
 
--- ReactParams from ARGV[i..i+7]: decrease, floor, throttle pause ms, hold ms,
--- connections ms, suspend ms, accepted share, climb cost. Returns the params
--- and the next ARGV index.
+-- ReactParams from ARGV[i..i+8]: decrease, floor, throttle pause ms, hold ms,
+-- connections ms, suspend ms, accepted share, climb cost, throttle pause max
+-- ms. Returns the params and the next ARGV index.
 local function read_react_params(argv, i)
   local p = {
     decrease = tonumber(argv[i]), floor = tonumber(argv[i + 1]), throttlePauseMs = tonumber(argv[i + 2]),
     holdMs = tonumber(argv[i + 3]), connectionsMs = tonumber(argv[i + 4]), suspendMs = tonumber(argv[i + 5]),
-    acceptedShare = tonumber(argv[i + 6]), climbCost = tonumber(argv[i + 7]),
+    acceptedShare = tonumber(argv[i + 6]), climbCost = tonumber(argv[i + 7]), throttlePauseMaxMs = tonumber(argv[i + 8]),
   }
-  return p, i + 8
+  return p, i + 9
 end
 
 -- pauseUntil(): the slot clock stands still until the pause ends; no burst credit after it.
@@ -24,13 +24,21 @@ local function pause_until(s, limits, now, untilT)
   s.departAt = math.max(s.departAt, untilT + tolerance_ms(s, limits))
 end
 
--- slowDown(): the pace from what the provider accepted in the last minute
--- (remembered as the known-good pace), else multiplied by decrease.
+-- slowDown(): in the start phase the pace before its last doubling; else the
+-- pace from what the provider accepted in the last minute when the lane has
+-- been open that long (remembered as the known-good pace), else multiplied by
+-- decrease.
 local function slow_down(s, limits, p, now, pauseMs, policyIntervalMs)
+  -- a sample shorter than the minute it claims to measure overstates the limit of a longer window
+  local sampled = s.holdUntil == 0 or now - (s.holdUntil - p.holdMs) >= 60000
   local accepted = 0
-  if limits.count ~= nil then accepted = accepted_last_minute(s, now) / (60000 / (limits.periodMs / limits.count)) end
+  if limits.count ~= nil and sampled then accepted = accepted_last_minute(s, now) / (60000 / (limits.periodMs / limits.count)) end
   s.prevFactor = s.factor
-  if accepted > 0 then
+  s.backoffs = 0
+  if starting(s) then
+    set_factor(s, now, math.max(p.floor, end_start(s)))
+    s.known = s.factor
+  elseif accepted > 0 then
     set_factor(s, now, math.max(p.floor, p.acceptedShare * math.min(s.factor, accepted)))
     s.known = s.factor
   else
@@ -42,18 +50,50 @@ local function slow_down(s, limits, p, now, pauseMs, policyIntervalMs)
   s.recoverAt = s.pauseUntil + policyIntervalMs
 end
 
--- Applies one reply category ('forgive' too) to a normalized lane; returns the effect.
-local function lane_react(s, limits, now, category, durationMs, p)
+-- reopenedAt(): when the lane reopened after its last reaction (0 = never reacted).
+local function reopened_at(s, p)
+  if s.holdUntil == 0 then return 0 end
+  return s.holdUntil - p.holdMs
+end
+
+-- throttled(): the throttle reaction (see adapt.ts): held, capped, extended,
+-- else slowed or overshot. sentAt nil = unknown.
+local function throttled(s, limits, now, durationMs, sentAt, p, interval)
+  s.dayThrottles = s.dayThrottles + 1
+  -- replies to messages sent before the lane reopened (or, not knowing when, arriving just after) are the same event
+  local held
+  if sentAt == nil then held = now < s.holdUntil else held = sentAt < reopened_at(s, p) end
+  if held then return 'held' end
+  local open = lease_count(s)
+  if sentAt ~= nil and open > 0 and (s.connCap == 0 or open < s.connCap) then
+    s.connCap = open
+    s.connCapUntil = now + p.connectionsMs
+    return 'capped'
+  end
+  local maxMs = durationMs or p.throttlePauseMaxMs
+  if sentAt ~= nil and s.holdUntil ~= 0 and s.acceptedAt < reopened_at(s, p) then
+    s.backoffs = s.backoffs + 1
+    pause_until(s, limits, now, math.max(s.pauseUntil, now + math.min(maxMs, p.throttlePauseMs * 2 ^ s.backoffs)))
+    -- new bookings begin when the lane reopens, not behind the slots given up
+    if limits.count ~= nil then s.tat = slot_time(s, now) + slot_tolerance(s, limits) end
+    s.holdUntil = s.pauseUntil + p.holdMs
+    s.recoverAt = math.max(s.recoverAt, s.pauseUntil + interval)
+    return 'extended'
+  end
+  -- a lane in its start phase, or climbing above its known-good pace, found its own limit (no incident)
+  local overshot = starting(s) or (s.known > 0 and s.factor > s.known)
+  slow_down(s, limits, p, now, math.min(maxMs, p.throttlePauseMs), interval)
+  s.holdUntil = s.pauseUntil + p.holdMs
+  if overshot then return 'overshot' end
+  return 'slowed'
+end
+
+-- Applies one reply category ('forgive' too) to a normalized lane; returns the
+-- effect. durationMs, sentAt: nil = absent.
+local function lane_react(s, limits, now, category, durationMs, sentAt, p)
   local interval = limits.policy and limits.policy.recoverIntervalMs or 300000
   if category == 'throttle' then
-    s.dayThrottles = s.dayThrottles + 1
-    -- replies to messages sent before or just after the pause belong to the same event
-    if now < s.holdUntil then return 'held' end
-    local climbing = s.known > 0 and s.factor > s.known
-    slow_down(s, limits, p, now, durationMs or p.throttlePauseMs, interval)
-    s.holdUntil = s.pauseUntil + p.holdMs
-    if climbing then return 'overshot' end
-    return 'slowed'
+    return throttled(s, limits, now, durationMs, sentAt, p, interval)
   elseif category == 'connections' then
     local inForce = math.min(concurrency_limit(s, limits), math.max(1, lease_count(s)))
     s.connCap = math.max(1, math.floor(inForce / 2))

@@ -10,7 +10,8 @@
     FIELD_NUMERIC, EMPTY_TEXT (the empty value as text), FIELD_INDEX (name
     to position) and EMPTY (emptyLane())
   and the include "util" (fmt, opt_number, clock). It includes "pace" (the
-  slot clock, recovery and accepted deliveries of lib/core/pace.ts) itself.
+  slot clock, recovery and accepted deliveries of lib/core/pace.ts) and
+  "start" (the start phase of lib/core/start.ts) itself.
 
   A lane table holds the LaneState properties except the leases, which stay
   in the ZSET KEYS[2] (member = lease id, score = expiry, epoch ms).
@@ -19,10 +20,10 @@
 -- EWMA_WEIGHT (the newest delivery's weight in the moving average) comes from
 -- lane.ts through the generated prelude.
 
--- LaneLimits from ARGV[i..i+10]: rate count, period ms, burst, canonical rate
+-- LaneLimits from ARGV[i..i+12]: rate count, period ms, burst, canonical rate
 -- string, concurrency, per day, policy recover step, recover interval ms,
--- probe interval ms, day offset ms, policy climb step; '' = absent. Returns
--- the limits and the next ARGV index.
+-- probe interval ms, day offset ms, policy climb step, policy start, policy
+-- start interval ms; '' = absent. Returns the limits and the next ARGV index.
 local function read_limits(argv, i)
   local limits = { rateKey = '', concurrency = opt_number(argv[i + 4]), perDay = opt_number(argv[i + 5]) }
   local count = opt_number(argv[i])
@@ -36,10 +37,11 @@ local function read_limits(argv, i)
   if step ~= nil then
     limits.policy = {
       recoverStep = step, recoverIntervalMs = tonumber(argv[i + 7]), probeIntervalMs = tonumber(argv[i + 8]), climbStep = tonumber(argv[i + 10]),
+      start = tonumber(argv[i + 11]), startIntervalMs = tonumber(argv[i + 12]),
     }
   end
   limits.dayOffsetMs = opt_number(argv[i + 9]) or 0
-  return limits, i + 11
+  return limits, i + 13
 end
 
 local function policy_of(limits)
@@ -79,9 +81,10 @@ local function next_day_start(now, offsetMs)
 end
 
 --- @include "pace"
+--- @include "start"
 
 -- normalize(): expired leases, day rollover, changed rate, ended pauses and
--- caps, recovery. keepRate leaves the rate state alone (release, react).
+-- caps, recovery, then the start phase. keepRate leaves the rate state alone (release, react).
 local function normalize(s, limits, now, keepRate)
   redis.call('ZREMRANGEBYSCORE', s.leaseKey, '-inf', fmt(now))
   if not keepRate and limits.rateKey ~= s.rateKey then
@@ -105,7 +108,9 @@ local function normalize(s, limits, now, keepRate)
     s.connCap = 0
     s.connCapUntil = 0
   end
-  recover(s, policy_of(limits), now)
+  local policy = policy_of(limits)
+  recover(s, policy, now)
+  begin_or_grow(s, limits, policy, now)
 end
 
 local function pace_interval(s, limits)
@@ -254,14 +259,20 @@ local function lane_claim(s, limits, now, req)
   return CODE.GRANTED, nil
 end
 
--- release(): frees the lease, learns the duration; a delivered probe unblocks.
+-- release(): frees the lease, learns the duration; a delivery counts as
+-- accepted (the minute's sample, start-phase evidence, acceptedAt); a delivered
+-- probe unblocks.
 local function lane_release(s, limits, now, leaseId, delivered, durationMs)
   normalize(s, limits, now, true)
   redis.call('ZREM', s.leaseKey, leaseId)
   if durationMs ~= nil and durationMs >= 0 and durationMs < math.huge then
     s.meanDeliveryMs = s.meanDeliveryMs + EWMA_WEIGHT * (durationMs - s.meanDeliveryMs)
   end
-  if delivered then count_accepted(s, now) end
+  if delivered then
+    count_accepted(s, now)
+    count_growth(s)
+    s.acceptedAt = now
+  end
   if delivered and s.blockedAt ~= 0 then
     s.blockedAt = 0
     s.probeAt = 0

@@ -1,0 +1,55 @@
+--[[
+  lib/core/start.ts in Lua: the start phase of a lane without history. It
+  begins at policy.start x its pace and doubles it every startIntervalMs in
+  which at least GROWTH_EVIDENCE of what the pace allowed was accepted; the
+  first refusal (include "adapt") ends it at the pace before the last
+  doubling. Included by "lane" after "pace" (set_factor) and lease_count;
+  needs the prelude (GROWTH_EVIDENCE, START_OVER).
+]]
+
+-- fresh(): a lane without history: no start phase yet, no traffic today or
+-- before, nothing learnt, never reacted to (a lane that has sent at its
+-- configured pace never enters the start phase later).
+local function fresh(s)
+  local traffic = s.dayCount > 0 or s.prevDay ~= 0 or s.acceptedAt ~= 0 or lease_count(s) > 0
+  return s.growAt == 0 and not traffic and s.known == 0 and s.recoverAt == 0 and s.blockedAt == 0 and s.holdUntil == 0 and s.factor == 1
+end
+
+-- growthNeeded(): deliveries that must have been accepted in one growth interval for the pace to double.
+local function growth_needed(s, limits, policy)
+  if limits.count == nil then return 1 end
+  local allowed = (policy.startIntervalMs * s.factor) / (limits.periodMs / limits.count)
+  return math.max(1, math.floor(GROWTH_EVIDENCE * allowed))
+end
+
+-- beginOrGrow(): begins the start phase of a fresh lane, or takes its due growth step (one per interval).
+local function begin_or_grow(s, limits, policy, now)
+  if policy.start >= 1 then return end
+  if fresh(s) then
+    set_factor(s, now, policy.start)
+    s.growAt = now + policy.startIntervalMs
+    s.grown = 0
+    return
+  end
+  if s.growAt <= 0 or now < s.growAt then return end
+  if s.grown >= growth_needed(s, limits, policy) then set_factor(s, s.growAt, math.min(1, s.factor * 2)) end
+  s.grown = 0
+  if s.factor >= 1 then s.growAt = START_OVER else s.growAt = now + policy.startIntervalMs end
+end
+
+-- countGrowth(): a delivery was accepted: evidence for the next growth step while the start phase runs.
+local function count_growth(s)
+  if s.growAt > 0 then s.grown = s.grown + 1 end
+end
+
+-- endStart(): ends the start phase at a refusal; returns the pace to fall back to (the one before the last doubling).
+local function end_start(s)
+  s.growAt = START_OVER
+  s.grown = 0
+  return s.factor / 2
+end
+
+-- starting(): whether the lane is in its start phase.
+local function starting(s)
+  return s.growAt > 0
+end
