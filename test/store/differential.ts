@@ -1,8 +1,9 @@
 /**
  * The randomised differential test: seeded random sequences of store calls
  * (acquire, claim of earlier reservations, release of earlier leases,
- * reactions, hits, provider incidents, warm-up records), with limits changing
- * now and then and times crossing midnight, fed to two stores in lockstep.
+ * reactions (with or without when the refused message was sent), hits,
+ * provider incidents, warm-up records), with limits changing now and then
+ * (some with a start phase) and times crossing midnight, fed to two stores in lockstep.
  * Every result and every state after every step must be identical. The seed
  * is printed; PACELINE_SEED=<seed> replays a run.
  */
@@ -10,7 +11,7 @@
 import type { Test } from 'tap';
 import { CATEGORIES } from '../../lib/core/adapt';
 import { DAY_MS } from '../../lib/core/day';
-import type { LaneLimits } from '../../lib/core/lane';
+import type { LaneLimits, LanePolicy } from '../../lib/core/lane';
 import type { PacingStore } from '../../lib/store/types';
 import { execute, laneSummary, rate, summary, T0, type Step, type Target } from './steps';
 
@@ -25,7 +26,10 @@ function prng(seed: number): () => number {
   };
 }
 
-const POLICY = { recoverStep: 0.25, recoverIntervalMs: 60_000, probeIntervalMs: 600_000, climbStep: 0.1 };
+const POLICY: LanePolicy = { recoverStep: 0.25, recoverIntervalMs: 60_000, probeIntervalMs: 600_000, climbStep: 0.1, start: 1, startIntervalMs: 10_000 };
+/** Start phases: a fresh lane begins at a share of its pace and doubles it per clean interval. */
+const START: LanePolicy = { ...POLICY, start: 0.1, startIntervalMs: 10_000 };
+const START_SLOW: LanePolicy = { ...POLICY, start: 0.3, startIntervalMs: 45_000 };
 const LIMITS: readonly LaneLimits[] = [
   { rate: rate('30/min') },
   { rate: rate('7/min,burst=3'), concurrency: 2 },
@@ -36,6 +40,10 @@ const LIMITS: readonly LaneLimits[] = [
   { rate: rate('3/s,burst=5'), concurrency: 3, perDay: 20, policy: POLICY },
   { rate: rate('13/min'), dayOffsetMs: 2 * 3_600_000 },
   { rate: rate('11/h,burst=2'), perDay: 4, dayOffsetMs: -5 * 3_600_000, policy: POLICY },
+  { rate: rate('60/min,burst=4'), concurrency: 3, policy: START },
+  { rate: rate('3/s,burst=5'), concurrency: 2, policy: START },
+  { rate: rate('20/min'), perDay: 30, policy: START_SLOW },
+  { concurrency: 2, policy: START },
 ];
 const REACTIONS = [...CATEGORIES, 'forgive'] as const;
 const HOUR = 3_600_000;
@@ -48,7 +56,8 @@ interface Seq {
   at: number;
   ids: number;
   limits: [LaneLimits, LaneLimits];
-  leases: Array<{ lane: 0 | 1; id: string }>;
+  /** Leases granted, with when (ms after T0). */
+  leases: Array<{ lane: 0 | 1; id: string; at: number }>;
   reservations: Array<{ lane: 0 | 1; id: string; slot: number; epoch: number }>;
 }
 
@@ -62,6 +71,15 @@ function advance(s: Seq): void {
   if (step < 0) step = Math.max(0, (Math.floor((T0 + s.at) / DAY_MS) + 1) * DAY_MS - T0 - s.at - 2000 + Math.floor(s.rng() * 4000));
   if (s.at + step - s.start > MAX_SPAN) step = Math.floor(s.rng() * 3000);
   s.at += step;
+}
+
+/** When a refused message was sent (ms after T0): a lease's start, a while ago, or unknown. */
+function sentAt(s: Seq, lane: 0 | 1): number | undefined {
+  const r = s.rng();
+  const mine = s.leases.filter((l) => l.lane === lane);
+  if (r < 0.25) return undefined;
+  if (r < 0.6 && mine.length > 0) return pick(s.rng, mine).at;
+  return Math.max(s.start, s.at - Math.floor(s.rng() * pick(s.rng, [3000, 120_000, HOUR])));
 }
 
 /** The next call of a sequence, from what earlier results left to claim or release. */
@@ -78,11 +96,14 @@ function nextStep(s: Seq): Step {
   }
   if (r < 0.45) return { ...base, op: 'acquire', mode: rng() < 0.5 ? 'now' : 'reserve', id: `m${s.ids++}`, leaseMs: pick(rng, [500, 5000, 600_000]) };
   if (r < 0.6) {
-    const lease = s.leases.length > 0 && rng() < 0.9 ? pick(rng, s.leases) : { lane, id: 'nobody' };
+    const lease = s.leases.length > 0 && rng() < 0.9 ? pick(rng, s.leases) : { lane, id: 'nobody', at: s.at };
     const durationMs = pick(rng, [undefined, Math.floor(rng() * 10_000), rng() * 3000, -5, Number.NaN]);
     return { ...base, lane: lease.lane, limits: s.limits[lease.lane], op: 'release', id: lease.id, delivered: rng() < 0.7, durationMs };
   }
-  if (r < 0.72) return { ...base, op: 'react', category: pick(rng, REACTIONS), durationMs: rng() < 0.2 ? Math.floor(rng() * HOUR) : undefined };
+  if (r < 0.72) {
+    const category = rng() < 0.4 ? 'throttle' : pick(rng, REACTIONS);
+    return { ...base, op: 'react', category, durationMs: rng() < 0.2 ? Math.floor(rng() * HOUR) : undefined, sentAt: sentAt(s, lane) };
+  }
   if (r < 0.77) return { ...base, op: 'hit', ...pick(rng, [{ rule: 'r1', windowMs: 60_000 }, { rule: 'r2', windowMs: 600_000 }]) };
   if (r < 0.83) return { ...base, op: 'providerThrottle', sources: pick(rng, [2, 3]) };
   if (r < 0.88) return { ...base, op: 'providerProbe' };
@@ -100,7 +121,7 @@ function learn(s: Seq, step: Step, result: string): void {
   if (step.op !== 'acquire' && step.op !== 'claim') return;
   const lane = step.lane ?? 0;
   if (step.op === 'claim' && !result.startsWith('wait')) s.reservations = s.reservations.filter((r) => r.id !== step.id);
-  if (result === 'granted') s.leases.push({ lane, id: step.id });
+  if (result === 'granted') s.leases.push({ lane, id: step.id, at: step.at });
   const m = /^reserved@\+(\S+) s\+(\S+) e(\d+)$/.exec(result);
   if (m) s.reservations.push({ lane, id: step.id, slot: Number(m[2]), epoch: Number(m[3]) });
 }
