@@ -19,7 +19,7 @@
 
 import type { LaneLimits, LanePolicy, LaneState } from './lane';
 import { intervalMs } from './rate';
-import { setFactor } from './pace';
+import { realTime, setFactor } from './pace';
 
 /** Share of what the pace allowed in a growth interval that must have been accepted for the pace to double. */
 export const GROWTH_EVIDENCE = 0.4;
@@ -27,29 +27,56 @@ export const GROWTH_EVIDENCE = 0.4;
 /** growAt value of a lane whose start phase is over. */
 export const START_OVER = -1;
 
-/** A lane that has never begun: no start phase yet, nothing learnt, never reacted to. */
+/**
+ * A lane without history: no start phase yet, no traffic today or before,
+ * nothing learnt, never reacted to. A lane that has sent at its configured
+ * pace (a policy without a start phase, or state from before one existed)
+ * never enters it later.
+ */
 function fresh(s: LaneState): boolean {
-  return s.growAt === 0 && s.known === 0 && s.recoverAt === 0 && s.blockedAt === 0 && s.holdUntil === 0 && s.factor === 1;
+  const traffic = s.dayCount > 0 || s.prevDay !== 0 || s.acceptedAt !== 0 || s.leases.length > 0;
+  return s.growAt === 0 && !traffic && s.known === 0 && s.recoverAt === 0 && s.blockedAt === 0 && s.holdUntil === 0 && s.factor === 1;
 }
 
-/** Deliveries that must have been accepted in one growth interval for the pace to double. */
-export function growthNeeded(s: LaneState, limits: LaneLimits, policy: LanePolicy): number {
+/**
+ * Deliveries that must have been accepted in one growth interval for the pace
+ * to double. A pace that allows less than one message in an evidence's worth
+ * of the interval (a warm-up cap spread through the day) needs none while the
+ * lane has mail booked ahead: its pace, not its demand, holds it back.
+ */
+export function growthNeeded(s: LaneState, limits: LaneLimits, policy: LanePolicy, now: number): number {
   if (!limits.rate) return 1;
-  const allowed = (policy.startIntervalMs * s.factor) / intervalMs(limits.rate);
-  return Math.max(1, Math.floor(GROWTH_EVIDENCE * allowed));
+  const needed = Math.floor((GROWTH_EVIDENCE * policy.startIntervalMs * s.factor) / intervalMs(limits.rate));
+  return needed === 0 && realTime(s, s.tat) > now ? 0 : Math.max(1, needed);
+}
+
+/**
+ * The share of its configured pace a fresh lane begins at: `policy.start`,
+ * but never slower than one message per start interval (a slow configured
+ * pace, such as a warm-up cap spread through the day, is already careful),
+ * and 1 for a lane with neither a rate nor a concurrency limit.
+ */
+export function startShare(limits: LaneLimits, policy: LanePolicy): number {
+  if (limits.rate) return Math.min(1, Math.max(policy.start, intervalMs(limits.rate) / policy.startIntervalMs));
+  return limits.concurrency === undefined ? 1 : policy.start;
 }
 
 /** Begins the start phase of a fresh lane, or takes its due growth step (one per interval). */
 export function beginOrGrow(s: LaneState, limits: LaneLimits, policy: LanePolicy, now: number): void {
   if (policy.start >= 1) return;
   if (fresh(s)) {
-    setFactor(s, now, policy.start);
+    const begin = startShare(limits, policy);
+    if (begin >= 1) {
+      s.growAt = START_OVER;
+      return;
+    }
+    setFactor(s, now, begin);
     s.growAt = now + policy.startIntervalMs;
     s.grown = 0;
     return;
   }
   if (s.growAt <= 0 || now < s.growAt) return;
-  if (s.grown >= growthNeeded(s, limits, policy)) setFactor(s, s.growAt, Math.min(1, s.factor * 2));
+  if (s.grown >= growthNeeded(s, limits, policy, now)) setFactor(s, s.growAt, Math.min(1, s.factor * 2));
   s.grown = 0;
   s.growAt = s.factor >= 1 ? START_OVER : now + policy.startIntervalMs;
 }

@@ -65,9 +65,15 @@ export interface Rig {
 }
 
 /** An engine on the memory store with a fake clock and the DNS table above. */
-export function rig(yaml: unknown, ini: unknown = {}, classifier?: Classifier): Rig {
+/**
+ * An engine on the memory store with a fake clock and DNS. Its lanes begin at
+ * their configured pace ([adapt] start=1) unless `ini` sets `adapt.start`:
+ * most engine tests are about pacing at a given pace; the start phase has
+ * tests of its own (test/unit/start.test.ts, test/unit/engine-start.test.ts).
+ */
+export function rig(yaml: unknown, ini: Record<string, Record<string, unknown>> = {}, classifier?: Classifier): Rig {
   const clock = new FakeClock();
-  const config = buildConfig(ini, yaml);
+  const config = buildConfig({ ...ini, adapt: { start: '1', ...ini.adapt } }, yaml);
   const store = new MemoryStore(clock.now);
   const dns = fakeDns(DNS_TABLE.mx, DNS_TABLE.addresses);
   const mx = new MxResolver({ cacheMaxMs: config.settings.dnsCacheMaxMs, negativeMs: config.settings.dnsNegativeMs, staticMx: config.staticMx }, dns, clock.now);

@@ -1,0 +1,152 @@
+/**
+ * The start phase and the reactions that judge a refusal by when the refused
+ * message was sent (lib/core/start.ts, lib/core/adapt.ts): table-driven, the
+ * clock passed in.
+ */
+import t from 'tap';
+import { DEFAULT_REACT, react, type ReactEvent } from '../../lib/core/adapt';
+import { acquire, concurrencyLimit, emptyLane, normalize, release, DEFAULT_POLICY, type LaneLimits, type LaneState } from '../../lib/core/lane';
+import { DAY_MS } from '../../lib/core/day';
+import { parseRate, type Rate } from '../../lib/core/rate';
+import { GROWTH_EVIDENCE, START_OVER, startShare } from '../../lib/core/start';
+
+const T0 = 20_000 * DAY_MS + 3_600_000;
+const policy = { ...DEFAULT_POLICY, start: 0.1, startIntervalMs: 10_000 };
+const limits: LaneLimits = { rate: parseRate('300/min,burst=10') as Rate, concurrency: 10, policy };
+/** The reactions below the start phase's tests are about any lane: no start phase. */
+const steady: LaneLimits = { ...limits, policy: DEFAULT_POLICY };
+let current = limits;
+const send = (s: LaneState, at: number, id: string) => acquire(s, current, T0 + at, { mode: 'now', leaseId: id, leaseMs: 600_000 });
+const done = (s: LaneState, at: number, id: string, delivered = true) => release(s, current, T0 + at, id, delivered, 50);
+const on = (s: LaneState, at: number, event: ReactEvent) => react(s, current, T0 + at, event);
+
+/** Sends and delivers `n` messages from `from` ms on, one per `every` ms; returns the state. */
+function traffic(s: LaneState, from: number, n: number, every: number): LaneState {
+  for (let i = 0; i < n; i++) {
+    const at = from + i * every;
+    const r = send(s, at, `m${at}`);
+    if (r.result.kind !== 'granted') throw new Error(`not granted at +${at}: ${JSON.stringify(r.result)}`);
+    s = done(r.state, at + 50, `m${at}`);
+  }
+  return s;
+}
+
+t.test('a fresh lane begins at `start` of its pace, its concurrency scaled with it', async (t) => {
+  const s = normalize(emptyLane(), limits, T0);
+  t.equal(s.factor, 0.1);
+  t.equal(s.growAt, T0 + 10_000);
+  t.equal(concurrencyLimit(s, limits), 2, '10 x 0.1 = 1, but the pace itself needs 2 (Little)');
+  t.equal(normalize(emptyLane(), { ...limits, policy: DEFAULT_POLICY }, T0).factor, 1, 'no start phase without a start policy');
+});
+
+t.test('startShare: never slower than one message per start interval; nothing to find without limits', async (t) => {
+  const cases: Array<[string, LaneLimits, number]> = [
+    ['5/s', limits, 0.1],
+    ['1/s: 10 per interval', { rate: parseRate('60/min') as Rate, policy }, 0.1],
+    ['12/min: one per 5 s', { rate: parseRate('12/min') as Rate, policy }, 0.5],
+    ['8/day (a warm-up cap)', { rate: parseRate('8/day') as Rate, policy }, 1],
+    ['concurrency only', { concurrency: 10, policy }, 0.1],
+    ['no limits', { policy }, 1],
+  ];
+  for (const [name, l, want] of cases) t.equal(startShare(l, policy), want, name);
+});
+
+t.test('the pace doubles after each interval it was used, up to the configured pace', async (t) => {
+  let s = normalize(emptyLane(), limits, T0); // 0.5/s
+  s = traffic(s, 0, 5, 2000); // 5 in the first 10 s: all the pace allowed
+  s = normalize(s, limits, T0 + 10_000);
+  t.equal(s.factor, 0.2, 'doubled');
+  t.equal(s.grown, 0);
+  s = traffic(s, 10_000, 10, 1000);
+  s = normalize(s, limits, T0 + 20_000);
+  t.equal(s.factor, 0.4);
+  s = traffic(s, 20_000, 20, 500);
+  s = normalize(s, limits, T0 + 30_000);
+  t.equal(s.factor, 0.8);
+  s = traffic(s, 30_000, 40, 250);
+  s = normalize(s, limits, T0 + 40_000);
+  t.equal(s.factor, 1, 'capped at the configured pace');
+  t.equal(s.growAt, START_OVER, 'the start phase is over');
+});
+
+t.test('no growth without evidence: a pace the lane did not use is not doubled', async (t) => {
+  let s = normalize(emptyLane(), limits, T0);
+  const needed = Math.floor(GROWTH_EVIDENCE * 5);
+  s = traffic(s, 0, needed - 1, 2000);
+  s = normalize(s, limits, T0 + 10_000);
+  t.equal(s.factor, 0.1, `${needed - 1} accepted of 5 allowed: no step`);
+  t.equal(s.growAt, T0 + 20_000, 'the next interval is judged afresh');
+  t.equal(s.grown, 0);
+});
+
+t.test('the first refusal ends the start phase at the pace before the last doubling; never an incident', async (t) => {
+  let s = normalize(emptyLane(), limits, T0);
+  s = traffic(s, 0, 5, 2000);
+  s = traffic(normalize(s, limits, T0 + 10_000), 10_000, 10, 1000); // factor 0.2, used in full
+  const r = send(s, 20_100, 'x'); // the step due at +20 s doubles it to 0.4
+  const a = on(done(r.state, 20_150, 'x', false), 20_150, { category: 'throttle', sentAt: T0 + 20_100 });
+  t.equal(a.effect, 'overshot');
+  t.equal(a.state.factor, 0.2, 'back to the pace that ran clean');
+  t.equal(a.state.known, 0.2, 'remembered as the known-good pace');
+  t.equal(a.state.growAt, START_OVER);
+  t.equal(a.state.pauseUntil, T0 + 20_150 + DEFAULT_REACT.throttlePauseMs);
+});
+
+t.test('replies to messages sent before the lane reopened are the same event', async (t) => {
+  current = steady;
+  const first = on(emptyLane(), 0, { category: 'throttle', sentAt: T0 - 100 });
+  t.equal(first.effect, 'slowed');
+  const reopen = first.state.pauseUntil;
+  const late = on(first.state, reopen - T0 + 5_000, { category: 'throttle', sentAt: T0 - 50 });
+  t.equal(late.effect, 'held', 'sent before the reaction, answered after the pause: the same event');
+  t.equal(late.state.factor, first.state.factor);
+});
+
+t.test('refused again after reopening, before anything was accepted: the pause doubles, the pace stays', async (t) => {
+  let s = on(emptyLane(), 0, { category: 'throttle', sentAt: T0 - 100 }).state; // factor 0.5, pause 1 min
+  const factor = s.factor;
+  let at = s.pauseUntil - T0;
+  const pauses: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    const r = on(s, at + 30, { category: 'throttle', sentAt: T0 + at });
+    t.equal(r.effect, 'extended');
+    pauses.push(r.state.pauseUntil - (T0 + at + 30));
+    s = r.state;
+    at = s.pauseUntil - T0;
+  }
+  t.same(pauses, [120_000, 240_000, 480_000, 960_000, 1_800_000, 1_800_000, 1_800_000], 'doubling up to throttle_pause_max');
+  t.equal(s.factor, factor, 'the pace is kept: the provider has not seen it yet');
+  const capped = on(on(emptyLane(), 0, { category: 'throttle', sentAt: T0 - 1 }).state, 60_030, { category: 'throttle', sentAt: T0 + 60_000, durationMs: 90_000 });
+  t.equal(capped.state.pauseUntil, T0 + 60_030 + 90_000, "a rule's duration caps the growth");
+  s = done(send(s, at, 'ok').state, at + 50, 'ok');
+  const later = on(s, at + 70_000, { category: 'throttle', sentAt: T0 + at + 69_000 });
+  t.equal(later.effect, 'slowed', 'after an accepted delivery, a refusal cuts the pace again');
+  t.equal(later.state.backoffs, 0);
+  t.equal(later.state.pauseUntil, T0 + at + 70_000 + DEFAULT_REACT.throttlePauseMs, 'and the pause starts short again');
+});
+
+t.test('a refusal while other deliveries of the lane are open caps its sessions, not its pace', async (t) => {
+  let s = emptyLane();
+  for (const id of ['a', 'b', 'c']) s = send(s, 0, id).state;
+  s = done(s, 10, 'c', false);
+  const r = on(s, 10, { category: 'throttle', sentAt: T0 });
+  t.equal(r.effect, 'capped');
+  t.equal(r.state.connCap, 2, 'two were open and accepted');
+  t.equal(r.state.factor, 1);
+  t.equal(concurrencyLimit(r.state, limits), 2);
+  t.equal(r.state.connCapUntil, T0 + 10 + DEFAULT_REACT.connectionsMs);
+  const alone = on({ ...r.state, leases: [] }, 20, { category: 'throttle', sentAt: T0 + 15 });
+  t.equal(alone.effect, 'slowed', 'refused with nothing else open: the pace');
+});
+
+t.test('the accepted share is learnt only from a sample as long as the minute it measures', async (t) => {
+  // a lane reopened 20 s ago and refused: what it delivered in 20 s is no per-minute limit
+  let s = on(emptyLane(), 0, { category: 'throttle', sentAt: T0 - 100 }).state; // 0.5, reopens at +60 s
+  s = traffic(s, 60_000, 10, 2000);
+  const short = on(s, 80_000, { category: 'throttle', sentAt: T0 + 79_900 });
+  t.equal(short.state.factor, 0.25, 'x decrease, not the share of 10 in 20 s');
+  s = traffic(s, 80_000, 30, 2000); // open for 80 s in all
+  const long = on(s, 141_000, { category: 'throttle', sentAt: T0 + 140_900 });
+  // about 30 accepted in the last minute of a 300/min lane: 0.9 x 0.1
+  t.ok(long.state.factor > 0.08 && long.state.factor < 0.1, `accepted share over a whole minute (${long.state.factor})`);
+});
