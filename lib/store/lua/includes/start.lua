@@ -3,7 +3,7 @@
   begins at policy.start x its pace and doubles it every startIntervalMs in
   which at least GROWTH_EVIDENCE of what the pace allowed was accepted; the
   first refusal (include "adapt") ends it at the pace before the last
-  doubling. Included by "lane" after "pace" (set_factor) and lease_count;
+  doubling. Included by "lane" after "pace" (set_factor, real_time) and lease_count;
   needs the prelude (GROWTH_EVIDENCE, START_OVER).
 ]]
 
@@ -15,24 +15,40 @@ local function fresh(s)
   return s.growAt == 0 and not traffic and s.known == 0 and s.recoverAt == 0 and s.blockedAt == 0 and s.holdUntil == 0 and s.factor == 1
 end
 
--- growthNeeded(): deliveries that must have been accepted in one growth interval for the pace to double.
-local function growth_needed(s, limits, policy)
+-- growthNeeded(): deliveries that must have been accepted in one growth
+-- interval for the pace to double; none when the pace allows less than one in
+-- an evidence's worth of the interval and the lane has mail booked ahead.
+local function growth_needed(s, limits, policy, now)
   if limits.count == nil then return 1 end
-  local allowed = (policy.startIntervalMs * s.factor) / (limits.periodMs / limits.count)
-  return math.max(1, math.floor(GROWTH_EVIDENCE * allowed))
+  local needed = math.floor((GROWTH_EVIDENCE * policy.startIntervalMs * s.factor) / (limits.periodMs / limits.count))
+  if needed == 0 and real_time(s, s.tat) > now then return 0 end
+  return math.max(1, needed)
+end
+
+-- startShare(): the share a fresh lane begins at: policy.start, never slower
+-- than one message per start interval; 1 without a rate or a concurrency limit.
+local function start_share(limits, policy)
+  if limits.count ~= nil then return math.min(1, math.max(policy.start, (limits.periodMs / limits.count) / policy.startIntervalMs)) end
+  if limits.concurrency == nil then return 1 end
+  return policy.start
 end
 
 -- beginOrGrow(): begins the start phase of a fresh lane, or takes its due growth step (one per interval).
 local function begin_or_grow(s, limits, policy, now)
   if policy.start >= 1 then return end
   if fresh(s) then
-    set_factor(s, now, policy.start)
+    local begin = start_share(limits, policy)
+    if begin >= 1 then
+      s.growAt = START_OVER
+      return
+    end
+    set_factor(s, now, begin)
     s.growAt = now + policy.startIntervalMs
     s.grown = 0
     return
   end
   if s.growAt <= 0 or now < s.growAt then return end
-  if s.grown >= growth_needed(s, limits, policy) then set_factor(s, s.growAt, math.min(1, s.factor * 2)) end
+  if s.grown >= growth_needed(s, limits, policy, now) then set_factor(s, s.growAt, math.min(1, s.factor * 2)) end
   s.grown = 0
   if s.factor >= 1 then s.growAt = START_OVER else s.growAt = now + policy.startIntervalMs end
 end
