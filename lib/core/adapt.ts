@@ -200,6 +200,8 @@ export function react(prior: LaneState, limits: LaneLimits, now: number, event: 
         setFactor(s, now, p.floor);
         s.known = 0;
         s.epoch += 1;
+        // a blocked lane climbs back by recovery after a delivered probe, never by doubling
+        if (starting(s)) endStart(s);
       }
       s.probeAt = now + (limits.policy?.probeIntervalMs ?? 3_600_000);
       return { state: s, effect: 'blocked' };

@@ -119,6 +119,8 @@ local function lane_react(s, limits, now, category, durationMs, sentAt, p)
       set_factor(s, now, p.floor)
       s.known = 0
       s.epoch = s.epoch + 1
+      -- a blocked lane climbs back by recovery after a delivered probe, never by doubling
+      if starting(s) then end_start(s) end
     end
     s.probeAt = now + (limits.policy and limits.policy.probeIntervalMs or 3600000)
     return 'blocked'
