@@ -10,6 +10,7 @@ import { dayNumber } from './core/day';
 import { realTime } from './core/pace';
 import { earliestAt, nextFreeAt, type AcquireResult, type LaneLimits, type LaneState } from './core/lane';
 import { providerGate } from './core/provider-state';
+import { starting } from './core/start';
 import type { Config, Pool, Source } from './config/types';
 import type { MxHost, MxResolver } from './mx';
 import { Outcomes, rulesClassifier, type Classifier } from './outcomes';
@@ -74,8 +75,15 @@ export const REPOLL_MS = 60_000;
 /** A booked message comes back at least this often (a slot pushed far out by a pause comes back in when the pace recovers). */
 export const REPOLL_MAX_MS = 300_000;
 
-/** DELAY for a booked message: back just before its slot, or after half the way to a far slot (at most REPOLL_MAX_MS). */
-export function bookedDelaySeconds(at: number, now: number): number {
+/**
+ * DELAY for a booked message: back just before its slot, or after half the
+ * way to a far slot (at most REPOLL_MAX_MS). On a lane in its start phase
+ * (lib/core/start.ts) the pace may double every `startMs`, and every booked
+ * slot comes nearer with it: such a message comes back at least every
+ * `startMs`, or the lane would wait for messages booked at a pace it has left.
+ */
+export function bookedDelaySeconds(at: number, now: number, startMs = 0): number {
+  if (startMs > 0 && at - now > startMs + PRECISE_MS) return Math.max(1, Math.floor(startMs / 1000));
   return at - now > REPOLL_MS ? Math.floor(Math.min(at - now, 2 * REPOLL_MAX_MS) / 2000) : earlySeconds(at, now);
 }
 
@@ -122,16 +130,15 @@ function bookedCandidate(ctx: Ctx): Candidate | undefined {
 }
 
 /**
- * Whether a message booked on a paused lane can leave sooner from another
+ * Whether a message booked on a paused lane can leave now from another
  * source of its pool: a lane the provider keeps refusing (a rule bug on one
  * IP, a penalty) must not hold the mail booked on it while other IPs are free.
- * Only paused lanes give their bookings up; a booking is otherwise kept, so
- * that a backlog drains in arrival order.
+ * Only paused lanes give their bookings up, and only to a lane free now: a
+ * booking given up for a later one would join the back of that lane's queue.
  */
-function sooner(ctx: Ctx, mine: Candidate, slot: number, now: number): boolean {
+function sooner(ctx: Ctx, mine: Candidate, now: number): boolean {
   if (mine.state.pauseUntil <= now) return false;
-  const due = mine.view.limits.rate ? realTime(mine.state, slot) : mine.state.pauseUntil;
-  return ctx.candidates.some((c) => c !== mine && earliestAt(c.state, c.view.limits, now) < due);
+  return ctx.candidates.some((c) => c !== mine && earliestAt(c.state, c.view.limits, now) <= now);
 }
 
 export class Engine extends Outcomes {
@@ -185,7 +192,7 @@ export class Engine extends Outcomes {
     if (held) return held;
     const reserved = ticket.reservation;
     const mine = bookedCandidate(ctx);
-    if (reserved && mine && !sooner(ctx, mine, reserved.slot, peek.now)) return this.claimReserved(ctx, mine, reserved);
+    if (reserved && mine && !sooner(ctx, mine, peek.now)) return this.claimReserved(ctx, mine, reserved);
     delete ticket.reservation;
     return this.choose(ctx, peek.now);
   }
@@ -309,18 +316,19 @@ export class Engine extends Outcomes {
     if (result.kind === 'reserved') ctx.ticket.reservation = { lane, at: result.at, slot: result.slot, epoch: result.epoch };
     const booked = result.kind === 'reserved' || (result.kind === 'wait' && result.reason === 'rate' && ctx.ticket.reservation !== undefined);
     const reason = result.kind === 'reserved' ? `reserved rate slot on ${source.name}` : `${result.reason} limit on ${source.name}`;
-    return this.wait(ctx, result.at, now, reason, booked);
+    return this.wait(ctx, result.at, now, reason, booked, starting(c.state) ? (c.view.limits.policy?.startIntervalMs ?? 0) : 0);
   }
 
   /** Delay until `at`, but never past max_hold; a message already past it expires. */
-  private wait(ctx: Ctx, at: number, now: number, reason: string, booked = false): Decision {
+  /** `startMs`: the booked lane's start interval while it is in its start phase (see bookedDelaySeconds). */
+  private wait(ctx: Ctx, at: number, now: number, reason: string, booked = false, startMs = 0): Decision {
     const holdUntil = ctx.msg.queueTime + this.config.settings.maxHoldMs;
     if (now >= holdUntil) {
       return { action: 'expire', provider: ctx.provider, why: `held by pacing since ${new Date(ctx.msg.queueTime).toISOString()} (${reason}), beyond max_hold` };
     }
     if (booked && at <= holdUntil) {
       if (at - now <= PRECISE_MS) return { action: 'hold', ms: Math.max(0, at - now), provider: ctx.provider, why: `${ctx.prefix}${reason}, leaving in ${at - now} ms` };
-      const early = bookedDelaySeconds(at, now);
+      const early = bookedDelaySeconds(at, now, startMs);
       return { action: 'delay', seconds: early, provider: ctx.provider, why: `${ctx.prefix}${reason}, next slot in ${Math.ceil((at - now) / 1000)}s (back in ${early}s)` };
     }
     const seconds = delaySeconds(Math.min(at, holdUntil), now);
