@@ -12,7 +12,7 @@
 
 import { CLASSIFIERS, makeClassifier, type ClassifierName } from './classifier';
 import type { Figures } from './metrics';
-import { simulate } from './mta';
+import { simulate } from './simulate';
 import { describe, table, verdict } from './report';
 import { buildScenario, type Scenario } from './scenario';
 import { noPacingStrategy, pacelineStrategy, parseOverrides, staticStrategy, type StrategyName } from './strategies';
