@@ -24,12 +24,15 @@ const NO_DNS: DnsLike = {
 export interface PacelineConfig {
   readonly ini: Record<string, Record<string, string>>;
   readonly yaml: Record<string, unknown>;
+  /** paceline-warmup.yaml and paceline-replies.yaml; absent: none (then pass a classifier). */
+  readonly warmup?: unknown;
+  readonly replies?: unknown;
 }
 
-/** The real engine on a fresh memory store, reading the simulated clock. */
+/** The real engine on a fresh memory store, reading the simulated clock; `classifier` overrides the config's reply rules. */
 export function enginePacer(cfg: PacelineConfig, clock: SimClock, classifier?: Classifier): Engine {
   const now = (): number => clock.now;
-  const config = buildConfig(cfg.ini, cfg.yaml);
+  const config = buildConfig(cfg.ini, cfg.yaml, cfg.warmup ?? {}, cfg.replies ?? {});
   const mx = new MxResolver({ cacheMaxMs: config.settings.dnsCacheMaxMs, negativeMs: config.settings.dnsNegativeMs, staticMx: config.staticMx }, NO_DNS, now);
   return new Engine(config, new MemoryStore(now), mx, now, classifier);
 }
