@@ -110,6 +110,10 @@ export interface FamilyFigures {
   readonly p95DeliveryS: number | null;
   readonly queued: number;
   readonly bounced: number;
+  /** Expired by paceline's max_hold. */
+  readonly expired: number;
+  /** Decisions the simulator does not expect (pass, unroutable, relay): must be 0. */
+  readonly anomalies: number;
   /** Neither delivered nor still queued: bounced, expired, dropped. */
   readonly lost: number;
   readonly duplicated: number;
@@ -172,7 +176,7 @@ export function familyFigures(t: FamilyTally, f: RunFacts): FamilyFigures {
     strategy: f.strategy, seed: f.seed, minutes: f.minutes, submitted, delivered: times.length, marks: marks(t, f),
     connects, mails, refusals, refusalsPer100: pct(refusals, connects + mails),
     medianDeliveryS: quantile(times, 0.5), p95DeliveryS: quantile(times, 0.95),
-    queued: f.queued, bounced: t.bounced, lost: submitted - times.length - f.queued, duplicated: t.duplicated,
+    queued: f.queued, bounced: t.bounced, expired: t.expired, anomalies: t.anomalies, lost: submitted - times.length - f.queued, duplicated: t.duplicated,
     perIp: Object.fromEntries([...t.bySource].sort(([a], [b]) => a.localeCompare(b))), perProvider,
   };
 }
