@@ -24,6 +24,10 @@ export class FamilyTally implements Recorder, SessionCounter {
   attempts = 0;
   duplicated = 0;
   readonly deliveredAt: Float64Array;
+  /** Ids of messages bounced or expired. */
+  readonly droppedIds = new Set<number>();
+  /** Source name of each delivered message, by id. */
+  readonly sourceOf: string[] = [];
   readonly bySource = new Map<string, number>();
   readonly byProvider = new Map<string, ProviderCount>();
 
@@ -51,8 +55,13 @@ export class FamilyTally implements Recorder, SessionCounter {
       return;
     }
     this.deliveredAt[msg.id] = now;
+    this.sourceOf[msg.id] = source;
     this.provider(msg.provider).delivered += 1;
     this.bySource.set(source, (this.bySource.get(source) ?? 0) + 1);
+  }
+
+  dropped(msg: SimMessage): void {
+    this.droppedIds.add(msg.id);
   }
 
   /** A deferral; the refusal itself is counted where it happened (connect or MAIL). */

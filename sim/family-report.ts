@@ -51,7 +51,7 @@ export interface FamilyArgs {
   readonly json: boolean;
 }
 
-const FLAGS: Readonly<Record<string, FamilyStrategy>> = { paceline: 'paceline', 'no-pacing': 'no pacing', static: 'static' };
+const FLAGS: Readonly<Record<string, FamilyStrategy>> = { paceline: 'paceline', 'no-pacing': 'no-pacing', static: 'static' };
 
 function flag(args: readonly string[], name: string): string | undefined {
   const i = args.indexOf(name);

@@ -9,7 +9,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { drawScenario, limiterFor, oracle, type FamilyScenario } from './family';
+import { drawScenario, limiterFor, oracle, type FamilyProviderName, type FamilyScenario } from './family';
+import type { HiddenLimiter, IpCounters } from './limiter';
 import { familyFigures, FamilyTally, type FamilyFigures } from './family-metrics';
 import { Mta, type MtaSetup, type Pacer, type SimClock } from './mta';
 import { enginePacer, roundRobinPacer, type PacelineConfig } from './pacer';
@@ -19,8 +20,8 @@ import { sessionWire, type SessionLimiter } from './session-wire';
 import { parseIni } from './strategies';
 
 /** The strategies the benchmark compares, in its order. */
-export type FamilyStrategy = 'paceline' | 'no pacing' | 'static';
-export const FAMILY_STRATEGIES: readonly FamilyStrategy[] = ['paceline', 'no pacing', 'static'];
+export type FamilyStrategy = 'paceline' | 'no-pacing' | 'static';
+export const FAMILY_STRATEGIES: readonly FamilyStrategy[] = ['paceline', 'no-pacing', 'static'];
 
 /** A Thursday 01:00 UTC, as the 12-hour mode: no run crosses a UTC day. */
 export const FAMILY_T0 = Date.UTC(2026, 10, 26, 1, 0, 0);
@@ -66,25 +67,78 @@ function queue(s: FamilyScenario, t0: number): SimMessage[] {
 }
 
 function pacerFor(strategy: FamilyStrategy, s: FamilyScenario, clock: SimClock): Pacer {
-  if (strategy === 'no pacing') {
+  if (strategy === 'no-pacing') {
     const provider = new Map(s.messages.map((m) => [m.domain, m.provider as string]));
     return roundRobinPacer(s.sources, (d) => provider.get(d) ?? 'plain');
   }
   return enginePacer(familyConfig(s, strategy === 'paceline'), clock);
 }
 
-/** Runs one strategy on scenario `s` for `minutes`; every run has fresh limiters and a fresh engine. */
-export async function runStrategy(s: FamilyScenario, strategy: FamilyStrategy, minutes: number): Promise<FamilyFigures> {
+/** A delivered message as the e2e benchmark's receivers record it (bench/e2e-strategy.ts Arrival). */
+export interface SimArrival {
+  /** Epoch ms of acceptance. */
+  readonly at: number;
+  readonly address: string;
+  readonly provider: FamilyProviderName;
+}
+
+/**
+ * What a strategy's run left behind, in the shape of the benchmark's
+ * StrategyOutcome (bench/e2e-strategy.ts), so that its own figures() can
+ * derive the simulator's figures exactly as it derives the real Haraka's.
+ */
+export interface SimOutcome {
+  readonly name: FamilyStrategy;
+  /** First acceptance per Message-ID. */
+  readonly arrivals: ReadonlyMap<string, SimArrival>;
+  readonly duplicates: number;
+  /** Bounced or expired (each would be a DSN to the envelope sender). */
+  readonly bounced: number;
+  /** Message-IDs still in the queue at the end. */
+  readonly queued: ReadonlySet<string>;
+  /** Limiter counters per provider (microsoft, google) and source address. */
+  readonly counters: ReadonlyMap<FamilyProviderName, ReadonlyMap<string, IpCounters>>;
+}
+
+interface Played {
+  readonly tally: FamilyTally;
+  readonly queued: number;
+  readonly limiters: ReadonlyMap<FamilyProviderName, HiddenLimiter | null>;
+}
+
+async function play(s: FamilyScenario, strategy: FamilyStrategy, minutes: number): Promise<Played> {
   const t0 = FAMILY_T0;
   const messages = queue(s, t0);
   const setup: MtaSetup = { t0, endAt: t0 + minutes * 60_000, maxInFlight: CONCURRENCY_MAX, messages };
-  const limiters = new Map<string, SessionLimiter | null>(s.providers.map((p) => [p.name, limiterFor(s, p.name, t0)]));
+  const limiters = new Map(s.providers.map((p) => [p.name, limiterFor(s, p.name, t0)] as const));
   const address = new Map(s.sources.map((x) => [x.name, x.address]));
   const clock: SimClock = { now: t0 };
   const tally = new FamilyTally(messages);
-  const wire = sessionWire(limiters, (name) => address.get(name) ?? '', subSeed(s.seed, 7), tally);
+  const wire = sessionWire(limiters as ReadonlyMap<string, SessionLimiter | null>, (name) => address.get(name) ?? '', subSeed(s.seed, 7), tally);
   const queued = await new Mta(setup, clock, pacerFor(strategy, s, clock), wire, tally).run();
-  return familyFigures(tally, { strategy, seed: s.seed, minutes, t0, queued, oracle: (atMs) => oracle(s, atMs) });
+  return { tally, queued, limiters };
+}
+
+/** Runs one strategy on scenario `s` for `minutes`; every run has fresh limiters and a fresh engine. */
+export async function runStrategy(s: FamilyScenario, strategy: FamilyStrategy, minutes: number): Promise<FamilyFigures> {
+  const { tally, queued } = await play(s, strategy, minutes);
+  return familyFigures(tally, { strategy, seed: s.seed, minutes, t0: FAMILY_T0, queued, oracle: (atMs) => oracle(s, atMs) });
+}
+
+/** Runs one strategy and returns the raw outcome in the e2e benchmark's shape (times are epoch ms from {@link FAMILY_T0}). */
+export async function runOutcome(s: FamilyScenario, strategy: FamilyStrategy, minutes: number): Promise<SimOutcome> {
+  const { tally, limiters } = await play(s, strategy, minutes);
+  const address = new Map(s.sources.map((x) => [x.name, x.address]));
+  const arrivals = new Map<string, SimArrival>();
+  const queued = new Set<string>();
+  s.messages.forEach((m, i) => {
+    const at = tally.deliveredAt[i] as number;
+    if (!Number.isNaN(at)) arrivals.set(m.messageId, { at, address: address.get(tally.sourceOf[i] ?? '') ?? '', provider: m.provider });
+    else if (!tally.droppedIds.has(i)) queued.add(m.messageId);
+  });
+  const counters = new Map<FamilyProviderName, ReadonlyMap<string, IpCounters>>();
+  for (const [name, l] of limiters) if (l) counters.set(name, l.counters());
+  return { name: strategy, arrivals, duplicates: tally.duplicated, bounced: tally.bounced + tally.expired, queued, counters };
 }
 
 /** Runs the strategies on `drawScenario(seed)`; the figures in {@link FAMILY_STRATEGIES} order. */

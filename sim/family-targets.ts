@@ -28,7 +28,7 @@ function mark(f: FamilyFigures, minute: number): Mark | undefined {
 export function checkFamilyTargets(figures: readonly FamilyFigures[]): TargetVerdict {
   const by = (name: string): FamilyFigures | undefined => figures.find((f) => f.strategy === name);
   const p = by('paceline');
-  const others = [by('no pacing'), by('static')];
+  const others = [by('no-pacing'), by('static')];
   if (!p || others.some((o) => !o)) return { met: false, misses: ['needs the figures of paceline, no pacing and static'] };
   const misses: string[] = [];
   for (const [minute, min] of [[10, FAMILY_TARGETS.minPctAt10], [60, FAMILY_TARGETS.minPctAt60]] as const) {

@@ -64,6 +64,8 @@ export interface Recorder {
   attempt(msg: SimMessage, source: string): void;
   deliver(msg: SimMessage, now: number, source: string): void;
   throttle(msg: SimMessage, source: string): void;
+  /** A message leaves the queue undelivered (bounced or expired). */
+  dropped?(msg: SimMessage): void;
 }
 
 /** The simulated clock shared by the MTA (which sets it) and the engine (which reads it). */
@@ -181,6 +183,7 @@ export class Mta {
     }
     if (d.action === 'expire') {
       this.tally.expired += 1;
+      this.tally.dropped?.(item.msg);
       return;
     }
     const source = d.action === 'send' && !d.relay ? d.source.name : '';
@@ -208,6 +211,7 @@ export class Mta {
     item.failures += 1;
     if (item.failures >= MAX_TEMP_FAILURES) {
       this.tally.bounced += 1;
+      this.tally.dropped?.(item.msg);
       return;
     }
     const wait = report?.reopensAt ? delaySeconds(report.reopensAt, this.now) : 0;

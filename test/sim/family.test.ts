@@ -11,6 +11,8 @@ import t from 'tap';
 import type { FamilyFigures } from '../../sim/family-metrics';
 import type { FamilyReport } from '../../sim/family-report';
 import { parseFamilyArgs } from '../../sim/family-report';
+import { drawScenario } from '../../sim/family';
+import { runOutcome, runStrategy } from '../../sim/family-run';
 import { checkFamilyTargets } from '../../sim/family-targets';
 import { upstreamError } from '../../sim/session-wire';
 
@@ -39,7 +41,7 @@ t.test('family runs', async (t) => {
 
   for (const report of first) {
     t.test(`seed ${report.seed}: every message is accounted for, none above the oracle`, async (t) => {
-      t.same(report.figures.map((f) => f.strategy), ['paceline', 'no pacing', 'static']);
+      t.same(report.figures.map((f) => f.strategy), ['paceline', 'no-pacing', 'static']);
       for (const f of report.figures) {
         const what = f.strategy;
         t.equal(f.delivered + f.queued + f.bounced + f.expired, f.submitted, `${what}: delivered + queued + bounced + expired = submitted`);
@@ -53,6 +55,16 @@ t.test('family runs', async (t) => {
       }
     });
   }
+});
+
+t.test("the raw outcome (the e2e benchmark's StrategyOutcome shape) agrees with the figures", async (t) => {
+  const s = drawScenario(2);
+  const [o, f] = await Promise.all([runOutcome(s, 'static', 3), runStrategy(s, 'static', 3)]);
+  t.equal(o.arrivals.size, f.delivered, 'one arrival per delivered message');
+  t.equal(o.queued.size, f.queued, 'the same messages still queued');
+  const attempts = [...o.counters.values()].flatMap((m) => [...m.values()]).reduce((a, c) => a + c.connects + c.mails, 0);
+  t.equal(attempts, f.connects + f.mails, "the limiters' counters count the wire's connects and MAILs");
+  t.same([...o.counters.keys()].sort(), ['google', 'microsoft']);
 });
 
 t.test('a refusal reaches the engine as Haraka reports it', async (t) => {
@@ -78,7 +90,7 @@ function figures(strategy: string, at10: number, at60: number, extra: Partial<Fa
 }
 
 t.test('checkFamilyTargets: the targets, checked on made-up figures', async (t) => {
-  const others = [figures('no pacing', 300, 500), figures('static', 700, 850)];
+  const others = [figures('no-pacing', 300, 500), figures('static', 700, 850)];
   const cases: Array<[string, FamilyFigures, RegExp | null]> = [
     ['all met', figures('paceline', 800, 900), null],
     ['short at 10 min', figures('paceline', 799, 950), /79\.9 % of the oracle at 10 min/],
@@ -91,7 +103,7 @@ t.test('checkFamilyTargets: the targets, checked on made-up figures', async (t) 
     t.equal(v.met, miss === null, `${what}: met = ${miss === null}`);
     if (miss) t.match(v.misses.join('; '), miss, what);
   }
-  const beaten = checkFamilyTargets([figures('paceline', 850, 950), figures('no pacing', 300, 500), figures('static', 860, 960)]);
+  const beaten = checkFamilyTargets([figures('paceline', 850, 950), figures('no-pacing', 300, 500), figures('static', 860, 960)]);
   t.match(beaten.misses, [/850 delivered at 10 min, not more than static/, /950 delivered at 60 min, not more than static/], 'must beat static at 10 and 60 min');
   t.match(checkFamilyTargets([figures('paceline', 850, 950)]).misses, [/needs the figures/], 'needs all three strategies');
   const short = { ...figures('paceline', 850, 950), marks: [{ minute: 10, delivered: 850, oracle: 1000, pctOfOracle: 85 }] };
