@@ -35,6 +35,11 @@ export class Agenda<T> {
     }
   }
 
+  /** Every scheduled event, in no particular order. */
+  *events(): IterableIterator<T> {
+    for (const e of this.heap) yield e.event;
+  }
+
   /** Time of the earliest event, or Infinity when none is left. */
   peekAt(): number {
     return this.heap[0]?.at ?? Infinity;

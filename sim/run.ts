@@ -8,12 +8,14 @@
  *   --classifier C    shipped (default) | pause-only | local
  *   --only S,...      run only these strategies: paceline, static-3x, no-pacing
  *   --json            print the scenario's totals and the figures as JSON instead of the table
+ *   --family          the e2e benchmark's scenario family instead (sim/family-report.ts lists its flags)
  */
 
 import { CLASSIFIERS, makeClassifier, type ClassifierName } from './classifier';
 import type { Figures } from './metrics';
-import { simulate } from './mta';
+import { simulate } from './simulate';
 import { describe, table, verdict } from './report';
+import { familyMain } from './family-report';
 import { buildScenario, type Scenario } from './scenario';
 import { noPacingStrategy, pacelineStrategy, parseOverrides, staticStrategy, type StrategyName } from './strategies';
 
@@ -82,6 +84,7 @@ export function parseArgs(args: readonly string[]): RunOptions {
 
 /** The command: parses `args` (without node and script), runs and prints. */
 export async function main(args: readonly string[]): Promise<void> {
+  if (args.includes('--family')) return familyMain(args);
   const o = parseArgs(args);
   const { scenario, figures } = await runAll(o);
   if (o.json) {
