@@ -17,7 +17,8 @@
  *     doubling (`overshot`); else to `acceptedShare` of what the provider
  *     accepted over the last minute when the lane has been open that long
  *     (the known-good pace), else × `decrease` (`slowed`). A lane refused
- *     while climbing above its known-good pace has `overshot` too: its own
+ *     while climbing above its known-good pace goes back to it and has
+ *     `overshot` too, and so has one refused within SETTLE_MS of reopening: its own
  *     limit, never a sign of a provider-wide incident; only `slowed` (a pace
  *     the provider had allowed) counts toward one.
  *   Recovery (lib/core/pace.ts): additive up to the known-good pace, then a
@@ -105,6 +106,9 @@ function slowDown(s: LaneState, limits: LaneLimits, p: ReactParams, now: number,
   if (starting(s)) {
     setFactor(s, now, Math.max(p.floor, endStart(s)));
     s.known = s.factor;
+  } else if (s.known > 0 && s.factor > s.known) {
+    // refused while climbing above the known-good pace: back to it, still known good
+    setFactor(s, now, s.known);
   } else if (accepted > 0) {
     setFactor(s, now, Math.max(p.floor, p.acceptedShare * Math.min(s.factor, accepted)));
     s.known = s.factor;
@@ -129,6 +133,15 @@ function pauseUntil(s: LaneState, limits: LaneLimits, now: number, until: number
   s.tat = Math.max(s.tat, slotTime(s, now) + slotTolerance(s, limits.rate));
   s.departAt = Math.max(s.departAt, until + toleranceMs(s, limits.rate));
 }
+
+/**
+ * A lane refused within this time of reopening after its last reaction is
+ * still finding its pace (`overshot`): only a lane refused at a pace it had
+ * kept for longer counts toward a provider-wide incident. The simulator showed
+ * why: two new IPs converging on their limits within one incident window
+ * looked like an incident and paused the provider for 5 minutes.
+ */
+export const SETTLE_MS = 300_000;
 
 /** When the lane reopened after its last reaction (0 = never reacted). */
 function reopenedAt(s: LaneState, p: ReactParams): number {
@@ -157,9 +170,11 @@ function throttled(s: LaneState, limits: LaneLimits, now: number, event: ReactEv
     s.recoverAt = Math.max(s.recoverAt, s.pauseUntil + interval);
     return 'extended';
   }
-  // a lane in its start phase, or climbing above its known-good pace, found
-  // its own limit: that says nothing about the provider as a whole (no incident)
-  const overshot = starting(s) || (s.known > 0 && s.factor > s.known);
+  // a lane in its start phase, climbing above its known-good pace, or refused
+  // again soon after its last reaction is still finding its own limit: that
+  // says nothing about the provider as a whole (no incident)
+  const reopened = reopenedAt(s, p);
+  const overshot = starting(s) || (s.known > 0 && s.factor > s.known) || (reopened !== 0 && now - reopened < SETTLE_MS);
   slowDown(s, limits, p, now, Math.min(maxMs, p.throttlePauseMs), interval);
   s.holdUntil = s.pauseUntil + p.holdMs;
   return overshot ? 'overshot' : 'slowed';

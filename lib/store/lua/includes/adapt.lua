@@ -38,6 +38,9 @@ local function slow_down(s, limits, p, now, pauseMs, policyIntervalMs)
   if starting(s) then
     set_factor(s, now, math.max(p.floor, end_start(s)))
     s.known = s.factor
+  elseif s.known > 0 and s.factor > s.known then
+    -- refused while climbing above the known-good pace: back to it, still known good
+    set_factor(s, now, s.known)
   elseif accepted > 0 then
     set_factor(s, now, math.max(p.floor, p.acceptedShare * math.min(s.factor, accepted)))
     s.known = s.factor
@@ -80,8 +83,10 @@ local function throttled(s, limits, now, durationMs, sentAt, p, interval)
     s.recoverAt = math.max(s.recoverAt, s.pauseUntil + interval)
     return 'extended'
   end
-  -- a lane in its start phase, or climbing above its known-good pace, found its own limit (no incident)
-  local overshot = starting(s) or (s.known > 0 and s.factor > s.known)
+  -- a lane in its start phase, climbing above its known-good pace, or refused
+  -- again within SETTLE_MS of reopening is still finding its own limit (no incident)
+  local reopened = reopened_at(s, p)
+  local overshot = starting(s) or (s.known > 0 and s.factor > s.known) or (reopened ~= 0 and now - reopened < SETTLE_MS)
   slow_down(s, limits, p, now, math.min(maxMs, p.throttlePauseMs), interval)
   s.holdUntil = s.pauseUntil + p.holdMs
   if overshot then return 'overshot' end
