@@ -2,12 +2,15 @@
  * The family mode's table, and the command that prints it. Pure text from
  * figures, so the same seed prints the same bytes.
  *
- *   npm run simulate -- --family --seed N [--minutes M] [--messages K] [--only paceline,no-pacing,static] [--json]
+ *   npm run simulate -- --family --seed N [--minutes M] [--messages K] [--only paceline,no-pacing,static] [--adapt k=v,...] [--json]
+ *
+ * --adapt: [adapt] overrides for paceline (not for static), e.g. throttle_pause=30s,start=0.2: a tool to search, never a shipped setting.
  */
 
 import { describeScenario, type FamilyScenario } from './family';
 import type { FamilyFigures } from './family-metrics';
 import { FAMILY_STRATEGIES, simulateFamily, type FamilyStrategy } from './family-run';
+import { parseOverrides } from './strategies';
 
 const f1 = (n: number | null): string => (n === null ? '–' : n.toFixed(1));
 
@@ -48,6 +51,7 @@ export interface FamilyArgs {
   readonly minutes: number;
   readonly messages?: number;
   readonly only?: readonly FamilyStrategy[];
+  readonly adapt?: Readonly<Record<string, string>>;
   readonly json: boolean;
 }
 
@@ -68,7 +72,15 @@ export function parseFamilyArgs(args: readonly string[]): FamilyArgs {
   if (messages !== undefined && !(Number(messages) >= 1 && Number.isSafeInteger(Number(messages)))) throw new Error('--messages: a whole number ≥ 1');
   const only = flag(args, '--only')?.split(',').map((n) => FLAGS[n.trim()]);
   if (only?.some((n) => n === undefined)) throw new Error(`--only: a comma-separated list of ${Object.keys(FLAGS).join(', ')}`);
-  return { seed, minutes, json: args.includes('--json'), ...(messages ? { messages: Number(messages) } : {}), ...(only ? { only: only as FamilyStrategy[] } : {}) };
+  const adapt = flag(args, '--adapt');
+  return {
+    seed,
+    minutes,
+    json: args.includes('--json'),
+    ...(messages ? { messages: Number(messages) } : {}),
+    ...(only ? { only: only as FamilyStrategy[] } : {}),
+    ...(adapt ? { adapt: parseOverrides(adapt) } : {}),
+  };
 }
 
 /** The text report: the scenario's hidden parameters, then the table. */
@@ -80,7 +92,7 @@ export function familyText(scenario: FamilyScenario, minutes: number, figures: r
 /** `npm run simulate -- --family ...`: runs and prints. */
 export async function familyMain(args: readonly string[]): Promise<void> {
   const a = parseFamilyArgs(args);
-  const { scenario, figures } = await simulateFamily(a.seed, { minutes: a.minutes, ...(a.messages ? { messages: a.messages } : {}), ...(a.only ? { only: a.only } : {}) });
+  const { scenario, figures } = await simulateFamily(a.seed, { minutes: a.minutes, ...(a.messages ? { messages: a.messages } : {}), ...(a.only ? { only: a.only } : {}), ...(a.adapt ? { adapt: a.adapt } : {}) });
   if (a.json) {
     const report: FamilyReport = { seed: a.seed, minutes: a.minutes, scenario: describeScenario(scenario), figures };
     console.log(JSON.stringify(report));

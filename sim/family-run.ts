@@ -35,6 +35,8 @@ export interface FamilyOptions {
   readonly messages?: number;
   /** Run only these strategies (default: all three). */
   readonly only?: readonly FamilyStrategy[];
+  /** [adapt] overrides for paceline, to search with (`--adapt`). */
+  readonly adapt?: Readonly<Record<string, string>>;
 }
 
 const ROOT = path.resolve(__dirname, '..');
@@ -54,9 +56,9 @@ const shippedYaml = (file: string): unknown => parse(fs.readFileSync(path.join(R
  * The four shipped config files as Haraka would merge them, with the
  * scenario's topology in paceline.yaml; `[adapt] enabled=false` for the static strategy.
  */
-export function familyConfig(s: FamilyScenario, adapt: boolean): PacelineConfig {
+export function familyConfig(s: FamilyScenario, adapt: boolean, overrides: Readonly<Record<string, string>> = {}): PacelineConfig {
   const ini = parseIni(fs.readFileSync(path.join(ROOT, 'config', 'paceline.ini'), 'utf8'));
-  if (!adapt) ini.adapt = { ...(ini.adapt ?? {}), enabled: 'false' };
+  ini.adapt = { ...(ini.adapt ?? {}), ...(adapt ? overrides : { enabled: 'false' }) };
   const yaml = { ...(shippedYaml('paceline.yaml') as Record<string, unknown>), ...topology(s) };
   return { ini, yaml, warmup: shippedYaml('paceline-warmup.yaml'), replies: shippedYaml('paceline-replies.yaml') };
 }
@@ -66,12 +68,12 @@ function queue(s: FamilyScenario, t0: number): SimMessage[] {
   return s.messages.map((m, i) => ({ id: i, domain: m.domain, provider: m.provider, queueTime: t0 }));
 }
 
-function pacerFor(strategy: FamilyStrategy, s: FamilyScenario, clock: SimClock): Pacer {
+function pacerFor(strategy: FamilyStrategy, s: FamilyScenario, clock: SimClock, adapt: Readonly<Record<string, string>>): Pacer {
   if (strategy === 'no-pacing') {
     const provider = new Map(s.messages.map((m) => [m.domain, m.provider as string]));
     return roundRobinPacer(s.sources, (d) => provider.get(d) ?? 'plain');
   }
-  return enginePacer(familyConfig(s, strategy === 'paceline'), clock);
+  return enginePacer(familyConfig(s, strategy === 'paceline', adapt), clock);
 }
 
 /** A delivered message as the e2e benchmark's receivers record it (bench/e2e-strategy.ts Arrival). */
@@ -106,7 +108,7 @@ interface Played {
   readonly limiters: ReadonlyMap<FamilyProviderName, HiddenLimiter | null>;
 }
 
-async function play(s: FamilyScenario, strategy: FamilyStrategy, minutes: number): Promise<Played> {
+async function play(s: FamilyScenario, strategy: FamilyStrategy, minutes: number, adapt: Readonly<Record<string, string>> = {}): Promise<Played> {
   const t0 = FAMILY_T0;
   const messages = queue(s, t0);
   const setup: MtaSetup = { t0, endAt: t0 + minutes * 60_000, maxInFlight: CONCURRENCY_MAX, messages };
@@ -115,13 +117,13 @@ async function play(s: FamilyScenario, strategy: FamilyStrategy, minutes: number
   const clock: SimClock = { now: t0 };
   const tally = new FamilyTally(messages);
   const wire = sessionWire(limiters as ReadonlyMap<string, SessionLimiter | null>, (name) => address.get(name) ?? '', subSeed(s.seed, 7), tally);
-  const queued = await new Mta(setup, clock, pacerFor(strategy, s, clock), wire, tally).run();
+  const queued = await new Mta(setup, clock, pacerFor(strategy, s, clock, adapt), wire, tally).run();
   return { tally, queued, limiters };
 }
 
-/** Runs one strategy on scenario `s` for `minutes`; every run has fresh limiters and a fresh engine. */
-export async function runStrategy(s: FamilyScenario, strategy: FamilyStrategy, minutes: number): Promise<FamilyFigures> {
-  const { tally, queued } = await play(s, strategy, minutes);
+/** Runs one strategy on scenario `s` for `minutes`; every run has fresh limiters and a fresh engine. `adapt`: [adapt] overrides for paceline. */
+export async function runStrategy(s: FamilyScenario, strategy: FamilyStrategy, minutes: number, adapt: Readonly<Record<string, string>> = {}): Promise<FamilyFigures> {
+  const { tally, queued } = await play(s, strategy, minutes, adapt);
   return familyFigures(tally, { strategy, seed: s.seed, minutes, t0: FAMILY_T0, queued, oracle: (atMs) => oracle(s, atMs) });
 }
 
@@ -146,7 +148,7 @@ export async function simulateFamily(seed: number, opts: FamilyOptions = {}): Pr
   const scenario = drawScenario(seed, opts.messages === undefined ? {} : { messages: opts.messages });
   const figures: FamilyFigures[] = [];
   for (const strategy of FAMILY_STRATEGIES) {
-    if (!opts.only || opts.only.includes(strategy)) figures.push(await runStrategy(scenario, strategy, opts.minutes ?? 60));
+    if (!opts.only || opts.only.includes(strategy)) figures.push(await runStrategy(scenario, strategy, opts.minutes ?? 60, opts.adapt));
   }
   return { scenario, figures };
 }
