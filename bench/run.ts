@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: every benchmark, each printing its figures and its ratio
  * to a baseline measured in the same run (this machine is shared and noisy).
- * Figures are printed, not asserted.
+ * Figures are printed, not asserted. `npm run bench -- --e2e [options]` runs
+ * only the end-to-end pacing benchmark instead (bench/e2e.ts).
  */
 import { benchDecide } from './decide';
 import { benchHaraka } from './haraka';
@@ -11,6 +12,12 @@ function line(label: string, value: string): void {
 }
 
 async function main(): Promise<void> {
+  if (process.argv.includes('--e2e')) {
+    // the end-to-end pacing benchmark runs alone: it takes minutes per scenario
+    const e2e = require('./e2e') as typeof import('./e2e');
+    await e2e.main(process.argv.slice(2));
+    return;
+  }
   console.log('paceline benchmarks (printed, not asserted)\n');
   const d = await benchDecide();
   line('decisions/s, engine + memory store (1 core)', d.perSecond.toFixed(0));

@@ -13,6 +13,8 @@ export type ReplyStage = 'mail' | 'rcpt' | 'data'
 /** What a {@link ReceiverOptions.reply} callback sees about the current command. */
 export interface ReplyContext {
   stage: ReplyStage
+  /** smtp-server's id of the connection (unique per receiver) */
+  sessionId: string
   /** client source IP, '::ffff:' prefix stripped */
   remoteAddress: string
   /** EHLO/HELO name given by the client */
@@ -26,6 +28,19 @@ export interface ReplyContext {
   /** Message-ID header value, only known at stage 'data' */
   messageId?: string
   /** Date.now() when the command was seen */
+  now: number
+}
+
+/**
+ * What {@link ReceiverOptions.onConnect} and {@link ReceiverOptions.onClose}
+ * see: a connection before its greeting, or once it has closed.
+ */
+export interface SessionContext {
+  /** smtp-server's id of the connection, the same as {@link ReplyContext.sessionId} */
+  sessionId: string
+  /** client source IP, '::ffff:' prefix stripped */
+  remoteAddress: string
+  /** Date.now() when the connection was seen (or closed) */
   now: number
 }
 
@@ -55,7 +70,8 @@ export interface Delivery {
 
 /** One command the receiver answered with a {@link ReplyOverride}. */
 export interface Rejection {
-  stage: ReplyStage
+  /** 'connect': the greeting was replaced by the refusal and the connection closed */
+  stage: ReplyStage | 'connect'
   remoteAddress: string
   code: number
   message: string
@@ -70,6 +86,13 @@ export interface ReceiverOptions {
   port?: number
   /** return an override to answer the stage with it; null/undefined accepts */
   reply?: (ctx: ReplyContext) => ReplyOverride | null | undefined
+  /**
+   * Called for every new connection before the greeting; an override replaces
+   * the 220 greeting (e.g. `451 4.7.500 ...`) and closes the connection.
+   */
+  onConnect?: (ctx: SessionContext) => ReplyOverride | null | undefined
+  /** Called once for every connection that closes, refused at connect or not. */
+  onClose?: (ctx: SessionContext) => void
 }
 
 /** A running fake MX. */
@@ -112,6 +135,7 @@ function sessionContext(session: SMTPServerSession, stage: ReplyStage): ReplyCon
   const { mailFrom, rcptTo } = session.envelope
   return {
     stage,
+    sessionId: session.id,
     remoteAddress: plainAddress(session.remoteAddress),
     helo: session.hostNameAppearsAs || '',
     mailFrom: mailFrom ? mailFrom.address : '',
@@ -132,8 +156,33 @@ class ReceiverState {
   readonly rejections: Rejection[] = []
   readonly events = new EventEmitter()
 
-  constructor(private readonly reply: ReplyFn | undefined) {
+  constructor(
+    private readonly reply: ReplyFn | undefined,
+    private readonly hooks: Pick<ReceiverOptions, 'onConnect' | 'onClose'> = {},
+  ) {
     this.events.setMaxListeners(0)
+  }
+
+  /** Runs onConnect; returns the error that replaces the greeting, or null to greet. */
+  onConnect(session: SMTPServerSession): SMTPServerError | null {
+    const ctx = { sessionId: session.id, remoteAddress: plainAddress(session.remoteAddress), now: Date.now() }
+    let override: ReplyOverride | null | undefined
+    try {
+      override = this.hooks.onConnect?.(ctx)
+    } catch (err) {
+      override = { code: 421, message: `4.3.0 receiver onConnect() threw: ${(err as Error).message}` }
+    }
+    if (!override) return null
+    this.rejections.push({ stage: 'connect', remoteAddress: ctx.remoteAddress, ...override, at: ctx.now })
+    return smtpError(override.code, override.message)
+  }
+
+  onClose(session: SMTPServerSession): void {
+    try {
+      this.hooks.onClose?.({ sessionId: session.id, remoteAddress: plainAddress(session.remoteAddress), now: Date.now() })
+    } catch {
+      /* a throwing close hook must not take the receiver down */
+    }
   }
 
   /** Runs the reply callback; returns the error to answer with, or null to accept. */
@@ -221,6 +270,8 @@ function createServer(state: ReceiverState): SMTPServer {
     size: 100 * 1024 * 1024,
     banner: 'paceline test receiver',
     closeTimeout: 500,
+    onConnect: (session, callback) => callback(state.onConnect(session)),
+    onClose: (session) => state.onClose(session),
     onMailFrom: (address, session, callback) => callback(state.onMailFrom(address, session)),
     onRcptTo: (address, session, callback) => callback(state.onRcptTo(address, session)),
     onData: (stream, session, callback) => {
@@ -250,7 +301,8 @@ function listen(server: SMTPServer, host: string, port: number): Promise<number>
 
 /**
  * Starts an SMTP server on loopback that imitates a provider's MX: it accepts
- * everything unless `opts.reply` returns an override for a stage, records every
+ * everything unless `opts.onConnect` or `opts.reply` returns an override for a
+ * connection or a stage, records every
  * accepted message in `deliveries` and every overridden reply in `rejections`.
  *
  * @param opts - listen address/port and the optional reply policy
@@ -259,7 +311,7 @@ function listen(server: SMTPServer, host: string, port: number): Promise<number>
 export async function startReceiver(opts: ReceiverOptions = {}): Promise<Receiver> {
   const host = opts.host ?? '127.0.0.1'
   assertLoopback(host)
-  const state = new ReceiverState(opts.reply)
+  const state = new ReceiverState(opts.reply, { onConnect: opts.onConnect, onClose: opts.onClose })
   const server = createServer(state)
   server.on('error', () => {
     /* per-connection errors (client resets) are not test failures */
