@@ -20,7 +20,7 @@ t.test('throttle: halve the pace, pause, one reaction per burst', async (t) => {
   t.equal(burst.factor, 0.5, 'fifty 451s at once are one event');
   t.equal(burst.dayThrottles, 4, 'but every reply is counted');
   const again = on(burst, DEFAULT_REACT.throttlePauseMs + DEFAULT_REACT.holdMs + 1, { category: 'throttle' });
-  t.equal(again.effect, 'slowed');
+  t.equal(again.effect, 'overshot', 'refused again within SETTLE_MS of reopening: still finding its pace, no incident evidence');
   t.equal(again.state.factor, 0.25, 'a later burst halves again');
   let s = again.state;
   for (let i = 0; i < 10; i++) s = on(s, (i + 3) * (DEFAULT_REACT.throttlePauseMs + DEFAULT_REACT.holdMs + 1), { category: 'throttle' }).state;

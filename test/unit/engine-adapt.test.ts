@@ -34,7 +34,7 @@ t.test('a throttled lane slows and pauses; mail reroutes to the other source; th
   t.match(first.d, { action: 'send' });
   const throttled = first.d.action === 'send' ? first.d.source.name : '';
   const report = await r.engine.outcome(first.ticket, { delivered: false, reply: BUSY });
-  t.match(report, { category: 'throttle', rule: 'ms-as-throttle', effect: 'slowed', incident: false, reopensAt: r.clock.now() + 60_000 });
+  t.match(report, { category: 'throttle', rule: 'ms-as-throttle', effect: 'slowed', incident: false, reopensAt: r.clock.now() + r.config.settings.adapt.react.throttlePauseMs });
   const states = await r.store.lanes();
   const lane = (s: string) => states.value.find((l) => l.lane.source === s && l.lane.provider === 'microsoft365')?.state;
   t.equal(lane(throttled)?.factor, 0.5);
@@ -65,6 +65,39 @@ t.test('the same provider throttling most sources is an incident: pause the prov
   t.match((await send(r, 'contoso.test')).d, { action: 'delay', seconds: 30, why: /probing/ }, 'one probe at a time');
   await r.engine.outcome(probe.ticket, { delivered: true });
   t.match((await send(r, 'contoso.test')).d, { action: 'send' }, 'a delivered probe ends the incident');
+});
+
+t.test('a first burst above two new lanes\' limits is not a provider-wide incident; nor are lanes still finding their pace', async (t) => {
+  const r = rig(yaml, { adapt: { start: '0.1' } }, classify);
+  const x = await send(r, 'contoso.test');
+  const y = await send(r, 'fabrikam.test');
+  t.match([x.d.action, y.d.action], ['send', 'send']);
+  r.clock.advance(5);
+  const a = await r.engine.outcome(x.ticket, { delivered: false, reply: BUSY });
+  const b = await r.engine.outcome(y.ticket, { delivered: false, reply: BUSY });
+  t.match([a, b], [{ effect: 'overshot', incident: false }, { effect: 'overshot', incident: false }], 'both IPs refused within ms in their start phase');
+  t.notMatch((await send(r, 'gmail.test')).d, { why: /provider-wide/ });
+  // both reopen; each is accepted once, then refused again within five minutes: still converging
+  // one message, decided again when it comes back (as Haraka does), so it keeps its booking
+  const sendWhenFree = async (domain: string) => {
+    const ticket: Ticket = {};
+    const queueTime = r.clock.now();
+    for (let i = 0; i < 40; i++) {
+      const d = await r.engine.decide({ id: `m${i}`, domain, queueTime }, ticket);
+      if (d.action === 'send') return { d, ticket };
+      r.clock.advance(d.action === 'delay' ? d.seconds * 1000 : d.action === 'hold' ? d.ms : 1000);
+    }
+    throw new Error(`${domain}: no slot within 200 s`);
+  };
+  const refusedAgain = [];
+  for (const domain of ['contoso.test', 'fabrikam.test']) {
+    await r.engine.outcome((await sendWhenFree(domain)).ticket, { delivered: true });
+    refusedAgain.push(await r.engine.outcome((await sendWhenFree(domain)).ticket, { delivered: false, reply: BUSY }));
+  }
+  t.equal(refusedAgain.length, 2, 'both lanes were refused again');
+  // whichever lane each message left from: refused within SETTLE_MS of reopening, it is still
+  // converging (overshot, or extended when nothing was accepted on it since): never 'slowed'
+  t.ok(refusedAgain.every((o) => (o?.effect === 'overshot' || o?.effect === 'extended') && o.incident === false), 'no incident from lanes within SETTLE_MS of their last reaction');
 });
 
 t.test('suspend pauses for the rule duration; recipient trouble changes nothing', async (t) => {

@@ -120,7 +120,7 @@ t.test('refused again after reopening, before anything was accepted: the pause d
   t.equal(capped.state.pauseUntil, T0 + 60_030 + 90_000, "a rule's duration caps the growth");
   s = done(send(s, at, 'ok').state, at + 50, 'ok');
   const later = on(s, at + 70_000, { category: 'throttle', sentAt: T0 + at + 69_000 });
-  t.equal(later.effect, 'slowed', 'after an accepted delivery, a refusal cuts the pace again');
+  t.equal(later.effect, 'overshot', 'after an accepted delivery, a refusal cuts the pace again (within SETTLE_MS of reopening: overshot)');
   t.equal(later.state.backoffs, 0);
   t.equal(later.state.pauseUntil, T0 + at + 70_000 + DEFAULT_REACT.throttlePauseMs, 'and the pause starts short again');
 });
