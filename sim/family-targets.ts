@@ -1,7 +1,6 @@
 /**
- * paceline's targets on the scenario family, as a function of one run's
- * figures, so that a test can switch them on over several seeds once the
- * controller meets them (the controller is being rewritten: not asserted yet).
+ * paceline's targets on the scenario family (issue 9), as a function of one
+ * run's figures: test/sim/family.test.ts asserts them over several seeds.
  */
 
 import type { FamilyFigures, Mark } from './family-metrics';
@@ -22,7 +21,8 @@ function mark(f: FamilyFigures, minute: number): Mark | undefined {
 /**
  * Checks a run of at least 60 min with all three strategies: paceline ≥ 80 %
  * of the oracle at 10 min and ≥ 90 % at 60 min, ≤ 3 refusals per 100
- * attempts, more delivered than no pacing and static at 10 and 60 min, and
+ * attempts, more delivered than no pacing and static at 10 and 60 min (or
+ * as many, when both delivered everything), and
  * nothing lost or duplicated.
  */
 export function checkFamilyTargets(figures: readonly FamilyFigures[]): TargetVerdict {
@@ -40,7 +40,9 @@ export function checkFamilyTargets(figures: readonly FamilyFigures[]): TargetVer
     if (m.pctOfOracle < min) misses.push(`${m.pctOfOracle.toFixed(1)} % of the oracle at ${minute} min (target ≥ ${min} %)`);
     for (const o of others as FamilyFigures[]) {
       const theirs = mark(o, minute)?.delivered ?? 0;
-      if (m.delivered <= theirs) misses.push(`${m.delivered} delivered at ${minute} min, not more than ${o.strategy} (${theirs})`);
+      // ahead, or level when both have delivered everything
+      const level = m.delivered === theirs && m.delivered === p.submitted;
+      if (m.delivered < theirs || (m.delivered === theirs && !level)) misses.push(`${m.delivered} delivered at ${minute} min, not more than ${o.strategy} (${theirs})`);
     }
   }
   if (p.refusalsPer100 > FAMILY_TARGETS.maxRefusalsPer100) misses.push(`${p.refusalsPer100.toFixed(2)} refusals per 100 attempts (target ≤ ${FAMILY_TARGETS.maxRefusalsPer100})`);

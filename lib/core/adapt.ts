@@ -39,7 +39,7 @@ import type { Category } from './classify';
 export { CATEGORIES, type Category } from './classify';
 import { concurrencyLimit, normalize, slotTolerance, toleranceMs, type LaneLimits, type LaneState } from './lane';
 import { acceptedLastMinute, pauseClock, resumeClock, setFactor, slotTime } from './pace';
-import { endStart, starting } from './start';
+import { endStart, startEndedAt, starting } from './start';
 import { perMinute } from './rate';
 
 
@@ -104,7 +104,7 @@ function slowDown(s: LaneState, limits: LaneLimits, p: ReactParams, now: number,
   s.prevFactor = s.factor;
   s.backoffs = 0;
   if (starting(s)) {
-    setFactor(s, now, Math.max(p.floor, endStart(s)));
+    setFactor(s, now, Math.max(p.floor, endStart(s, now)));
     s.known = s.factor;
   } else if (s.known > 0 && s.factor > s.known) {
     // refused while climbing above the known-good pace: back to it, still known good
@@ -135,8 +135,8 @@ function pauseUntil(s: LaneState, limits: LaneLimits, now: number, until: number
 }
 
 /**
- * A lane refused within this time of reopening after its last reaction is
- * still finding its pace (`overshot`): only a lane refused at a pace it had
+ * A lane refused within this time of reopening after its last reaction (or
+ * of the end of its start phase) is still finding its pace (`overshot`): only a lane refused at a pace it had
  * kept for longer counts toward a provider-wide incident. The simulator showed
  * why: two new IPs converging on their limits within one incident window
  * looked like an incident and paused the provider for 5 minutes.
@@ -173,8 +173,8 @@ function throttled(s: LaneState, limits: LaneLimits, now: number, event: ReactEv
   // a lane in its start phase, climbing above its known-good pace, or refused
   // again soon after its last reaction is still finding its own limit: that
   // says nothing about the provider as a whole (no incident)
-  const reopened = reopenedAt(s, p);
-  const overshot = starting(s) || (s.known > 0 && s.factor > s.known) || (reopened !== 0 && now - reopened < SETTLE_MS);
+  const settling = reopenedAt(s, p) || startEndedAt(s);
+  const overshot = starting(s) || (s.known > 0 && s.factor > s.known) || (settling !== 0 && now - settling < SETTLE_MS);
   slowDown(s, limits, p, now, Math.min(maxMs, p.throttlePauseMs), interval);
   s.holdUntil = s.pauseUntil + p.holdMs;
   return overshot ? 'overshot' : 'slowed';
@@ -216,7 +216,7 @@ export function react(prior: LaneState, limits: LaneLimits, now: number, event: 
         s.known = 0;
         s.epoch += 1;
         // a blocked lane climbs back by recovery after a delivered probe, never by doubling
-        if (starting(s)) endStart(s);
+        if (starting(s)) endStart(s, now);
       }
       s.probeAt = now + (limits.policy?.probeIntervalMs ?? 3_600_000);
       return { state: s, effect: 'blocked' };

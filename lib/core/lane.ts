@@ -129,7 +129,7 @@ export interface LaneState {
   /**
    * The start phase (lib/core/start.ts): 0 = the lane has not begun (a fresh
    * lane), > 0 = in its start phase, the time of the next growth step,
-   * -1 = the start phase is over.
+   * < 0 = the start phase ended at -growAt (epoch ms).
    */
   growAt: number;
   /** Deliveries accepted since the last growth step (the evidence for the next one). */

@@ -24,8 +24,15 @@ import { realTime, setFactor } from './pace';
 /** Share of what the pace allowed in a growth interval that must have been accepted for the pace to double. */
 export const GROWTH_EVIDENCE = 0.4;
 
-/** growAt value of a lane whose start phase is over. */
-export const START_OVER = -1;
+/** growAt of a lane whose start phase ended at `at`: negative, so that the lane remembers when. */
+function over(at: number): number {
+  return -at;
+}
+
+/** When the lane's start phase ended (epoch ms), 0 while it has not. */
+export function startEndedAt(s: LaneState): number {
+  return s.growAt < 0 ? -s.growAt : 0;
+}
 
 /**
  * A lane without history: no start phase yet, no traffic today or before,
@@ -67,7 +74,7 @@ export function beginOrGrow(s: LaneState, limits: LaneLimits, policy: LanePolicy
   if (fresh(s)) {
     const begin = startShare(limits, policy);
     if (begin >= 1) {
-      s.growAt = START_OVER;
+      s.growAt = over(now);
       return;
     }
     setFactor(s, now, begin);
@@ -78,7 +85,7 @@ export function beginOrGrow(s: LaneState, limits: LaneLimits, policy: LanePolicy
   if (s.growAt <= 0 || now < s.growAt) return;
   if (s.grown >= growthNeeded(s, limits, policy, now)) setFactor(s, s.growAt, Math.min(1, s.factor * 2));
   s.grown = 0;
-  s.growAt = s.factor >= 1 ? START_OVER : now + policy.startIntervalMs;
+  s.growAt = s.factor >= 1 ? over(now) : now + policy.startIntervalMs;
 }
 
 /** A delivery was accepted: evidence for the next growth step while the start phase runs. */
@@ -87,8 +94,8 @@ export function countGrowth(s: LaneState): void {
 }
 
 /** Ends the start phase at a refusal; returns the pace to fall back to (the one before the last doubling). */
-export function endStart(s: LaneState): number {
-  s.growAt = START_OVER;
+export function endStart(s: LaneState, now: number): number {
+  s.growAt = over(now);
   s.grown = 0;
   return s.factor / 2;
 }

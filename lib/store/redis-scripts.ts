@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { Cluster, Redis } from 'ioredis';
 import { DEFAULT_POLICY, emptyLane, EWMA_WEIGHT, LATE_MS, type LaneState } from '../core/lane';
 import { MAX_CLIMB_DOUBLINGS } from '../core/pace';
-import { GROWTH_EVIDENCE, START_OVER } from '../core/start';
+import { GROWTH_EVIDENCE } from '../core/start';
 import { SETTLE_MS } from '../core/adapt';
 import { INCIDENT_COOLDOWN_WINDOWS } from '../core/provider-state';
 import { DAY_MS } from '../core/day';
@@ -133,7 +133,6 @@ export function prelude(): string {
     `local LATE_MS = ${luaValue(LATE_MS)}`,
     `local MAX_CLIMB_DOUBLINGS = ${luaValue(MAX_CLIMB_DOUBLINGS)}`,
     `local GROWTH_EVIDENCE = ${luaValue(GROWTH_EVIDENCE)}`,
-    `local START_OVER = ${luaValue(START_OVER)}`,
     `local SETTLE_MS = ${luaValue(SETTLE_MS)}`,
     `local INCIDENT_COOLDOWN_WINDOWS = ${luaValue(INCIDENT_COOLDOWN_WINDOWS)}`,
     `local FIELD_NAMES = ${luaValue(STATE_FIELDS.map(([name]) => name))}`,

@@ -126,7 +126,7 @@ export function laneSummary(state: LaneState): string {
     const value = (state as unknown as Record<string, unknown>)[key];
     if (key === 'leases' || value === empty[key]) continue;
     const v = value as number | string;
-    const shown = TIMES.has(key) || (key === 'growAt' && (v as number) > 0) ? rel(v as number) : DAYS.has(key) ? `+${(v as number) - T0_DAY}` : key === 'minute' || key === 'acceptMinute' ? `+${(v as number) - T0_MINUTE}` : String(v);
+    const shown = TIMES.has(key) || (key === 'growAt' && (v as number) > 0) ? rel(v as number) : key === 'growAt' && (v as number) < 0 ? `ended${rel(-(v as number))}` : DAYS.has(key) ? `+${(v as number) - T0_DAY}` : key === 'minute' || key === 'acceptMinute' ? `+${(v as number) - T0_MINUTE}` : String(v);
     parts.push(`${key}=${shown}`);
   }
   const leases = [...state.leases].sort((a, b) => a.expiresAt - b.expiresAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));

@@ -8,7 +8,7 @@ import { DEFAULT_REACT, react, type ReactEvent } from '../../lib/core/adapt';
 import { acquire, concurrencyLimit, emptyLane, normalize, release, DEFAULT_POLICY, type LaneLimits, type LaneState } from '../../lib/core/lane';
 import { DAY_MS } from '../../lib/core/day';
 import { parseRate, type Rate } from '../../lib/core/rate';
-import { GROWTH_EVIDENCE, START_OVER, startShare } from '../../lib/core/start';
+import { GROWTH_EVIDENCE, startEndedAt, startShare } from '../../lib/core/start';
 
 const T0 = 20_000 * DAY_MS + 3_600_000;
 const policy = { ...DEFAULT_POLICY, start: 0.1, startIntervalMs: 10_000 };
@@ -66,7 +66,7 @@ t.test('the pace doubles after each interval it was used, up to the configured p
   s = traffic(s, 30_000, 40, 250);
   s = normalize(s, limits, T0 + 40_000);
   t.equal(s.factor, 1, 'capped at the configured pace');
-  t.equal(s.growAt, START_OVER, 'the start phase is over');
+  t.equal(startEndedAt(s), T0 + 40_000, 'the start phase is over, and the lane knows since when');
 });
 
 t.test('no growth without evidence: a pace the lane did not use is not doubled', async (t) => {
@@ -88,7 +88,7 @@ t.test('the first refusal ends the start phase at the pace before the last doubl
   t.equal(a.effect, 'overshot');
   t.equal(a.state.factor, 0.2, 'back to the pace that ran clean');
   t.equal(a.state.known, 0.2, 'remembered as the known-good pace');
-  t.equal(a.state.growAt, START_OVER);
+  t.equal(startEndedAt(a.state), T0 + 20_150);
   t.equal(a.state.pauseUntil, T0 + 20_150 + DEFAULT_REACT.throttlePauseMs);
 });
 

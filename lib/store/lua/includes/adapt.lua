@@ -36,7 +36,7 @@ local function slow_down(s, limits, p, now, pauseMs, policyIntervalMs)
   s.prevFactor = s.factor
   s.backoffs = 0
   if starting(s) then
-    set_factor(s, now, math.max(p.floor, end_start(s)))
+    set_factor(s, now, math.max(p.floor, end_start(s, now)))
     s.known = s.factor
   elseif s.known > 0 and s.factor > s.known then
     -- refused while climbing above the known-good pace: back to it, still known good
@@ -85,8 +85,9 @@ local function throttled(s, limits, now, durationMs, sentAt, p, interval)
   end
   -- a lane in its start phase, climbing above its known-good pace, or refused
   -- again within SETTLE_MS of reopening is still finding its own limit (no incident)
-  local reopened = reopened_at(s, p)
-  local overshot = starting(s) or (s.known > 0 and s.factor > s.known) or (reopened ~= 0 and now - reopened < SETTLE_MS)
+  local settling = reopened_at(s, p)
+  if settling == 0 then settling = start_ended_at(s) end
+  local overshot = starting(s) or (s.known > 0 and s.factor > s.known) or (settling ~= 0 and now - settling < SETTLE_MS)
   slow_down(s, limits, p, now, math.min(maxMs, p.throttlePauseMs), interval)
   s.holdUntil = s.pauseUntil + p.holdMs
   if overshot then return 'overshot' end
@@ -125,7 +126,7 @@ local function lane_react(s, limits, now, category, durationMs, sentAt, p)
       s.known = 0
       s.epoch = s.epoch + 1
       -- a blocked lane climbs back by recovery after a delivered probe, never by doubling
-      if starting(s) then end_start(s) end
+      if starting(s) then end_start(s, now) end
     end
     s.probeAt = now + (limits.policy and limits.policy.probeIntervalMs or 3600000)
     return 'blocked'

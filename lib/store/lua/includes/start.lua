@@ -4,7 +4,7 @@
   which at least GROWTH_EVIDENCE of what the pace allowed was accepted; the
   first refusal (include "adapt") ends it at the pace before the last
   doubling. Included by "lane" after "pace" (set_factor, real_time) and lease_count;
-  needs the prelude (GROWTH_EVIDENCE, START_OVER).
+  needs the prelude (GROWTH_EVIDENCE).
 ]]
 
 -- fresh(): a lane without history: no start phase yet, no traffic today or
@@ -39,7 +39,7 @@ local function begin_or_grow(s, limits, policy, now)
   if fresh(s) then
     local begin = start_share(limits, policy)
     if begin >= 1 then
-      s.growAt = START_OVER
+      s.growAt = -now
       return
     end
     set_factor(s, now, begin)
@@ -50,7 +50,7 @@ local function begin_or_grow(s, limits, policy, now)
   if s.growAt <= 0 or now < s.growAt then return end
   if s.grown >= growth_needed(s, limits, policy, now) then set_factor(s, s.growAt, math.min(1, s.factor * 2)) end
   s.grown = 0
-  if s.factor >= 1 then s.growAt = START_OVER else s.growAt = now + policy.startIntervalMs end
+  if s.factor >= 1 then s.growAt = -now else s.growAt = now + policy.startIntervalMs end
 end
 
 -- countGrowth(): a delivery was accepted: evidence for the next growth step while the start phase runs.
@@ -59,10 +59,16 @@ local function count_growth(s)
 end
 
 -- endStart(): ends the start phase at a refusal; returns the pace to fall back to (the one before the last doubling).
-local function end_start(s)
-  s.growAt = START_OVER
+local function end_start(s, now)
+  s.growAt = -now
   s.grown = 0
   return s.factor / 2
+end
+
+-- startEndedAt(): when the start phase ended (growAt < 0 holds it negated), 0 while it has not.
+local function start_ended_at(s)
+  if s.growAt < 0 then return -s.growAt end
+  return 0
 end
 
 -- starting(): whether the lane is in its start phase.
