@@ -6,12 +6,16 @@
  * hidden per-IP limits (sim/limiter.ts), and compares them with the oracle.
  *
  *   npm run bench -- --e2e [--seed N | --seeds 1,2] [--minutes M] [--messages N]
- *                        [--only paceline,no-pacing,static] [--json]
+ *                        [--only paceline,no-pacing,static] [--sim] [--json]
+ *
+ * --sim also plays each scenario through the simulator and prints its figures
+ * and how far they agree with the real run (bench/e2e-agree.ts).
  *   node -r ts-node/register/transpile-only bench/e2e.ts [same options]
  */
 import os from 'node:os'
 import { drawScenario, DEFAULT_MESSAGES } from '../sim/family'
-import { buildReport, figures, formatReport, type ScenarioReport } from './e2e-report'
+import { agreement, simulatedFigures } from './e2e-agree'
+import { buildReport, figures, formatReport, type ScenarioReport, type StrategyFigures } from './e2e-report'
 import { STRATEGIES, StrategyRun, type StrategyName } from './e2e-strategy'
 
 export interface E2eOptions {
@@ -20,13 +24,15 @@ export interface E2eOptions {
   readonly messages: number
   readonly only: readonly StrategyName[]
   readonly json: boolean
+  /** also run each scenario in the simulator and compare */
+  readonly sim?: boolean
   /** progress lines (stderr) every this many ms; 0 for none */
   readonly progressMs?: number
 }
 
 /** Parses the benchmark's command-line options; throws naming the bad one. */
 export function parseArgs(argv: readonly string[]): E2eOptions {
-  const opts = { seeds: [1] as number[], minutes: 10, messages: DEFAULT_MESSAGES, only: [...STRATEGIES], json: false }
+  const opts = { seeds: [1] as number[], minutes: 10, messages: DEFAULT_MESSAGES, only: [...STRATEGIES], json: false, sim: false }
   const num = (flag: string, v: string | undefined, min: number): number => {
     const n = Number(v)
     if (!Number.isFinite(n) || n < min) throw new Error(`${flag}: expected a number ≥ ${min}, got ${String(v)}`)
@@ -36,6 +42,7 @@ export function parseArgs(argv: readonly string[]): E2eOptions {
     const a = argv[i] as string
     if (a === '--e2e') continue
     else if (a === '--json') opts.json = true
+    else if (a === '--sim') opts.sim = true
     else if (a === '--seed') opts.seeds = [num(a, argv[++i], 0)]
     else if (a === '--seeds') opts.seeds = String(argv[++i]).split(',').map((x) => num(a, x, 0))
     else if (a === '--minutes') opts.minutes = num(a, argv[++i], 0.1)
@@ -45,7 +52,7 @@ export function parseArgs(argv: readonly string[]): E2eOptions {
       const bad = names.filter((n) => !(STRATEGIES as readonly string[]).includes(n))
       if (bad.length) throw new Error(`--only: unknown strategy ${bad.join(', ')} (expected ${STRATEGIES.join(', ')})`)
       opts.only = names as StrategyName[]
-    } else throw new Error(`unknown option ${a} (expected --seed, --seeds, --minutes, --messages, --only, --json)`)
+    } else throw new Error(`unknown option ${a} (expected --seed, --seeds, --minutes, --messages, --only, --sim, --json)`)
   }
   return opts
 }
@@ -91,11 +98,17 @@ export async function main(argv: readonly string[]): Promise<ScenarioReport[]> {
     process.exit(2)
   }, boundMs)
   watchdog.unref()
-  const reports: ScenarioReport[] = []
+  const reports: Array<ScenarioReport & { simulated?: readonly StrategyFigures[] }> = []
   for (const seed of opts.seeds) {
     const report = await runScenario(seed, opts)
-    reports.push(report)
-    if (!opts.json) console.log(`${formatReport(report).join('\n')}\n`)
+    const simulated = opts.sim ? await simulatedFigures(drawScenario(seed, { messages: opts.messages }), opts.only, opts.minutes) : undefined
+    reports.push(simulated ? { ...report, simulated } : report)
+    if (opts.json) continue
+    console.log(`${formatReport(report).join('\n')}\n`)
+    if (simulated) {
+      console.log(`${formatReport({ ...report, strategies: simulated, loadavg: report.loadavg }).slice(report.description.length + 1).join('\n').replace(/^/, 'simulator, same scenario:\n')}\n`)
+      console.log(`${agreement(report, simulated).join('\n')}\n`)
+    }
   }
   if (opts.json) console.log(JSON.stringify(reports, null, 2))
   clearTimeout(watchdog)
