@@ -31,10 +31,16 @@ export interface FallbackOptions {
   readonly clock?: () => number;
 }
 
-/** A node's share of a lane's limits. */
+/**
+ * A node's share of a lane's limits, for the local store during an outage.
+ * Its lanes start at their share of the configured pace (no start phase):
+ * the outage is the shared store's, and the mail must keep its pace from the
+ * first second.
+ */
 export function shareOf(limits: LaneLimits, nodes: number): LaneLimits {
-  if (nodes <= 1) return limits;
-  const out: { -readonly [K in keyof LaneLimits]: LaneLimits[K] } = { ...limits };
+  const policy = limits.policy && limits.policy.start < 1 ? { ...limits.policy, start: 1 } : limits.policy;
+  const out: { -readonly [K in keyof LaneLimits]: LaneLimits[K] } = { ...limits, ...(policy ? { policy } : {}) };
+  if (nodes <= 1) return out;
   if (limits.rate) out.rate = { ...limits.rate, count: limits.rate.count / nodes, burst: Math.max(1, Math.floor(limits.rate.burst / nodes)) };
   if (limits.concurrency !== undefined) out.concurrency = Math.max(1, Math.floor(limits.concurrency / nodes));
   if (limits.perDay !== undefined) out.perDay = Math.max(1, Math.floor(limits.perDay / nodes));

@@ -16,7 +16,9 @@ t.test('Redis killed mid-run and started again: nothing lost, doubled or bounced
   t.teardown(() => redis.stop());
   const receiver = await startReceiver();
   t.teardown(() => receiver.close());
-  const harakas = await startAll(receiver, { redis: `url=${redis.url}`, rate: R, burst: 1, processes: [0, 0], extraIni: 'on_store_error=local\ncluster_size=2\ncommand_timeout=300ms\nretry_after=2s\n' }, `o${randomUUID().slice(0, 8)}`);
+  // the lane starts at its configured pace: this measures the fallback's share; the local store
+  // never runs a start phase of its own (test/unit/fallback-share.test.ts)
+  const harakas = await startAll(receiver, { redis: `url=${redis.url}`, rate: R, burst: 1, processes: [0, 0], extraIni: 'on_store_error=local\ncluster_size=2\ncommand_timeout=300ms\nretry_after=2s\n', adaptIni: 'start=1' }, `o${randomUUID().slice(0, 8)}`);
   t.teardown(() => Promise.all(harakas.map((h) => h.stop())));
   const ids = await submitBacklog(harakas, 40, 'outage');
   await receiver.waitFor(8, 20_000);

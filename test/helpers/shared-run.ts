@@ -13,7 +13,10 @@ export interface SharedSetup {
   readonly burst: number;
   /** Worker counts: 0 = one process; N ≥ 2 = Haraka cluster mode. */
   readonly processes: readonly number[];
+  /** More [redis] lines. */
   readonly extraIni?: string;
+  /** [adapt] lines, e.g. start=1. */
+  readonly adaptIni?: string;
 }
 
 export function pacelineFiles(receiver: Receiver, s: SharedSetup, prefix: string): Record<string, string> {
@@ -27,7 +30,7 @@ static_mx:
   contoso.test:
     - { host: contoso-test.mail.protection.outlook.com, address: 127.0.0.1, port: ${receiver.port} }
 `,
-    'config/paceline.ini': `[main]\nstore=redis\nlog_decisions=false\n[redis]\n${s.redis}\nprefix=${prefix}\n${s.extraIni ?? ''}`,
+    'config/paceline.ini': `[main]\nstore=redis\nlog_decisions=false\n[redis]\n${s.redis}\nprefix=${prefix}\n${s.extraIni ?? ''}${s.adaptIni ? `\n[adapt]\n${s.adaptIni}\n` : ''}`,
     'config/outbound.ini': '[main]\ntemp_fail_intervals=5s*60\nenable_tls=false\nlocal_mx_ok=true\nconcurrency_max=200\n',
   };
 }
