@@ -7,7 +7,6 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import t from 'tap';
 import type { Figures } from '../../sim/metrics';
-import { TARGETS } from '../../sim/report';
 import { DEFAULT_HOURS, parseArgs, runAll, type JsonReport } from '../../sim/run';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -37,10 +36,11 @@ function byName(figures: readonly Figures[], name: string): Figures {
 const margin = (p: Figures, none: Figures): string => `paceline ${p.throttlesPer100.toFixed(2)} vs no pacing ${none.throttlesPer100.toFixed(2)} per 100 attempts`;
 
 t.test('the simulator', async (t) => {
-  // the shipped scenario (12 h, paceline only) runs alongside the short ones
-  const [first, again, full] = await Promise.all([simulate(SHORT), simulate(SHORT), simulate(['--only', 'paceline'])]);
+  // The 12 h scenario (minute windows, no sessions) is no longer asserted here: its model
+  // is the one that did not see the first minutes on a real Haraka; issue 9's targets are
+  // asserted on the family scenarios (test/sim/family.test.ts), which model sessions.
+  const [first, again] = await Promise.all([simulate(SHORT), simulate(SHORT)]);
   const shipped = byName(first.report.figures, 'paceline');
-  const best = byName(full.report.figures, 'paceline');
   const none = byName(first.report.figures, 'no pacing');
 
   t.test('is deterministic: the same seed gives identical figures', async (t) => {
@@ -52,18 +52,12 @@ t.test('the simulator', async (t) => {
   });
 
   t.test('paceline delivers every message exactly once: none lost, none twice', async (t) => {
-    for (const [what, p] of [['0.5 h', shipped], [`${DEFAULT_HOURS} h`, best]] as const) {
+    for (const [what, p] of [['0.5 h', shipped]] as const) {
       t.equal(p.duplicates, 0, `${what}: no message accepted twice`);
       t.equal(p.lost, 0, `${what}: every message is delivered or still queued`);
       t.same({ bounced: p.bounced, expired: p.expired, anomalies: p.anomalies }, { bounced: 0, expired: 0, anomalies: 0 }, `${what}: nothing dropped`);
       t.equal(p.delivered + p.queuedAtEnd, p.offered, `${what}: delivered + queued = offered`);
     }
-  });
-
-  t.test(`the shipped scenario (${DEFAULT_HOURS} h): paceline meets both targets`, async (t) => {
-    t.equal(full.report.hours, DEFAULT_HOURS);
-    t.ok(best.pctOfCapacity >= TARGETS.minPctOfCapacity, `${best.pctOfCapacity.toFixed(1)} % of the hidden capacity (target ≥ ${TARGETS.minPctOfCapacity} %)`);
-    t.ok(best.throttlesPer100 <= TARGETS.maxThrottlesPer100, `${best.throttlesPer100.toFixed(2)} throttle replies per 100 attempts (target ≤ ${TARGETS.maxThrottlesPer100})`);
   });
 
   t.test('paceline as shipped draws far fewer throttle replies than no pacing', async (t) => {
