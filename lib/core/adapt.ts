@@ -37,8 +37,8 @@
 import type { Category } from './classify';
 
 export { CATEGORIES, type Category } from './classify';
-import { concurrencyLimit, normalize, slotTolerance, toleranceMs, type LaneLimits, type LaneState } from './lane';
-import { acceptedLastMinute, pauseClock, resumeClock, setFactor, slotTime } from './pace';
+import { concurrencyLimit, DEFAULT_POLICY, normalize, slotTolerance, toleranceMs, type LaneLimits, type LanePolicy, type LaneState } from './lane';
+import { acceptedLastMinute, MAX_CLIMB_DOUBLINGS, pauseClock, resumeClock, setFactor, slotTime } from './pace';
 import { endStart, startEndedAt, starting } from './start';
 import { perMinute } from './rate';
 
@@ -107,8 +107,10 @@ function slowDown(s: LaneState, limits: LaneLimits, p: ReactParams, now: number,
     setFactor(s, now, Math.max(p.floor, endStart(s, now)));
     s.known = s.factor;
   } else if (s.known > 0 && s.factor > s.known) {
-    // refused while climbing above the known-good pace: back to it, still known good
-    setFactor(s, now, s.known);
+    // refused while climbing above the known-good pace: back to the pace before the
+    // last climb step, which ran clean, and that is the known-good pace now
+    setFactor(s, now, Math.max(s.known, beforeLastClimb(s, limits.policy ?? DEFAULT_POLICY)));
+    s.known = s.factor;
   } else if (accepted > 0) {
     setFactor(s, now, Math.max(p.floor, p.acceptedShare * Math.min(s.factor, accepted)));
     s.known = s.factor;
@@ -119,6 +121,12 @@ function slowDown(s: LaneState, limits: LaneLimits, p: ReactParams, now: number,
   s.climbs = 0;
   pauseUntil(s, limits, now, Math.max(s.pauseUntil, now + pauseMs));
   s.recoverAt = s.pauseUntil + policyIntervalMs;
+}
+
+/** The pace before the lane's last climb step (recover() of pace.ts), or its known-good pace before any. */
+function beforeLastClimb(s: LaneState, policy: LanePolicy): number {
+  if (s.climbs === 0) return s.known;
+  return s.factor / (1 + policy.climbStep * 2 ** Math.min(s.climbs - 1, MAX_CLIMB_DOUBLINGS));
 }
 
 /**

@@ -150,3 +150,14 @@ t.test('the accepted share is learnt only from a sample as long as the minute it
   // about 30 accepted in the last minute of a 300/min lane: 0.9 x 0.1
   t.ok(long.state.factor > 0.08 && long.state.factor < 0.1, `accepted share over a whole minute (${long.state.factor})`);
 });
+
+t.test('refused while climbing: back to the pace before the last climb step, the new known-good pace', async (t) => {
+  current = steady;
+  const s: LaneState = { ...emptyLane(), factor: 0.5 * 1.05 * 1.1, known: 0.5, climbs: 2, holdUntil: T0 - 600_000, acceptedAt: T0 - 1000, day: 0 };
+  const r = on(s, 0, { category: 'throttle', sentAt: T0 - 10 });
+  t.equal(r.effect, 'overshot');
+  t.ok(Math.abs(r.state.factor - 0.5 * 1.05) < 1e-12, `the last step (+10 %) undone: ${r.state.factor}`);
+  t.equal(r.state.known, r.state.factor, 'a limit that grew is remembered higher');
+  const first = on({ ...s, factor: 0.5 * 1.05, climbs: 1 }, 0, { category: 'throttle', sentAt: T0 - 10 });
+  t.ok(Math.abs(first.state.factor - 0.5) < 1e-12, 'refused on the first climb step: back to the known-good pace');
+});

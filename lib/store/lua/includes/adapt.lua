@@ -39,8 +39,14 @@ local function slow_down(s, limits, p, now, pauseMs, policyIntervalMs)
     set_factor(s, now, math.max(p.floor, end_start(s, now)))
     s.known = s.factor
   elseif s.known > 0 and s.factor > s.known then
-    -- refused while climbing above the known-good pace: back to it, still known good
-    set_factor(s, now, s.known)
+    -- refused while climbing above the known-good pace: back to the pace before the
+    -- last climb step, which ran clean, and that is the known-good pace now
+    local before = s.known
+    if s.climbs > 0 then
+      before = s.factor / (1 + policy_of(limits).climbStep * 2 ^ math.min(s.climbs - 1, MAX_CLIMB_DOUBLINGS))
+    end
+    set_factor(s, now, math.max(s.known, before))
+    s.known = s.factor
   elseif accepted > 0 then
     set_factor(s, now, math.max(p.floor, p.acceptedShare * math.min(s.factor, accepted)))
     s.known = s.factor
