@@ -14,7 +14,7 @@ function line(label: string, value: string): void {
 async function main(): Promise<void> {
   if (process.argv.includes('--e2e')) {
     // the end-to-end pacing benchmark runs alone: it takes minutes per scenario
-    const e2e = require('./e2e') as typeof import('./e2e');
+    const e2e = await import('./e2e');
     await e2e.main(process.argv.slice(2));
     return;
   }
@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   line('Haraka with paceline (limits not binding), msgs/s', h.with.toFixed(1));
   line('ratio with ÷ without (target ≥ 0.90)', (h.with / h.without).toFixed(3));
   if (process.argv.includes('--redis') || process.env.PACELINE_BENCH_REDIS) {
-    const redis = require('./redis') as { main?: () => Promise<void> };
+    const redis = (await import('./redis')) as { main?: () => Promise<void> };
     if (redis.main) await redis.main();
   }
 }

@@ -3,7 +3,6 @@ import { DEFAULT_REACT, react, type ReactEvent } from '../../lib/core/adapt';
 import { acquire, claim, concurrencyLimit, emptyLane, normalize, release, DEFAULT_POLICY, type LaneLimits, type LaneState } from '../../lib/core/lane';
 import { DAY_MS } from '../../lib/core/day';
 import { parseRate, type Rate } from '../../lib/core/rate';
-import { emptyProvider, providerDelivered, providerGate, recordThrottle, takeProbe } from '../../lib/core/provider-state';
 
 const T0 = 20_000 * DAY_MS + 3_600_000;
 const limits: LaneLimits = { rate: parseRate('60/min') as Rate, concurrency: 10, policy: DEFAULT_POLICY };

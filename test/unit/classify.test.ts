@@ -181,7 +181,7 @@ t.test('YAML syntax errors carry a line number; the shipped file is valid', asyn
 
 t.test('every shipped rule cites its source in a comment', async (t) => {
   const text = fs.readFileSync(path.join(__dirname, '..', '..', 'config', 'paceline-replies.yaml'), 'utf8');
-  const blocks = text.split(/\n(?=  # Source:)/).slice(1);
+  const blocks = text.split(/\n(?= {2}# Source:)/).slice(1);
   const named = blocks.flatMap((b) => [...b.matchAll(/^ {2}- name: (\S+)/gm)].map((m) => m[1]));
   t.same(new Set(named), new Set(rules.map((r) => r.name)), 'every rule sits under a "# Source:" comment');
   for (const b of blocks) t.equal([...b.matchAll(/^ {2}- name:/gm)].length, 1, `one rule per source comment: ${b.slice(0, 60)}`);
