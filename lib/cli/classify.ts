@@ -24,8 +24,8 @@ export const CLASSIFY_USAGE = `usage: paceline classify [--mx HOST] [--json] [--
 
 /** What the lane does for each category, in words for operators. */
 const REACTIONS: Readonly<Record<Category, string>> = {
-  throttle: 'slow the lane (multiplicative decrease) and pause briefly',
-  connections: 'lower the lane\'s concurrency and messages per connection',
+  throttle: 'slow the lane to the pace the provider accepted and pause briefly',
+  connections: 'cap the lane\'s concurrency at half of what is in force, for connections_duration',
   suspend: 'stop the lane for a while, then resume carefully',
   blocked: 'stop the lane until an operator acts or a slow probe succeeds',
   recipient: 'about one mailbox: no pacing change',

@@ -18,7 +18,7 @@ export const CATEGORIES = ['throttle', 'connections', 'suspend', 'blocked', 'rec
 /**
  * What a reply means for the lane:
  * - `throttle`: slow the lane (rate limited, server busy, unusual rate).
- * - `connections`: too many connections, or messages per connection, on the lane.
+ * - `connections`: too many connections on the lane (its concurrency is capped for a while).
  * - `suspend`: stop the lane for a while (hours), then resume carefully.
  * - `blocked`: the source IP is block-listed here; stop until an operator acts.
  * - `recipient`: about one mailbox (unknown, full, receiving too fast).

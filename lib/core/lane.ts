@@ -48,7 +48,7 @@ export interface LaneLimits {
   readonly rate?: Rate;
   /** Deliveries in flight at once. */
   readonly concurrency?: number;
-  /** Messages per day (UTC day). */
+  /** Messages per day (days in `[main] timezone`). */
   readonly perDay?: number;
   readonly policy?: LanePolicy;
   /** UTC offset of the zone whose days count `perDay` (ms; default 0 = UTC). */

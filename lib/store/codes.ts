@@ -10,7 +10,7 @@ import type { WaitReason } from '../core/lane';
 export const CODE = Object.freeze({
   /** A slot was free now: the lease in the request was taken. */
   GRANTED: 1,
-  /** Only the rate bound: the next rate slot (same UTC day) was booked. */
+  /** Only the rate bound: the next rate slot (same day) was booked. */
   RESERVED: 2,
   WAIT_RATE: 3,
   WAIT_CONCURRENCY: 4,

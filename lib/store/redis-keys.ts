@@ -9,7 +9,7 @@
  *                                                    score = expiry (epoch ms)
  *   <prefix>v1:h:{<source>|<provider>}:<rule>  ZSET  a rule's recent matches on the lane,
  *                                                    scored by time (epoch ms)
- *   <prefix>v1:p:{<provider>}                  HASH  provider incident state: pu, pr, pa,
+ *   <prefix>v1:p:{<provider>}                  HASH  provider incident state: pu, pr, pa, dc,
  *                                                    t:<source> (epoch ms)
  *   <prefix>v1:w:{<source>|<provider>}         HASH  warm-up record (WARM_FIELDS, day numbers)
  *   <prefix>v1:src:{<source>}                  STRING day number the source's warm-up started

@@ -33,7 +33,7 @@ t.test('--json prints one object per non-empty line, with the MX host\'s provide
   t.equal(objects.length, 3, 'the empty line is skipped');
   t.match(objects[0], { provider: 'microsoft365', category: 'throttle', rule: 'microsoft-as-throttling', code: 451, enhanced: '4.7.500' });
   t.match(objects[0]?.reply, /^Upstream error: 451 4\.7\.500 Server busy/);
-  t.equal(objects[0]?.reaction, 'slow the lane (multiplicative decrease) and pause briefly');
+  t.equal(objects[0]?.reaction, 'slow the lane to the pace the provider accepted and pause briefly');
   t.match(objects[1], { provider: 'microsoft365', category: 'blocked', rule: 'microsoft-banned-ip' });
   t.match(objects[1]?.reaction, /operator/);
   t.match(objects[2], { provider: 'microsoft365', category: 'recipient', rule: 'rfc3463-address' });

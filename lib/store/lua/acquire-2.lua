@@ -1,6 +1,6 @@
 --[[
   Check one lane and take a slot now, or (mode 'reserve') book its next rate
-  slot on the same UTC day, or say how long to wait: acquire() of
+  slot on the same day, or say how long to wait: acquire() of
   lib/core/lane.ts. The normalized state is written back in every case.
 
     Input:

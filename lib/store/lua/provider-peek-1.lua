@@ -8,7 +8,7 @@
       ARGV[1] clock override, epoch ms, tests only; '' = Redis TIME
 
     Output:
-      { now, pauseUntil, probing, probeAt, source_1, time_1, ... } (times as exact text)
+      { now, pauseUntil, probing, probeAt, declaredAt, source_1, time_1, ... } (times as exact text)
 ]]
 --- @include "util"
 --- @include "provider"
