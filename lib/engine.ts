@@ -15,7 +15,7 @@ import type { Config, Pool, Source } from './config/types';
 import type { MxHost, MxResolver } from './mx';
 import { Outcomes, rulesClassifier, type Classifier } from './outcomes';
 import type { LaneRef, PacingStore } from './store/types';
-import { WarmupLimits, type LaneView } from './warmup-limits';
+import { plainLaneView, WarmupLimits, type LaneView } from './warmup-limits';
 
 /** What the engine remembers about one message between hooks. */
 export interface Ticket {
@@ -199,13 +199,13 @@ export class Engine extends Outcomes {
 
   /** The candidates with their limits today; only warming sources need the store (and a promise). */
   private async candidates(pool: Pool, sources: readonly Source[], lanes: readonly LaneRef[], states: readonly LaneState[], provider: string, now: number): Promise<Candidate[]> {
-    const warming = sources.map((source, i) => this.warmup.warmView(this.config, pool.name, source, provider, now, states[i]));
+    const warming = sources.map((source, i) => this.warmup.warmView(this.config, source, provider, now, states[i]));
     const views: ReadonlyArray<LaneView | undefined> = warming.some((w) => w !== undefined) ? await Promise.all(warming) : [];
     return sources.map((source, i) => ({
       source,
       lane: lanes[i] as LaneRef,
       state: states[i] as LaneState,
-      view: views[i] ?? this.warmup.plainView(this.config, pool.name, source, provider, now),
+      view: views[i] ?? plainLaneView(this.config, source.name, provider, now),
     }));
   }
 
@@ -248,13 +248,27 @@ export class Engine extends Outcomes {
       const elsewhere = await this.overflow(ctx);
       if (elsewhere) return elsewhere;
     }
-    for (const { c, at } of order) {
-      const last = c === (order[order.length - 1] as Ranked).c;
-      const mode = last || at > now ? 'reserve' : 'now';
-      const res = await this.store.acquire(c.lane, c.view.limits, { mode, leaseId: randomUUID(), leaseMs: this.config.settings.leaseMs });
-      if (res.value.kind !== 'wait' || mode === 'reserve') return this.conclude(ctx, c, res.value, res.now, 'free slot');
+    const acquire = (c: Candidate, mode: 'now' | 'reserve') =>
+      this.store.acquire(c.lane, c.view.limits, { mode, leaseId: randomUUID(), leaseMs: this.config.settings.leaseMs });
+    // A lone candidate: book it at once (a free slot is granted, else the next one is booked).
+    if (order.length === 1) {
+      const res = await acquire((order[0] as Ranked).c, 'reserve');
+      return this.conclude(ctx, (order[0] as Ranked).c, res.value, res.now, 'free slot');
     }
-    throw new Error('unreachable: the last candidate always concludes');
+    // Free candidates take a slot now or not at all: one that another delivery took in between
+    // says when it is free next, and the booking goes to whichever candidate is free soonest,
+    // never to the last-ranked one by default (a warming source's next slot can be 30 min away).
+    const freeAt = new Map<Candidate, number>(order.map(({ c, at }) => [c, at]));
+    for (const { c, at } of order) {
+      if (at > now) break;
+      const res = await acquire(c, 'now');
+      if (res.value.kind !== 'wait') return this.conclude(ctx, c, res.value, res.now, 'free slot');
+      freeAt.set(c, res.value.at);
+    }
+    // ties keep the rank order (the sort is stable)
+    const [soonest] = [...freeAt].sort((x, y) => x[1] - y[1])[0] as [Candidate, number];
+    const res = await acquire(soonest, 'reserve');
+    return this.conclude(ctx, soonest, res.value, res.now, 'free slot');
   }
 
   /**
@@ -278,7 +292,7 @@ export class Engine extends Outcomes {
     if (!pool.overflowRelay) return null;
     const relay = pool.overflowRelay;
     const hosts = [{ host: relay.host, priority: 0, port: relay.port, v4: [], v6: [] }];
-    const source: Source = { name: `relay:${relay.host}`, limits: new Map() };
+    const source: Source = { name: `relay:${relay.host}`, limits: new Map(), poolLimits: new Map() };
     return { action: 'send', source, provider: ctx.provider, hosts, relay: true, why: `${ctx.prefix}overflow from pool ${pool.name} to relay ${relay.host}:${relay.port}` };
   }
 

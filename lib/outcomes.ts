@@ -87,7 +87,7 @@ export class Outcomes {
     delete ticket.lease;
     const lane = lease?.lane ?? attempt.lane;
     if (!lane) return null;
-    const limits = lease?.limits ?? laneLimits(this.config, this.config.settings.defaultPool, lane.source, lane.provider);
+    const limits = lease?.limits ?? laneLimits(this.config, lane.source, lane.provider);
     if (lease) {
       const duration = attempt.delivered ? this.clock() - lease.startedAt : undefined;
       await this.store.release(lane, limits, lease.id, attempt.delivered, duration);
@@ -135,7 +135,7 @@ export class Outcomes {
         // every incident (declared or prolonged) pauses the provider incident.pauseMs from
         // the store's now: the same duration on the store's clock, not this host's
         const event = { category: 'forgive' as const, durationMs: this.config.settings.adapt.incident.pauseMs };
-        return this.store.react(l, laneLimits(this.config, this.config.settings.defaultPool, source, lane.provider), event, this.config.settings.adapt.react);
+        return this.store.react(l, laneLimits(this.config, source, lane.provider), event, this.config.settings.adapt.react);
       }),
     );
     return r.pauseUntil;

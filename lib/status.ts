@@ -6,22 +6,26 @@
 
 import { concurrencyLimit, earliestAt, normalize, type LaneLimits, type LaneState } from './core/lane';
 import { formatRate, perMinute } from './core/rate';
-import { laneLimits } from './config/lane-limits';
 import type { Config } from './config/types';
 import type { LaneRef } from './store/types';
 import { dayNumber, zoneOffsetMs } from './core/day';
-import { capFor, scheduleDay, type WarmRecord } from './core/warmup';
+import { scheduleDay, type WarmRecord } from './core/warmup';
+import { plainLaneView, scheduleOf, warmLaneView, type LaneView } from './warmup-limits';
 
 export interface StatusRow {
   source: string;
   provider: string;
   rate: string;
+  /** Configured concurrency (pool and source layers included); null = unlimited. */
   concurrency: number | null;
+  /** Concurrency in force now (adaptation may lower it); null = unlimited. */
+  concurrencyNow: number | null;
+  /** Messages per day, a warming source's cap for today included; null = unlimited. */
   perDay: number | null;
   sentLastMinute: number;
   sentToday: number;
   inFlight: number;
-  /** Seconds until the next free slot (0 = free now). */
+  /** Seconds until the next free slot (0 = free now), a warming source's active hours included. */
   nextFreeS: number;
   /** ok, slowed (pace factor), paused, capped, blocked. */
   state: string;
@@ -35,12 +39,12 @@ export interface StatusRow {
 /** Warm-up records by lane key (`source|provider`). */
 export type WarmRecords = ReadonlyMap<string, WarmRecord>;
 
-function warmupOf(config: Config, lane: LaneRef, record: WarmRecord | undefined, now: number): StatusRow['warmup'] {
+/** The lane's limits as the engine sees them: pool layers folded into the source, warm-up cap and spread included. */
+function viewOf(config: Config, lane: LaneRef, record: WarmRecord | undefined, now: number): LaneView {
   const source = config.sources.get(lane.source);
-  const schedule = source?.warmup ? config.schedules.get(source.warmup.schedule) : undefined;
-  if (!schedule || !record) return undefined;
-  const day = scheduleDay(schedule, record, dayNumber(now, zoneOffsetMs(config.settings.timezone, now)));
-  return { schedule: schedule.name, progression: schedule.progression, day, cap: capFor(schedule, lane.provider, day) ?? null };
+  const schedule = scheduleOf(config, source);
+  if (!source || !schedule || !record) return plainLaneView(config, lane.source, lane.provider, now);
+  return warmLaneView(config, source, schedule, lane.provider, now, record);
 }
 
 function stateOf(s: LaneState, limits: LaneLimits, now: number): string {
@@ -54,39 +58,46 @@ function stateOf(s: LaneState, limits: LaneLimits, now: number): string {
   return parts.join(', ') || 'ok';
 }
 
+const orNull = (n: number | undefined): number | null => (n !== undefined && Number.isFinite(n) ? n : null);
+
 /** Rows for every lane with state, sorted by source then provider. */
 export function statusRows(config: Config, lanes: ReadonlyArray<{ lane: LaneRef; state: LaneState }>, now: number, warm: WarmRecords = new Map()): StatusRow[] {
-  const rows = lanes.map(({ lane, state }) => {
-    const limits = laneLimits(config, config.settings.defaultPool, lane.source, lane.provider);
+  const rows = lanes.map(({ lane, state }): StatusRow => {
+    const record = warm.get(`${lane.source}|${lane.provider}`);
+    const view = viewOf(config, lane, record, now);
+    const { limits } = view;
     const s = normalize(state, limits, now, true);
-    const limit = concurrencyLimit(s, limits);
+    const schedule = scheduleOf(config, config.sources.get(lane.source));
+    const freeAt = Math.max(earliestAt(state, limits, now), view.opensAt ?? 0);
     return {
       source: lane.source,
       provider: lane.provider,
       rate: s.rateKey || (limits.rate ? formatRate(limits.rate) : 'unlimited'),
-      concurrency: Number.isFinite(limit) ? limit : null,
-      perDay: limits.perDay ?? null,
+      concurrency: orNull(limits.concurrency),
+      concurrencyNow: orNull(concurrencyLimit(s, limits)),
+      perDay: orNull(limits.perDay),
       sentLastMinute: s.minute === Math.floor(now / 60_000) ? s.minuteCount : 0,
       sentToday: s.dayCount,
       inFlight: s.leases.length,
-      nextFreeS: Math.max(0, Math.ceil((earliestAt(state, limits, now) - now) / 1000)),
+      nextFreeS: Math.max(0, Math.ceil((freeAt - now) / 1000)),
       state: stateOf(s, limits, now),
       factor: s.factor,
       knownGood: s.known > 0 ? s.known : null,
-      ...(() => {
-        const w = warmupOf(config, lane, warm.get(`${lane.source}|${lane.provider}`), now);
-        return w ? { warmup: w } : {};
-      })(),
+      ...(schedule && view.warm ? { warmup: { schedule: schedule.name, progression: schedule.progression, day: view.warm.day, cap: view.warm.cap } } : {}),
+      ...(schedule && record && !view.warm ? { warmup: { schedule: schedule.name, progression: schedule.progression, day: scheduleDay(schedule, record, dayNumber(now, zoneOffsetMs(config.settings.timezone, now))), cap: null } } : {}),
     };
   });
   return rows.sort((a, b) => a.source.localeCompare(b.source) || a.provider.localeCompare(b.provider));
 }
 
+const concurrencyCell = (r: StatusRow): string =>
+  r.concurrencyNow === r.concurrency ? String(r.concurrency ?? '-') : `${r.concurrencyNow ?? '-'} of ${r.concurrency ?? '-'}`;
+
 /** The rows as an aligned text table. */
 export function statusTable(rows: readonly StatusRow[]): string[] {
   const head = ['source', 'provider', 'rate', 'conc', 'per_day', 'last min', 'today', 'in flight', 'next free', 'warm-up', 'state'];
   const warm = (r: StatusRow) => (r.warmup ? `${r.warmup.schedule} day ${r.warmup.day} (${r.warmup.progression}), cap ${r.warmup.cap ?? 'warm'}, used ${r.sentToday}` : '-');
-  const cells = rows.map((r) => [r.source, r.provider, r.rate, String(r.concurrency ?? '-'), String(r.perDay ?? '-'), String(r.sentLastMinute), String(r.sentToday), String(r.inFlight), r.nextFreeS ? `${r.nextFreeS}s` : 'now', warm(r), r.state]);
+  const cells = rows.map((r) => [r.source, r.provider, r.rate, concurrencyCell(r), String(r.perDay ?? '-'), String(r.sentLastMinute), String(r.sentToday), String(r.inFlight), r.nextFreeS ? `${r.nextFreeS}s` : 'now', warm(r), r.state]);
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] as string).length)));
   const line = (c: string[]) => c.map((x, i) => x.padEnd(widths[i] as number)).join('  ').trimEnd();
   return [line(head), ...cells.map(line)];

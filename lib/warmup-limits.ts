@@ -42,51 +42,65 @@ function yesterday(state: LaneState | undefined, today: number): DayStats {
   };
 }
 
+/** The view of a lane whose source is not warming: its configured limits, days in the configured zone. */
+export function plainLaneView(config: Config, source: string, provider: string, now: number): LaneView {
+  const offset = zoneOffsetMs(config.settings.timezone, now);
+  const base = laneLimits(config, source, provider);
+  return { limits: offset === 0 ? base : { ...base, dayOffsetMs: offset } };
+}
+
+/** The schedule a source warms up on, or undefined when it is warm. */
+export function scheduleOf(config: Config, source: Source | undefined): ScheduleConfig | undefined {
+  return source?.warmup ? config.schedules.get(source.warmup.schedule) : undefined;
+}
+
+/**
+ * The view of a warming source's lane, given its warm-up record: the day's
+ * cap, the rate that spreads it over the active hours, and when the window
+ * opens. Pure, so the engine and `paceline status` show the same limits.
+ */
+export function warmLaneView(config: Config, source: Source, schedule: ScheduleConfig, provider: string, now: number, record: WarmRecord): LaneView {
+  const offset = zoneOffsetMs(config.settings.timezone, now);
+  const { limits } = plainLaneView(config, source.name, provider, now);
+  const day = scheduleDay(schedule, record, dayNumber(now, offset));
+  const cap = capFor(schedule, provider, day);
+  if (cap === undefined) return { limits };
+  return narrow(limits, schedule, { schedule: schedule.name, day, cap }, now, offset);
+}
+
+function narrow(limits: LaneLimits, schedule: ScheduleConfig, warm: NonNullable<LaneView['warm']>, now: number, offset: number): LaneView {
+  const activeMs = schedule.activeMinutes ? (schedule.activeMinutes[1] - schedule.activeMinutes[0]) * 60_000 : 24 * HOUR_MS;
+  const hourly = schedule.hourly?.[warm.day - 1];
+  const spread = spreadRate(warm.cap, activeMs, hourly);
+  const rate = limits.rate && intervalMs(limits.rate) >= intervalMs(spread) ? limits.rate : spread;
+  const narrowed: LaneLimits = { ...limits, rate, perDay: Math.min(limits.perDay ?? Infinity, warm.cap) };
+  if (!schedule.activeMinutes) return { limits: narrowed, warm };
+  const w = activeWindow(schedule.activeMinutes, now, offset);
+  if (now >= w.from && now < w.to) return { limits: narrowed, warm };
+  return { limits: narrowed, warm, opensAt: now < w.from ? w.from : w.from + 86_400_000 };
+}
+
 export class WarmupLimits {
   private readonly cache = new Map<string, { day: number; record: WarmRecord }>();
 
   constructor(private readonly store: PacingStore) {}
 
   /** Today's view of a lane; `state` (from a peek) gives yesterday's counters for earned progression. */
-  async view(config: Config, pool: string, source: Source, provider: string, now: number, state?: LaneState): Promise<LaneView> {
-    return this.warmView(config, pool, source, provider, now, state) ?? this.plainView(config, pool, source, provider, now);
-  }
-
-  /** The view of a lane whose source is not warming: no store access, no promise. */
-  plainView(config: Config, pool: string, source: Source, provider: string, now: number): LaneView {
-    const offset = zoneOffsetMs(config.settings.timezone, now);
-    const base = laneLimits(config, pool, source.name, provider);
-    return { limits: offset === 0 ? base : { ...base, dayOffsetMs: offset } };
+  async view(config: Config, source: Source, provider: string, now: number, state?: LaneState): Promise<LaneView> {
+    return this.warmView(config, source, provider, now, state) ?? plainLaneView(config, source.name, provider, now);
   }
 
   /** The view of a warming source's lane, or undefined when the source is warm. */
-  warmView(config: Config, pool: string, source: Source, provider: string, now: number, state?: LaneState): Promise<LaneView> | undefined {
-    const schedule = source.warmup ? config.schedules.get(source.warmup.schedule) : undefined;
+  warmView(config: Config, source: Source, provider: string, now: number, state?: LaneState): Promise<LaneView> | undefined {
+    const schedule = scheduleOf(config, source);
     if (!schedule || !source.warmup) return undefined;
-    return this.warming(config, pool, source, schedule, provider, now, state);
+    return this.warming(config, source, schedule, provider, now, state);
   }
 
-  private async warming(config: Config, pool: string, source: Source, schedule: ScheduleConfig, provider: string, now: number, state?: LaneState): Promise<LaneView> {
-    const offset = zoneOffsetMs(config.settings.timezone, now);
-    const { limits } = this.plainView(config, pool, source, provider, now);
-    const today = dayNumber(now, offset);
+  private async warming(config: Config, source: Source, schedule: ScheduleConfig, provider: string, now: number, state?: LaneState): Promise<LaneView> {
+    const today = dayNumber(now, zoneOffsetMs(config.settings.timezone, now));
     const record = await this.record({ source: source.name, provider }, schedule, source.warmup?.start, today, state);
-    const day = scheduleDay(schedule, record, today);
-    const cap = capFor(schedule, provider, day);
-    if (cap === undefined) return { limits };
-    return this.narrow(limits, schedule, { schedule: schedule.name, day, cap }, now, offset);
-  }
-
-  private narrow(limits: LaneLimits, schedule: ScheduleConfig, warm: NonNullable<LaneView['warm']>, now: number, offset: number): LaneView {
-    const activeMs = schedule.activeMinutes ? (schedule.activeMinutes[1] - schedule.activeMinutes[0]) * 60_000 : 24 * HOUR_MS;
-    const hourly = schedule.hourly?.[warm.day - 1];
-    const spread = spreadRate(warm.cap, activeMs, hourly);
-    const rate = limits.rate && intervalMs(limits.rate) >= intervalMs(spread) ? limits.rate : spread;
-    const narrowed: LaneLimits = { ...limits, rate, perDay: Math.min(limits.perDay ?? Infinity, warm.cap) };
-    if (!schedule.activeMinutes) return { limits: narrowed, warm };
-    const w = activeWindow(schedule.activeMinutes, now, offset);
-    if (now >= w.from && now < w.to) return { limits: narrowed, warm };
-    return { limits: narrowed, warm, opensAt: now < w.from ? w.from : w.from + 86_400_000 };
+    return warmLaneView(config, source, schedule, provider, now, record);
   }
 
   /** The lane's record, brought up to today (once a day per lane and process). */

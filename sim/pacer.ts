@@ -50,7 +50,7 @@ export interface BindSource {
  */
 export function roundRobinPacer(sources: readonly BindSource[], providerOf: (domain: string) => string): Pacer {
   let turn = 0;
-  const bound: Source[] = sources.map((s) => ({ name: s.name, address: s.address, limits: new Map() }));
+  const bound: Source[] = sources.map((s) => ({ name: s.name, address: s.address, limits: new Map(), poolLimits: new Map() }));
   return {
     decide(msg): Promise<Decision> {
       const source = bound[turn++ % bound.length] as Source;

@@ -21,7 +21,7 @@ function summary(config: Config): string[] {
       const s = config.sources.get(name);
       lines.push(`  source ${name}: ${s?.address ?? '(system default address)'}${s?.helo ? ` helo ${s.helo}` : ''}`);
       for (const provider of config.providers.keys()) {
-        const l = laneLimits(config, pool.name, name, provider);
+        const l = laneLimits(config, name, provider);
         const parts = [l.rate ? `rate ${formatRate(l.rate)}` : 'rate unlimited', `concurrency ${l.concurrency ?? 'unlimited'}`, `per_day ${l.perDay ?? 'unlimited'}`];
         lines.push(`    ${provider}: ${parts.join(', ')}`);
       }

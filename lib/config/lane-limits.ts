@@ -8,24 +8,26 @@ const cache = new WeakMap<Config, Map<string, LaneLimits>>();
 
 /**
  * defaults < provider < pool["*"] < pool[provider] < source["*"] < source[provider],
- * field by field. Memoised per Config object, so a reload starts afresh.
+ * field by field. A lane is (source, provider): the pool layers are the
+ * source's pools' limits, folded into the source when the config is built, so
+ * every caller (engine, outcomes, status, check) sees the same limits.
+ * Memoised per Config object, so a reload starts afresh.
  */
-export function laneLimits(config: Config, pool: string, source: string, provider: string): LaneLimits {
+export function laneLimits(config: Config, source: string, provider: string): LaneLimits {
   let memo = cache.get(config);
   if (!memo) {
     memo = new Map();
     cache.set(config, memo);
   }
-  const key = `${pool}\u0000${source}\u0000${provider}`;
+  const key = `${source}\u0000${provider}`;
   const hit = memo.get(key);
   if (hit) return hit;
-  const p = config.pools.get(pool);
   const s = config.sources.get(source);
   const limits = mergeLimits(config.settings.adapt.policy, [
     config.defaults,
     config.providers.get(provider)?.limits,
-    p?.limits.get('*'),
-    p?.limits.get(provider),
+    s?.poolLimits.get('*'),
+    s?.poolLimits.get(provider),
     s?.limits.get('*'),
     s?.limits.get(provider),
   ]);

@@ -32,6 +32,13 @@ export interface Source {
   readonly helo?: string;
   /** Per-provider overrides; key `*` applies to every provider. */
   readonly limits: ReadonlyMap<string, LimitsLayer>;
+  /**
+   * The limits of the pools this source belongs to (the config refuses a source
+   * whose pools set different limits), folded in when the config is built: a
+   * lane's limits depend on its source and provider only, never on the pool a
+   * message came through.
+   */
+  readonly poolLimits: ReadonlyMap<string, LimitsLayer>;
   /** Warm-up: schedule name and, optionally, the day number it started. */
   readonly warmup?: { readonly schedule: string; readonly start?: number };
 }

@@ -93,6 +93,7 @@ function parseSource(issues: IssueList, name: string, raw: unknown, providers: R
     ...(typeof helo === 'string' ? { helo } : {}),
     ...(warmup ? { warmup } : {}),
     limits,
+    poolLimits: new Map(),
   });
 }
 
@@ -191,7 +192,7 @@ function parseStaticMx(issues: IssueList, raw: unknown): Map<string, readonly St
 
 /** Without sources: one implicit source (no bind, the system's default address, Haraka's EHLO name). */
 function implicitParts(): { sources: Map<string, Source>; pools: Map<string, Pool> } {
-  const source: Source = Object.freeze({ name: IMPLICIT, limits: new Map() });
+  const source: Source = Object.freeze({ name: IMPLICIT, limits: new Map(), poolLimits: new Map() });
   const pool: Pool = Object.freeze({ name: IMPLICIT, sources: [IMPLICIT], limits: new Map(), overflow: 'reroute' as const });
   return { sources: new Map([[IMPLICIT, source]]), pools: new Map([[IMPLICIT, pool]]) };
 }
@@ -206,6 +207,17 @@ function checkSharedSources(issues: IssueList, pools: ReadonlyMap<string, Pool>)
       else if (JSON.stringify([...other.limits]) !== JSON.stringify([...pool.limits])) {
         issues.add(join(join('pools', pool.name), 'limits'), [...pool.limits.keys()], `the same limits as pool "${other.name}", which shares source "${s}" (or set the limits on the source)`);
       }
+    }
+  }
+}
+
+/** Each source with the limits of its pools (checkSharedSources made them one set per source). */
+function foldPoolLimits(sources: Map<string, Source>, pools: ReadonlyMap<string, Pool>): void {
+  for (const pool of pools.values()) {
+    if (pool.limits.size === 0) continue;
+    for (const name of pool.sources) {
+      const s = sources.get(name);
+      if (s && s.poolLimits.size === 0) sources.set(name, Object.freeze({ ...s, poolLimits: pool.limits }));
     }
   }
 }
@@ -231,6 +243,7 @@ export function validateYaml(issues: IssueList, doc: unknown): YamlParts {
     if (checkName(issues, join('pools', name), name)) pools.set(name, parsePool(issues, name, raw, sources, providerNames));
   }
   checkSharedSources(issues, pools);
+  foldPoolLimits(sources, pools);
   const staticMx = parseStaticMx(issues, root.static_mx);
   if (sources.size === 0 && pools.size === 0) return { defaults, providers, staticMx, ...implicitParts() };
   if (pools.size === 0) {

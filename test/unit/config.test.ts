@@ -40,14 +40,14 @@ t.test('a valid config builds a frozen, typed Config', async (t) => {
 
 t.test('lane limits layer defaults < provider < pool < source, field by field', async (t) => {
   const c = buildConfig({}, good);
-  const m = laneLimits(c, 'default', 'a', 'microsoft365');
+  const m = laneLimits(c, 'a', 'microsoft365');
   t.equal(formatRate(m.rate!), '10/min', 'operator override of a shipped provider');
   t.equal(m.concurrency, 10, 'shipped concurrency kept');
-  t.equal(formatRate(laneLimits(c, 'default', 'b', 'google').rate!), '5/s', 'source override');
-  t.same({ ...laneLimits(c, 'default', 'a', 'mx:mx.other.test'), policy: undefined }, { concurrency: 4, policy: undefined }, 'unknown provider gets defaults');
-  t.same(laneLimits(c, 'default', 'a', 'google').policy, c.settings.adapt.policy, 'the adaptation policy travels with the limits');
-  t.equal(laneLimits(c, 'bulk', 'v6', 'partner').perDay, 100, 'pool "*" applies to every provider');
-  t.equal(laneLimits(c, 'bulk', 'v6', 'partner').concurrency, 2);
+  t.equal(formatRate(laneLimits(c, 'b', 'google').rate!), '5/s', 'source override');
+  t.same({ ...laneLimits(c, 'a', 'mx:mx.other.test'), policy: undefined }, { concurrency: 4, policy: undefined }, 'unknown provider gets defaults');
+  t.same(laneLimits(c, 'a', 'google').policy, c.settings.adapt.policy, 'the adaptation policy travels with the limits');
+  t.equal(laneLimits(c, 'v6', 'partner').perDay, 100, 'pool "*" applies to every provider');
+  t.equal(laneLimits(c, 'v6', 'partner').concurrency, 2);
 });
 
 t.test('no sources: one implicit source and pool', async (t) => {

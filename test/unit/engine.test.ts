@@ -107,3 +107,21 @@ t.test('a reload swaps limits at once', async (t) => {
   r.engine.reconfigure(buildConfig({}, { ...two, providers: { microsoft365: { limits: { rate: 'unlimited' } } } }));
   t.match(await r.engine.decide(msg('contoso.test', q), {}), { action: 'send' });
 });
+
+t.test('a slot taken between peek and acquire books the soonest source, not the last-ranked one', async (t) => {
+  const slow = {
+    sources: { a: { address: '127.0.0.2' }, b: { address: '127.0.0.3', limits: { microsoft365: { rate: '6/h' } } } },
+    providers: { microsoft365: { limits: { rate: '30/min', concurrency: 'unlimited' } } },
+  };
+  const r = rig(slow);
+  const q = r.clock.now();
+  const first = [await r.engine.decide(msg('contoso.test', q), {}), await r.engine.decide(msg('contoso.test', q), {})];
+  t.same(first.map((d) => d.action === 'send' && d.source.name).sort(), ['a', 'b'], 'both sources used once');
+  r.clock.advance(2_000); // a is free again; b's next slot is 10 minutes away
+  // Two decisions at once: both peek a free, the first takes it, the second must book a's next slot (2 s), not b's (598 s).
+  const [one, two] = await Promise.all([r.engine.decide(msg('contoso.test', q), {}), r.engine.decide(msg('contoso.test', q), {})]);
+  t.match(one, { action: 'send', source: { name: 'a' } });
+  const wait = two?.action === 'hold' ? two.ms / 1000 : two?.action === 'delay' ? two.seconds : Infinity;
+  t.ok(wait <= 3, `the second waits about a's interval (2 s), got ${JSON.stringify(two)}`);
+  t.notMatch(two?.why ?? '', /on b\b/, 'not booked on the slow source');
+});
