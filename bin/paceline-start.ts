@@ -1,7 +1,9 @@
 /**
  * `npm start`: a Haraka server with paceline on 127.0.0.1:2525, relaying for
  * loopback clients only, the embedded store and the shipped defaults. The
- * server's directory is .run/haraka (made on first start, kept after).
+ * server's directory is .run/haraka (made on first start, kept after; its
+ * files are written only when absent, so edits there stay). PACELINE_DIR and
+ * PACELINE_LISTEN choose another directory and address.
  */
 
 import { spawn } from 'node:child_process';
@@ -9,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 const root = path.resolve(__dirname, '../..');
-const dir = path.join(root, '.run', 'haraka');
+const dir = path.resolve(process.env.PACELINE_DIR ?? path.join(root, '.run', 'haraka'));
 const listen = process.env.PACELINE_LISTEN ?? '127.0.0.1:2525';
 
 const files: Record<string, string> = {
