@@ -13,7 +13,7 @@ import { CATEGORIES } from '../../lib/core/adapt';
 import { DAY_MS } from '../../lib/core/day';
 import type { LaneLimits, LanePolicy } from '../../lib/core/lane';
 import type { PacingStore } from '../../lib/store/types';
-import { execute, laneSummary, rate, summary, T0, type Step, type Target } from './steps';
+import { execute, laneSummary, rate, summary, summaryDiff, T0, type Step, type Target } from './steps';
 
 /** mulberry32: a small, fast, seedable PRNG; returns floats in [0, 1). */
 function prng(seed: number): () => number {
@@ -155,7 +155,12 @@ export async function runDifferential(t: Test, opts: DifferentialOptions): Promi
       const step = nextStep(s);
       const want = `${await execute(a, step, setNow)} :: ${await summary(a, step.at, setNow)}`;
       const got = `${await execute(b, step, setNow)} :: ${await summary(b, step.at, setNow)}`;
-      if (got !== want) diff = `step ${n} ${JSON.stringify(step)}\n  memory: ${want}\n  redis:  ${got}`;
+      if (got !== want) {
+        const [wr, ws] = want.split(' :: ') as [string, string];
+        const [gr, gs] = got.split(' :: ') as [string, string];
+        const fields = summaryDiff(ws, gs);
+        diff = `step ${n} ${JSON.stringify(step)}: ${wr === gr ? '' : `result memory ${wr}, redis ${gr}; `}${fields ? `state memory → redis: ${fields}` : ''}\n  memory: ${want}\n  redis:  ${got}`;
+      }
       learn(s, step, want.split(' :: ')[0] as string);
     }
     if (!diff) diff = await compareLanes(a.store, b.store);

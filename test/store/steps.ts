@@ -141,6 +141,7 @@ export function providerSummary(state: ProviderState): string {
   if (state.pauseUntil !== empty.pauseUntil) parts.push(`pauseUntil=${rel(state.pauseUntil)}`);
   if (state.probing !== empty.probing) parts.push(`probing=${state.probing}`);
   if (state.probeAt !== empty.probeAt) parts.push(`probeAt=${rel(state.probeAt)}`);
+  if (state.declaredAt !== empty.declaredAt) parts.push(`declaredAt=${rel(state.declaredAt)}`);
   const names = Object.keys(state.throttled).sort();
   if (names.length > 0) parts.push(`throttled=${names.map((n) => `${n}@${rel(state.throttled[n] as number)}`).join(',')}`);
   return parts.join(' ');
@@ -156,4 +157,29 @@ export async function summary(target: Target, at: number, setNow: (t: number) =>
   const [first, second] = value.lanes.map(laneSummary);
   const provider = providerSummary(value.provider);
   return [first ?? '', ...(second ? [`lane1 ${second}`] : []), ...(provider ? [`provider ${provider}`] : [])].join(' | ');
+}
+
+/**
+ * A summary as an object, one key per field (`lane1.` and `provider.` before
+ * the fields of those parts), so that a failing comparison names the fields
+ * that differ instead of showing two long strings.
+ */
+export function summaryFields(summary: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [i, part] of summary.split(' | ').entries()) {
+    const words = part.split(' ').filter((w) => w !== '');
+    const prefix = i > 0 && words[0] && !words[0].includes('=') ? `${words.shift()}.` : '';
+    for (const w of words) {
+      const eq = w.indexOf('=');
+      out[`${prefix}${eq < 0 ? w : w.slice(0, eq)}`] = eq < 0 ? '' : w.slice(eq + 1);
+    }
+  }
+  return out;
+}
+
+/** The fields where two summaries differ, as `field: want → got`. */
+export function summaryDiff(want: string, got: string): string {
+  const [a, b] = [summaryFields(want), summaryFields(got)];
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+  return keys.filter((k) => a[k] !== b[k]).map((k) => `${k}: ${a[k] ?? '(none)'} → ${b[k] ?? '(none)'}`).join(', ');
 }
