@@ -4,7 +4,7 @@
  * no-op async function (what any async hook costs at least).
  */
 import { rig } from '../test/helpers/fakes';
-import type { Ticket } from '../lib/engine';
+import type { Ticket } from '../lib/engine/engine';
 
 const YAML = {
   sources: { a: { address: '127.0.0.2' }, b: { address: '127.0.0.3' }, c: { address: '127.0.0.4' } },

@@ -8,12 +8,12 @@
 import cluster from 'node:cluster';
 import constants from 'haraka-constants';
 import { loadConfig, type HarakaConfigReader } from '../lib/config/load';
-import { delaySeconds, Engine, type Decision, type Ticket } from '../lib/engine';
-import type { Connection, HMail, Next } from '../lib/haraka-types';
-import { MxResolver } from '../lib/mx';
-import { pluginClock } from '../lib/clock';
-import { describeConfig, markExpired, memoryInClusterMode, messageOf, mxEntries, oneLine, replyOf, storeChanged, workerCount } from '../lib/plugin-core';
-import { openStore, startSnapshots } from '../lib/plugin-store';
+import { delaySeconds, Engine, type Decision, type Ticket } from '../lib/engine/engine';
+import type { Connection, HMail, Next } from '../lib/haraka/types';
+import { MxResolver } from '../lib/engine/mx';
+import { pluginClock } from '../lib/haraka/clock';
+import { describeConfig, markExpired, MAX_HOLDS, memoryInClusterMode, messageOf, mxEntries, oneLine, replyOf, storeChanged, workerCount } from '../lib/haraka/glue';
+import { openStore, startSnapshots } from '../lib/store/open';
 import type { LaneRef, PacingStore } from '../lib/store/types';
 
 interface PluginState {
@@ -99,9 +99,6 @@ export function hook_send_email(this: Plugin, next: Next, hmail: HMail): void {
   if (!this.paceline) return next(); // a cluster master: workers pace
   decideAndAnswer(this, hmail, next, 0);
 }
-
-/** Most in-process holds in a row before a message goes back to Haraka's queue. */
-const MAX_HOLDS = 3;
 
 /** Decides and answers Haraka; a booked slot less than two seconds away is waited for in-process. */
 function decideAndAnswer(plugin: Plugin, hmail: HMail, next: Next, holds: number): void {

@@ -1,13 +1,13 @@
 /**
  * The reply classifier the simulated MTA hands to the engine. By default the
  * real one: the shipped rules (config/paceline-replies.yaml) through
- * lib/core/classify.ts (lib/outcomes.ts rulesClassifier). `local` is a minimal stand-in kept for comparison.
+ * lib/core/classify.ts (lib/engine/outcomes.ts rulesClassifier). `local` is a minimal stand-in kept for comparison.
  * Swapping is one function: {@link makeClassifier}.
  */
 
 import type { Rule } from '../lib/core/classify';
 import { loadShippedRules } from '../lib/config/replies';
-import { rulesClassifier, type Classifier } from '../lib/outcomes';
+import { rulesClassifier, type Classifier } from '../lib/engine/outcomes';
 
 /** `shipped`: the package's rules as they are. `pause-only`: the same rules without throttle
  *  durations, so that [adapt] throttle_pause applies. `local`: a three-rule stand-in. */

@@ -1,6 +1,6 @@
 /**
  * A discrete-event model of Haraka's outbound queue. It asks a {@link Pacer}
- * (the real engine, lib/engine.ts, on the memory store with the simulated
+ * (the real engine, lib/engine/engine.ts, on the memory store with the simulated
  * clock; or none) what to do with each message, and a {@link Wire} how a
  * delivery plays out at the receiver:
  *
@@ -19,15 +19,14 @@
  *   temp_fail_intervals (64 s doubling; a bounce after 13 failures).
  */
 
-import { delaySeconds, type Decision, type Message, type Ticket } from '../lib/engine';
-import type { Attempt } from '../lib/outcomes';
+import { delaySeconds, type Decision, type Message, type Ticket } from '../lib/engine/engine';
+import { MAX_HOLDS } from '../lib/haraka/glue';
+import type { Attempt } from '../lib/engine/outcomes';
 import { Agenda } from './events';
 import type { SimMessage } from './scenario';
 
 /** Haraka's default maxTempFailures: the 13th temporary failure bounces. */
 const MAX_TEMP_FAILURES = 13;
-/** plugins/paceline.ts MAX_HOLDS: in-process holds in a row before a one-second DELAY. */
-const MAX_HOLDS = 3;
 
 /** What decides for each message: the engine, or a stand-in for Haraka without paceline. */
 export interface Pacer {

@@ -5,11 +5,11 @@
  * Haraka's own schedule.
  */
 
-import { Engine, type Decision } from '../lib/engine';
+import { Engine, type Decision } from '../lib/engine/engine';
 import { buildConfig } from '../lib/config/load';
 import type { Source } from '../lib/config/types';
-import { MxResolver, type DnsLike } from '../lib/mx';
-import type { Classifier } from '../lib/outcomes';
+import { MxResolver, type DnsLike } from '../lib/engine/mx';
+import type { Classifier } from '../lib/engine/outcomes';
 import { MemoryStore } from '../lib/store/memory';
 import type { Pacer, SimClock } from './mta';
 

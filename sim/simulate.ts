@@ -4,7 +4,7 @@
  * sessions and a refusal costs nothing but the attempt.
  */
 
-import type { Classifier } from '../lib/outcomes';
+import type { Classifier } from '../lib/engine/outcomes';
 import { figures, Tally, type Figures } from './metrics';
 import { Mta, type SimClock, type Wire } from './mta';
 import { enginePacer } from './pacer';

@@ -11,8 +11,9 @@ import { ConfigError, IssueList, type ConfigIssue } from './errors';
 import { validateSettings } from './settings';
 import { iniSyntax, yamlSyntax } from './syntax';
 import type { Config } from './types';
-import { validateYaml } from './validate-yaml';
+import { validateYaml } from './sources-pools';
 import { validateWarmup, WARMUP_FILE } from './warmup';
+import { packageRoot } from './package-root';
 import { parseRules, REPLIES_FILE } from './replies';
 
 export const INI_FILE = 'paceline.ini';
@@ -84,13 +85,6 @@ export function loadConfig(reader: HarakaConfigReader, onChange?: () => void): C
   const doc = onChange ? reader.get(YAML_FILE, 'yaml', onChange) : reader.get(YAML_FILE, 'yaml');
   const read = (file: string) => (onChange ? reader.get(file, 'yaml', onChange) : reader.get(file, 'yaml'));
   return buildConfig(ini, doc, read(WARMUP_FILE), read(REPLIES_FILE));
-}
-
-/** Package root (where the shipped config/ lives), from dist/lib/config or lib/config. */
-export function packageRoot(): string {
-  const here = __dirname;
-  const up = here.includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..';
-  return path.resolve(here, up);
 }
 
 /** Loads the config a Haraka server in `harakaDir` would see (shipped defaults + its config/). */

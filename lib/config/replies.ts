@@ -15,7 +15,7 @@ import { isCategory, type Category, type Rule } from '../core/classify';
 import { parseDurationMs } from '../core/duration';
 import { BUILTIN_PROVIDERS } from './builtin-providers';
 import { ConfigError, isMapping, IssueList, join } from './errors';
-import { packageRoot } from './load';
+import { packageRoot } from './package-root';
 import { yamlSyntax } from './syntax';
 
 export const REPLIES_FILE = 'paceline-replies.yaml';

@@ -171,7 +171,7 @@ function throttled(s: LaneState, limits: LaneLimits, now: number, event: ReactEv
   if (sent !== undefined && s.holdUntil !== 0 && s.acceptedAt < reopenedAt(s, p)) {
     s.backoffs += 1;
     pauseUntil(s, limits, now, Math.max(s.pauseUntil, now + Math.min(maxMs, p.throttlePauseMs * 2 ** s.backoffs)));
-    // the mail booked on the lane leaves from other sources meanwhile (lib/engine.ts):
+    // the mail booked on the lane leaves from other sources meanwhile (lib/engine/engine.ts):
     // new bookings begin when the lane reopens, not behind the slots given up
     if (limits.rate) s.tat = slotTime(s, now) + slotTolerance(s, limits.rate);
     s.holdUntil = s.pauseUntil + p.holdMs;

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { freePort } from '../helpers/ports';
-import { SNAPSHOT_FILE } from '../../lib/plugin-store';
+import { SNAPSHOT_FILE } from '../../lib/store/open';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const HARAKA_BIN = path.join(ROOT, 'node_modules', 'Haraka', 'bin', 'haraka');

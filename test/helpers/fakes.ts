@@ -5,10 +5,10 @@
 
 import { buildConfig } from '../../lib/config/load';
 import type { Config } from '../../lib/config/types';
-import { Engine } from '../../lib/engine';
-import { MxResolver, type DnsLike } from '../../lib/mx';
+import { Engine } from '../../lib/engine/engine';
+import { MxResolver, type DnsLike } from '../../lib/engine/mx';
 import { MemoryStore } from '../../lib/store/memory';
-import type { Classifier } from '../../lib/outcomes';
+import type { Classifier } from '../../lib/engine/outcomes';
 
 export class FakeClock {
   constructor(public t = Date.UTC(2026, 10, 26, 1, 0, 0)) {}

@@ -3,11 +3,11 @@
  * injected clock, for any store: messages arrive at a steady pace, each is
  * decided, delayed ones come back when told, sent ones end after a second.
  */
-import { Engine, type Ticket } from '../../lib/engine';
+import { Engine, type Ticket } from '../../lib/engine/engine';
 import { buildConfig } from '../../lib/config/load';
-import { MxResolver } from '../../lib/mx';
+import { MxResolver } from '../../lib/engine/mx';
 import type { PacingStore } from '../../lib/store/types';
-import type { Classifier } from '../../lib/outcomes';
+import type { Classifier } from '../../lib/engine/outcomes';
 import { DAY_MS } from '../../lib/core/day';
 
 export interface SimOptions {

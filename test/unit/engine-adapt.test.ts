@@ -1,12 +1,12 @@
 import t from 'tap';
-import type { Classifier } from '../../lib/outcomes';
-import type { Decision, Ticket } from '../../lib/engine';
+import type { Classifier } from '../../lib/engine/outcomes';
+import type { Decision, Ticket } from '../../lib/engine/engine';
 import { DNS_TABLE, FakeClock, fakeDns, rig } from '../helpers/fakes';
 import { buildConfig } from '../../lib/config/load';
-import { Engine } from '../../lib/engine';
-import { MxResolver } from '../../lib/mx';
+import { Engine } from '../../lib/engine/engine';
+import { MxResolver } from '../../lib/engine/mx';
 import { MemoryStore } from '../../lib/store/memory';
-import { statusRows } from '../../lib/status';
+import { statusRows } from '../../lib/engine/status-rows';
 
 const classify: Classifier = (reply) => {
   if (/4\.7\.500/.test(reply)) return { category: 'throttle', rule: 'ms-as-throttle' };

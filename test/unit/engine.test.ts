@@ -1,5 +1,5 @@
 import t from 'tap';
-import type { Decision, Ticket } from '../../lib/engine';
+import type { Decision, Ticket } from '../../lib/engine/engine';
 import { rig } from '../helpers/fakes';
 
 const two = {

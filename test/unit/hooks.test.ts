@@ -5,8 +5,8 @@ import path from 'node:path';
 import t from 'tap';
 import constants from 'haraka-constants';
 import * as plugin from '../../plugins/paceline';
-import { packageRoot } from '../../lib/config/load';
-import type { HMail } from '../../lib/haraka-types';
+import { packageRoot } from '../../lib/config/package-root';
+import type { HMail } from '../../lib/haraka/types';
 
 const YAML = `
 sources:

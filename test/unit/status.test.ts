@@ -3,10 +3,10 @@ import { buildConfig } from '../../lib/config/load';
 import { laneLimits } from '../../lib/config/lane-limits';
 import { DAY_MS, dayNumber } from '../../lib/core/day';
 import { emptyLane, acquire } from '../../lib/core/lane';
-import { scheduleOf, warmLaneView } from '../../lib/warmup-limits';
+import { scheduleOf, warmLaneView } from '../../lib/engine/warmup-limits';
 import { formatRate } from '../../lib/core/rate';
 import { startRecord } from '../../lib/core/warmup';
-import { statusRows, statusTable } from '../../lib/status';
+import { statusRows, statusTable } from '../../lib/engine/status-rows';
 
 const yaml = {
   sources: {

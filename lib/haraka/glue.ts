@@ -4,11 +4,18 @@
  */
 
 import os from 'node:os';
-import { ConfigError, formatIssue } from './config/errors';
-import type { HarakaConfigReader } from './config/load';
-import type { Config } from './config/types';
-import type { Decision, Message } from './engine';
-import type { HarakaMxEntry, HMail } from './haraka-types';
+import { ConfigError, formatIssue } from '../config/errors';
+import type { HarakaConfigReader } from '../config/load';
+import type { Config } from '../config/types';
+import type { Decision, Message } from '../engine/engine';
+import type { HarakaMxEntry, HMail } from './types';
+
+/**
+ * Most in-process holds in a row before a message goes back to Haraka's queue
+ * (a hold keeps Haraka's delivery slot; see plugins/paceline.ts). The simulator
+ * (sim/mta.ts) imports it to behave as the plugin does.
+ */
+export const MAX_HOLDS = 3;
 
 /** The engine's view of an outbound message. */
 export function messageOf(hmail: HMail, poolNote: string, now: number): Message {

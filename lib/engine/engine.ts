@@ -6,15 +6,15 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import { dayNumber } from './core/day';
-import { realTime } from './core/pace';
-import { earliestAt, nextFreeAt, type AcquireResult, type LaneLimits, type LaneState } from './core/lane';
-import { providerGate } from './core/provider-state';
-import { starting } from './core/start';
-import type { Config, Pool, Source } from './config/types';
+import { realTime } from '../core/pace';
+import { earliestAt, type AcquireResult, type LaneLimits, type LaneState } from '../core/lane';
+import { rank } from '../core/rank';
+import { providerGate } from '../core/provider-state';
+import { starting } from '../core/start';
+import type { Config, Pool, Source } from '../config/types';
 import type { MxHost, MxResolver } from './mx';
 import { Outcomes, rulesClassifier, type Classifier } from './outcomes';
-import type { LaneRef, PacingStore } from './store/types';
+import type { LaneRef, PacingStore } from '../store/types';
 import { plainLaneView, WarmupLimits, type LaneView } from './warmup-limits';
 
 /** What the engine remembers about one message between hooks. */
@@ -85,13 +85,6 @@ export const REPOLL_MAX_MS = 300_000;
 export function bookedDelaySeconds(at: number, now: number, startMs = 0): number {
   if (startMs > 0 && at - now > startMs + PRECISE_MS) return Math.max(1, Math.floor(startMs / 1000));
   return at - now > REPOLL_MS ? Math.floor(Math.min(at - now, 2 * REPOLL_MAX_MS) / 2000) : earlySeconds(at, now);
-}
-
-/** Share of the day's volume a lane has left (1 without a daily limit). */
-function remainingShare(state: LaneState, limits: LaneLimits, now: number): number {
-  if (limits.perDay === undefined) return 1;
-  const used = state.day === dayNumber(now, limits.dayOffsetMs) ? state.dayCount : 0;
-  return Math.max(0, 1 - used / limits.perDay);
 }
 
 function reachable(source: Source, hosts: readonly MxHost[]): boolean {
@@ -296,26 +289,9 @@ export class Engine extends Outcomes {
     return { action: 'send', source, provider: ctx.provider, hosts, relay: true, why: `${ctx.prefix}overflow from pool ${pool.name} to relay ${relay.host}:${relay.port}` };
   }
 
-  /**
-   * Candidates soonest-free first. Among equals a warming source comes first
-   * (its day's budget is lost if unused, and its schedule advances only with
-   * use); then the largest share of its daily volume left, the most headroom
-   * (oldest rate slot), the least busy, round robin.
-   */
+  /** The candidates in rank order (lib/core/rank.ts). */
   private rank(candidates: readonly Candidate[], now: number): Ranked[] {
-    const n = Math.max(1, candidates.length);
-    const start = this.turn++ % n;
-    const scored = candidates.map((c, i) => ({
-      c,
-      at: earliestAt(c.state, c.view.limits, now),
-      warm: c.view.warm ? 0 : 1,
-      left: remainingShare(c.state, c.view.limits, now),
-      tat: nextFreeAt(c.state),
-      busy: c.state.leases.length,
-      rotation: (i - start + n) % n,
-    }));
-    scored.sort((a, b) => a.at - b.at || a.warm - b.warm || b.left - a.left || a.tat - b.tat || a.busy - b.busy || a.rotation - b.rotation);
-    return scored;
+    return rank(candidates, (c) => ({ state: c.state, limits: c.view.limits, warming: c.view.warm !== undefined }), now, this.turn++);
   }
 
   private conclude(ctx: Ctx, c: Candidate, result: AcquireResult, now: number, what: string): Decision {

@@ -8,7 +8,7 @@
 
 import { promises as dnsPromises } from 'node:dns';
 import { domainToASCII } from 'node:url';
-import type { StaticMx } from './config/types';
+import type { StaticMx } from '../config/types';
 
 /** One MX host with its addresses. */
 export interface MxHost {

@@ -5,14 +5,14 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { describeRedis } from './config/redis-settings';
-import type { Config } from './config/types';
-import { FallbackStore } from './store/fallback';
-import { MemoryStore } from './store/memory';
-import { RedisStore } from './store/redis';
-import { createRedisClient } from './store/redis-client';
-import type { LaneRef, PacingStore } from './store/types';
-import type { WarmRecord } from './core/warmup';
+import { describeRedis } from '../config/redis-settings';
+import type { Config } from '../config/types';
+import { FallbackStore } from './fallback';
+import { MemoryStore } from './memory';
+import { RedisStore } from './redis';
+import { createRedisClient } from './redis-client';
+import type { LaneRef, PacingStore } from './types';
+import type { WarmRecord } from '../core/warmup';
 
 export interface StoreLog {
   (level: 'error' | 'notice' | 'info', text: string): void;

@@ -4,12 +4,12 @@
  * in. Pure: lanes and a clock in, rows out.
  */
 
-import { concurrencyLimit, earliestAt, normalize, type LaneLimits, type LaneState } from './core/lane';
-import { formatRate, perMinute } from './core/rate';
-import type { Config } from './config/types';
-import type { LaneRef } from './store/types';
-import { dayNumber, zoneOffsetMs } from './core/day';
-import { scheduleDay, type WarmRecord } from './core/warmup';
+import { concurrencyLimit, earliestAt, normalize, type LaneLimits, type LaneState } from '../core/lane';
+import { formatRate, perMinute } from '../core/rate';
+import type { Config } from '../config/types';
+import type { LaneRef } from '../store/types';
+import { dayNumber, zoneOffsetMs } from '../core/day';
+import { scheduleDay, type WarmRecord } from '../core/warmup';
 import { plainLaneView, scheduleOf, warmLaneView, type LaneView } from './warmup-limits';
 
 export interface StatusRow {

@@ -5,13 +5,13 @@
  * worker and host sees a reaction at once.
  */
 
-import type { Effect } from './core/adapt';
-import { classify, type Category, type Rule } from './core/classify';
-import { parseReply } from './core/reply';
-import { laneLimits } from './config/lane-limits';
-import type { Config } from './config/types';
+import type { Effect } from '../core/adapt';
+import { classify, type Category, type Rule } from '../core/classify';
+import { parseReply } from '../core/reply';
+import { laneLimits } from '../config/lane-limits';
+import type { Config } from '../config/types';
 import type { Ticket } from './engine';
-import type { LaneRef, PacingStore } from './store/types';
+import type { LaneRef, PacingStore } from '../store/types';
 
 /** What a classifier says about one reply. */
 export interface Classification {

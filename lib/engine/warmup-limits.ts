@@ -5,14 +5,14 @@
  * each is brought up to date once a day, and cached here for that day.
  */
 
-import { dayNumber, zoneOffsetMs } from './core/day';
-import { intervalMs } from './core/rate';
-import type { LaneLimits, LaneState } from './core/lane';
-import { capFor, evaluate, scheduleDay, spreadRate, startRecord, type DayStats, type WarmRecord } from './core/warmup';
-import { laneLimits } from './config/lane-limits';
-import type { Config, Source } from './config/types';
-import type { ScheduleConfig } from './config/warmup';
-import type { LaneRef, PacingStore } from './store/types';
+import { dayNumber, zoneOffsetMs } from '../core/day';
+import { intervalMs } from '../core/rate';
+import type { LaneLimits, LaneState } from '../core/lane';
+import { capFor, evaluate, scheduleDay, spreadRate, startRecord, type DayStats, type WarmRecord } from '../core/warmup';
+import { laneLimits } from '../config/lane-limits';
+import type { Config, Source } from '../config/types';
+import type { ScheduleConfig } from '../config/warmup';
+import type { LaneRef, PacingStore } from '../store/types';
 
 export interface LaneView {
   readonly limits: LaneLimits;
