@@ -22,6 +22,16 @@ export function messageOf(hmail: HMail, poolNote: string, now: number): Message 
   };
 }
 
+/**
+ * The seconds of a DELAY or DENYSOFT answer, as Haraka wants them: a whole
+ * number ≥ 1, written as a decimal string. Haraka multiplies it into
+ * milliseconds either way, but its hook logger logs `[ERROR] what is N
+ * (typeof number)?` for a number.
+ */
+export function answerSeconds(seconds: number): string {
+  return String(Number.isFinite(seconds) ? Math.max(1, Math.ceil(seconds)) : 1);
+}
+
 /** The MX list for Haraka's get_mx: addresses of the source's family, bound to the source. */
 export function mxEntries(decision: Extract<Decision, { action: 'send' }>): HarakaMxEntry[] {
   const { source, hosts } = decision;
