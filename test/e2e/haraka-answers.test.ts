@@ -1,6 +1,7 @@
 /**
- * How paceline answers Haraka, end to end: a real Haraka, static_mx entries
- * pointing at receivers on loopback, a low rate so that most messages are
+ * How paceline answers Haraka, end to end: a real Haraka with Haraka's default
+ * outbound.ini (no `local_mx_ok`), static_mx entries pointing at receivers on
+ * loopback, a low rate so that most messages are
  * answered DELAY, and a few throttle replies on a second lane so that the
  * deferred hook answers DENYSOFT with seconds. Every message arrives, at the
  * paced rate, and the log has no ERROR line (Haraka 3.3 logs
@@ -62,7 +63,8 @@ static_mx:
 `,
       // a throttle pauses a lane 3 s; the start phase doubles the pace every 2 s
       'config/paceline.ini': '[main]\nlog_decisions=true\n[adapt]\nthrottle_pause=3s\nhold=2s\nstart_interval=2s\n',
-      'config/outbound.ini': '[main]\ntemp_fail_intervals=5s*30\nenable_tls=false\nlocal_mx_ok=true\n',
+      // no local_mx_ok (Haraka's default, false, as npm start leaves it): the static_mx entries are on 127.0.0.1
+      'config/outbound.ini': '[main]\ntemp_fail_intervals=5s*30\nenable_tls=false\n',
       // no TLS key or certificate: without this, Haraka logs an ERROR at start for each missing file
       'config/tls.ini': '[main]\nkey=\ncert=\n',
     },
