@@ -54,12 +54,16 @@ export function answerSeconds(seconds: number): string {
 /**
  * The MX list for Haraka's get_mx: addresses of the source's family, bound to
  * the source. An entry is marked as from DNS (`from_dns`, which also gives
- * Haraka the TLS server name) unless it is a static_mx route to a local
- * address: Haraka would skip that one as a local MX (see {@link isLocalAddress}).
+ * Haraka the TLS server name) unless it is a static_mx route or an overflow
+ * relay at a local address: Haraka would skip that one as a local MX (see
+ * {@link isLocalAddress}).
  */
 export function mxEntries(decision: Extract<Decision, { action: 'send' }>): HarakaMxEntry[] {
   const { source, hosts } = decision;
-  if (decision.relay) return hosts.map((h) => ({ exchange: h.host, from_dns: h.host, priority: h.priority, port: h.port }));
+  // an overflow relay is the operator's route too; given by name, Haraka resolves it and marks it as from DNS itself
+  if (decision.relay) {
+    return hosts.map((h) => ({ exchange: h.host, ...(isLocalAddress(h.host) ? {} : { from_dns: h.host }), priority: h.priority, port: h.port }));
+  }
   const entries: HarakaMxEntry[] = [];
   for (const host of hosts) {
     const addresses = source.family === 6 ? host.v6 : source.family === 4 ? host.v4 : [...host.v4, ...host.v6];

@@ -17,6 +17,7 @@ const RATE = 4; // messages per second on the lane
 const MESSAGES = 40;
 const GOOGLE = 4; // messages on a second lane (s3 → Google)
 const THROTTLES = 2; // the Google receiver's first MAIL FROMs answered 451 4.7.28
+const RELAYED = 5; // messages of the relay test
 
 /** Largest number of deliveries in any window [t, t + windowMs) starting at a delivery. */
 function maxInWindow(times: number[], windowMs: number): number {
@@ -107,4 +108,56 @@ static_mx:
   const errors = log.split('\n').filter((l) => /\[(ERROR|CRIT|ALERT|EMERG)\]/.test(l));
   t.same(errors, [], 'no ERROR (or worse) line in the log');
   t.equal(count(log, /what is /), 0, 'no "what is N" line');
+});
+
+t.test('an overflow_relay on this host takes what the pool cannot send, without local_mx_ok', async (t) => {
+  const ms = await startReceiver();
+  const relay = await startReceiver();
+  t.teardown(() => ms.close());
+  t.teardown(() => relay.close());
+  const haraka = await startHaraka({
+    name: 'answers-relay',
+    plugins: ['test_relay', 'paceline'],
+    files: {
+      // one message an hour on the lane: the rest overflows to the relay at once
+      'config/paceline.yaml': `
+sources:
+  s2: { address: 127.0.0.2, helo: s2.paceline.test }
+pools:
+  default: { sources: [s2], overflow: reroute, overflow_relay: "127.0.0.1:${relay.port}" }
+providers:
+  microsoft365: { limits: { rate: "1/h", concurrency: 1 } }
+static_mx:
+  contoso.test:
+    - { host: contoso-test.mail.protection.outlook.com, address: 127.0.0.1, port: ${ms.port} }
+`,
+      'config/outbound.ini': '[main]\ntemp_fail_intervals=5s*30\nenable_tls=false\n',
+      'config/tls.ini': '[main]\nkey=\ncert=\n',
+    },
+  });
+  t.teardown(() => haraka.stop());
+  await haraka.waitForLog(/paceline ready/, 10_000);
+  const msgs: MailSpec[] = [];
+  for (let i = 0; i < RELAYED; i++) msgs.push({ from: 's@paceline.test', to: [`r${i}@contoso.test`], messageId: `<r-${i}@paceline.test>` });
+  await sendMany(haraka.port, msgs, 1);
+  await new Promise<void>((resolve, reject) => {
+    const deadline = Date.now() + 60_000;
+    const poll = setInterval(() => {
+      if (ms.deliveries.length + relay.deliveries.length >= RELAYED) resolve();
+      else if (Date.now() > deadline) reject(new Error(`${ms.deliveries.length} direct + ${relay.deliveries.length} relayed of ${RELAYED} arrived in 60 s`));
+      else return;
+      clearInterval(poll);
+    }, 200);
+  });
+  await new Promise((r) => setTimeout(r, 1500)); // anything duplicated would arrive now
+
+  const ids = [...ms.deliveries, ...relay.deliveries].map((d) => d.messageId);
+  t.equal(ids.length, RELAYED, 'every message arrived');
+  t.equal(new Set(ids).size, RELAYED, 'each exactly once');
+  t.ok(ms.deliveries.length >= 1 && ms.deliveries.every((d) => d.remoteAddress === '127.0.0.2'), `${ms.deliveries.length} on the lane, from s2`);
+  t.ok(relay.deliveries.length >= RELAYED - 2, `${relay.deliveries.length} through the relay on 127.0.0.1`);
+  const log = haraka.log();
+  t.match(log, /paceline send contoso\.test: overflow from pool default to relay 127\.0\.0\.1:\d+/, 'the overflow is logged');
+  t.notMatch(log, /MX [^\n]* is local, skipping/, 'Haraka never skipped the relay as a local MX');
+  t.same(log.split('\n').filter((l) => /\[(ERROR|CRIT|ALERT|EMERG)\]/.test(l)), [], 'no ERROR (or worse) line in the log');
 });

@@ -1,6 +1,6 @@
 /**
- * The MX list paceline gives Haraka's get_mx: a static_mx route to a local
- * address carries no `from_dns`, so that Haraka (local_mx_ok=false, its
+ * The MX list paceline gives Haraka's get_mx: a static_mx route or an
+ * overflow relay at a local address carries no `from_dns`, so that Haraka (local_mx_ok=false, its
  * default) does not skip it as a local MX; everything else keeps it.
  */
 import type { NetworkInterfaceInfo } from 'node:os';
@@ -56,6 +56,16 @@ t.test('mxEntries: from_dns except on a static_mx route to a local address', asy
   t.same(local, { exchange: '127.0.0.1', priority: 0, port: 2525, bind: '127.0.0.2', bind_helo: 's2.example.test' }, 'static, local: no from_dns');
   t.match(mxEntries(send([host('192.0.2.50', true)])), [{ exchange: '192.0.2.50', from_dns: 'mx.example.test' }], 'static, not local: from_dns (TLS server name)');
   t.match(mxEntries(send([host('127.0.0.1', false)])), [{ exchange: '127.0.0.1', from_dns: 'mx.example.test' }], "from DNS, local: from_dns, Haraka's loop guard applies");
+});
+
+t.test('mxEntries: an overflow relay at a local address has no from_dns; one given by name or remote keeps it', async (t) => {
+  const relay = (address: string): Extract<Decision, { action: 'send' }> => ({
+    action: 'send', source: { name: `relay:${address}`, limits: new Map() }, provider: 'p', relay: true, why: 'test',
+    hosts: [{ host: address, priority: 0, port: 10025, v4: [], v6: [] }],
+  });
+  t.same(mxEntries(relay('127.0.0.1')), [{ exchange: '127.0.0.1', priority: 0, port: 10025 }], 'local address: no from_dns');
+  t.same(mxEntries(relay('192.0.2.25')), [{ exchange: '192.0.2.25', from_dns: '192.0.2.25', priority: 0, port: 10025 }], 'remote address: from_dns');
+  t.same(mxEntries(relay('relay.example.net')), [{ exchange: 'relay.example.net', from_dns: 'relay.example.net', priority: 0, port: 10025 }], 'a name: from_dns');
 });
 
 t.test('MxResolver marks static_mx answers as configured, DNS answers not', async (t) => {
