@@ -12,7 +12,7 @@ import { delaySeconds, Engine, type Decision, type Ticket } from '../lib/engine/
 import type { Connection, HMail, Next } from '../lib/haraka/types';
 import { MxResolver } from '../lib/engine/mx';
 import { pluginClock } from '../lib/haraka/clock';
-import { describeConfig, markExpired, MAX_HOLDS, memoryInClusterMode, messageOf, mxEntries, oneLine, replyOf, storeChanged, workerCount } from '../lib/haraka/glue';
+import { answerSeconds, describeConfig, markExpired, MAX_HOLDS, memoryInClusterMode, messageOf, mxEntries, oneLine, replyOf, storeChanged, workerCount } from '../lib/haraka/glue';
 import { openStore, startSnapshots } from '../lib/store/open';
 import type { LaneRef, PacingStore } from '../lib/store/types';
 
@@ -112,10 +112,10 @@ function decideAndAnswer(plugin: Plugin, hmail: HMail, next: Next, holds: number
       if (decision.action === 'send' && !decision.relay && hmail.notes) hmail.notes[LANE_NOTE] = { source: decision.source.name, provider: decision.provider };
       if (settings.logDecisions && decision.action !== 'hold') plugin.loginfo(`paceline ${decision.action} ${msg.domain}: ${decision.why}`, hmail);
       if (decision.action === 'hold') {
-        if (holds >= MAX_HOLDS) return next(constants.delay, 1);
+        if (holds >= MAX_HOLDS) return next(constants.delay, answerSeconds(1));
         return void setTimeout(() => decideAndAnswer(plugin, hmail, next, holds + 1), decision.ms);
       }
-      if (decision.action === 'delay') return next(constants.delay, decision.seconds);
+      if (decision.action === 'delay') return next(constants.delay, answerSeconds(decision.seconds));
       next();
     },
     (err: Error) => {
@@ -123,7 +123,7 @@ function decideAndAnswer(plugin: Plugin, hmail: HMail, next: Next, holds: number
       const overdue = state.clock() - msg.queueTime > settings.maxHoldMs;
       plugin.logerror(`paceline could not decide (${err.message}); ${overdue ? 'past max_hold, letting Haraka deliver' : 'retrying in 60s'}`, hmail);
       if (overdue) return next();
-      next(constants.delay, 60);
+      next(constants.delay, answerSeconds(60));
     },
   );
 }
@@ -165,7 +165,7 @@ function ended(plugin: Plugin, hmail: HMail, attempt: { delivered: boolean; repl
         plugin.loginfo(`paceline reply on ${report.lane.source}/${report.lane.provider}: ${what}`, hmail);
       }
       const wait = report?.reopensAt ? delaySeconds(report.reopensAt, (plugin.paceline as PluginState).clock()) : 0;
-      if (retry && wait > 1) return next(constants.denysoft, wait);
+      if (retry && wait > 1) return next(constants.denysoft, answerSeconds(wait));
       next();
     },
     (err: Error) => {

@@ -90,6 +90,11 @@ export interface ReactEvent {
   readonly sentAt?: number;
 }
 
+/** When the lane reopened after its last reaction (0 = never reacted). */
+function reopenedAt(s: LaneState, p: ReactParams): number {
+  return s.holdUntil === 0 ? 0 : s.holdUntil - p.holdMs;
+}
+
 /**
  * The pace after a refusal. What the provider accepted from the lane in the
  * last minute is the best measure of what it will take: the pace becomes
@@ -99,7 +104,7 @@ export interface ReactEvent {
  */
 function slowDown(s: LaneState, limits: LaneLimits, p: ReactParams, now: number, pauseMs: number, policyIntervalMs: number): void {
   // a sample shorter than the minute it claims to measure overstates the limit of a longer window
-  const sampled = s.holdUntil === 0 || now - (s.holdUntil - p.holdMs) >= 60_000;
+  const sampled = s.holdUntil === 0 || now - reopenedAt(s, p) >= 60_000;
   const accepted = limits.rate && sampled ? acceptedLastMinute(s, now) / perMinute(limits.rate) : 0;
   s.prevFactor = s.factor;
   s.backoffs = 0;
@@ -150,11 +155,6 @@ function pauseUntil(s: LaneState, limits: LaneLimits, now: number, until: number
  * looked like an incident and paused the provider for 5 minutes.
  */
 export const SETTLE_MS = 300_000;
-
-/** When the lane reopened after its last reaction (0 = never reacted). */
-function reopenedAt(s: LaneState, p: ReactParams): number {
-  return s.holdUntil === 0 ? 0 : s.holdUntil - p.holdMs;
-}
 
 /** The throttle reaction (see the file's header). */
 function throttled(s: LaneState, limits: LaneLimits, now: number, event: ReactEvent, p: ReactParams, interval: number): Effect {

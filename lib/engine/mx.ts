@@ -17,6 +17,8 @@ export interface MxHost {
   readonly port: number;
   readonly v4: readonly string[];
   readonly v6: readonly string[];
+  /** From `static_mx` (the operator's route), not from a DNS MX record. */
+  readonly configured?: true;
 }
 
 export type MxAnswer =
@@ -80,7 +82,8 @@ export class MxResolver {
       const exchanges = fixed ?? (await this.mxRecords(domain));
       if (exchanges.length === 0) return this.remember(domain, { ok: false, error: 'null MX' }, this.options.negativeMs);
       const resolved = await Promise.all(exchanges.map((e) => this.addresses(e)));
-      const hosts = resolved.map((r) => r.host).filter((h) => h.v4.length + h.v6.length > 0);
+      const found = resolved.map((r) => r.host).filter((h) => h.v4.length + h.v6.length > 0);
+      const hosts = fixed ? found.map((h): MxHost => ({ ...h, configured: true })) : found;
       if (hosts.length === 0) return this.remember(domain, { ok: false, error: 'no address for any MX host' }, this.options.negativeMs);
       const ttl = Math.min(this.options.cacheMaxMs, ...resolved.map((r) => r.ttlMs));
       return this.remember(domain, { ok: true, hosts }, Math.max(1000, ttl));

@@ -3,7 +3,9 @@
  * turning a decision into an MX list, and the DSN of a message held too long.
  */
 
+import net from 'node:net';
 import os from 'node:os';
+import { Address4, Address6 } from 'ip-address';
 import { ConfigError, formatIssue } from '../config/errors';
 import type { HarakaConfigReader } from '../config/load';
 import type { Config } from '../config/types';
@@ -29,17 +31,53 @@ export function messageOf(hmail: HMail, poolNote: string, now: number): Message 
   };
 }
 
-/** The MX list for Haraka's get_mx: addresses of the source's family, bound to the source. */
+/** Ranges Haraka's outbound counts as this host's own (haraka-net-utils is_local_ipv4 / is_local_ipv6). */
+const LOCAL_V4 = ['0.0.0.0/32', '127.0.0.0/8', '169.254.0.0/16'].map((r) => new Address4(r));
+const LOCAL_V6 = ['::/128', '::1/128', 'fe80::/10', 'fc00::/7'].map((r) => new Address6(r));
+
+/**
+ * True for an address Haraka 3.3's outbound treats as local (haraka-net-utils
+ * is_local_ip): bound on one of this host's interfaces, or in a loopback,
+ * link-local or (IPv6) unique-local range. Haraka skips such an MX entry when
+ * it carries `from_dns` and outbound.ini has no `local_mx_ok=true`.
+ */
+export function isLocalAddress(address: string, interfaces = os.networkInterfaces()): boolean {
+  for (const list of Object.values(interfaces)) if (list?.some((i) => i.address === address)) return true;
+  if (net.isIPv4(address)) return LOCAL_V4.some((r) => new Address4(address).isInSubnet(r));
+  if (net.isIPv6(address)) return LOCAL_V6.some((r) => new Address6(address).isInSubnet(r));
+  return false;
+}
+
+/**
+ * The seconds of a DELAY or DENYSOFT answer, as Haraka wants them: a whole
+ * number ≥ 1, written as a decimal string. Haraka multiplies it into
+ * milliseconds either way, but its hook logger logs `[ERROR] what is N
+ * (typeof number)?` for a number.
+ */
+export function answerSeconds(seconds: number): string {
+  return String(Number.isFinite(seconds) ? Math.max(1, Math.ceil(seconds)) : 1);
+}
+
+/**
+ * The MX list for Haraka's get_mx: addresses of the source's family, bound to
+ * the source. An entry is marked as from DNS (`from_dns`, which also gives
+ * Haraka the TLS server name) unless it is a static_mx route or an overflow
+ * relay at a local address: Haraka would skip that one as a local MX (see
+ * {@link isLocalAddress}).
+ */
 export function mxEntries(decision: Extract<Decision, { action: 'send' }>): HarakaMxEntry[] {
   const { source, hosts } = decision;
-  if (decision.relay) return hosts.map((h) => ({ exchange: h.host, from_dns: h.host, priority: h.priority, port: h.port }));
+  // an overflow relay is the operator's route too; given by name, Haraka resolves it and marks it as from DNS itself
+  if (decision.relay) {
+    return hosts.map((h) => ({ exchange: h.host, ...(isLocalAddress(h.host) ? {} : { from_dns: h.host }), priority: h.priority, port: h.port }));
+  }
   const entries: HarakaMxEntry[] = [];
   for (const host of hosts) {
     const addresses = source.family === 6 ? host.v6 : source.family === 4 ? host.v4 : [...host.v4, ...host.v6];
     for (const address of addresses) {
       entries.push({
         exchange: address,
-        from_dns: host.host,
+        ...(host.configured && isLocalAddress(address) ? {} : { from_dns: host.host }),
         priority: host.priority,
         port: host.port,
         ...(source.address ? { bind: source.address } : {}),

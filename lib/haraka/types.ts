@@ -38,7 +38,8 @@ export interface Connection {
 
 export interface HarakaMxEntry {
   exchange: string;
-  from_dns: string;
+  /** The MX host name DNS gave: Haraka skips such an entry whose exchange is local unless outbound.ini local_mx_ok=true. */
+  from_dns?: string;
   priority: number;
   port: number;
   bind?: string;

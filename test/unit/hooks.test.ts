@@ -78,18 +78,36 @@ t.test('send, then get_mx returns the MX bound to the chosen source', async (t) 
   t.same(await call(self, 'hook_send_email', h), { code: undefined, msg: undefined }, 'CONT: deliver now');
   const mx = await call(self, 'hook_get_mx', h, 'contoso.test');
   t.equal(mx.code, constants.ok);
-  t.match(mx.msg, [{ exchange: '127.0.0.1', port: 2600, from_dns: 'contoso-test.mail.protection.outlook.com', bind: /^127\.0\.0\.[23]$/, bind_helo: /^[ab]\.example\.test$/ }]);
+  t.match(mx.msg, [{ exchange: '127.0.0.1', port: 2600, bind: /^127\.0\.0\.[23]$/, bind_helo: /^[ab]\.example\.test$/ }]);
+  // a static_mx route to a local address is not marked as from DNS: Haraka would skip it (local_mx_ok)
+  t.notOk('from_dns' in ((mx.msg as object[])[0] as object), 'no from_dns on a local static_mx entry');
 });
 
-t.test('no budget: DELAY with a finite whole number of seconds', async (t) => {
+/** A DELAY/DENYSOFT message as paceline answers it: whole seconds ≥ 1 as a decimal string (a number makes Haraka log an ERROR). */
+function seconds(msg: unknown): number {
+  return typeof msg === 'string' && /^[1-9]\d*$/.test(msg) ? Number(msg) : NaN;
+}
+
+t.test('no budget: DELAY with a whole number of seconds, as a string', async (t) => {
   const { self } = makePlugin();
   const replies: Reply[] = [];
   for (let i = 0; i < 4; i++) replies.push(await call(self, 'hook_send_email', hmail('contoso.test')));
   t.same(replies.slice(0, 2).map((r) => r.code), [undefined, undefined]);
   for (const r of replies.slice(2)) {
     t.equal(r.code, constants.delay);
-    t.ok(Number.isInteger(r.msg) && (r.msg as number) >= 1 && (r.msg as number) <= 3600, `delay ${String(r.msg)} is finite and ≤ max_hold`);
+    t.ok(seconds(r.msg) >= 1 && seconds(r.msg) <= 3600, `delay ${JSON.stringify(r.msg)} is a decimal string of whole seconds ≤ max_hold`);
   }
+});
+
+t.test('a throttle reply: deferred answers DENYSOFT with the seconds until the lane reopens, as a string', async (t) => {
+  const { self } = makePlugin(YAML.replace('"1/h"', '"100/s"'), '[main]\nmax_hold=1h\n[adapt]\nthrottle_pause=30s\n');
+  const h = hmail('contoso.test');
+  t.same((await call(self, 'hook_send_email', h)).code, undefined);
+  t.equal((await call(self, 'hook_get_mx', h, 'contoso.test')).code, constants.ok);
+  const err = 'Upstream error: 451 4.7.500 Server busy. Please try again later from [127.0.0.2]. (AS843)';
+  const r = await call(self, 'hook_deferred', h, { delay: 60, err });
+  t.equal(r.code, constants.denysoft);
+  t.ok(seconds(r.msg) >= 25 && seconds(r.msg) <= 31, `retry in ${JSON.stringify(r.msg)} s: the 30 s pause, as a string`);
 });
 
 t.test('every outcome releases the lane', async (t) => {
@@ -123,7 +141,7 @@ t.test('a failing store never loses the message: DELAY and log', async (t) => {
   const state = self.paceline as { engine: { decide: () => Promise<never> } };
   state.engine.decide = () => Promise.reject(new Error('store down'));
   const r = await call(self, 'hook_send_email', hmail('contoso.test'));
-  t.same(r, { code: constants.delay, msg: 60 });
+  t.same(r, { code: constants.delay, msg: '60' });
   t.ok(logs.some((l) => /could not decide \(store down\)/.test(l)));
 });
 

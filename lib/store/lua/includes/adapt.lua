@@ -24,13 +24,20 @@ local function pause_until(s, limits, now, untilT)
   s.departAt = math.max(s.departAt, untilT + tolerance_ms(s, limits))
 end
 
+-- reopenedAt(): when the lane reopened after its last reaction (0 = never reacted).
+-- Above slow_down and throttled, which call it: a Lua local exists only below its definition.
+local function reopened_at(s, p)
+  if s.holdUntil == 0 then return 0 end
+  return s.holdUntil - p.holdMs
+end
+
 -- slowDown(): in the start phase the pace before its last doubling; else the
 -- pace from what the provider accepted in the last minute when the lane has
 -- been open that long (remembered as the known-good pace), else multiplied by
 -- decrease.
 local function slow_down(s, limits, p, now, pauseMs, policyIntervalMs)
   -- a sample shorter than the minute it claims to measure overstates the limit of a longer window
-  local sampled = s.holdUntil == 0 or now - (s.holdUntil - p.holdMs) >= 60000
+  local sampled = s.holdUntil == 0 or now - reopened_at(s, p) >= 60000
   local accepted = 0
   if limits.count ~= nil and sampled then accepted = accepted_last_minute(s, now) / (60000 / (limits.periodMs / limits.count)) end
   s.prevFactor = s.factor
@@ -57,12 +64,6 @@ local function slow_down(s, limits, p, now, pauseMs, policyIntervalMs)
   s.climbs = 0
   pause_until(s, limits, now, math.max(s.pauseUntil, now + pauseMs))
   s.recoverAt = s.pauseUntil + policyIntervalMs
-end
-
--- reopenedAt(): when the lane reopened after its last reaction (0 = never reacted).
-local function reopened_at(s, p)
-  if s.holdUntil == 0 then return 0 end
-  return s.holdUntil - p.holdMs
 end
 
 -- throttled(): the throttle reaction (see adapt.ts): held, capped, extended,
