@@ -21,6 +21,8 @@ const files: Record<string, string> = {
   'config/relay.ini': '[relay]\nacl=true\nforce_routing=false\ndest_domains=false\n',
   'config/relay_acl_allow': '127.0.0.0/8\n::1/128\n',
   'config/log.ini': '[main]\nlevel=info\ntimestamps=true\n',
+  // no TLS key and certificate for a local try-out: without these keys Haraka logs two ERROR lines at start
+  'config/tls.ini': '[main]\nkey=\ncert=\n',
 };
 
 function write(rel: string, text: string): void {

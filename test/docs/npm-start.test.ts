@@ -60,6 +60,7 @@ t.test('npm start runs Haraka with paceline on the embedded store, relaying for 
   const replies = await smtpDialogue(port, ['EHLO client.test', 'MAIL FROM:<s@client.test>', 'RCPT TO:<someone@elsewhere.test>', 'RSET', 'QUIT']);
   t.match(replies[0], /^220 /, 'the SMTP greeting');
   t.match(replies[3], /^250 /, `a loopback client may relay (RCPT to another domain accepted): ${replies.join(' | ')}`);
+  t.notMatch(log, /\[(ERROR|CRIT)\]/, 'no ERROR or CRIT line at start');
   if (proc.pid) process.kill(-proc.pid, 'SIGTERM');
   await exited;
 });
