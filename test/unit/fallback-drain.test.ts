@@ -67,6 +67,8 @@ async function drain(count: number, down: (ms: number) => boolean, untilMs: numb
   const queue = Array.from({ length: count }, (_, i) => ({ i, at: start + i, ticket: {} as Ticket, returns: 0 }));
   const sent: number[] = [];
   const returns: number[] = [];
+  /** The DELAYs (s) given while the shared store was down. */
+  const delaysDown: number[] = [];
   let seed = 7;
   const jitter = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 1000;
   while (queue.length > 0) {
@@ -80,12 +82,13 @@ async function drain(count: number, down: (ms: number) => boolean, untilMs: numb
       sent.push(clock.t - start);
       returns.push(m.returns);
     } else if (d.action === 'delay') {
+      if (primary.down) delaysDown.push(d.seconds);
       queue.push({ ...m, at: clock.t + d.seconds * 1000 + jitter(), returns: m.returns + 1 });
     }
     else if (d.action === 'hold') queue.push({ ...m, at: clock.t + d.ms, returns: m.returns + 1 });
     else throw new Error(`unexpected decision ${d.action}: ${d.why}`);
   }
-  return { sent, returns, calls: primary.calls, logs };
+  return { sent, returns, delaysDown, calls: primary.calls, logs };
 }
 
 const within = (times: readonly number[], from: number, to: number) => times.filter((x) => x >= from && x < to).length;
@@ -102,7 +105,7 @@ function busiestSecond(times: readonly number[], from: number): number {
 }
 
 t.test('down from the start for the whole run: the share (R / cluster_size) from the first second', async (t) => {
-  const { sent, calls, logs } = await drain(100, () => true, 60_000);
+  const { sent, calls, logs, delaysDown } = await drain(100, () => true, 60_000);
   const share = R / NODES;
   t.equal(sent.length, 100, 'every message sent');
   for (const s of [0, 5, 10, 15]) {
@@ -116,6 +119,9 @@ t.test('down from the start for the whole run: the share (R / cluster_size) from
   const runMs = Math.max(...sent);
   t.ok(calls.length <= 2 + runMs / RETRY_MS, `at most one probe per retry_after (${calls.length} in ${runMs} ms)`);
   t.equal(logs.filter((l) => /shared store failed/.test(l)).length, 1, 'the outage is logged once');
+  const longest = Math.max(...delaysDown);
+  const back = `a local booking comes back within retry_after (${longest} s)`;
+  t.ok(delaysDown.length > 0 && longest <= RETRY_MS / 1000, back);
 });
 
 t.test('down at start, back after 10 s: the share during the outage, then R within R + burst per second', async (t) => {
