@@ -77,13 +77,15 @@ export const REPOLL_MAX_MS = 300_000;
 
 /**
  * DELAY for a booked message: back just before its slot, or after half the
- * way to a far slot (at most REPOLL_MAX_MS). On a lane in its start phase
- * (lib/core/start.ts) the pace may double every `startMs`, and every booked
- * slot comes nearer with it: such a message comes back at least every
- * `startMs`, or the lane would wait for messages booked at a pace it has left.
+ * way to a far slot (at most REPOLL_MAX_MS). A booked slot may come nearer:
+ * on a lane in its start phase (lib/core/start.ts) the pace may double every
+ * start interval, and a slot the local fallback booked while the shared store
+ * was away gives way to the shared pace when it is back. Such a message comes
+ * back at least every `recheckMs`, or the lane would wait for messages booked
+ * at a pace it has left.
  */
-export function bookedDelaySeconds(at: number, now: number, startMs = 0): number {
-  if (startMs > 0 && at - now > startMs + PRECISE_MS) return Math.max(1, Math.floor(startMs / 1000));
+export function bookedDelaySeconds(at: number, now: number, recheckMs = 0): number {
+  if (recheckMs > 0 && at - now > recheckMs + PRECISE_MS) return Math.max(1, Math.floor(recheckMs / 1000));
   return at - now > REPOLL_MS ? Math.floor(Math.min(at - now, 2 * REPOLL_MAX_MS) / 2000) : earlySeconds(at, now);
 }
 
@@ -231,8 +233,8 @@ export class Engine extends Outcomes {
 
   private async claimReserved(ctx: Ctx, c: Candidate, reserved: { lane: LaneRef; slot: number; epoch: number }): Promise<Decision> {
     const req = { slot: reserved.slot, epoch: reserved.epoch, leaseId: randomUUID(), leaseMs: this.config.settings.leaseMs };
-    const { now, value } = await this.store.claim(c.lane, c.view.limits, req);
-    return this.conclude(ctx, c, value, now, 'reserved slot');
+    const { now, value, recheckMs } = await this.store.claim(c.lane, c.view.limits, req);
+    return this.conclude(ctx, c, value, now, 'reserved slot', recheckMs);
   }
 
   private async choose(ctx: Ctx, now: number): Promise<Decision> {
@@ -246,7 +248,7 @@ export class Engine extends Outcomes {
     // A lone candidate: book it at once (a free slot is granted, else the next one is booked).
     if (order.length === 1) {
       const res = await acquire((order[0] as Ranked).c, 'reserve');
-      return this.conclude(ctx, (order[0] as Ranked).c, res.value, res.now, 'free slot');
+      return this.conclude(ctx, (order[0] as Ranked).c, res.value, res.now, 'free slot', res.recheckMs);
     }
     // Free candidates take a slot now or not at all: one that another delivery took in between
     // says when it is free next, and the booking goes to whichever candidate is free soonest,
@@ -255,13 +257,13 @@ export class Engine extends Outcomes {
     for (const { c, at } of order) {
       if (at > now) break;
       const res = await acquire(c, 'now');
-      if (res.value.kind !== 'wait') return this.conclude(ctx, c, res.value, res.now, 'free slot');
+      if (res.value.kind !== 'wait') return this.conclude(ctx, c, res.value, res.now, 'free slot', res.recheckMs);
       freeAt.set(c, res.value.at);
     }
     // ties keep the rank order (the sort is stable)
     const [soonest] = [...freeAt].sort((x, y) => x[1] - y[1])[0] as [Candidate, number];
     const res = await acquire(soonest, 'reserve');
-    return this.conclude(ctx, soonest, res.value, res.now, 'free slot');
+    return this.conclude(ctx, soonest, res.value, res.now, 'free slot', res.recheckMs);
   }
 
   /**
@@ -294,7 +296,8 @@ export class Engine extends Outcomes {
     return rank(candidates, (c) => ({ state: c.state, limits: c.view.limits, warming: c.view.warm !== undefined }), now, this.turn++);
   }
 
-  private conclude(ctx: Ctx, c: Candidate, result: AcquireResult, now: number, what: string): Decision {
+  /** `recheckMs`: the store's (see StoreResult); a lane in its start phase rechecks every start interval. */
+  private conclude(ctx: Ctx, c: Candidate, result: AcquireResult, now: number, what: string, recheckMs = 0): Decision {
     const { source, lane } = c;
     if (result.kind === 'granted') {
       delete ctx.ticket.reservation;
@@ -306,19 +309,21 @@ export class Engine extends Outcomes {
     if (result.kind === 'reserved') ctx.ticket.reservation = { lane, at: result.at, slot: result.slot, epoch: result.epoch };
     const booked = result.kind === 'reserved' || (result.kind === 'wait' && result.reason === 'rate' && ctx.ticket.reservation !== undefined);
     const reason = result.kind === 'reserved' ? `reserved rate slot on ${source.name}` : `${result.reason} limit on ${source.name}`;
-    return this.wait(ctx, result.at, now, reason, booked, starting(c.state) ? (c.view.limits.policy?.startIntervalMs ?? 0) : 0);
+    const startMs = starting(c.state) ? (c.view.limits.policy?.startIntervalMs ?? 0) : 0;
+    const every = [startMs, recheckMs].filter((ms) => ms > 0);
+    return this.wait(ctx, result.at, now, reason, booked, every.length > 0 ? Math.min(...every) : 0);
   }
 
   /** Delay until `at`, but never past max_hold; a message already past it expires. */
-  /** `startMs`: the booked lane's start interval while it is in its start phase (see bookedDelaySeconds). */
-  private wait(ctx: Ctx, at: number, now: number, reason: string, booked = false, startMs = 0): Decision {
+  /** `recheckMs`: how often a booked message comes back, when its slot may come nearer (see bookedDelaySeconds). */
+  private wait(ctx: Ctx, at: number, now: number, reason: string, booked = false, recheckMs = 0): Decision {
     const holdUntil = ctx.msg.queueTime + this.config.settings.maxHoldMs;
     if (now >= holdUntil) {
       return { action: 'expire', provider: ctx.provider, why: `held by pacing since ${new Date(ctx.msg.queueTime).toISOString()} (${reason}), beyond max_hold` };
     }
     if (booked && at <= holdUntil) {
       if (at - now <= PRECISE_MS) return { action: 'hold', ms: Math.max(0, at - now), provider: ctx.provider, why: `${ctx.prefix}${reason}, leaving in ${at - now} ms` };
-      const early = bookedDelaySeconds(at, now, startMs);
+      const early = bookedDelaySeconds(at, now, recheckMs);
       return { action: 'delay', seconds: early, provider: ctx.provider, why: `${ctx.prefix}${reason}, next slot in ${Math.ceil((at - now) / 1000)}s (back in ${early}s)` };
     }
     const seconds = delaySeconds(Math.min(at, holdUntil), now);

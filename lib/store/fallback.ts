@@ -1,13 +1,21 @@
 /**
  * Keeps pacing going when the shared store fails. Every call goes to the
  * primary (Redis); when it throws, the call is answered by the policy
- * `on_store_error`, the outage is logged once, and the primary is tried again
- * after a short pause, so shared pacing resumes by itself:
+ * `on_store_error` and the outage is logged once. While it is down every call
+ * is answered by the policy at once (none waits for a dead server's timeout),
+ * and one read-only probe every `retry_after` finds out when it is back, so
+ * shared pacing resumes by itself:
  * - `local`: a per-node memory store whose lanes get their limits divided by
  *   `cluster_size` (each node takes its share of every limit);
  * - `delay`: every message waits and tries again;
  * - `allow`: messages go out unpaced.
  * Nothing is lost or bounced because the store was away.
+ *
+ * Under `local` a message the local store booked a slot for comes back to
+ * claim it from the local store while the primary is down, and books again on
+ * the primary (a fresh acquire, counted there) once it answers; a message the
+ * primary booked books again locally while the primary is down. Either way it
+ * keeps its place in the store that paces it, and no slot is taken twice.
  */
 
 import type { ReactEvent, ReactParams } from '../core/adapt';
@@ -15,7 +23,7 @@ import type { AcquireRequest, AcquireResult, ClaimRequest, LaneLimits } from '..
 import type { IncidentParams } from '../core/provider-state';
 import type { WarmRecord } from '../core/warmup';
 import { MemoryStore } from './memory';
-import type { LaneRef, PacingStore, StoreResult } from './types';
+import { laneKey, type LaneRef, type PacingStore, type StoreResult } from './types';
 
 export type OnStoreError = 'local' | 'delay' | 'allow';
 
@@ -47,11 +55,24 @@ export function shareOf(limits: LaneLimits, nodes: number): LaneLimits {
   return out;
 }
 
+/** A local booking whose slot was this long ago is forgotten (its message was delivered elsewhere, bounced or lost). */
+const BOOKING_TTL_MS = 3_600_000;
+
+function bookingKey(lane: LaneRef, slot: number, epoch: number): string {
+  return `${laneKey(lane)}|${slot}|${epoch}`;
+}
+
 export class FallbackStore implements PacingStore {
-  private readonly local: MemoryStore;
+  private local: MemoryStore;
   private readonly clock: () => number;
   private downSince = 0;
   private retryAt = 0;
+  /** Slots the local store booked (lane|slot|epoch → real time of the slot, ms): their claims go to it. */
+  private readonly booked = new Map<string, number>();
+  private lastSweep = 0;
+  private probing = false;
+  /** The provider of the latest decision: what the probe peeks. */
+  private lastProvider = '';
 
   constructor(
     private readonly primary: PacingStore,
@@ -66,15 +87,19 @@ export class FallbackStore implements PacingStore {
     return this.downSince !== 0;
   }
 
+  /**
+   * The primary, or the policy's answer while it is down. While it is down no
+   * call waits for it: every call is answered by the policy at once, and one
+   * read-only probe at a time, every `retryMs`, finds out when it is back
+   * (a decision waiting for a dead server's timeout would miss its slot).
+   */
   private async run<T>(what: string, primary: () => Promise<T>, fallback: () => Promise<T>): Promise<T> {
-    if (this.downSince !== 0 && this.clock() < this.retryAt) return fallback();
+    if (this.downSince !== 0) {
+      this.probe();
+      return fallback();
+    }
     try {
-      const value = await primary();
-      if (this.downSince !== 0) {
-        this.o.log('notice', `paceline: shared store is back after ${Math.round((this.clock() - this.downSince) / 1000)}s; shared pacing resumed`);
-        this.downSince = 0;
-      }
-      return value;
+      return await primary();
     } catch (err) {
       const now = this.clock();
       if (this.downSince === 0) {
@@ -86,16 +111,70 @@ export class FallbackStore implements PacingStore {
     }
   }
 
-  private answer(limits: LaneLimits, lane: LaneRef, req: { leaseId: string; leaseMs: number }): Promise<StoreResult<AcquireResult>> {
+  /** One read-only call to the primary, at most one at a time and one per `retryMs`. */
+  private probe(): void {
+    if (this.probing || this.clock() < this.retryAt) return;
+    this.probing = true;
+    this.primary.peek([], this.lastProvider).then(
+      () => this.resume(),
+      () => (this.retryAt = this.clock() + this.o.retryMs),
+    ).finally(() => (this.probing = false));
+  }
+
+  private resume(): void {
+    if (this.downSince === 0) return;
+    const seconds = Math.round((this.clock() - this.downSince) / 1000);
+    this.o.log('notice', `paceline: shared store is back after ${seconds}s; shared pacing resumed`);
+    this.downSince = 0;
+    // the local bookings move to the primary as their messages come back (claimLocal):
+    // a later outage starts from fresh local lanes, not behind those slots
+    const old = this.local;
+    this.local = new MemoryStore(this.clock);
+    void old.close();
+  }
+
+  /** An acquire answered by the policy; a slot the local store books is remembered for its claim. */
+  private async answer(limits: LaneLimits, lane: LaneRef, req: AcquireRequest): Promise<StoreResult<AcquireResult>> {
     const now = this.clock();
-    if (this.o.policy === 'allow') return Promise.resolve({ now, value: { kind: 'granted', leaseId: req.leaseId } });
-    if (this.o.policy === 'delay') return Promise.resolve({ now, value: { kind: 'wait', at: now + this.o.delayMs, reason: 'store' } });
-    // Only `now`: a slot booked locally would be booked again when the message came back to
-    // claim it (the claim goes to the primary first), taking two local slots per message.
-    return this.local.acquire(lane, shareOf(limits, this.o.clusterSize), { mode: 'now', ...req });
+    if (this.o.policy === 'allow') return { now, value: { kind: 'granted', leaseId: req.leaseId } };
+    if (this.o.policy === 'delay') return { now, value: { kind: 'wait', at: now + this.o.delayMs, reason: 'store' } };
+    return this.remember(lane, await this.local.acquire(lane, shareOf(limits, this.o.clusterSize), req));
+  }
+
+  /** Notes a slot the local store booked, so that its claim goes back to it; forgets long-past ones. */
+  private remember(lane: LaneRef, res: StoreResult<AcquireResult>): StoreResult<AcquireResult> {
+    const v = res.value;
+    if (v.kind === 'reserved') this.booked.set(bookingKey(lane, v.slot, v.epoch), v.at);
+    if (res.now - this.lastSweep > 60_000) {
+      this.lastSweep = res.now;
+      for (const [key, at] of this.booked) if (res.now - at > BOOKING_TTL_MS) this.booked.delete(key);
+    }
+    // the shared store may be back before the slot: the message checks again every retry_after
+    return { ...res, recheckMs: this.o.retryMs };
+  }
+
+  /**
+   * A message back for a slot the local store booked: the local store claims
+   * it while the primary is down; once the primary answers, the message books
+   * on the primary (counted there), which paces the lane again.
+   */
+  private claimLocal(lane: LaneRef, limits: LaneLimits, req: ClaimRequest, key: string) {
+    const again: AcquireRequest = { mode: 'reserve', leaseId: req.leaseId, leaseMs: req.leaseMs };
+    const shared = async () => {
+      const res = await this.primary.acquire(lane, limits, again);
+      this.booked.delete(key);
+      return res;
+    };
+    const local = async () => {
+      const res = await this.local.claim(lane, shareOf(limits, this.o.clusterSize), req);
+      if (res.value.kind !== 'wait') this.booked.delete(key);
+      return this.remember(lane, res);
+    };
+    return this.run('claim', shared, local);
   }
 
   peek(lanes: readonly LaneRef[], provider: string) {
+    this.lastProvider = provider;
     return this.run('peek', () => this.primary.peek(lanes, provider), () => this.local.peek(lanes, provider));
   }
 
@@ -104,7 +183,11 @@ export class FallbackStore implements PacingStore {
   }
 
   claim(lane: LaneRef, limits: LaneLimits, req: ClaimRequest) {
-    return this.run('claim', () => this.primary.claim(lane, limits, req), () => this.answer(limits, lane, req));
+    const key = bookingKey(lane, req.slot, req.epoch);
+    if (this.booked.has(key)) return this.claimLocal(lane, limits, req, key);
+    // a slot the primary booked means nothing to the local store: the message books again there
+    const again: AcquireRequest = { mode: 'reserve', leaseId: req.leaseId, leaseMs: req.leaseMs };
+    return this.run('claim', () => this.primary.claim(lane, limits, req), () => this.answer(limits, lane, again));
   }
 
   async release(lane: LaneRef, limits: LaneLimits, leaseId: string, delivered: boolean, durationMs?: number): Promise<void> {

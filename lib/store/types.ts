@@ -20,6 +20,12 @@ export interface LaneRef {
 export interface StoreResult<T> {
   readonly now: number;
   readonly value: T;
+  /**
+   * Set on answers of a stand-in store (the local fallback while the shared
+   * store is away): a slot it booked may come nearer when the shared store is
+   * back, so a message booked by it comes back at least this often (ms).
+   */
+  readonly recheckMs?: number;
 }
 
 export interface PacingStore {
