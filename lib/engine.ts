@@ -7,6 +7,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { dayNumber } from './core/day';
+import { logText } from './core/log-text';
 import { realTime } from './core/pace';
 import { earliestAt, nextFreeAt, type AcquireResult, type LaneLimits, type LaneState } from './core/lane';
 import { providerGate } from './core/provider-state';
@@ -164,19 +165,19 @@ export class Engine extends Outcomes {
     const { pools, settings } = this.config;
     const asked = name ? pools.get(name) : undefined;
     const pool = asked ?? (pools.get(settings.defaultPool) as Pool);
-    return name && !asked ? { pool, note: `unknown pool "${name}", using "${pool.name}"` } : { pool };
+    return name && !asked ? { pool, note: `unknown pool "${logText(name, 64)}", using "${pool.name}"` } : { pool };
   }
 
   async decide(msg: Message, ticket: Ticket): Promise<Decision> {
     const config = this.config;
     if (!config.settings.enabled) return { action: 'pass', why: 'paceline disabled' };
     const answer = await this.mx.resolve(msg.domain);
-    if (!answer.ok) return { action: 'pass', why: `MX lookup for ${msg.domain}: ${answer.error}; Haraka decides` };
+    if (!answer.ok) return { action: 'pass', why: `MX lookup for ${logText(msg.domain)}: ${logText(answer.error)}; Haraka decides` };
     const provider = config.matcher.match(answer.hosts.map((h) => h.host));
     const { pool, note } = this.pool(msg.pool);
     const sources = pool.sources.map((n) => config.sources.get(n) as Source).filter((s) => reachable(s, answer.hosts));
     if (sources.length === 0) {
-      return { action: 'unroutable', provider, why: `no source of pool ${pool.name} shares an IP family with ${msg.domain}'s MX hosts` };
+      return { action: 'unroutable', provider, why: `no source of pool ${pool.name} shares an IP family with ${logText(msg.domain)}'s MX hosts` };
     }
     const lanes = sources.map((s) => ({ source: s.name, provider }));
     const peek = await this.store.peek(lanes, provider);

@@ -7,6 +7,7 @@ import os from 'node:os';
 import { ConfigError, formatIssue } from './config/errors';
 import type { HarakaConfigReader } from './config/load';
 import type { Config } from './config/types';
+import { logText } from './core/log-text';
 import type { Decision, Message } from './engine';
 import type { HarakaMxEntry, HMail } from './haraka-types';
 
@@ -20,6 +21,20 @@ export function messageOf(hmail: HMail, poolNote: string, now: number): Message 
     queueTime: Number.isFinite(todo.queue_time) ? todo.queue_time : now,
     ...(typeof pool === 'string' && pool !== '' ? { pool } : {}),
   };
+}
+
+/** The pool a header asked for, when the sender may name it; else why it was ignored (one log line). */
+export function headerPool(config: Config, value: string, authenticated: boolean): { pool: string } | { ignored: string } {
+  const { poolHeader, poolHeaderFrom, defaultPool } = config.settings;
+  const who = authenticated ? 'authenticated' : 'unauthenticated';
+  const allowed = poolHeaderFrom[who];
+  const fallback = `; using the default pool "${defaultPool}"`;
+  if (!config.pools.has(value)) return { ignored: `${poolHeader} names an unknown pool "${logText(value, 64)}"${fallback}` };
+  if (allowed !== '*' && !allowed.includes(value)) {
+    const key = `[main] pool_header_${who}`;
+    return { ignored: `${poolHeader}: pool "${value}" may not be chosen by an ${who} client (${key})${fallback}` };
+  }
+  return { pool: value };
 }
 
 /** The MX list for Haraka's get_mx: addresses of the source's family, bound to the source. */

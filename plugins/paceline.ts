@@ -12,7 +12,8 @@ import { delaySeconds, Engine, type Decision, type Ticket } from '../lib/engine'
 import type { Connection, HMail, Next } from '../lib/haraka-types';
 import { MxResolver } from '../lib/mx';
 import { pluginClock } from '../lib/clock';
-import { describeConfig, markExpired, memoryInClusterMode, messageOf, mxEntries, oneLine, replyOf, storeChanged, workerCount } from '../lib/plugin-core';
+import { logText } from '../lib/core/log-text';
+import { describeConfig, headerPool, markExpired, memoryInClusterMode, messageOf, mxEntries, oneLine, replyOf, storeChanged, workerCount } from '../lib/plugin-core';
 import { openStore, startSnapshots } from '../lib/plugin-store';
 import type { LaneRef, PacingStore } from '../lib/store/types';
 
@@ -78,19 +79,27 @@ function ticketOf(plugin: Plugin, hmail: HMail): Ticket & { decision?: Decision 
   return ticket;
 }
 
-/** Takes the pool header into a transaction note (unless a plugin set one) and removes it. */
+/**
+ * Takes the pool header into a transaction note (unless a plugin set one) when
+ * the sender may name that pool (see headerPool), and removes it either way.
+ */
 export function hook_data_post(this: Plugin, next: Next, connection: Connection): void {
   if (!this.paceline) return next(); // a cluster master: workers pace
   try {
     const txn = connection.transaction;
-    const { poolHeader, poolNote } = (this.paceline as PluginState).engine.current.settings;
+    const config = (this.paceline as PluginState).engine.current;
+    const { poolHeader, poolNote } = config.settings;
     if (txn && poolHeader) {
       const value = txn.header.get(poolHeader).trim();
-      if (value && txn.notes[poolNote] === undefined) txn.notes[poolNote] = value;
+      if (value && txn.notes[poolNote] === undefined) {
+        const asked = headerPool(config, value, Boolean(connection.notes?.auth_user));
+        if ('pool' in asked) txn.notes[poolNote] = asked.pool;
+        else this.logwarn(`paceline: ${asked.ignored}`, connection);
+      }
       txn.remove_header(poolHeader);
     }
   } catch (err) {
-    this.logerror(`paceline data_post: ${(err as Error).stack}`);
+    this.logerror(`paceline data_post: ${logText((err as Error).stack, 2000)}`);
   }
   next();
 }
@@ -113,7 +122,7 @@ function decideAndAnswer(plugin: Plugin, hmail: HMail, next: Next, holds: number
     (decision) => {
       ticket.decision = decision;
       if (decision.action === 'send' && !decision.relay && hmail.notes) hmail.notes[LANE_NOTE] = { source: decision.source.name, provider: decision.provider };
-      if (settings.logDecisions && decision.action !== 'hold') plugin.loginfo(`paceline ${decision.action} ${msg.domain}: ${decision.why}`, hmail);
+      if (settings.logDecisions && decision.action !== 'hold') plugin.loginfo(`paceline ${decision.action} ${logText(msg.domain)}: ${logText(decision.why, 1000)}`, hmail);
       if (decision.action === 'hold') {
         if (holds >= MAX_HOLDS) return next(constants.delay, 1);
         return void setTimeout(() => decideAndAnswer(plugin, hmail, next, holds + 1), decision.ms);
@@ -124,7 +133,7 @@ function decideAndAnswer(plugin: Plugin, hmail: HMail, next: Next, holds: number
     (err: Error) => {
       delete ticket.decision;
       const overdue = state.clock() - msg.queueTime > settings.maxHoldMs;
-      plugin.logerror(`paceline could not decide (${err.message}); ${overdue ? 'past max_hold, letting Haraka deliver' : 'retrying in 60s'}`, hmail);
+      plugin.logerror(`paceline could not decide (${logText(err.message)}); ${overdue ? 'past max_hold, letting Haraka deliver' : 'retrying in 60s'}`, hmail);
       if (overdue) return next();
       next(constants.delay, 60);
     },
@@ -140,7 +149,7 @@ export function hook_get_mx(this: Plugin, next: Next, hmail: HMail): void {
     case 'expire':
       return next(constants.deny, decision.why);
     case 'unroutable':
-      this.logwarn(`paceline: ${decision.why}`, hmail);
+      this.logwarn(`paceline: ${logText(decision.why, 1000)}`, hmail);
       return next(constants.denysoft, decision.why);
     default:
       return next();
@@ -172,7 +181,7 @@ function ended(plugin: Plugin, hmail: HMail, attempt: { delivered: boolean; repl
       next();
     },
     (err: Error) => {
-      plugin.logerror(`paceline could not record an outcome (a lease expires by itself): ${err.message}`, hmail);
+      plugin.logerror(`paceline could not record an outcome (a lease expires by itself): ${logText(err.message)}`, hmail);
       next();
     },
   );
@@ -196,7 +205,7 @@ export function hook_bounce(this: Plugin, next: Next, hmail: HMail, err: Error &
   if (decision?.action === 'expire') {
     const text = markExpired(hmail, decision.why);
     if (err) err.message = text;
-    this.lognotice(`paceline bounced ${hmail.todo.domain}: ${text}`, hmail);
+    this.lognotice(`paceline bounced ${logText(hmail.todo.domain)}: ${logText(text, 1000)}`, hmail);
     return ended(this, hmail, { delivered: false }, next, false);
   }
   const reply = replyOf(err, err?.bounced_rcpt);

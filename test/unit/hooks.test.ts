@@ -127,20 +127,58 @@ t.test('a failing store never loses the message: DELAY and log', async (t) => {
   t.ok(logs.some((l) => /could not decide \(store down\)/.test(l)));
 });
 
+function headerConn(header: string, notes: Record<string, unknown>, auth?: string) {
+  const removed: string[] = [];
+  const transaction = { notes, header: { get: () => header, get_all: () => [header] }, remove_header: (h: string) => removed.push(h) };
+  return { removed, notes, conn: { transaction, notes: auth ? { auth_user: auth } : {} } };
+}
+
 t.test('the pool header becomes a note and is removed; a plugin note wins', async (t) => {
   const { self } = makePlugin();
-  const mk = (header: string, notes: Record<string, unknown>) => {
-    const removed: string[] = [];
-    return { removed, conn: { transaction: { notes, header: { get: () => header, get_all: () => [header] }, remove_header: (h: string) => removed.push(h) } } };
-  };
-  const a = mk('bulk\n', {});
+  const a = headerConn('solo\n', {}, 'alice');
   await call(self, 'hook_data_post', a.conn);
-  t.equal(a.conn.transaction.notes.paceline_pool, 'bulk');
+  t.equal(a.notes.paceline_pool, 'solo', 'an authenticated client may name any pool by default');
   t.same(a.removed, ['X-Paceline-Pool']);
-  const b = mk('bulk', { paceline_pool: 'vip' });
+  const b = headerConn('solo', { paceline_pool: 'vip' }, 'alice');
   await call(self, 'hook_data_post', b.conn);
-  t.equal(b.conn.transaction.notes.paceline_pool, 'vip');
+  t.equal(b.notes.paceline_pool, 'vip');
   t.same(b.removed, ['X-Paceline-Pool'], 'removed either way');
+});
+
+t.test('by default an unauthenticated client cannot choose the pool: default pool, one warning', async (t) => {
+  const { self, logs } = makePlugin();
+  const c = headerConn('solo', {});
+  await call(self, 'hook_data_post', c.conn);
+  t.equal(c.notes.paceline_pool, undefined, 'no note: the default pool');
+  t.same(c.removed, ['X-Paceline-Pool'], 'the header is removed anyway');
+  const warned = logs.filter((l) => /X-Paceline-Pool/.test(l));
+  t.equal(warned.length, 1, 'one warning');
+  t.match(warned[0], /pool "solo" may not be chosen by an unauthenticated client \(\[main\] pool_header_unauthenticated\); using the default pool "default"/);
+});
+
+t.test('pool_header_unauthenticated and pool_header_authenticated list the pools each may name', async (t) => {
+  const { self, logs } = makePlugin(YAML, '[main]\npool_header_unauthenticated=solo\npool_header_authenticated=default\n');
+  const open = headerConn('solo', {});
+  await call(self, 'hook_data_post', open.conn);
+  t.equal(open.notes.paceline_pool, 'solo', 'a listed pool is honoured without AUTH');
+  const auth = headerConn('solo', {}, 'alice');
+  await call(self, 'hook_data_post', auth.conn);
+  t.equal(auth.notes.paceline_pool, undefined, 'an authenticated client is held to its own list');
+  t.match(logs.join('\n'), /pool "solo" may not be chosen by an authenticated client \(\[main\] pool_header_authenticated\)/);
+});
+
+t.test('an unknown or hostile pool header is ignored with one bounded, escaped warning', async (t) => {
+  const { self, logs } = makePlugin();
+  const hostile = `${'\u0000\u001b[2J'.repeat(20)}${'p'.repeat(10_240)}`;
+  const c = headerConn(hostile, {}, 'alice');
+  await call(self, 'hook_data_post', c.conn);
+  t.equal(c.notes.paceline_pool, undefined);
+  const warned = logs.filter((l) => /X-Paceline-Pool/.test(l));
+  t.equal(warned.length, 1, 'one warning');
+  const line = warned[0] as string;
+  t.notMatch(line, /[\u0000-\u001f\u007f]/, 'no control character reaches the line');
+  t.match(line, /unknown pool "(\\x00\\x1b\[2J)+[^"]{0,24}…\[10276 more chars\]"; using the default pool "default"/, 'cut after 64 chars');
+  t.ok(line.length < 600, `the line is bounded: ${line.length} chars for a ${hostile.length}-char header`);
 });
 
 t.test('memory store refuses Haraka cluster mode with several workers', async (t) => {
