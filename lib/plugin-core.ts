@@ -78,6 +78,18 @@ export function replyOf(err: unknown, recipients?: readonly FailedRecipient[]): 
   return text || undefined;
 }
 
+/**
+ * True when an attempt reached no MX host: Haraka tried every entry of the
+ * MX list and could not bind or connect (or lost every connection before a
+ * reply), and says "Tried all MXs" ("Too many failures (Tried all MXs)" on the
+ * last allowed attempt). A failed recipient with a reply means a host answered.
+ */
+export function unreachedOf(err: unknown, recipients?: readonly FailedRecipient[]): boolean {
+  if ((recipients ?? []).some((r) => r?.reason || r?.dsn_smtp_code)) return false;
+  const text = err instanceof Error ? err.message : typeof err === 'string' ? err : '';
+  return /^(Too many failures \()?Tried all MXs\b/.test(text);
+}
+
 /** Marks every recipient failed with RFC 3463 X.4.7 "delivery time expired". */
 export function markExpired(hmail: HMail, why: string): string {
   const text = `paceline held this message longer than max_hold: ${why}`;

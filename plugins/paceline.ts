@@ -13,8 +13,9 @@ import type { Connection, HMail, Next } from '../lib/haraka-types';
 import { MxResolver } from '../lib/mx';
 import { pluginClock } from '../lib/clock';
 import { logText } from '../lib/core/log-text';
-import { describeConfig, headerPool, markExpired, memoryInClusterMode, messageOf, mxEntries, oneLine, replyOf, storeChanged, workerCount } from '../lib/plugin-core';
-import { openStore, startSnapshots } from '../lib/plugin-store';
+import { describeConfig, headerPool, markExpired, memoryInClusterMode, messageOf, mxEntries, oneLine, replyOf, storeChanged, unreachedOf, workerCount } from '../lib/plugin-core';
+import { openStore, startSnapshots, startSourceSnapshots } from '../lib/plugin-store';
+import type { OutcomeReport } from '../lib/outcomes';
 import type { LaneRef, PacingStore } from '../lib/store/types';
 
 interface PluginState {
@@ -22,6 +23,8 @@ interface PluginState {
   clock: () => number;
   store: PacingStore;
   tickets: WeakMap<HMail, Ticket & { decision?: Decision }>;
+  /** The per-process sources file for `paceline status`, when Haraka runs from a directory. */
+  sources?: { write(): void; stop(): void };
 }
 
 /** The plugin object Haraka builds; our exports are copied onto it. */
@@ -47,8 +50,10 @@ export function register(this: Plugin): void {
   const clock = pluginClock();
   const { store, describe: where } = openStore(config, clock, (level, text) => (level === 'error' ? this.logerror(text) : this.lognotice(text)));
   const mx = new MxResolver({ cacheMaxMs: config.settings.dnsCacheMaxMs, negativeMs: config.settings.dnsNegativeMs, staticMx: config.staticMx }, undefined, clock);
-  this.paceline = { engine: new Engine(config, store, mx, clock), clock, store, tickets: new WeakMap() };
+  const engine = new Engine(config, store, mx, clock);
+  this.paceline = { engine, clock, store, tickets: new WeakMap() };
   if (config.settings.store === 'memory' && process.env.HARAKA) startSnapshots(store, process.env.HARAKA);
+  if (process.env.HARAKA) this.paceline.sources = startSourceSnapshots(engine.health, process.env.HARAKA, clock);
   this.loginfo(`paceline ready: ${describeConfig(config)} (${where})`);
 }
 
@@ -165,7 +170,7 @@ function laneOf(hmail: HMail): LaneRef | undefined {
 }
 
 /** Records how an attempt ended; answers `next` with the lane's reopening time when a reaction closed it. */
-function ended(plugin: Plugin, hmail: HMail, attempt: { delivered: boolean; reply?: string }, next: Next, retry: boolean): void {
+function ended(plugin: Plugin, hmail: HMail, attempt: { delivered: boolean; reply?: string; unreached?: boolean }, next: Next, retry: boolean): void {
   const ticket = ticketOf(plugin, hmail);
   delete ticket.decision;
   const lane = laneOf(hmail);
@@ -176,6 +181,7 @@ function ended(plugin: Plugin, hmail: HMail, attempt: { delivered: boolean; repl
         const what = `${report.category}${report.rule ? ` (${report.rule})` : ''} → ${report.effect}${report.incident ? ', provider-wide incident' : ''}`;
         plugin.loginfo(`paceline reply on ${report.lane.source}/${report.lane.provider}: ${what}`, hmail);
       }
+      if (report) logSourceHealth(plugin, report, hmail);
       const wait = report?.reopensAt ? delaySeconds(report.reopensAt, (plugin.paceline as PluginState).clock()) : 0;
       if (retry && wait > 1) return next(constants.denysoft, wait);
       next();
@@ -187,6 +193,22 @@ function ended(plugin: Plugin, hmail: HMail, attempt: { delivered: boolean; repl
   );
 }
 
+/** A source that reached no MX host, was marked down, or is back: one log line, and the sources file rewritten. */
+function logSourceHealth(plugin: Plugin, report: OutcomeReport, hmail: HMail): void {
+  const state = plugin.paceline as PluginState;
+  const source = report.lane.source;
+  const u = report.unreached;
+  if (u?.marked) {
+    const until = `${new Date(u.until).toISOString()} (${delaySeconds(u.until, state.clock())}s)`;
+    plugin.logwarn(`paceline: source ${source} marked down until ${until} after ${u.failures} attempts in a row reached no MX host: ${u.reason}; its pools send from their other sources`, hmail);
+  } else if (u) {
+    plugin.loginfo(`paceline: source ${source} reached no MX host for ${logText(hmail.todo.domain)} (${u.reason}), ${u.failures} in a row`, hmail);
+  } else if (report.recovered) {
+    plugin.lognotice(`paceline: source ${source} reached an MX host again; it is back in its pools`, hmail);
+  }
+  if (u?.marked || report.recovered) state.sources?.write();
+}
+
 export function hook_delivered(this: Plugin, next: Next, hmail: HMail): void {
   if (!this.paceline) return next(); // a cluster master: workers pace
   ended(this, hmail, { delivered: true }, next, false);
@@ -195,6 +217,7 @@ export function hook_delivered(this: Plugin, next: Next, hmail: HMail): void {
 /** params: {delay, err, fail_recips?, mx?}; DENYSOFT with seconds sets this message's retry. */
 export function hook_deferred(this: Plugin, next: Next, hmail: HMail, params: { err?: unknown; fail_recips?: [] }): void {
   if (!this.paceline) return next(); // a cluster master: workers pace
+  if (unreachedOf(params?.err, params?.fail_recips)) return ended(this, hmail, { delivered: false, unreached: true }, next, true);
   const reply = replyOf(params?.err, params?.fail_recips);
   ended(this, hmail, reply === undefined ? { delivered: false } : { delivered: false, reply }, next, true);
 }
@@ -208,10 +231,12 @@ export function hook_bounce(this: Plugin, next: Next, hmail: HMail, err: Error &
     this.lognotice(`paceline bounced ${logText(hmail.todo.domain)}: ${logText(text, 1000)}`, hmail);
     return ended(this, hmail, { delivered: false }, next, false);
   }
+  if (unreachedOf(err, err?.bounced_rcpt)) return ended(this, hmail, { delivered: false, unreached: true }, next, false);
   const reply = replyOf(err, err?.bounced_rcpt);
   ended(this, hmail, reply === undefined ? { delivered: false } : { delivered: false, reply }, next, false);
 }
 
 export function shutdown(this: Plugin): void {
+  this.paceline?.sources?.stop();
   this.paceline?.store.close().catch(() => undefined);
 }

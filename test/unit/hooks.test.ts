@@ -209,3 +209,30 @@ t.test('a reload swaps a valid config and keeps the running one on an invalid ed
   t.ok(await waitLog(/NOT reloaded.*paceline-warmup\.yaml: schedules\.s\.days\[1\]: got 5/), 'a broken schedule is refused, with the reason');
   t.equal(state.engine.current, good, 'and the running config kept');
 });
+
+t.test('"Tried all MXs" counts against the source: logged, marked down, written for status, back after a delivery', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'paceline-hooks-sources-'));
+  process.env.HARAKA = dir;
+  const { self, logs } = makePlugin(YAML, '[main]\nmax_hold=1h\n[sources]\ndown_after=2\ndown_for=1h\n');
+  delete process.env.HARAKA;
+  t.teardown(() => (self.shutdown as () => void).call(self));
+  const file = path.join(dir, `paceline-sources-${process.pid}.json`);
+  const attempt = async (result: 'unreached' | 'delivered') => {
+    const h = hmail('other.test', { pool: 'solo' });
+    t.equal((await call(self, 'hook_send_email', h)).code, undefined, 'sent');
+    await call(self, 'hook_get_mx', h, 'other.test');
+    if (result === 'delivered') return call(self, 'hook_delivered', h, []);
+    return call(self, 'hook_deferred', h, { delay: 5, err: 'Tried all MXs' });
+  };
+  t.same(await attempt('unreached'), { code: undefined, msg: undefined }, "Haraka's own retry interval");
+  t.match(logs.join('\n'), /paceline: source b reached no MX host for other\.test \(no connection to any MX host\), 1 in a row/);
+  t.notMatch(logs.join('\n'), /paceline reply on b\//, 'not classified as a reply');
+  await attempt('unreached');
+  t.match(logs.join('\n'), /paceline: source b marked down until \S+ \(3600s\) after 2 attempts in a row reached no MX host: no connection to any MX host; its pools send from their other sources/);
+  t.match(JSON.parse(fs.readFileSync(file, 'utf8')), { pid: process.pid, sources: [{ source: 'b', state: 'down', failures: 2 }] }, 'written for status at once');
+  await attempt('delivered'); // solo has only b: a pool whose every source is down still sends
+  t.match(logs.join('\n'), /paceline: source b reached an MX host again; it is back in its pools/);
+  t.match(JSON.parse(fs.readFileSync(file, 'utf8')), { sources: [] });
+  (self.shutdown as () => void).call(self);
+  t.notOk(fs.existsSync(file), 'removed when the process stops');
+});
