@@ -179,7 +179,7 @@ function ended(plugin: Plugin, hmail: HMail, attempt: { delivered: boolean; repl
     (report) => {
       if (report?.category) {
         const what = `${report.category}${report.rule ? ` (${report.rule})` : ''} → ${report.effect}${report.incident ? ', provider-wide incident' : ''}`;
-        plugin.loginfo(`paceline reply on ${report.lane.source}/${report.lane.provider}: ${what}`, hmail);
+        plugin.loginfo(`paceline reply on ${report.lane.source}/${logText(report.lane.provider)}: ${what}`, hmail);
       }
       if (report) logSourceHealth(plugin, report, hmail);
       const wait = report?.reopensAt ? delaySeconds(report.reopensAt, (plugin.paceline as PluginState).clock()) : 0;
