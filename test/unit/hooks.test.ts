@@ -212,6 +212,7 @@ t.test('a reload swaps a valid config and keeps the running one on an invalid ed
 
 t.test('"Tried all MXs" counts against the source: logged, marked down, written for status, back after a delivery', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'paceline-hooks-sources-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   process.env.HARAKA = dir;
   const { self, logs } = makePlugin(YAML, '[main]\nmax_hold=1h\n[sources]\ndown_after=2\ndown_for=1h\n');
   delete process.env.HARAKA;
