@@ -8,7 +8,8 @@ import { ConfigError, formatIssue } from './config/errors';
 import type { HarakaConfigReader } from './config/load';
 import type { Config } from './config/types';
 import { logText } from './core/log-text';
-import type { Decision, Message } from './engine';
+import { delaySeconds, type Decision, type Message } from './engine';
+import type { OutcomeReport } from './outcomes';
 import type { HarakaMxEntry, HMail } from './haraka-types';
 
 /** The engine's view of an outbound message. */
@@ -88,6 +89,25 @@ export function unreachedOf(err: unknown, recipients?: readonly FailedRecipient[
   if ((recipients ?? []).some((r) => r?.reason || r?.dsn_smtp_code)) return false;
   const text = err instanceof Error ? err.message : typeof err === 'string' ? err : '';
   return /^(Too many failures \()?Tried all MXs\b/.test(text);
+}
+
+/**
+ * The log line of an outcome that changed what paceline knows about its
+ * source: a failure that reached no MX host (info), the failure that marked
+ * it down (warn), its first success after failures (notice). `domain`: the
+ * message's, from outside, escaped.
+ */
+export function sourceHealthLine(report: OutcomeReport, domain: string, now: number): { level: 'info' | 'warn' | 'notice'; text: string } | undefined {
+  const source = report.lane.source;
+  const u = report.unreached;
+  if (u?.marked) {
+    const until = `${new Date(u.until).toISOString()} (${delaySeconds(u.until, now)}s)`;
+    const text = `paceline: source ${source} marked down until ${until} after ${u.failures} attempts in a row reached no MX host: ${u.reason}`;
+    return { level: 'warn', text: `${text}; its pools send from their other sources` };
+  }
+  if (u) return { level: 'info', text: `paceline: source ${source} reached no MX host for ${logText(domain)} (${u.reason}), ${u.failures} in a row` };
+  if (report.recovered) return { level: 'notice', text: `paceline: source ${source} reached an MX host again; it is back in its pools` };
+  return undefined;
 }
 
 /** Marks every recipient failed with RFC 3463 X.4.7 "delivery time expired". */

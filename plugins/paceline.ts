@@ -13,7 +13,7 @@ import type { Connection, HMail, Next } from '../lib/haraka-types';
 import { MxResolver } from '../lib/mx';
 import { pluginClock } from '../lib/clock';
 import { logText } from '../lib/core/log-text';
-import { describeConfig, headerPool, markExpired, memoryInClusterMode, messageOf, mxEntries, oneLine, replyOf, storeChanged, unreachedOf, workerCount } from '../lib/plugin-core';
+import { describeConfig, headerPool, markExpired, memoryInClusterMode, messageOf, mxEntries, oneLine, replyOf, sourceHealthLine, storeChanged, unreachedOf, workerCount } from '../lib/plugin-core';
 import { openStore, startSnapshots, startSourceSnapshots } from '../lib/plugin-store';
 import type { OutcomeReport } from '../lib/outcomes';
 import type { LaneRef, PacingStore } from '../lib/store/types';
@@ -196,17 +196,11 @@ function ended(plugin: Plugin, hmail: HMail, attempt: { delivered: boolean; repl
 /** A source that reached no MX host, was marked down, or is back: one log line, and the sources file rewritten. */
 function logSourceHealth(plugin: Plugin, report: OutcomeReport, hmail: HMail): void {
   const state = plugin.paceline as PluginState;
-  const source = report.lane.source;
-  const u = report.unreached;
-  if (u?.marked) {
-    const until = `${new Date(u.until).toISOString()} (${delaySeconds(u.until, state.clock())}s)`;
-    plugin.logwarn(`paceline: source ${source} marked down until ${until} after ${u.failures} attempts in a row reached no MX host: ${u.reason}; its pools send from their other sources`, hmail);
-  } else if (u) {
-    plugin.loginfo(`paceline: source ${source} reached no MX host for ${logText(hmail.todo.domain)} (${u.reason}), ${u.failures} in a row`, hmail);
-  } else if (report.recovered) {
-    plugin.lognotice(`paceline: source ${source} reached an MX host again; it is back in its pools`, hmail);
-  }
-  if (u?.marked || report.recovered) state.sources?.write();
+  const line = sourceHealthLine(report, hmail.todo.domain, state.clock());
+  if (!line) return;
+  const log = line.level === 'warn' ? plugin.logwarn : line.level === 'notice' ? plugin.lognotice : plugin.loginfo;
+  log.call(plugin, line.text, hmail);
+  if (line.level !== 'info') state.sources?.write();
 }
 
 export function hook_delivered(this: Plugin, next: Next, hmail: HMail): void {
