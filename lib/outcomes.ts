@@ -61,13 +61,20 @@ export interface OutcomeReport {
   readonly effect?: Effect;
   /** A provider-wide incident was declared or prolonged. */
   readonly incident?: boolean;
-  /** When the lane reopens, if a reaction closed it (epoch ms). */
+  /** When the lane reopens, if a reaction closed it, or when the message should come back (epoch ms). */
   readonly reopensAt?: number;
   /** The attempt reached no MX host: the source's failures in a row, and why (see SourceHealth). */
   readonly unreached?: FailureReport & { readonly reason: string };
   /** The source had failures in a row and this attempt reached an MX host: it is counted healthy again. */
   readonly recovered?: boolean;
 }
+
+/**
+ * A message whose attempt reached no MX host comes back this soon (ms) when
+ * another source of a pool of its source is up: it leaves from that one
+ * instead of waiting for Haraka's next retry interval.
+ */
+export const UNREACHED_RETRY_MS = 2000;
 
 /** A message refused while its lane had too many sessions open is tried again this soon (ms), paced. */
 export const CAPPED_RETRY_MS = 2000;
@@ -104,7 +111,11 @@ export class Outcomes {
       const duration = attempt.delivered ? this.clock() - lease.startedAt : undefined;
       await this.store.release(lane, limits, lease.id, attempt.delivered, duration);
     }
-    if (attempt.unreached && !attempt.delivered) return { lane, unreached: await this.unreached(lane.source) };
+    if (attempt.unreached && !attempt.delivered) {
+      const unreached = await this.unreached(lane.source);
+      const soon = this.otherSourceUp(lane.source) ? { reopensAt: this.clock() + UNREACHED_RETRY_MS } : {};
+      return { lane, unreached, ...soon };
+    }
     const recovered = this.health.reached(lane.source) ? { recovered: true } : {};
     if (attempt.delivered) {
       if (ticket.probe) await this.store.providerDelivered(lane.provider);
@@ -113,6 +124,15 @@ export class Outcomes {
     }
     if (attempt.reply === undefined || !this.config.settings.adapt.enabled) return { lane, ...recovered };
     return { ...(await this.react(lane, limits, attempt.reply, lease?.startedAt)), ...recovered };
+  }
+
+  /** True when a pool of `source` has another source that is not marked down. */
+  private otherSourceUp(source: string): boolean {
+    const now = this.clock();
+    for (const pool of this.config.pools.values()) {
+      if (pool.sources.includes(source) && pool.sources.some((s) => s !== source && !this.health.isDown(s, now))) return true;
+    }
+    return false;
   }
 
   /** Counts a failure that reached no MX host against the source; says whether its address binds here. */

@@ -225,7 +225,7 @@ t.test('"Tried all MXs" counts against the source: logged, marked down, written 
     if (result === 'delivered') return call(self, 'hook_delivered', h, []);
     return call(self, 'hook_deferred', h, { delay: 5, err: 'Tried all MXs' });
   };
-  t.same(await attempt('unreached'), { code: undefined, msg: undefined }, "Haraka's own retry interval");
+  t.same(await attempt('unreached'), { code: constants.denysoft, msg: 2 }, 'back in 2 s: a, in pool default with b, is up');
   t.match(logs.join('\n'), /paceline: source b reached no MX host for other\.test \(no connection to any MX host\), 1 in a row/);
   t.notMatch(logs.join('\n'), /paceline reply on b\//, 'not classified as a reply');
   await attempt('unreached');

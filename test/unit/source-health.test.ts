@@ -148,3 +148,16 @@ t.test('status reads the sources files written in the last minute only', async (
   t.same(readSourceSnapshots(dir, now).map((s) => s.pid), [11], 'a stale file (a process gone) and a broken one are skipped');
   t.same(readSourceSnapshots(path.join(dir, 'missing'), now), []);
 });
+
+t.test('a message that reached no MX host comes back in 2 s when another source of its pool is up', async (t) => {
+  const { UNREACHED_RETRY_MS } = await import('../../lib/outcomes');
+  const yaml = { sources: { good: { address: '127.0.0.2' }, bad: { address: '192.0.2.1' } }, pools: { default: { sources: ['good', 'bad'] }, lone: { sources: ['bad'] } } };
+  const r = rig(yaml, { sources: { down_after: '1' } });
+  const lane = { source: 'bad', provider: 'google' };
+  const first = await r.engine.outcome({}, { delivered: false, unreached: true, lane });
+  t.equal(first?.reopensAt, r.clock.now() + UNREACHED_RETRY_MS, 'good is up: back soon, to leave from it');
+  const alone = rig({ ...yaml, pools: { default: { sources: ['bad'] } } }, { sources: { down_after: '1' } });
+  const report = await alone.engine.outcome({}, { delivered: false, unreached: true, lane });
+  t.equal(report?.reopensAt, undefined, "no other source: Haraka's own retry interval");
+  t.match(report?.unreached, { marked: true });
+});
