@@ -12,8 +12,10 @@ import { delaySeconds, Engine, type Decision, type Ticket } from '../lib/engine/
 import type { Connection, HMail, Next } from '../lib/haraka/types';
 import { MxResolver } from '../lib/engine/mx';
 import { pluginClock } from '../lib/haraka/clock';
-import { answerSeconds, describeConfig, markExpired, MAX_HOLDS, memoryInClusterMode, messageOf, mxEntries, oneLine, replyOf, storeChanged, workerCount } from '../lib/haraka/glue';
-import { openStore, startSnapshots } from '../lib/store/open';
+import { logText } from '../lib/core/log-text';
+import { answerSeconds, describeConfig, headerPool, markExpired, MAX_HOLDS, memoryInClusterMode, messageOf, mxEntries, oneLine, replyOf, sourceHealthLine, storeChanged, unreachedOf, workerCount } from '../lib/haraka/glue';
+import { openStore, startSnapshots, startSourceSnapshots } from '../lib/store/open';
+import type { OutcomeReport } from '../lib/engine/outcomes';
 import type { LaneRef, PacingStore } from '../lib/store/types';
 
 interface PluginState {
@@ -21,6 +23,8 @@ interface PluginState {
   clock: () => number;
   store: PacingStore;
   tickets: WeakMap<HMail, Ticket & { decision?: Decision }>;
+  /** The per-process sources file for `paceline status`, when Haraka runs from a directory. */
+  sources?: { write(): void; stop(): void };
 }
 
 /** The plugin object Haraka builds; our exports are copied onto it. */
@@ -46,8 +50,10 @@ export function register(this: Plugin): void {
   const clock = pluginClock();
   const { store, describe: where } = openStore(config, clock, (level, text) => (level === 'error' ? this.logerror(text) : this.lognotice(text)));
   const mx = new MxResolver({ cacheMaxMs: config.settings.dnsCacheMaxMs, negativeMs: config.settings.dnsNegativeMs, staticMx: config.staticMx }, undefined, clock);
-  this.paceline = { engine: new Engine(config, store, mx, clock), clock, store, tickets: new WeakMap() };
+  const engine = new Engine(config, store, mx, clock);
+  this.paceline = { engine, clock, store, tickets: new WeakMap() };
   if (config.settings.store === 'memory' && process.env.HARAKA) startSnapshots(store, process.env.HARAKA);
+  if (process.env.HARAKA) this.paceline.sources = startSourceSnapshots(engine.health, process.env.HARAKA, clock);
   this.loginfo(`paceline ready: ${describeConfig(config)} (${where})`);
 }
 
@@ -78,19 +84,27 @@ function ticketOf(plugin: Plugin, hmail: HMail): Ticket & { decision?: Decision 
   return ticket;
 }
 
-/** Takes the pool header into a transaction note (unless a plugin set one) and removes it. */
+/**
+ * Takes the pool header into a transaction note (unless a plugin set one) when
+ * the sender may name that pool (see headerPool), and removes it either way.
+ */
 export function hook_data_post(this: Plugin, next: Next, connection: Connection): void {
   if (!this.paceline) return next(); // a cluster master: workers pace
   try {
     const txn = connection.transaction;
-    const { poolHeader, poolNote } = (this.paceline as PluginState).engine.current.settings;
+    const config = (this.paceline as PluginState).engine.current;
+    const { poolHeader, poolNote } = config.settings;
     if (txn && poolHeader) {
       const value = txn.header.get(poolHeader).trim();
-      if (value && txn.notes[poolNote] === undefined) txn.notes[poolNote] = value;
+      if (value && txn.notes[poolNote] === undefined) {
+        const asked = headerPool(config, value, Boolean(connection.notes?.auth_user));
+        if ('pool' in asked) txn.notes[poolNote] = asked.pool;
+        else this.logwarn(`paceline: ${asked.ignored}`, connection);
+      }
       txn.remove_header(poolHeader);
     }
   } catch (err) {
-    this.logerror(`paceline data_post: ${(err as Error).stack}`);
+    this.logerror(`paceline data_post: ${logText((err as Error).stack, 2000)}`);
   }
   next();
 }
@@ -110,7 +124,7 @@ function decideAndAnswer(plugin: Plugin, hmail: HMail, next: Next, holds: number
     (decision) => {
       ticket.decision = decision;
       if (decision.action === 'send' && !decision.relay && hmail.notes) hmail.notes[LANE_NOTE] = { source: decision.source.name, provider: decision.provider };
-      if (settings.logDecisions && decision.action !== 'hold') plugin.loginfo(`paceline ${decision.action} ${msg.domain}: ${decision.why}`, hmail);
+      if (settings.logDecisions && decision.action !== 'hold') plugin.loginfo(`paceline ${decision.action} ${logText(msg.domain)}: ${logText(decision.why, 1000)}`, hmail);
       if (decision.action === 'hold') {
         if (holds >= MAX_HOLDS) return next(constants.delay, answerSeconds(1));
         return void setTimeout(() => decideAndAnswer(plugin, hmail, next, holds + 1), decision.ms);
@@ -121,7 +135,7 @@ function decideAndAnswer(plugin: Plugin, hmail: HMail, next: Next, holds: number
     (err: Error) => {
       delete ticket.decision;
       const overdue = state.clock() - msg.queueTime > settings.maxHoldMs;
-      plugin.logerror(`paceline could not decide (${err.message}); ${overdue ? 'past max_hold, letting Haraka deliver' : 'retrying in 60s'}`, hmail);
+      plugin.logerror(`paceline could not decide (${logText(err.message)}); ${overdue ? 'past max_hold, letting Haraka deliver' : 'retrying in 60s'}`, hmail);
       if (overdue) return next();
       next(constants.delay, answerSeconds(60));
     },
@@ -137,7 +151,7 @@ export function hook_get_mx(this: Plugin, next: Next, hmail: HMail): void {
     case 'expire':
       return next(constants.deny, decision.why);
     case 'unroutable':
-      this.logwarn(`paceline: ${decision.why}`, hmail);
+      this.logwarn(`paceline: ${logText(decision.why, 1000)}`, hmail);
       return next(constants.denysoft, decision.why);
     default:
       return next();
@@ -153,7 +167,7 @@ function laneOf(hmail: HMail): LaneRef | undefined {
 }
 
 /** Records how an attempt ended; answers `next` with the lane's reopening time when a reaction closed it. */
-function ended(plugin: Plugin, hmail: HMail, attempt: { delivered: boolean; reply?: string }, next: Next, retry: boolean): void {
+function ended(plugin: Plugin, hmail: HMail, attempt: { delivered: boolean; reply?: string; unreached?: boolean }, next: Next, retry: boolean): void {
   const ticket = ticketOf(plugin, hmail);
   delete ticket.decision;
   const lane = laneOf(hmail);
@@ -162,17 +176,28 @@ function ended(plugin: Plugin, hmail: HMail, attempt: { delivered: boolean; repl
     (report) => {
       if (report?.category) {
         const what = `${report.category}${report.rule ? ` (${report.rule})` : ''} → ${report.effect}${report.incident ? ', provider-wide incident' : ''}`;
-        plugin.loginfo(`paceline reply on ${report.lane.source}/${report.lane.provider}: ${what}`, hmail);
+        plugin.loginfo(`paceline reply on ${report.lane.source}/${logText(report.lane.provider)}: ${what}`, hmail);
       }
+      if (report) logSourceHealth(plugin, report, hmail);
       const wait = report?.reopensAt ? delaySeconds(report.reopensAt, (plugin.paceline as PluginState).clock()) : 0;
       if (retry && wait > 1) return next(constants.denysoft, answerSeconds(wait));
       next();
     },
     (err: Error) => {
-      plugin.logerror(`paceline could not record an outcome (a lease expires by itself): ${err.message}`, hmail);
+      plugin.logerror(`paceline could not record an outcome (a lease expires by itself): ${logText(err.message)}`, hmail);
       next();
     },
   );
+}
+
+/** A source that reached no MX host, was marked down, or is back: one log line, and the sources file rewritten. */
+function logSourceHealth(plugin: Plugin, report: OutcomeReport, hmail: HMail): void {
+  const state = plugin.paceline as PluginState;
+  const line = sourceHealthLine(report, hmail.todo.domain, state.clock());
+  if (!line) return;
+  const log = line.level === 'warn' ? plugin.logwarn : line.level === 'notice' ? plugin.lognotice : plugin.loginfo;
+  log.call(plugin, line.text, hmail);
+  if (line.level !== 'info') state.sources?.write();
 }
 
 export function hook_delivered(this: Plugin, next: Next, hmail: HMail): void {
@@ -183,6 +208,7 @@ export function hook_delivered(this: Plugin, next: Next, hmail: HMail): void {
 /** params: {delay, err, fail_recips?, mx?}; DENYSOFT with seconds sets this message's retry. */
 export function hook_deferred(this: Plugin, next: Next, hmail: HMail, params: { err?: unknown; fail_recips?: [] }): void {
   if (!this.paceline) return next(); // a cluster master: workers pace
+  if (unreachedOf(params?.err, params?.fail_recips)) return ended(this, hmail, { delivered: false, unreached: true }, next, true);
   const reply = replyOf(params?.err, params?.fail_recips);
   ended(this, hmail, reply === undefined ? { delivered: false } : { delivered: false, reply }, next, true);
 }
@@ -193,13 +219,15 @@ export function hook_bounce(this: Plugin, next: Next, hmail: HMail, err: Error &
   if (decision?.action === 'expire') {
     const text = markExpired(hmail, decision.why);
     if (err) err.message = text;
-    this.lognotice(`paceline bounced ${hmail.todo.domain}: ${text}`, hmail);
+    this.lognotice(`paceline bounced ${logText(hmail.todo.domain)}: ${logText(text, 1000)}`, hmail);
     return ended(this, hmail, { delivered: false }, next, false);
   }
+  if (unreachedOf(err, err?.bounced_rcpt)) return ended(this, hmail, { delivered: false, unreached: true }, next, false);
   const reply = replyOf(err, err?.bounced_rcpt);
   ended(this, hmail, reply === undefined ? { delivered: false } : { delivered: false, reply }, next, false);
 }
 
 export function shutdown(this: Plugin): void {
+  this.paceline?.sources?.stop();
   this.paceline?.store.close().catch(() => undefined);
 }

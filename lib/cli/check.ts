@@ -7,6 +7,7 @@ import { ConfigError, formatIssue } from '../config/errors';
 import { laneLimits } from '../config/lane-limits';
 import { loadConfigFromDir } from '../config/load';
 import type { Config } from '../config/types';
+import { bindError } from '../engine/bind-check';
 
 export interface Output {
   out(line: string): void;
@@ -30,12 +31,36 @@ function summary(config: Config): string[] {
   return lines;
 }
 
-/** Returns the exit code: 0 valid, 1 invalid, 2 unreadable. */
-export function check(args: readonly string[], io: Output): number {
-  const dir = path.resolve(args[0] ?? '.');
+export const CHECK_USAGE = 'usage: paceline check [HARAKA_DIR] [--no-bind]';
+
+/** Sources whose address cannot be bound on this host, as problem lines ("source x: cannot bind ..."). */
+async function unbindable(config: Config): Promise<string[]> {
+  const sources = [...config.sources.values()].filter((s) => s.address !== undefined);
+  const codes = await Promise.all(sources.map((s) => bindError(s.address as string)));
+  return sources.flatMap((s, i) => (codes[i] ? [`source ${s.name}: address ${s.address} cannot be bound on this host (${codes[i]})`] : []));
+}
+
+/**
+ * Returns the exit code: 0 valid, 1 invalid (or a source address that cannot
+ * be bound here, unless --no-bind), 2 unreadable or bad arguments.
+ */
+export async function check(args: readonly string[], io: Output): Promise<number> {
+  const noBind = args.includes('--no-bind');
+  const rest = args.filter((a) => a !== '--no-bind');
+  if (rest.some((a) => a.startsWith('-')) || rest.length > 1) {
+    io.err(CHECK_USAGE);
+    return 2;
+  }
+  const dir = path.resolve(rest[0] ?? '.');
   try {
     const config = loadConfigFromDir(dir);
-    io.out(`paceline config in ${dir} is valid`);
+    const problems = noBind ? [] : await unbindable(config);
+    if (problems.length > 0) {
+      io.err(`paceline config in ${dir} is valid, but ${problems.length} source${problems.length === 1 ? '' : 's'} cannot send from this host:`);
+      for (const line of problems) io.err(`  ${line}`);
+      return 1;
+    }
+    io.out(`paceline config in ${dir} is valid${noBind ? ' (source addresses not bound: --no-bind)' : '; every source address binds on this host'}`);
     for (const line of summary(config)) io.out(line);
     return 0;
   } catch (err) {

@@ -9,9 +9,9 @@ import path from 'node:path';
 import type { LaneState } from '../core/lane';
 import { loadConfigFromDir } from '../config/load';
 import type { Config } from '../config/types';
-import { SNAPSHOT_FILE, warmRecords } from '../store/open';
+import { readSourceSnapshots, SNAPSHOT_FILE, warmRecords } from '../store/open';
 import type { WarmRecord } from '../core/warmup';
-import { statusRows, statusTable } from '../engine/status-rows';
+import { sourceLines, statusRows, statusTable, type SourceRow } from '../engine/status-rows';
 import { openRedisStore } from '../store/redis-client';
 import type { LaneRef } from '../store/types';
 import type { Output } from './check';
@@ -49,10 +49,12 @@ export async function statusCommand(args: readonly string[], io: Output): Promis
     const config = loadConfigFromDir(dir);
     const { now, lanes, warm, from } = await readLanes(config, dir);
     const rows = statusRows(config, lanes, now, warm);
-    if (json) io.out(JSON.stringify({ now, from, lanes: rows }));
+    const sources: SourceRow[] = readSourceSnapshots(dir, Date.now()).flatMap((snap) => snap.sources.map((s) => ({ ...s, pid: snap.pid })));
+    if (json) io.out(JSON.stringify({ now, from, lanes: rows, sources }));
     else {
       io.out(`paceline status from ${from}: ${rows.length} lane${rows.length === 1 ? '' : 's'}`);
       for (const line of statusTable(rows)) io.out(line);
+      for (const line of sourceLines(sources, Date.now())) io.out(line);
     }
     return 0;
   } catch (err) {

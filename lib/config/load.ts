@@ -32,6 +32,12 @@ export function buildConfig(ini: unknown, yamlDoc: unknown, warmupDoc: unknown =
   if (!parts.pools.has(settings.defaultPool)) {
     iniIssues.add('[main].default_pool', settings.defaultPool, `a pool defined in ${YAML_FILE} (pools: ${[...parts.pools.keys()].join(', ')})`);
   }
+  for (const [who, list] of Object.entries(settings.poolHeaderFrom)) {
+    for (const name of list === '*' ? [] : list.filter((n) => !parts.pools.has(n))) {
+      const known = [...parts.pools.keys()].join(', ');
+      iniIssues.add(`[main].pool_header_${who}`, name, `a pool defined in ${YAML_FILE} (pools: ${known})`);
+    }
+  }
   crossCheck(yamlIssues, parts, schedules);
   const issues: ConfigIssue[] = [...iniIssues.issues, ...yamlIssues.issues, ...warmupIssues.issues, ...repliesIssues.issues];
   if (issues.length > 0) throw new ConfigError(issues);

@@ -3,10 +3,10 @@
 import { parseDurationMs } from '../core/duration';
 import { zoneOffsetMs } from '../core/day';
 import { isMapping, join, type IssueList } from './errors';
-import type { Settings } from './types';
+import type { PoolList, Settings } from './types';
 import { parseRedis, REDIS_DEFAULTS, REDIS_KEYS } from './redis-settings';
 
-type Kind = 'bool' | 'duration' | 'string' | 'header' | 'name' | 'fraction' | 'count' | 'zone';
+type Kind = 'bool' | 'duration' | 'string' | 'header' | 'name' | 'names' | 'fraction' | 'count' | 'zone';
 
 interface Key {
   readonly kind: Kind;
@@ -20,11 +20,17 @@ export const INI_KEYS: Readonly<Record<string, Readonly<Record<string, Key>>>> =
     store: { kind: 'string', fallback: 'memory' },
     default_pool: { kind: 'name', fallback: 'default' },
     pool_header: { kind: 'header', fallback: 'X-Paceline-Pool' },
+    pool_header_authenticated: { kind: 'names', fallback: '*' },
+    pool_header_unauthenticated: { kind: 'names', fallback: '' },
     pool_note: { kind: 'name', fallback: 'paceline_pool' },
     max_hold: { kind: 'duration', fallback: '72h' },
     lease: { kind: 'duration', fallback: '15m' },
     log_decisions: { kind: 'bool', fallback: 'true' },
     timezone: { kind: 'zone', fallback: 'UTC' },
+  },
+  sources: {
+    down_after: { kind: 'count', fallback: '3' },
+    down_for: { kind: 'duration', fallback: '5m' },
   },
   dns: {
     cache_max: { kind: 'duration', fallback: '5m' },
@@ -84,6 +90,14 @@ function parseValue(issues: IssueList, path: string, kind: Kind, value: string |
     case 'name':
       if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(text)) issues.add(path, value, 'a name of letters, digits, "_", "." or "-"');
       return text;
+    case 'names': {
+      if (text === '*') return '*';
+      const names = text.split(',').map((n) => n.trim()).filter((n) => n !== '');
+      if (names.some((n) => !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(n))) {
+        issues.add(path, value, '"*", or pool names separated by commas, or empty for none');
+      }
+      return Object.freeze(names);
+    }
     case 'fraction': {
       const x = Number(text);
       if (!(x > 0 && x <= 1)) issues.add(path, value, 'a number greater than 0 and at most 1');
@@ -129,11 +143,17 @@ export function validateSettings(issues: IssueList, ini: Record<string, unknown>
     ...(redis ? { redis } : {}),
     defaultPool: values['main.default_pool'] as string,
     poolHeader: values['main.pool_header'] as string,
+    poolHeaderFrom: Object.freeze({
+      authenticated: values['main.pool_header_authenticated'] as PoolList,
+      unauthenticated: values['main.pool_header_unauthenticated'] as PoolList,
+    }),
     poolNote: values['main.pool_note'] as string,
     maxHoldMs: values['main.max_hold'] as number,
     leaseMs: values['main.lease'] as number,
     logDecisions: values['main.log_decisions'] as boolean,
     timezone: values['main.timezone'] as string,
+    sourceDownAfter: values['sources.down_after'] as number,
+    sourceDownMs: values['sources.down_for'] as number,
     dnsCacheMaxMs: values['dns.cache_max'] as number,
     dnsNegativeMs: values['dns.negative_ttl'] as number,
     adapt: Object.freeze({

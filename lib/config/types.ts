@@ -70,6 +70,9 @@ export interface StaticMx {
   readonly priority: number;
 }
 
+/** Pool names a pool header may name: `*` for any pool; empty for none. */
+export type PoolList = '*' | readonly string[];
+
 /** Settings from paceline.ini. */
 export interface Settings {
   readonly enabled: boolean;
@@ -79,6 +82,12 @@ export interface Settings {
   readonly defaultPool: string;
   /** Header naming the pool; removed before the message is queued. Empty disables. */
   readonly poolHeader: string;
+  /**
+   * Pools the header may name, by who sent the message: a client that
+   * authenticated (SMTP AUTH), or one relaying without it (allowed by IP).
+   * A header naming another pool is ignored (default pool, one warning).
+   */
+  readonly poolHeaderFrom: { readonly authenticated: PoolList; readonly unauthenticated: PoolList };
   /** Transaction note another plugin may set to choose the pool. */
   readonly poolNote: string;
   /** Longest time pacing may hold a message, from queue time, before it bounces. */
@@ -88,6 +97,10 @@ export interface Settings {
   readonly logDecisions: boolean;
   /** IANA time zone whose days count daily volumes and warm-up days. */
   readonly timezone: string;
+  /** A source is marked down after this many attempts in a row that reached no MX host (bind or connect failed). */
+  readonly sourceDownAfter: number;
+  /** How long a source marked down is left out of its pools before it is tried again (ms). */
+  readonly sourceDownMs: number;
   /** Upper bound on how long an MX answer is cached. */
   readonly dnsCacheMaxMs: number;
   /** How long a failed MX lookup is remembered. */

@@ -40,7 +40,6 @@ const CODE = /^([2-5]\d\d)(?:([ -])|$)/;
 /** `4.7.500`, optionally written `#4.7.500` (qmail), followed by a space or end. */
 const ENHANCED = /^#?([245]\.\d{1,3}\.\d{1,3})(?=[\s;:,)\]]|$)/;
 /** Control characters other than line breaks and tab (NUL, ESC, DEL ...). */
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g;
 
 interface Head {

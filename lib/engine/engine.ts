@@ -6,12 +6,13 @@
  */
 
 import { randomUUID } from 'node:crypto';
+import { logText } from '../core/log-text';
 import { realTime } from '../core/pace';
 import { earliestAt, type AcquireResult, type LaneLimits, type LaneState } from '../core/lane';
-import { rank } from '../core/rank';
 import { providerGate } from '../core/provider-state';
 import { starting } from '../core/start';
 import type { Config, Pool, Source } from '../config/types';
+import { rank } from '../core/rank';
 import type { MxHost, MxResolver } from './mx';
 import { Outcomes, rulesClassifier, type Classifier } from './outcomes';
 import type { LaneRef, PacingStore } from '../store/types';
@@ -150,6 +151,7 @@ export class Engine extends Outcomes {
   reconfigure(config: Config, classifier?: Classifier): void {
     this.config = config;
     this.warmup.reset();
+    this.health.reconfigure({ downAfter: config.settings.sourceDownAfter, downMs: config.settings.sourceDownMs });
     this.classifier = classifier ?? rulesClassifier(config.rules);
     this.mx.reconfigure({ cacheMaxMs: config.settings.dnsCacheMaxMs, negativeMs: config.settings.dnsNegativeMs, staticMx: config.staticMx });
   }
@@ -159,19 +161,19 @@ export class Engine extends Outcomes {
     const { pools, settings } = this.config;
     const asked = name ? pools.get(name) : undefined;
     const pool = asked ?? (pools.get(settings.defaultPool) as Pool);
-    return name && !asked ? { pool, note: `unknown pool "${name}", using "${pool.name}"` } : { pool };
+    return name && !asked ? { pool, note: `unknown pool "${logText(name, 64)}", using "${pool.name}"` } : { pool };
   }
 
   async decide(msg: Message, ticket: Ticket): Promise<Decision> {
     const config = this.config;
     if (!config.settings.enabled) return { action: 'pass', why: 'paceline disabled' };
     const answer = await this.mx.resolve(msg.domain);
-    if (!answer.ok) return { action: 'pass', why: `MX lookup for ${msg.domain}: ${answer.error}; Haraka decides` };
+    if (!answer.ok) return { action: 'pass', why: `MX lookup for ${logText(msg.domain)}: ${logText(answer.error)}; Haraka decides` };
     const provider = config.matcher.match(answer.hosts.map((h) => h.host));
     const { pool, note } = this.pool(msg.pool);
-    const sources = pool.sources.map((n) => config.sources.get(n) as Source).filter((s) => reachable(s, answer.hosts));
+    const sources = this.usable(pool.sources.map((n) => config.sources.get(n) as Source).filter((s) => reachable(s, answer.hosts)));
     if (sources.length === 0) {
-      return { action: 'unroutable', provider, why: `no source of pool ${pool.name} shares an IP family with ${msg.domain}'s MX hosts` };
+      return { action: 'unroutable', provider, why: `no source of pool ${pool.name} shares an IP family with ${logText(msg.domain)}'s MX hosts` };
     }
     const lanes = sources.map((s) => ({ source: s.name, provider }));
     const peek = await this.store.peek(lanes, provider);
@@ -190,6 +192,13 @@ export class Engine extends Outcomes {
     if (reserved && mine && !sooner(ctx, mine, peek.now)) return this.claimReserved(ctx, mine, reserved);
     delete ticket.reservation;
     return this.choose(ctx, peek.now);
+  }
+
+  /** The sources not marked down in this process; all of them when every one is down (a mark never stops mail). */
+  private usable(sources: readonly Source[]): readonly Source[] {
+    const now = this.clock();
+    const up = sources.filter((s) => !this.health.isDown(s.name, now));
+    return up.length > 0 ? up : sources;
   }
 
   /** The candidates with their limits today; only warming sources need the store (and a promise). */
@@ -274,7 +283,7 @@ export class Engine extends Outcomes {
     const { pool } = ctx;
     const spare = pool.overflowPool ? this.config.pools.get(pool.overflowPool) : undefined;
     if (spare) {
-      const sources = spare.sources.map((n) => this.config.sources.get(n) as Source).filter((s) => reachable(s, ctx.hosts));
+      const sources = this.usable(spare.sources.map((n) => this.config.sources.get(n) as Source).filter((s) => reachable(s, ctx.hosts)));
       const lanes = sources.map((s) => ({ source: s.name, provider: ctx.provider }));
       const peek = await this.store.peek(lanes, ctx.provider);
       const cands = (await this.candidates(spare, sources, lanes, peek.value.lanes, ctx.provider, peek.now)).filter((c) => c.view.opensAt === undefined);

@@ -12,6 +12,8 @@ import { laneLimits } from '../config/lane-limits';
 import type { Config } from '../config/types';
 import type { Ticket } from './engine';
 import type { LaneRef, PacingStore } from '../store/types';
+import { bindError } from './bind-check';
+import { SourceHealth, type FailureReport } from './source-health';
 
 /** What a classifier says about one reply. */
 export interface Classification {
@@ -48,6 +50,8 @@ export interface Attempt {
   readonly reply?: string;
   /** The lane of a message split off by Haraka (it has no lease of its own). */
   readonly lane?: LaneRef;
+  /** No MX host was reached: bind or connect failed on every one (Haraka's "Tried all MXs"); no reply to classify. */
+  readonly unreached?: boolean;
 }
 
 export interface OutcomeReport {
@@ -57,15 +61,29 @@ export interface OutcomeReport {
   readonly effect?: Effect;
   /** A provider-wide incident was declared or prolonged. */
   readonly incident?: boolean;
-  /** When the lane reopens, if a reaction closed it (epoch ms). */
+  /** When the lane reopens, if a reaction closed it, or when the message should come back (epoch ms). */
   readonly reopensAt?: number;
+  /** The attempt reached no MX host: the source's failures in a row, and why (see SourceHealth). */
+  readonly unreached?: FailureReport & { readonly reason: string };
+  /** The source had failures in a row and this attempt reached an MX host: it is counted healthy again. */
+  readonly recovered?: boolean;
 }
+
+/**
+ * A message whose attempt reached no MX host comes back this soon (ms) when
+ * another source of a pool of its source is up: it leaves from that one
+ * instead of waiting for Haraka's next retry interval.
+ */
+export const UNREACHED_RETRY_MS = 2000;
 
 /** A message refused while its lane had too many sessions open is tried again this soon (ms), paced. */
 export const CAPPED_RETRY_MS = 2000;
 
 export class Outcomes {
   protected classifier: Classifier;
+
+  /** Sources of this process that reach no MX host (per process: see SourceHealth). */
+  readonly health: SourceHealth;
 
   /** Without a classifier, the config's reply rules classify. */
   constructor(
@@ -75,6 +93,7 @@ export class Outcomes {
     classifier?: Classifier,
   ) {
     this.classifier = classifier ?? rulesClassifier(config.rules);
+    this.health = new SourceHealth({ downAfter: config.settings.sourceDownAfter, downMs: config.settings.sourceDownMs });
   }
 
   get current(): Config {
@@ -92,13 +111,36 @@ export class Outcomes {
       const duration = attempt.delivered ? this.clock() - lease.startedAt : undefined;
       await this.store.release(lane, limits, lease.id, attempt.delivered, duration);
     }
+    if (attempt.unreached && !attempt.delivered) {
+      const unreached = await this.unreached(lane.source);
+      const soon = this.otherSourceUp(lane.source) ? { reopensAt: this.clock() + UNREACHED_RETRY_MS } : {};
+      return { lane, unreached, ...soon };
+    }
+    const recovered = this.health.reached(lane.source) ? { recovered: true } : {};
     if (attempt.delivered) {
       if (ticket.probe) await this.store.providerDelivered(lane.provider);
       delete ticket.probe;
-      return { lane };
+      return { lane, ...recovered };
     }
-    if (attempt.reply === undefined || !this.config.settings.adapt.enabled) return { lane };
-    return this.react(lane, limits, attempt.reply, lease?.startedAt);
+    if (attempt.reply === undefined || !this.config.settings.adapt.enabled) return { lane, ...recovered };
+    return { ...(await this.react(lane, limits, attempt.reply, lease?.startedAt)), ...recovered };
+  }
+
+  /** True when a pool of `source` has another source that is not marked down. */
+  private otherSourceUp(source: string): boolean {
+    const now = this.clock();
+    for (const pool of this.config.pools.values()) {
+      if (pool.sources.includes(source) && pool.sources.some((s) => s !== source && !this.health.isDown(s, now))) return true;
+    }
+    return false;
+  }
+
+  /** Counts a failure that reached no MX host against the source; says whether its address binds here. */
+  private async unreached(source: string): Promise<FailureReport & { reason: string }> {
+    const address = this.config.sources.get(source)?.address;
+    const code = address ? await bindError(address) : undefined;
+    const reason = code ? `cannot bind ${address} (${code})` : 'no connection to any MX host';
+    return { ...this.health.failed(source, this.clock(), reason), reason };
   }
 
   private async react(lane: LaneRef, limits: ReturnType<typeof laneLimits>, reply: string, sentAt?: number): Promise<OutcomeReport> {

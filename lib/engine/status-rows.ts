@@ -10,6 +10,7 @@ import type { Config } from '../config/types';
 import type { LaneRef } from '../store/types';
 import { dayNumber, zoneOffsetMs } from '../core/day';
 import { scheduleDay, type WarmRecord } from '../core/warmup';
+import type { SourceTrouble } from './source-health';
 import { plainLaneView, scheduleOf, warmLaneView, type LaneView } from './warmup-limits';
 
 export interface StatusRow {
@@ -101,4 +102,17 @@ export function statusTable(rows: readonly StatusRow[]): string[] {
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] as string).length)));
   const line = (c: string[]) => c.map((x, i) => x.padEnd(widths[i] as number)).join('  ').trimEnd();
   return [line(head), ...cells.map(line)];
+}
+
+/** A source with failures in a row in one Haraka process (per process: see lib/source-health.ts). */
+export type SourceRow = SourceTrouble & { readonly pid: number };
+
+/** One line per source with failures: down until when, or being retried, and why. */
+export function sourceLines(rows: readonly SourceRow[], now: number): string[] {
+  if (rows.length === 0) return ['sources: every source reaches its MX hosts'];
+  return rows.map((r) => {
+    const state =
+      r.state === 'down' ? `down until ${new Date(r.until).toISOString()} (${Math.ceil((r.until - now) / 1000)}s)` : r.state === 'retrying' ? 'retrying after a down mark' : 'failing';
+    return `source ${r.source}: ${state}, ${r.failures} attempt${r.failures === 1 ? '' : 's'} in a row reached no MX host (${r.reason}) [pid ${r.pid}]`;
+  });
 }

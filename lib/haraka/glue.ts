@@ -9,7 +9,9 @@ import { Address4, Address6 } from 'ip-address';
 import { ConfigError, formatIssue } from '../config/errors';
 import type { HarakaConfigReader } from '../config/load';
 import type { Config } from '../config/types';
-import type { Decision, Message } from '../engine/engine';
+import { delaySeconds, type Decision, type Message } from '../engine/engine';
+import type { OutcomeReport } from '../engine/outcomes';
+import { logText } from '../core/log-text';
 import type { HarakaMxEntry, HMail } from './types';
 
 /**
@@ -56,6 +58,20 @@ export function isLocalAddress(address: string, interfaces = os.networkInterface
  */
 export function answerSeconds(seconds: number): string {
   return String(Number.isFinite(seconds) ? Math.max(1, Math.ceil(seconds)) : 1);
+}
+
+/** The pool a header asked for, when the sender may name it; else why it was ignored (one log line). */
+export function headerPool(config: Config, value: string, authenticated: boolean): { pool: string } | { ignored: string } {
+  const { poolHeader, poolHeaderFrom, defaultPool } = config.settings;
+  const who = authenticated ? 'authenticated' : 'unauthenticated';
+  const allowed = poolHeaderFrom[who];
+  const fallback = `; using the default pool "${defaultPool}"`;
+  if (!config.pools.has(value)) return { ignored: `${poolHeader} names an unknown pool "${logText(value, 64)}"${fallback}` };
+  if (allowed !== '*' && !allowed.includes(value)) {
+    const key = `[main] pool_header_${who}`;
+    return { ignored: `${poolHeader}: pool "${value}" may not be chosen by an ${who} client (${key})${fallback}` };
+  }
+  return { pool: value };
 }
 
 /**
@@ -106,6 +122,37 @@ export function replyOf(err: unknown, recipients?: readonly FailedRecipient[]): 
   }
   const text = err instanceof Error ? err.message : typeof err === 'string' ? err : undefined;
   return text || undefined;
+}
+
+/**
+ * True when an attempt reached no MX host: Haraka tried every entry of the
+ * MX list and could not bind or connect (or lost every connection before a
+ * reply), and says "Tried all MXs" ("Too many failures (Tried all MXs)" on the
+ * last allowed attempt). A failed recipient with a reply means a host answered.
+ */
+export function unreachedOf(err: unknown, recipients?: readonly FailedRecipient[]): boolean {
+  if ((recipients ?? []).some((r) => r?.reason || r?.dsn_smtp_code)) return false;
+  const text = err instanceof Error ? err.message : typeof err === 'string' ? err : '';
+  return /^(Too many failures \()?Tried all MXs\b/.test(text);
+}
+
+/**
+ * The log line of an outcome that changed what paceline knows about its
+ * source: a failure that reached no MX host (info), the failure that marked
+ * it down (warn), its first success after failures (notice). `domain`: the
+ * message's, from outside, escaped.
+ */
+export function sourceHealthLine(report: OutcomeReport, domain: string, now: number): { level: 'info' | 'warn' | 'notice'; text: string } | undefined {
+  const source = report.lane.source;
+  const u = report.unreached;
+  if (u?.marked) {
+    const until = `${new Date(u.until).toISOString()} (${delaySeconds(u.until, now)}s)`;
+    const text = `paceline: source ${source} marked down until ${until} after ${u.failures} attempts in a row reached no MX host: ${u.reason}`;
+    return { level: 'warn', text: `${text}; its pools send from their other sources` };
+  }
+  if (u) return { level: 'info', text: `paceline: source ${source} reached no MX host for ${logText(domain)} (${u.reason}), ${u.failures} in a row` };
+  if (report.recovered) return { level: 'notice', text: `paceline: source ${source} reached an MX host again; it is back in its pools` };
+  return undefined;
 }
 
 /** Marks every recipient failed with RFC 3463 X.4.7 "delivery time expired". */

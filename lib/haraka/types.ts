@@ -34,6 +34,8 @@ export interface Transaction {
 
 export interface Connection {
   transaction?: Transaction;
+  /** auth_user: set by Haraka's auth plugins once the client authenticated (SMTP AUTH). */
+  notes?: Record<string, unknown>;
 }
 
 export interface HarakaMxEntry {

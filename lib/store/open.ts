@@ -13,6 +13,7 @@ import { RedisStore } from './redis';
 import { createRedisClient } from './redis-client';
 import type { LaneRef, PacingStore } from './types';
 import type { WarmRecord } from '../core/warmup';
+import type { SourceHealth, SourceTrouble } from '../engine/source-health';
 
 export interface StoreLog {
   (level: 'error' | 'notice' | 'info', text: string): void;
@@ -81,4 +82,67 @@ export async function warmRecords(store: PacingStore, lanes: readonly LaneRef[])
     if (r) out.set(`${l.source}|${l.provider}`, r);
   });
   return out;
+}
+
+/** Prefix of the per-process files listing the sources with failures (`paceline-sources-<pid>.json`). */
+export const SOURCES_FILE_PREFIX = 'paceline-sources-';
+
+/** A sources file older than this is a process that is gone (ms); status ignores it. */
+export const SOURCES_FILE_STALE_MS = 60_000;
+
+/** What one process's sources file holds. */
+export interface SourcesSnapshot {
+  readonly now: number;
+  readonly pid: number;
+  readonly sources: readonly SourceTrouble[];
+}
+
+/**
+ * Source down marks live in each process (lib/source-health.ts), whatever the
+ * store: each process writes its own `<dir>/paceline-sources-<pid>.json`
+ * every `everyMs` and whenever `write()` is called (a source marked down or
+ * back), for `paceline status`. `stop()` ends it and removes the file.
+ */
+export function startSourceSnapshots(health: SourceHealth, dir: string, clock: () => number, everyMs = 10_000): { write(): void; stop(): void } {
+  const file = path.join(dir, `${SOURCES_FILE_PREFIX}${process.pid}.json`);
+  const write = () => {
+    try {
+      const now = clock();
+      const snap: SourcesSnapshot = { now, pid: process.pid, sources: health.troubles(now) };
+      fs.writeFileSync(`${file}.tmp`, JSON.stringify(snap));
+      fs.renameSync(`${file}.tmp`, file);
+    } catch {
+      // a status snapshot is a convenience; pacing never depends on it
+    }
+  };
+  const timer = setInterval(write, everyMs);
+  timer.unref();
+  write();
+  return {
+    write,
+    stop: () => {
+      clearInterval(timer);
+      fs.rmSync(file, { force: true });
+    },
+  };
+}
+
+/** The sources files of the processes in `dir` written in the last minute (by `now`, the reader's clock). */
+export function readSourceSnapshots(dir: string, now: number): SourcesSnapshot[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir).filter((n) => n.startsWith(SOURCES_FILE_PREFIX) && n.endsWith('.json'));
+  } catch {
+    return [];
+  }
+  const snaps: SourcesSnapshot[] = [];
+  for (const name of names) {
+    try {
+      const snap = JSON.parse(fs.readFileSync(path.join(dir, name), 'utf8')) as SourcesSnapshot;
+      if (now - snap.now <= SOURCES_FILE_STALE_MS && Array.isArray(snap.sources)) snaps.push(snap);
+    } catch {
+      // a file being replaced or left half-written by a crash: the next write replaces it
+    }
+  }
+  return snaps.sort((a, b) => a.pid - b.pid);
 }

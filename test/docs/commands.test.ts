@@ -2,7 +2,9 @@
  * Every shell command shown in README.md and docs/ runs as written: in a
  * scratch Haraka directory made with `haraka -i`, with paceline installed from
  * the package `npm pack` makes (as a user installs it), the README's worked
- * example as its config, and `/etc/haraka` standing for that directory.
+ * example as its config (its documentation addresses 192.0.2.x replaced by
+ * loopback ones 127.0.0.x, since `check` binds every source address), and
+ * `/etc/haraka` standing for that directory.
  * Commands that need a running server run against one started in that
  * directory. A documented command this test does not know fails it.
  */
@@ -119,8 +121,13 @@ t.test('every documented shell command runs as written', async (t) => {
   t.ok(fs.readFileSync(path.join(dir, 'config', 'plugins'), 'utf8').split('\n').includes('paceline'), 'config/plugins names paceline');
   for (const s of take(/^npx paceline check \.$/)) run(s, s.cmd, (o) => /is valid/.test(o));
 
-  // The README's worked example is the config every later command sees.
+  // The worked example as printed: its addresses are not on this host, so `check` refuses it
+  // unless told not to bind them.
   fs.writeFileSync(path.join(dir, 'config', 'paceline.yaml'), workedExample());
+  t.equal(sh(`npx paceline check ${dir}`, dir).code, 1, 'check refuses source addresses that cannot be bound here');
+  for (const s of take(/^npx paceline check \/etc\/haraka --no-bind$/)) run(s, s.cmd, (o) => /is valid/.test(o));
+  // The README's worked example is the config every later command sees.
+  fs.writeFileSync(path.join(dir, 'config', 'paceline.yaml'), workedExample().replaceAll('192.0.2.', '127.0.0.'));
   for (const s of take(/^npx paceline check \/etc\/haraka$/)) run(s, s.cmd, (o) => /is valid/.test(o) && /source mta-new/.test(o));
   for (const s of take(/^npx paceline plan mta-new/)) run(s, s.cmd, (o) => /conservative/.test(o));
   for (const s of take(/^echo '451 4\.7\.500.*\| npx paceline classify/)) run(s, s.cmd, (o) => /throttle/.test(o));

@@ -39,7 +39,7 @@ t.test('status --json limits match check for two pools and a warming source', as
     name: 'status-limits',
     plugins: ['test_relay', 'paceline'],
     files: {
-      'config/paceline.ini': `[main]\nstore=redis\n[redis]\nurl=${redis.url}\nprefix=sl:\n[adapt]\nstart=1\n`,
+      'config/paceline.ini': `[main]\nstore=redis\npool_header_unauthenticated=bulk\n[redis]\nurl=${redis.url}\nprefix=sl:\n[adapt]\nstart=1\n`,
       'config/paceline.yaml': `
 sources:
   a: { address: 127.0.0.2 }

@@ -64,6 +64,7 @@ t.test('a new source carries exactly its day’s cap per provider; the surplus o
     files: {
       'config/paceline.yaml': yaml(ms, google),
       'config/paceline-warmup.yaml': WARMUP,
+      'config/paceline.ini': '[main]\npool_header_unauthenticated=solo\n',
       'config/outbound.ini': '[main]\ntemp_fail_intervals=5s*60\nenable_tls=false\nlocal_mx_ok=true\n',
     },
   });

@@ -119,3 +119,24 @@ t.test('syntax errors come with line numbers', async (t) => {
   t.same(iniSyntax('; c\n[main]\nx=1\n\n'), []);
   t.match(iniSyntax('[main]\nmax_hold 72h\n'), [{ where: 'line 2', text: 'max_hold 72h' }]);
 });
+
+t.test('pool header policy: safe defaults, pool lists checked against paceline.yaml', async (t) => {
+  const c = buildConfig({}, good);
+  t.same(c.settings.poolHeaderFrom, { authenticated: '*', unauthenticated: [] }, 'by default only an authenticated client may choose');
+  const listed = buildConfig({ main: { pool_header_unauthenticated: 'bulk, default', pool_header_authenticated: '' } }, good);
+  t.same(listed.settings.poolHeaderFrom, { authenticated: [], unauthenticated: ['bulk', 'default'] });
+  t.same(problems({ main: { pool_header_unauthenticated: 'bulk,vip' } }, good), [
+    'paceline.ini: [main].pool_header_unauthenticated: got "vip", expected a pool defined in paceline.yaml (pools: default, bulk)',
+  ]);
+  t.match(problems({ main: { pool_header_authenticated: 'bu lk' } }, good), [/pool_header_authenticated.*"\*", or pool names separated by commas/]);
+});
+
+t.test('[sources] down_after and down_for', async (t) => {
+  const c = buildConfig({}, good);
+  t.equal(c.settings.sourceDownAfter, 3);
+  t.equal(c.settings.sourceDownMs, 300_000);
+  const d = buildConfig({ sources: { down_after: '5', down_for: '90s' } }, good);
+  t.equal(d.settings.sourceDownAfter, 5);
+  t.equal(d.settings.sourceDownMs, 90_000);
+  t.match(problems({ sources: { down_after: '0', down_for: 'soon' } }, good), [/down_after/, /down_for/]);
+});

@@ -145,20 +145,58 @@ t.test('a failing store never loses the message: DELAY and log', async (t) => {
   t.ok(logs.some((l) => /could not decide \(store down\)/.test(l)));
 });
 
+function headerConn(header: string, notes: Record<string, unknown>, auth?: string) {
+  const removed: string[] = [];
+  const transaction = { notes, header: { get: () => header, get_all: () => [header] }, remove_header: (h: string) => removed.push(h) };
+  return { removed, notes, conn: { transaction, notes: auth ? { auth_user: auth } : {} } };
+}
+
 t.test('the pool header becomes a note and is removed; a plugin note wins', async (t) => {
   const { self } = makePlugin();
-  const mk = (header: string, notes: Record<string, unknown>) => {
-    const removed: string[] = [];
-    return { removed, conn: { transaction: { notes, header: { get: () => header, get_all: () => [header] }, remove_header: (h: string) => removed.push(h) } } };
-  };
-  const a = mk('bulk\n', {});
+  const a = headerConn('solo\n', {}, 'alice');
   await call(self, 'hook_data_post', a.conn);
-  t.equal(a.conn.transaction.notes.paceline_pool, 'bulk');
+  t.equal(a.notes.paceline_pool, 'solo', 'an authenticated client may name any pool by default');
   t.same(a.removed, ['X-Paceline-Pool']);
-  const b = mk('bulk', { paceline_pool: 'vip' });
+  const b = headerConn('solo', { paceline_pool: 'vip' }, 'alice');
   await call(self, 'hook_data_post', b.conn);
-  t.equal(b.conn.transaction.notes.paceline_pool, 'vip');
+  t.equal(b.notes.paceline_pool, 'vip');
   t.same(b.removed, ['X-Paceline-Pool'], 'removed either way');
+});
+
+t.test('by default an unauthenticated client cannot choose the pool: default pool, one warning', async (t) => {
+  const { self, logs } = makePlugin();
+  const c = headerConn('solo', {});
+  await call(self, 'hook_data_post', c.conn);
+  t.equal(c.notes.paceline_pool, undefined, 'no note: the default pool');
+  t.same(c.removed, ['X-Paceline-Pool'], 'the header is removed anyway');
+  const warned = logs.filter((l) => /X-Paceline-Pool/.test(l));
+  t.equal(warned.length, 1, 'one warning');
+  t.match(warned[0], /pool "solo" may not be chosen by an unauthenticated client \(\[main\] pool_header_unauthenticated\); using the default pool "default"/);
+});
+
+t.test('pool_header_unauthenticated and pool_header_authenticated list the pools each may name', async (t) => {
+  const { self, logs } = makePlugin(YAML, '[main]\npool_header_unauthenticated=solo\npool_header_authenticated=default\n');
+  const open = headerConn('solo', {});
+  await call(self, 'hook_data_post', open.conn);
+  t.equal(open.notes.paceline_pool, 'solo', 'a listed pool is honoured without AUTH');
+  const auth = headerConn('solo', {}, 'alice');
+  await call(self, 'hook_data_post', auth.conn);
+  t.equal(auth.notes.paceline_pool, undefined, 'an authenticated client is held to its own list');
+  t.match(logs.join('\n'), /pool "solo" may not be chosen by an authenticated client \(\[main\] pool_header_authenticated\)/);
+});
+
+t.test('an unknown or hostile pool header is ignored with one bounded, escaped warning', async (t) => {
+  const { self, logs } = makePlugin();
+  const hostile = `${'\u0000\u001b[2J'.repeat(20)}${'p'.repeat(10_240)}`;
+  const c = headerConn(hostile, {}, 'alice');
+  await call(self, 'hook_data_post', c.conn);
+  t.equal(c.notes.paceline_pool, undefined);
+  const warned = logs.filter((l) => /X-Paceline-Pool/.test(l));
+  t.equal(warned.length, 1, 'one warning');
+  const line = warned[0] as string;
+  t.notMatch(line, /[\u0000-\u001f\u007f]/, 'no control character reaches the line');
+  t.match(line, /unknown pool "(\\x00\\x1b\[2J)+[^"]{0,24}…\[10276 more chars\]"; using the default pool "default"/, 'cut after 64 chars');
+  t.ok(line.length < 600, `the line is bounded: ${line.length} chars for a ${hostile.length}-char header`);
 });
 
 t.test('memory store refuses Haraka cluster mode with several workers', async (t) => {
@@ -188,4 +226,32 @@ t.test('a reload swaps a valid config and keeps the running one on an invalid ed
   fs.writeFileSync(path.join(dir, 'config', 'paceline-warmup.yaml'), 'schedules:\n  s: { days: [10, 5] }\n');
   t.ok(await waitLog(/NOT reloaded.*paceline-warmup\.yaml: schedules\.s\.days\[1\]: got 5/), 'a broken schedule is refused, with the reason');
   t.equal(state.engine.current, good, 'and the running config kept');
+});
+
+t.test('"Tried all MXs" counts against the source: logged, marked down, written for status, back after a delivery', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'paceline-hooks-sources-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  process.env.HARAKA = dir;
+  const { self, logs } = makePlugin(YAML, '[main]\nmax_hold=1h\n[sources]\ndown_after=2\ndown_for=1h\n');
+  delete process.env.HARAKA;
+  t.teardown(() => (self.shutdown as () => void).call(self));
+  const file = path.join(dir, `paceline-sources-${process.pid}.json`);
+  const attempt = async (result: 'unreached' | 'delivered') => {
+    const h = hmail('other.test', { pool: 'solo' });
+    t.equal((await call(self, 'hook_send_email', h)).code, undefined, 'sent');
+    await call(self, 'hook_get_mx', h, 'other.test');
+    if (result === 'delivered') return call(self, 'hook_delivered', h, []);
+    return call(self, 'hook_deferred', h, { delay: 5, err: 'Tried all MXs' });
+  };
+  t.same(await attempt('unreached'), { code: constants.denysoft, msg: 2 }, 'back in 2 s: a, in pool default with b, is up');
+  t.match(logs.join('\n'), /paceline: source b reached no MX host for other\.test \(no connection to any MX host\), 1 in a row/);
+  t.notMatch(logs.join('\n'), /paceline reply on b\//, 'not classified as a reply');
+  await attempt('unreached');
+  t.match(logs.join('\n'), /paceline: source b marked down until \S+ \(3600s\) after 2 attempts in a row reached no MX host: no connection to any MX host; its pools send from their other sources/);
+  t.match(JSON.parse(fs.readFileSync(file, 'utf8')), { pid: process.pid, sources: [{ source: 'b', state: 'down', failures: 2 }] }, 'written for status at once');
+  await attempt('delivered'); // solo has only b: a pool whose every source is down still sends
+  t.match(logs.join('\n'), /paceline: source b reached an MX host again; it is back in its pools/);
+  t.match(JSON.parse(fs.readFileSync(file, 'utf8')), { sources: [] });
+  (self.shutdown as () => void).call(self);
+  t.notOk(fs.existsSync(file), 'removed when the process stops');
 });
