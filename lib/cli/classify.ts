@@ -10,7 +10,7 @@ import { BUILTIN_PROVIDERS } from '../config/builtin-providers';
 import { ConfigError, formatIssue } from '../config/errors';
 import { loadConfigFromDir } from '../config/load';
 import { loadShippedRules } from '../config/replies';
-import { classify, type Category, type Classification, type Rule } from '../core/classify';
+import { classify, type Category, type Rule, type RuleMatch } from '../core/classify';
 import { formatDurationMs } from '../core/duration';
 import { ProviderMatcher } from '../core/providers';
 import { MAX_REPLY_CHARS, parseReply, type Reply } from '../core/reply';
@@ -80,7 +80,7 @@ function setup(opts: Options): Setup {
 }
 
 /** The reaction in words, with the rule's duration and threshold when it has them. */
-export function reaction(result: Classification, reply: Reply): string {
+export function reaction(result: RuleMatch, reply: Reply): string {
   const rule = result.rule;
   let text = REACTIONS[result.category];
   if (result.category === 'unknown') {

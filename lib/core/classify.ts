@@ -55,8 +55,12 @@ export interface Rule {
   readonly threshold?: { readonly count: number; readonly windowMs: number };
 }
 
-/** The category of one reply and the rule that gave it (none for `unknown`). */
-export interface Classification {
+/**
+ * The category of one reply and the rule that gave it (none for `unknown`).
+ * (The engine's Classification, lib/engine/outcomes.ts, is what a classifier
+ * tells a lane: the category with the rule's name and durations.)
+ */
+export interface RuleMatch {
   category: Category;
   rule?: Rule;
 }
@@ -85,7 +89,7 @@ export function ruleMatches(rule: Rule, reply: Reply): boolean {
  * falls back on the reply class (4xx: retry as a transient failure, 5xx:
  * permanent, no pacing change), the way an MTA without rules would.
  */
-export function classify(reply: Reply, provider: string | undefined, rules: readonly Rule[]): Classification {
+export function classify(reply: Reply, provider: string | undefined, rules: readonly Rule[]): RuleMatch {
   if (provider !== undefined) {
     for (const rule of rules) {
       if (rule.provider === provider && ruleMatches(rule, reply)) return { category: rule.category, rule };
