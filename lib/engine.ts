@@ -10,6 +10,7 @@ import { dayNumber } from './core/day';
 import { realTime } from './core/pace';
 import { earliestAt, nextFreeAt, type AcquireResult, type LaneLimits, type LaneState } from './core/lane';
 import { providerGate } from './core/provider-state';
+import { describeTarget, pauseOn, type Control } from './core/control';
 import { starting } from './core/start';
 import type { Config, Pool, Source } from './config/types';
 import type { MxHost, MxResolver } from './mx';
@@ -141,8 +142,31 @@ function sooner(ctx: Ctx, mine: Candidate, now: number): boolean {
   return ctx.candidates.some((c) => c !== mine && earliestAt(c.state, c.view.limits, now) <= now);
 }
 
+/** The engine reads the operator controls from the store at most this often (a pause reaches every node within it). */
+export const CONTROL_REFRESH_MS = 500;
+
+/** Mail held by an operator pause comes back at least this often (a resume takes effect within it). */
+export const CONTROL_REPOLL_MS = 10_000;
+
+/** The candidates no operator pause covers, or the pause that holds back all of them. */
+function unpaused(all: readonly Candidate[], controls: readonly Control[], provider: string, now: number): { free: Candidate[]; pause?: Control } {
+  if (controls.length === 0) return { free: [...all] };
+  const free: Candidate[] = [];
+  let pause: Control | undefined;
+  for (const c of all) {
+    const p = pauseOn(controls, c.source.name, provider, now);
+    if (!p) free.push(c);
+    else if (!pause || (pause.until !== 0 && (p.until === 0 || p.until < pause.until))) pause = p;
+  }
+  return free.length > 0 ? { free } : { free, ...(pause ? { pause } : {}) };
+}
+
 export class Engine extends Outcomes {
   private turn = 0;
+
+  private controlCache: { at: number; list: readonly Control[] } | undefined;
+
+  private controlRead: Promise<readonly Control[]> | undefined;
 
   private readonly warmup: WarmupLimits;
 
@@ -180,7 +204,8 @@ export class Engine extends Outcomes {
     }
     const lanes = sources.map((s) => ({ source: s.name, provider }));
     const peek = await this.store.peek(lanes, provider);
-    const all = await this.candidates(pool, sources, lanes, peek.value.lanes, provider, peek.now);
+    const { free: all, pause } = unpaused(await this.candidates(pool, sources, lanes, peek.value.lanes, provider, peek.now), await this.controls(), provider, peek.now);
+    if (pause) return this.operatorPaused(provider, pause, peek.now);
     const open = all.filter((c) => c.view.opensAt === undefined);
     const ctx: Ctx = { msg, ticket, provider, pool, candidates: open, hosts: answer.hosts, prefix: note ? `${note}; ` : '' };
     // a pool outside its active hours waits for them, whatever the provider's state
@@ -195,6 +220,44 @@ export class Engine extends Outcomes {
     if (reserved && mine && !sooner(ctx, mine, peek.now)) return this.claimReserved(ctx, mine, reserved);
     delete ticket.reservation;
     return this.choose(ctx, peek.now);
+  }
+
+  /**
+   * The operator controls in force, read from the store at most every
+   * CONTROL_REFRESH_MS (one read shared by the decisions waiting for it).
+   */
+  async controls(): Promise<readonly Control[]> {
+    const now = this.clock();
+    if (this.controlCache && now - this.controlCache.at < CONTROL_REFRESH_MS) return this.controlCache.list;
+    this.controlRead ??= this.store.controls().then(
+      ({ value }) => {
+        this.controlCache = { at: this.clock(), list: value };
+        this.controlRead = undefined;
+        return value;
+      },
+      (err: unknown) => {
+        this.controlRead = undefined;
+        throw err;
+      },
+    );
+    return this.controlRead;
+  }
+
+  /** Forgets the cached controls: the next decision reads them (after an action through this process). */
+  refreshControls(): void {
+    this.controlCache = undefined;
+  }
+
+  /**
+   * Every candidate lane is paused by an operator: wait for the pause to end,
+   * coming back at least every CONTROL_REPOLL_MS for a resume. The operator
+   * decides how long mail waits: max_hold does not bounce it meanwhile.
+   */
+  private operatorPaused(provider: string, pause: Control, now: number): Decision {
+    const at = pause.until === 0 ? now + CONTROL_REPOLL_MS : Math.min(pause.until, now + CONTROL_REPOLL_MS);
+    const by = `${describeTarget(pause.target)} paused by ${pause.who}${pause.reason ? ` (${pause.reason})` : ''}`;
+    const ends = pause.until === 0 ? 'until resumed' : `until ${new Date(pause.until).toISOString()}`;
+    return { action: 'delay', seconds: delaySeconds(at, now), provider, why: `${by} ${ends}` };
   }
 
   /** The candidates with their limits today; only warming sources need the store (and a promise). */
@@ -268,7 +331,8 @@ export class Engine extends Outcomes {
       const sources = spare.sources.map((n) => this.config.sources.get(n) as Source).filter((s) => reachable(s, ctx.hosts));
       const lanes = sources.map((s) => ({ source: s.name, provider: ctx.provider }));
       const peek = await this.store.peek(lanes, ctx.provider);
-      const cands = (await this.candidates(spare, sources, lanes, peek.value.lanes, ctx.provider, peek.now)).filter((c) => c.view.opensAt === undefined);
+      const all = await this.candidates(spare, sources, lanes, peek.value.lanes, ctx.provider, peek.now);
+      const cands = unpaused(all, await this.controls(), ctx.provider, peek.now).free.filter((c) => c.view.opensAt === undefined);
       for (const { c, at } of this.rank(cands, peek.now)) {
         if (at > peek.now) break;
         const res = await this.store.acquire(c.lane, c.view.limits, { mode: 'now', leaseId: randomUUID(), leaseMs: this.config.settings.leaseMs });
