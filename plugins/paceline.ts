@@ -14,6 +14,8 @@ import { MxResolver } from '../lib/mx';
 import { pluginClock } from '../lib/clock';
 import { describeConfig, markExpired, memoryInClusterMode, messageOf, mxEntries, oneLine, replyOf, storeChanged, workerCount } from '../lib/plugin-core';
 import { openStore, startSnapshots } from '../lib/plugin-store';
+import { startPluginControls } from '../lib/operator/plugin-controls';
+import type { ControlListener } from '../lib/operator/http';
 import type { LaneRef, PacingStore } from '../lib/store/types';
 
 interface PluginState {
@@ -21,6 +23,7 @@ interface PluginState {
   clock: () => number;
   store: PacingStore;
   tickets: WeakMap<HMail, Ticket & { decision?: Decision }>;
+  control?: ControlListener;
 }
 
 /** The plugin object Haraka builds; our exports are copied onto it. */
@@ -46,9 +49,25 @@ export function register(this: Plugin): void {
   const clock = pluginClock();
   const { store, describe: where } = openStore(config, clock, (level, text) => (level === 'error' ? this.logerror(text) : this.lognotice(text)));
   const mx = new MxResolver({ cacheMaxMs: config.settings.dnsCacheMaxMs, negativeMs: config.settings.dnsNegativeMs, staticMx: config.staticMx }, undefined, clock);
-  this.paceline = { engine: new Engine(config, store, mx, clock), clock, store, tickets: new WeakMap() };
-  if (config.settings.store === 'memory' && process.env.HARAKA) startSnapshots(store, process.env.HARAKA);
+  const state: PluginState = { engine: new Engine(config, store, mx, clock), clock, store, tickets: new WeakMap() };
+  this.paceline = state;
+  const dir = process.env.HARAKA;
+  const snapshots = config.settings.store === 'memory' && dir ? startSnapshots(store, dir) : undefined;
+  // several workers would share one socket: in cluster mode (Redis) the CLI acts through the store
+  if (dir && workers <= 1) startControls(this, state, dir, snapshots?.write);
   this.loginfo(`paceline ready: ${describeConfig(config)} (${where})`);
+}
+
+function startControls(plugin: Plugin, state: PluginState, dir: string, snapshot?: () => Promise<void>): void {
+  const log = (level: 'error' | 'notice' | 'info', text: string) => (level === 'error' ? plugin.logerror(text) : plugin.lognotice(text));
+  startPluginControls(state.engine.current, { engine: state.engine, store: state.store, dir, log, ...(snapshot ? { snapshot } : {}) }).then(
+    (listener) => {
+      if (!listener) return;
+      state.control = listener;
+      plugin.loginfo(`paceline: operator controls listening on ${listener.where}`);
+    },
+    (err: Error) => plugin.logerror(`paceline: operator control listener not started: ${err.message}`),
+  );
 }
 
 /**
@@ -204,5 +223,6 @@ export function hook_bounce(this: Plugin, next: Next, hmail: HMail, err: Error &
 }
 
 export function shutdown(this: Plugin): void {
+  this.paceline?.control?.close().catch(() => undefined);
   this.paceline?.store.close().catch(() => undefined);
 }
