@@ -39,19 +39,25 @@ async function cli(...args: string[]): Promise<{ code: number; out: string; err:
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 interface StatusJson {
   controls: Array<{ what: string; who: string; reason: string; until: string | null }>;
 }
 
+/** `paceline status --json`; right after a start the first snapshot may take a moment to appear. */
 async function status(dir: string): Promise<StatusJson> {
-  const r = await cli('status', dir, '--json');
-  if (r.code !== 0) throw new Error(r.err);
-  return JSON.parse(r.out) as StatusJson;
+  const until = Date.now() + 5000;
+  for (;;) {
+    const r = await cli('status', dir, '--json');
+    if (r.code === 0) return JSON.parse(r.out) as StatusJson;
+    if (!/no .*paceline-status\.json/.test(r.err) || Date.now() > until) throw new Error(r.err);
+    await sleep(200);
+  }
 }
 
 const mails = (tag: string, domain: string, n: number): MailSpec[] =>
   Array.from({ length: n }, (_, i) => ({ from: 's@paceline.test', to: [`${tag}${i}@${domain}`], messageId: `<${tag}-${i}@paceline.test>` }));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 t.test('pause, resume and typos from the CLI on a running Haraka (memory store)', async (t) => {
   const ms = await startReceiver();
