@@ -1,0 +1,62 @@
+/**
+ * The engine and operator pauses (fake clock, memory store): which pause
+ * holds a lane, how long a held message waits, that the pause never bounces
+ * mail past max_hold, and the 500 ms control refresh.
+ */
+import t from 'tap';
+import { CONTROL_REFRESH_MS, CONTROL_REPOLL_MS } from '../../lib/engine';
+import { pauseOn, type Control } from '../../lib/core/control';
+import { rig } from '../helpers/fakes';
+
+const two = {
+  sources: { a: { address: '127.0.0.2' }, b: { address: '127.0.0.3' } },
+  providers: { microsoft365: { limits: { rate: 'unlimited' } }, google: { limits: { rate: 'unlimited' } } },
+};
+const msg = (domain: string, queueTime: number) => ({ id: `${domain}-${queueTime}`, domain, queueTime });
+const by = { reason: 'r', who: 'op' };
+
+t.test('pauseOn: the pause that ends last covers the lane; one without an end wins', async (t) => {
+  const c = (target: Control['target'], until: number): Control => ({ target, action: 'pause', at: 0, until, ...by });
+  const list = [c({ kind: 'provider', provider: 'p' }, 100), c({ kind: 'source', source: 'a' }, 300), c({ kind: 'lane', source: 'b', provider: 'q' }, 0)];
+  t.equal(pauseOn(list, 'a', 'p', 50)?.until, 300, 'source pause ends later than the provider pause');
+  t.equal(pauseOn(list, 'b', 'p', 50)?.until, 100, 'only the provider pause covers b/p');
+  t.equal(pauseOn(list, 'b', 'p', 100), undefined, 'ended at its until');
+  t.equal(pauseOn(list, 'b', 'q', 1e12)?.until, 0, 'a pause without an end lasts');
+  t.equal(pauseOn(list, 'c', 'x', 0), undefined, 'other lanes are free');
+});
+
+t.test('a paused provider delays its mail, not other providers; a paused source leaves its pool to the others', async (t) => {
+  const r = rig(two);
+  const now = r.clock.now();
+  await r.store.setControl({ target: { kind: 'provider', provider: 'microsoft365' }, forMs: 25_000, ...by });
+  const held = await r.engine.decide(msg('contoso.test', now), {});
+  t.match(held, { action: 'delay', seconds: CONTROL_REPOLL_MS / 1000, why: /provider microsoft365 paused by op \(r\) until / }, 'back after the repoll interval');
+  r.clock.advance(20_000);
+  r.engine.refreshControls();
+  t.match(await r.engine.decide(msg('contoso.test', now), {}), { action: 'delay', seconds: 5 }, 'near its end, back exactly when it ends');
+  t.match(await r.engine.decide(msg('gmail.test', now), {}), { action: 'send' }, 'Google is not paused');
+  r.clock.advance(5000);
+  r.engine.refreshControls();
+  t.match(await r.engine.decide(msg('contoso.test', now), {}), { action: 'send' }, 'sent when the pause ends');
+  await r.store.setControl({ target: { kind: 'source', source: 'a' }, forMs: 0, ...by });
+  r.engine.refreshControls();
+  for (let i = 0; i < 4; i++) t.match(await r.engine.decide(msg('gmail.test', now), {}), { action: 'send', source: { name: 'b' } }, 'source a paused: b sends');
+});
+
+t.test('an operator pause never bounces mail past max_hold', async (t) => {
+  const r = rig(two, { main: { max_hold: '1h' } });
+  const old = r.clock.now() - 2 * 3_600_000;
+  await r.store.setControl({ target: { kind: 'source', source: 'a' }, forMs: 0, ...by });
+  await r.store.setControl({ target: { kind: 'source', source: 'b' }, forMs: 0, ...by });
+  t.match(await r.engine.decide(msg('contoso.test', old), {}), { action: 'delay' }, 'held, not expired');
+});
+
+t.test('controls are read from the store at most every CONTROL_REFRESH_MS', async (t) => {
+  const r = rig(two);
+  const now = r.clock.now();
+  t.match(await r.engine.decide(msg('gmail.test', now), {}), { action: 'send' });
+  await r.store.setControl({ target: { kind: 'provider', provider: 'google' }, forMs: 0, ...by });
+  t.match(await r.engine.decide(msg('gmail.test', now), {}), { action: 'send' }, 'within the refresh interval the cached list is used');
+  r.clock.advance(CONTROL_REFRESH_MS);
+  t.match(await r.engine.decide(msg('gmail.test', now), {}), { action: 'delay' }, 'after it, the pause is seen');
+});
