@@ -94,8 +94,11 @@ export function pauseOn(controls: readonly Control[], source: string, provider: 
  */
 export function liftLane(prior: LaneState, now: number): LaneState {
   const s: LaneState = { ...prior, leases: [...prior.leases] };
-  if (s.pauseUntil > now) resumeClock(s, now);
-  if (s.departAt > now) s.departAt = now;
+  if (s.pauseUntil > now) {
+    resumeClock(s, now);
+    // the pause pushed the next departure to its end; the rate's own spacing is kept otherwise
+    s.departAt = Math.min(s.departAt, now);
+  }
   s.pauseUntil = 0;
   s.blockedAt = 0;
   s.probeAt = 0;

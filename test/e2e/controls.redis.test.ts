@@ -66,7 +66,8 @@ t.test('a pause through Redis stops two Haraka processes within about a second',
 
   // lift and reset act on the lane's state in Redis (the lane exists: it has sent)
   t.match((await cli('lift', dir, '--provider', 'microsoft365')).out, /lifted suspensions and blocks of provider microsoft365 \(1 lane with state\)/);
-  t.match((await cli('reset', dir, '--source', 's2', '--who', 'bob')).out, /bob reset the pace of source s2 \(1 lane with state\)/);
+  const reset = JSON.parse((await cli('reset', dir, '--source', 's2', '--who', 'bob', '--json')).out) as { line: string; lanes: number };
+  t.match(reset, { line: /bob reset the pace of source s2 \(1 lane with state\)/, lanes: 1 }, 'reset --json: the line and the lanes changed');
   t.equal(receiver.deliveries.length, during, 'lift and reset do not end an operator pause');
 
   const resumed = await cli('resume', dir, '--provider', 'microsoft365', '--who', 'bob');

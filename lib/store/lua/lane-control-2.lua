@@ -20,8 +20,10 @@ local now = clock(ARGV[1])
 local s = load_lane(KEYS)
 if not s.exists then return { fmt(now), 0 } end
 if ARGV[2] == 'lift' then
-  if s.pauseUntil > now then resume_clock(s, now) end
-  if s.departAt > now then s.departAt = now end
+  if s.pauseUntil > now then
+    resume_clock(s, now)
+    s.departAt = math.min(s.departAt, now)
+  end
   s.pauseUntil = 0
   s.blockedAt = 0
   s.probeAt = 0
