@@ -243,9 +243,10 @@ export class Engine extends Outcomes {
     return this.controlRead;
   }
 
-  /** Forgets the cached controls: the next decision reads them (after an action through this process). */
+  /** Forgets the cached controls and warm-up records: the next decision reads them (after an action through this process). */
   refreshControls(): void {
     this.controlCache = undefined;
+    this.warmup.reset();
   }
 
   /**

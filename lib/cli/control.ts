@@ -18,9 +18,11 @@ import type { Output } from './check';
 export const CONTROL_USAGE = `usage: paceline pause|resume|lift|reset [HARAKA_DIR] [--provider P] [--source S] [--for 2h] [--reason TEXT] [--who NAME] [--json]
   a target: --provider P (all its lanes), --source S (all its lanes), or both (one lane)
   pause: until resumed, or for --for; resume: end a pause; lift: end suspensions and blocks
-  (and a provider-wide incident); reset: back to the configured pace`;
+  (and a provider-wide incident); reset: back to the configured pace
+usage: paceline warmup reset|move [HARAKA_DIR] --source S [--provider P] [--day N] [--reason TEXT] [--who NAME] [--json]
+  a warming source's lanes (one provider, or every configured one) to day 1 (reset) or day N (move) from today`;
 
-const VALUED = new Map([['--provider', 'provider'], ['--source', 'source'], ['--for', 'for'], ['--reason', 'reason'], ['--who', 'who']]);
+const VALUED = new Map([['--provider', 'provider'], ['--source', 'source'], ['--for', 'for'], ['--reason', 'reason'], ['--who', 'who'], ['--day', 'day']]);
 
 interface Parsed {
   dir: string;
@@ -91,11 +93,23 @@ async function act(config: Config, dir: string, req: ActionRequest): Promise<Act
   }
 }
 
+/** `paceline warmup reset|move ...`. */
+export function warmupCommand(args: readonly string[], io: Output): Promise<number> | number {
+  const [sub, ...rest] = args;
+  if (sub === 'reset' || sub === 'move') return controlCommand(`warmup-${sub}`, rest, io);
+  io.err(`paceline warmup: expected reset or move${sub ? `, not "${sub}"` : ''}\n${CONTROL_USAGE}`);
+  return 2;
+}
+
 /** Returns the exit code: 0 done, 1 refused or failed (the message says why), 2 usage. */
 export async function controlCommand(action: ActionName, args: readonly string[], io: Output): Promise<number> {
   const parsed = parse(args);
   if (typeof parsed === 'string') {
     io.err(`paceline ${action}: ${parsed}\n${CONTROL_USAGE}`);
+    return 2;
+  }
+  if (parsed.fields.day !== undefined && action !== 'warmup-move') {
+    io.err(`paceline ${action}: --day is for warmup move\n${CONTROL_USAGE}`);
     return 2;
   }
   const { dir, json, fields } = parsed;

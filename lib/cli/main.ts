@@ -2,7 +2,7 @@
 
 import { check, type Output } from './check';
 import { classifyCommand } from './classify';
-import { CONTROL_USAGE, controlCommand } from './control';
+import { CONTROL_USAGE, controlCommand, warmupCommand } from './control';
 import { planCommand } from './plan';
 import { statusCommand } from './status';
 
@@ -16,6 +16,7 @@ commands:
   status [HARAKA_DIR] [--json]   every lane: limits, sent, in flight, next free slot, state;
                        the operator controls in force
   pause|resume|lift|reset [HARAKA_DIR] ...   operator controls (see below)
+  warmup reset|move [HARAKA_DIR] --source S ...   move a warming source on its schedule
   help                 this text
 
 ${CONTROL_USAGE}`;
@@ -37,6 +38,8 @@ export function main(argv: readonly string[], io: Output, input: NodeJS.Readable
     case 'lift':
     case 'reset':
       return controlCommand(command, rest, io);
+    case 'warmup':
+      return warmupCommand(rest, io);
     case 'help':
     case '--help':
     case '-h':

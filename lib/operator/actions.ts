@@ -12,8 +12,9 @@ import { formatDurationMs, parseDurationMs } from '../core/duration';
 import { MX_PROVIDER_PREFIX } from '../core/providers';
 import type { Config } from '../config/types';
 import type { LaneRef, PacingStore } from '../store/types';
+import { dayNumber, zoneOffsetMs } from '../core/day';
 
-export const ACTIONS = ['pause', 'resume', 'lift', 'reset'] as const;
+export const ACTIONS = ['pause', 'resume', 'lift', 'reset', 'warmup-reset', 'warmup-move'] as const;
 export type ActionName = (typeof ACTIONS)[number];
 
 /** One action as the CLI and the HTTP listener receive it. */
@@ -24,6 +25,8 @@ export interface ActionRequest {
   /** pause: how long, e.g. `2h` (absent = until resumed). */
   readonly for?: string;
   readonly reason?: string;
+  /** warmup-move: the schedule day to move to (1 = first day). */
+  readonly day?: string;
   readonly who: string;
 }
 
@@ -32,8 +35,10 @@ export interface ActionResult {
   readonly line: string;
   /** pause: the stored control; resume: the control it ended (null when none was in force). */
   readonly control?: Control | null;
-  /** lift, reset: lanes with state that changed. */
+  /** lift, reset: lanes with state that changed; warmup-*: lanes whose record was set. */
   readonly lanes?: number;
+  /** warmup-*: the schedule day the lanes are on now. */
+  readonly day?: number;
 }
 
 /** A request the operator must correct (bad name, missing target, bad duration); the message says how. */
@@ -108,20 +113,52 @@ export async function runAction(config: Config, store: PacingStore, asked: Actio
       const extra = incident ? ' and its provider-wide incident' : '';
       return { line: `paceline control: ${req.who} ${done} ${what} (${lanes} lane${lanes === 1 ? '' : 's'} with state)${extra}${why(req)}`, lanes };
     }
+    case 'warmup-reset':
+    case 'warmup-move':
+      return warmupAction(config, store, req);
   }
+}
+
+/**
+ * Puts a warming source's lanes (one provider, or every configured provider)
+ * on a schedule day from today: `warmup-reset` day 1, `warmup-move` the day
+ * asked for. The record is stored whatever was stored before; calendar
+ * schedules count on from there.
+ */
+async function warmupAction(config: Config, store: PacingStore, req: ActionRequest): Promise<ActionResult> {
+  if (req.source === undefined) throw new ActionError('warmup needs --source S (and optionally --provider P)');
+  const source = config.sources.get(req.source);
+  const schedule = source?.warmup ? config.schedules.get(source.warmup.schedule) : undefined;
+  if (!schedule) {
+    const warming = [...config.sources.values()].filter((s) => s.warmup).map((s) => s.name).sort();
+    throw new ActionError(`source "${req.source}" has no warm-up schedule; warming sources: ${warming.join(', ') || '(none)'}`);
+  }
+  const longest = Math.max(schedule.days.length, ...[...schedule.providers.values()].map((r) => r.length));
+  const day = req.action === 'warmup-reset' ? 1 : Number(req.day);
+  if (!Number.isSafeInteger(day) || day < 1 || day > longest + 1) {
+    throw new ActionError(`bad day "${req.day ?? ''}": expected a day of schedule ${schedule.name} from 1 to ${longest}, or ${longest + 1} (past the ramp: warm)`);
+  }
+  const now = (await store.controls()).now;
+  const today = dayNumber(now, zoneOffsetMs(config.settings.timezone, now));
+  const providers = req.provider !== undefined ? [req.provider] : [...config.providers.keys()];
+  for (const provider of providers) await store.putWarmRecord({ source: req.source, provider }, { start: today - day + 1, step: day, evaluated: today, badDays: 0 });
+  const which = req.provider !== undefined ? `provider ${req.provider}` : 'every provider';
+  const past = day > longest ? ' (past the ramp: warm)' : '';
+  const line = `paceline control: ${req.who} moved the warm-up of source ${req.source} (${which}) to day ${day} of ${schedule.name}${past}${why(req)}`;
+  return { line, lanes: providers.length, day };
 }
 
 /** Reads an action from a JSON body (HTTP); throws ActionError on a malformed one. */
 export function actionFromJson(body: unknown, fallbackWho: string): ActionRequest {
   const o = body as Record<string, unknown> | null;
   if (!o || typeof o !== 'object' || Array.isArray(o)) throw new ActionError('the body must be a JSON object');
-  const known = new Set(['action', 'source', 'provider', 'for', 'reason', 'who']);
+  const known = new Set(['action', 'source', 'provider', 'for', 'reason', 'who', 'day']);
   const unknown = Object.keys(o).filter((k) => !known.has(k));
   if (unknown.length > 0) throw new ActionError(`unknown field${unknown.length === 1 ? '' : 's'} ${unknown.join(', ')}; expected ${[...known].join(', ')}`);
   if (!ACTIONS.includes(o.action as ActionName)) throw new ActionError(`"action" must be one of ${ACTIONS.join(', ')}`);
-  for (const k of ['source', 'provider', 'for', 'reason', 'who']) {
+  for (const k of ['source', 'provider', 'for', 'reason', 'who', 'day']) {
     if (o[k] !== undefined && typeof o[k] !== 'string') throw new ActionError(`"${k}" must be a string`);
   }
   const str = (k: string) => (typeof o[k] === 'string' ? { [k]: o[k] as string } : {});
-  return { action: o.action as ActionName, ...str('source'), ...str('provider'), ...str('for'), ...str('reason'), who: (o.who as string | undefined) || fallbackWho };
+  return { action: o.action as ActionName, ...str('source'), ...str('provider'), ...str('for'), ...str('reason'), ...str('day'), who: (o.who as string | undefined) || fallbackWho };
 }

@@ -143,6 +143,10 @@ export class FallbackStore implements PacingStore {
     return this.run('saveWarmRecord', () => this.primary.saveWarmRecord(lane, record), async () => record);
   }
 
+  putWarmRecord(lane: LaneRef, record: WarmRecord): Promise<void> {
+    return this.primary.putWarmRecord(lane, record);
+  }
+
   sourceStart(source: string, today: number): Promise<number> {
     return this.run('sourceStart', () => this.primary.sourceStart(source, today), () => this.local.sourceStart(source, today));
   }

@@ -116,6 +116,10 @@ export class MemoryStore implements PacingStore {
     return record;
   }
 
+  async putWarmRecord(lane: LaneRef, record: WarmRecord): Promise<void> {
+    this.warm.set(laneKey(lane), { ...record });
+  }
+
   async sourceStart(source: string, today: number): Promise<number> {
     const start = this.starts.get(source);
     if (start !== undefined) return start;

@@ -130,6 +130,10 @@ export class RedisStore implements PacingStore {
     return decodeWarm(reply, 1);
   }
 
+  async putWarmRecord(lane: LaneRef, record: WarmRecord): Promise<void> {
+    await this.run('warm-save', [this.keys.warm(lane)], ['force', ...warmArgs(record)]);
+  }
+
   async sourceStart(source: string, today: number): Promise<number> {
     return Number(await this.run('source-start', [this.keys.sourceStart(source)], [String(today)]));
   }

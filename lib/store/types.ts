@@ -46,6 +46,8 @@ export interface PacingStore {
   warmRecord(lane: LaneRef): Promise<WarmRecord | null>;
   /** Saves a record unless a newer evaluation is stored; returns the record in force. */
   saveWarmRecord(lane: LaneRef, record: WarmRecord): Promise<WarmRecord>;
+  /** An operator's warm-up change: stores the record whatever is stored (saveWarmRecord keeps a newer one). */
+  putWarmRecord(lane: LaneRef, record: WarmRecord): Promise<void>;
   /** The day a source's warm-up started: the stored one, else `today`, stored now. */
   sourceStart(source: string, today: number): Promise<number>;
   /** The operator controls in force (ended ones are dropped). */

@@ -42,6 +42,8 @@ export type Step = { at: number; lane?: 0 | 1; limits?: LaneLimits } & (
   | { op: 'peek' }
   | { op: 'warmGet' }
   | { op: 'warmSave'; record: WarmRecord }
+  /** An operator's forced write, then the record read back. */
+  | { op: 'warmPut'; record: WarmRecord }
   | { op: 'sourceStart'; today: number }
   | { op: 'laneControl'; control: 'lift' | 'reset' }
   | { op: 'providerLift' }
@@ -122,6 +124,9 @@ export async function execute(target: Target, step: Step, setNow: (t: number) =>
       return warm(await store.warmRecord(lane));
     case 'warmSave':
       return warm(await store.saveWarmRecord(lane, step.record));
+    case 'warmPut':
+      await store.putWarmRecord(lane, step.record);
+      return warm(await store.warmRecord(lane));
     case 'sourceStart':
       return `start ${await store.sourceStart(lane.source, step.today)}`;
     case 'laneControl':
