@@ -1,12 +1,17 @@
 /**
  * The engine and operator pauses (fake clock, memory store): which pause
  * holds a lane, how long a held message waits, that the pause never bounces
- * mail past max_hold, and the 500 ms control refresh.
+ * mail past max_hold, the 500 ms control refresh, and the warm-up record refresh.
  */
 import t from 'tap';
 import { CONTROL_REFRESH_MS, CONTROL_REPOLL_MS } from '../../lib/engine';
 import { pauseOn, type Control } from '../../lib/core/control';
-import { rig } from '../helpers/fakes';
+import { DNS_TABLE, FakeClock, fakeDns, rig } from '../helpers/fakes';
+import { buildConfig } from '../../lib/config/load';
+import { Engine } from '../../lib/engine';
+import { MemoryStore } from '../../lib/store/memory';
+import { MxResolver } from '../../lib/mx';
+import { WARM_REFRESH_MS } from '../../lib/warmup-limits';
 
 const two = {
   sources: { a: { address: '127.0.0.2' }, b: { address: '127.0.0.3' } },
@@ -59,4 +64,21 @@ t.test('controls are read from the store at most every CONTROL_REFRESH_MS', asyn
   t.match(await r.engine.decide(msg('gmail.test', now), {}), { action: 'send' }, 'within the refresh interval the cached list is used');
   r.clock.advance(CONTROL_REFRESH_MS);
   t.match(await r.engine.decide(msg('gmail.test', now), {}), { action: 'delay' }, 'after it, the pause is seen');
+});
+
+t.test('a warm-up record written by another node is read within WARM_REFRESH_MS', async (t) => {
+  const clock = new FakeClock();
+  const today = new Date(clock.now()).toISOString().slice(0, 10);
+  const yaml = { sources: { n: { address: '127.0.0.2', warmup: { schedule: 'tiny', start: today } } }, providers: { google: { limits: { rate: 'unlimited' } } } };
+  const config = buildConfig({ adapt: { start: '1' } }, yaml, { schedules: { tiny: { progression: 'calendar', days: [2, 4] } } });
+  const store = new MemoryStore(clock.now);
+  const mx = new MxResolver({ cacheMaxMs: 60_000, negativeMs: 60_000, staticMx: config.staticMx }, fakeDns(DNS_TABLE.mx, DNS_TABLE.addresses), clock.now);
+  const engine = new Engine(config, store, mx, clock.now);
+  const send = async () => (await engine.decide(msg('gmail.test', clock.now()), {})).why;
+  t.match(await send(), /warm-up tiny day 1, cap 2/);
+  const day = Math.floor(clock.now() / 86_400_000);
+  await store.putWarmRecord({ source: 'n', provider: 'google' }, { start: day - 1, step: 2, evaluated: day, badDays: 0 });
+  t.match(await send(), /day 1, cap 2/, 'the cached record is used within the refresh interval');
+  clock.advance(WARM_REFRESH_MS);
+  t.match(await send(), /warm-up tiny day 2, cap 4/, 'after it, the new record is in force');
 });
