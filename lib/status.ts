@@ -29,7 +29,7 @@ export interface StatusRow {
   /** The pace factor learnt from what the provider accepted (see [adapt] accepted_share); null when none. */
   knownGood: number | null;
   /** A warming source's position: schedule, day, today's cap, progression. */
-  warmup?: { schedule: string; progression: string; day: number; cap: number | null };
+  warmup?: { schedule: string; progression: string; day: number; cap: number | null; frozen?: true };
 }
 
 /** Warm-up records by lane key (`source|provider`). */
@@ -40,7 +40,7 @@ function warmupOf(config: Config, lane: LaneRef, record: WarmRecord | undefined,
   const schedule = source?.warmup ? config.schedules.get(source.warmup.schedule) : undefined;
   if (!schedule || !record) return undefined;
   const day = scheduleDay(schedule, record, dayNumber(now, zoneOffsetMs(config.settings.timezone, now)));
-  return { schedule: schedule.name, progression: schedule.progression, day, cap: capFor(schedule, lane.provider, day) ?? null };
+  return { schedule: schedule.name, progression: schedule.progression, day, cap: capFor(schedule, lane.provider, day) ?? null, ...(record.frozen ? { frozen: true as const } : {}) };
 }
 
 function stateOf(s: LaneState, limits: LaneLimits, now: number): string {
@@ -85,7 +85,8 @@ export function statusRows(config: Config, lanes: ReadonlyArray<{ lane: LaneRef;
 /** The rows as an aligned text table. */
 export function statusTable(rows: readonly StatusRow[]): string[] {
   const head = ['source', 'provider', 'rate', 'conc', 'per_day', 'last min', 'today', 'in flight', 'next free', 'warm-up', 'state'];
-  const warm = (r: StatusRow) => (r.warmup ? `${r.warmup.schedule} day ${r.warmup.day} (${r.warmup.progression}), cap ${r.warmup.cap ?? 'warm'}, used ${r.sentToday}` : '-');
+  const warm = (r: StatusRow) =>
+    r.warmup ? `${r.warmup.schedule} day ${r.warmup.day} (${r.warmup.progression}${r.warmup.frozen ? ', frozen' : ''}), cap ${r.warmup.cap ?? 'warm'}, used ${r.sentToday}` : '-';
   const cells = rows.map((r) => [r.source, r.provider, r.rate, String(r.concurrency ?? '-'), String(r.perDay ?? '-'), String(r.sentLastMinute), String(r.sentToday), String(r.inFlight), r.nextFreeS ? `${r.nextFreeS}s` : 'now', warm(r), r.state]);
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] as string).length)));
   const line = (c: string[]) => c.map((x, i) => x.padEnd(widths[i] as number)).join('  ').trimEnd();

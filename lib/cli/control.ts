@@ -19,8 +19,9 @@ export const CONTROL_USAGE = `usage: paceline pause|resume|lift|reset [HARAKA_DI
   a target: --provider P (all its lanes), --source S (all its lanes), or both (one lane)
   pause: until resumed, or for --for; resume: end a pause; lift: end suspensions and blocks
   (and a provider-wide incident); reset: back to the configured pace
-usage: paceline warmup reset|move [HARAKA_DIR] --source S [--provider P] [--day N] [--reason TEXT] [--who NAME] [--json]
-  a warming source's lanes (one provider, or every configured one) to day 1 (reset) or day N (move) from today`;
+usage: paceline warmup reset|move|freeze|thaw [HARAKA_DIR] --source S [--provider P] [--day N] [--reason TEXT] [--who NAME] [--json]
+  a warming source's lanes (one provider, or every configured one) to day 1 (reset) or day N (move) from today;
+  freeze keeps them on today's day until thaw, move or reset`;
 
 const VALUED = new Map([['--provider', 'provider'], ['--source', 'source'], ['--for', 'for'], ['--reason', 'reason'], ['--who', 'who'], ['--day', 'day']]);
 
@@ -96,8 +97,8 @@ async function act(config: Config, dir: string, req: ActionRequest): Promise<Act
 /** `paceline warmup reset|move ...`. */
 export function warmupCommand(args: readonly string[], io: Output): Promise<number> | number {
   const [sub, ...rest] = args;
-  if (sub === 'reset' || sub === 'move') return controlCommand(`warmup-${sub}`, rest, io);
-  io.err(`paceline warmup: expected reset or move${sub ? `, not "${sub}"` : ''}\n${CONTROL_USAGE}`);
+  if (sub === 'reset' || sub === 'move' || sub === 'freeze' || sub === 'thaw') return controlCommand(`warmup-${sub}`, rest, io);
+  io.err(`paceline warmup: expected reset, move, freeze or thaw${sub ? `, not "${sub}"` : ''}\n${CONTROL_USAGE}`);
   return 2;
 }
 

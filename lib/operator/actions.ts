@@ -13,8 +13,11 @@ import { MX_PROVIDER_PREFIX } from '../core/providers';
 import type { Config } from '../config/types';
 import type { LaneRef, PacingStore } from '../store/types';
 import { dayNumber, zoneOffsetMs } from '../core/day';
+import type { Source } from '../config/types';
+import type { ScheduleConfig } from '../config/warmup';
+import { WarmupLimits } from '../warmup-limits';
 
-export const ACTIONS = ['pause', 'resume', 'lift', 'reset', 'warmup-reset', 'warmup-move'] as const;
+export const ACTIONS = ['pause', 'resume', 'lift', 'reset', 'warmup-reset', 'warmup-move', 'warmup-freeze', 'warmup-thaw'] as const;
 export type ActionName = (typeof ACTIONS)[number];
 
 /** One action as the CLI and the HTTP listener receive it. */
@@ -116,6 +119,9 @@ export async function runAction(config: Config, store: PacingStore, asked: Actio
     case 'warmup-reset':
     case 'warmup-move':
       return warmupAction(config, store, req);
+    case 'warmup-freeze':
+    case 'warmup-thaw':
+      return freezeAction(config, store, req);
   }
 }
 
@@ -125,14 +131,43 @@ export async function runAction(config: Config, store: PacingStore, asked: Actio
  * asked for. The record is stored whatever was stored before; calendar
  * schedules count on from there.
  */
-async function warmupAction(config: Config, store: PacingStore, req: ActionRequest): Promise<ActionResult> {
+/** The warming source a warm-up action names, its schedule, and the lanes it covers. */
+function warming(config: Config, req: ActionRequest): { source: Source; schedule: ScheduleConfig; providers: string[] } {
   if (req.source === undefined) throw new ActionError('warmup needs --source S (and optionally --provider P)');
   const source = config.sources.get(req.source);
   const schedule = source?.warmup ? config.schedules.get(source.warmup.schedule) : undefined;
-  if (!schedule) {
-    const warming = [...config.sources.values()].filter((s) => s.warmup).map((s) => s.name).sort();
-    throw new ActionError(`source "${req.source}" has no warm-up schedule; warming sources: ${warming.join(', ') || '(none)'}`);
+  if (!source || !schedule) {
+    const names = [...config.sources.values()].filter((s) => s.warmup).map((s) => s.name).sort();
+    throw new ActionError(`source "${req.source}" has no warm-up schedule; warming sources: ${names.join(', ') || '(none)'}`);
   }
+  return { source, schedule, providers: req.provider !== undefined ? [req.provider] : [...config.providers.keys()] };
+}
+
+/**
+ * `warmup-freeze` keeps each lane on today's schedule day (brought up to date
+ * first, as a decision would); `warmup-thaw` lets days count again from today.
+ */
+async function freezeAction(config: Config, store: PacingStore, req: ActionRequest): Promise<ActionResult> {
+  const { source, schedule, providers } = warming(config, req);
+  const limits = new WarmupLimits(store);
+  let lanes = 0;
+  for (const provider of providers) {
+    const lane = { source: source.name, provider };
+    const peek = await store.peek([lane], provider);
+    await limits.view(config, config.settings.defaultPool, source, provider, peek.now, peek.value.lanes[0]);
+    const record = await store.warmRecord(lane);
+    if (!record) continue;
+    const { frozen: _, ...rest } = record;
+    await store.putWarmRecord(lane, req.action === 'warmup-freeze' ? { ...rest, frozen: 1 } : rest);
+    lanes++;
+  }
+  const which = req.provider !== undefined ? `provider ${req.provider}` : 'every provider';
+  const done = req.action === 'warmup-freeze' ? 'froze' : 'thawed';
+  return { line: `paceline control: ${req.who} ${done} the warm-up of source ${source.name} (${which}, ${schedule.name})${why(req)}`, lanes };
+}
+
+async function warmupAction(config: Config, store: PacingStore, req: ActionRequest): Promise<ActionResult> {
+  const { source, schedule, providers } = warming(config, req);
   const longest = Math.max(schedule.days.length, ...[...schedule.providers.values()].map((r) => r.length));
   const day = req.action === 'warmup-reset' ? 1 : Number(req.day);
   if (!Number.isSafeInteger(day) || day < 1 || day > longest + 1) {
@@ -140,11 +175,10 @@ async function warmupAction(config: Config, store: PacingStore, req: ActionReque
   }
   const now = (await store.controls()).now;
   const today = dayNumber(now, zoneOffsetMs(config.settings.timezone, now));
-  const providers = req.provider !== undefined ? [req.provider] : [...config.providers.keys()];
-  for (const provider of providers) await store.putWarmRecord({ source: req.source, provider }, { start: today - day + 1, step: day, evaluated: today, badDays: 0 });
+  for (const provider of providers) await store.putWarmRecord({ source: source.name, provider }, { start: today - day + 1, step: day, evaluated: today, badDays: 0 });
   const which = req.provider !== undefined ? `provider ${req.provider}` : 'every provider';
   const past = day > longest ? ' (past the ramp: warm)' : '';
-  const line = `paceline control: ${req.who} moved the warm-up of source ${req.source} (${which}) to day ${day} of ${schedule.name}${past}${why(req)}`;
+  const line = `paceline control: ${req.who} moved the warm-up of source ${source.name} (${which}) to day ${day} of ${schedule.name}${past}${why(req)}`;
   return { line, lanes: providers.length, day };
 }
 

@@ -47,7 +47,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mails = (tag: string, n: number): MailSpec[] =>
   Array.from({ length: n }, (_, i) => ({ from: 's@paceline.test', to: [`${tag}${i}@gmail.test`], messageId: `<${tag}-${i}@paceline.test>` }));
 
-type Row = { source: string; provider: string; sentToday: number; warmup?: { day: number; cap: number | null } };
+type Row = { source: string; provider: string; sentToday: number; warmup?: { day: number; cap: number | null; frozen?: true } };
 
 async function lane(dir: string): Promise<Row | undefined> {
   const r = await cli('status', dir, '--json');
@@ -87,6 +87,10 @@ t.test('warmup reset and move take effect on a running Haraka', async (t) => {
   t.match(moved.out, /erin moved the warm-up of source lone \(every provider\) to day 2 of tiny: reputation fine/, moved.err);
   await haraka.waitForLog(/paceline control: erin moved the warm-up of source lone/, 5000);
   t.match(await lane(dir), { sentToday: 2, warmup: { day: 2, cap: 4 } }, 'status (rewritten by the action): day 2, cap 4, 2 sent today');
+  t.match((await cli('warmup', 'freeze', dir, '--source', 'lone', '--provider', 'google')).out, /froze the warm-up of source lone \(provider google, tiny\)/);
+  t.match(await lane(dir), { warmup: { day: 2, cap: 4, frozen: true } }, 'status: frozen on day 2');
+  t.match((await cli('warmup', 'thaw', dir, '--source', 'lone', '--provider', 'google')).out, /thawed the warm-up of source lone/);
+  t.notOk((await lane(dir))?.warmup?.frozen, 'status: thawed');
 
   // past the ramp: warm, and new mail flows at once
   t.match((await cli('warmup', 'move', dir, '--source', 'lone', '--provider', 'google', '--day', '3')).out, /to day 3 of tiny \(past the ramp: warm\)/);

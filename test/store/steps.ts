@@ -72,7 +72,7 @@ function decision(r: AcquireResult): string {
 }
 
 function warm(r: WarmRecord | null): string {
-  return r ? `warm start=${r.start} step=${r.step} evaluated=${r.evaluated} badDays=${r.badDays}` : 'warm none';
+  return r ? `warm start=${r.start} step=${r.step} evaluated=${r.evaluated} badDays=${r.badDays}${r.frozen ? ' frozen' : ''}` : 'warm none';
 }
 
 function targetOf(kind: 'lane' | 'provider' | 'source', lane: LaneRef): ControlTarget {
