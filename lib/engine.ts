@@ -10,7 +10,7 @@ import { dayNumber } from './core/day';
 import { realTime } from './core/pace';
 import { earliestAt, nextFreeAt, type AcquireResult, type LaneLimits, type LaneState } from './core/lane';
 import { providerGate } from './core/provider-state';
-import { describeTarget, pauseOn, type Control } from './core/control';
+import { describeTarget, pauseOn, targetKey, type Control } from './core/control';
 import { starting } from './core/start';
 import type { Config, Pool, Source } from './config/types';
 import type { MxHost, MxResolver } from './mx';
@@ -148,6 +148,12 @@ export const CONTROL_REFRESH_MS = 500;
 /** Mail held by an operator pause comes back at least this often (a resume takes effect within it). */
 export const CONTROL_REPOLL_MS = 10_000;
 
+/** A control in one log line: what, until when, by whom, why. */
+function controlText(c: Control): string {
+  const until = c.until === 0 ? 'until resumed' : `until ${new Date(c.until).toISOString()}`;
+  return `${c.action} ${describeTarget(c.target)} ${until} by ${c.who}${c.reason ? `: ${c.reason}` : ''}`;
+}
+
 /** The candidates no operator pause covers, or the pause that holds back all of them. */
 function unpaused(all: readonly Candidate[], controls: readonly Control[], provider: string, now: number): { free: Candidate[]; pause?: Control } {
   if (controls.length === 0) return { free: [...all] };
@@ -167,6 +173,16 @@ export class Engine extends Outcomes {
   private controlCache: { at: number; list: readonly Control[] } | undefined;
 
   private controlRead: Promise<readonly Control[]> | undefined;
+
+  /** The controls this process last read, by target key and start: what a change is measured against. */
+  private controlSeen = new Map<string, Control>();
+
+  /**
+   * Told each control this process starts or stops obeying (set by the
+   * plugin to log it): with Redis, every node's log says when a pause written
+   * through the store reached it.
+   */
+  controlLog?: (text: string) => void;
 
   private readonly warmup: WarmupLimits;
 
@@ -233,6 +249,7 @@ export class Engine extends Outcomes {
       ({ value }) => {
         this.controlCache = { at: this.clock(), list: value };
         this.controlRead = undefined;
+        this.noteControls(value);
         return value;
       },
       (err: unknown) => {
@@ -241,6 +258,15 @@ export class Engine extends Outcomes {
       },
     );
     return this.controlRead;
+  }
+
+  private noteControls(list: readonly Control[]): void {
+    const next = new Map(list.map((c) => [`${targetKey(c.target)}@${c.at}`, c]));
+    if (this.controlLog) {
+      for (const [key, c] of next) if (!this.controlSeen.has(key)) this.controlLog(`paceline: operator control in force: ${controlText(c)}`);
+      for (const [key, c] of this.controlSeen) if (!next.has(key)) this.controlLog(`paceline: operator control ended: ${controlText(c)}`);
+    }
+    this.controlSeen = next;
   }
 
   /** Forgets the cached controls and warm-up records: the next decision reads them (after an action through this process). */

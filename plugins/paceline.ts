@@ -50,6 +50,7 @@ export function register(this: Plugin): void {
   const { store, describe: where } = openStore(config, clock, (level, text) => (level === 'error' ? this.logerror(text) : this.lognotice(text)));
   const mx = new MxResolver({ cacheMaxMs: config.settings.dnsCacheMaxMs, negativeMs: config.settings.dnsNegativeMs, staticMx: config.staticMx }, undefined, clock);
   const state: PluginState = { engine: new Engine(config, store, mx, clock), clock, store, tickets: new WeakMap() };
+  state.engine.controlLog = (text) => this.lognotice(text);
   this.paceline = state;
   const dir = process.env.HARAKA;
   const snapshots = config.settings.store === 'memory' && dir ? startSnapshots(store, dir) : undefined;

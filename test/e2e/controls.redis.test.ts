@@ -57,7 +57,9 @@ t.test('a pause through Redis stops two Haraka processes within about a second',
   const st = await cli('status', dir, '--json');
   t.match(JSON.parse(st.out).controls, [{ what: 'provider microsoft365', who: 'bob', reason: 'incident 42', until: null }], 'status (from Redis) shows the pause');
 
-  await sleep(7000);
+  for (const h of harakas) await h.waitForLog(/paceline: operator control in force: pause provider microsoft365 until resumed by bob: incident 42/, 5000);
+  t.pass('each Haraka logged the pause it obeys: what, who, why');
+  await sleep(Math.max(0, pausedAt + 7000 - Date.now()));
   const lateStarts = mailAt.filter((at) => at > pausedAt + 1500);
   const lastStart = Math.max(...mailAt.filter((at) => at > pausedAt - 1000));
   t.equal(lateStarts.length, 0, `no delivery began later than 1.5 s after the pause on either host (last began ${lastStart - pausedAt} ms after it)`);
@@ -74,6 +76,7 @@ t.test('a pause through Redis stops two Haraka processes within about a second',
   t.match(resumed.out, /bob resumed provider microsoft365$/, resumed.err);
   const resumedAt = Date.now();
   await receiver.waitFor(40, 40_000);
+  for (const h of harakas) t.equal(h.log().match(/operator control (in force|ended): pause provider microsoft365/g)?.length, 2, 'each Haraka logged the pause once and its end once');
   const firstAfter = Math.min(...mailAt.filter((at) => at > resumedAt));
   t.comment(`first delivery began ${firstAfter - resumedAt} ms after the resume; ${lastStart - pausedAt} ms from pause to the last start`);
   t.same(JSON.parse((await cli('status', dir, '--json')).out).controls, [], 'status shows no control after the resume');

@@ -82,3 +82,19 @@ t.test('a warm-up record written by another node is read within WARM_REFRESH_MS'
   clock.advance(WARM_REFRESH_MS);
   t.match(await send(), /warm-up tiny day 2, cap 4/, 'after it, the new record is in force');
 });
+
+t.test('each control is logged once when this process starts obeying it, and once when it ends', async (t) => {
+  const r = rig(two);
+  const lines: string[] = [];
+  r.engine.controlLog = (text) => lines.push(text);
+  await r.store.setControl({ target: { kind: 'provider', provider: 'google' }, forMs: 60_000, reason: 'ticket 7', who: 'fay' });
+  for (let i = 0; i < 3; i++) {
+    await r.engine.decide(msg('gmail.test', r.clock.now()), {});
+    r.clock.advance(CONTROL_REFRESH_MS);
+  }
+  t.equal(lines.length, 1, `one line for three reads (${lines.join(' | ')})`);
+  t.match(lines[0], /^paceline: operator control in force: pause provider google until \S+ by fay: ticket 7$/);
+  r.clock.advance(60_000);
+  await r.engine.decide(msg('gmail.test', r.clock.now()), {});
+  t.match(lines.slice(1), [/^paceline: operator control ended: pause provider google until \S+ by fay: ticket 7$/], 'its end is logged once');
+});
