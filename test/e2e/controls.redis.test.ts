@@ -7,6 +7,8 @@
  * memory store.
  */
 import t from 'tap';
+import fs from 'node:fs';
+import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { startReceiver } from '../helpers/receiver';
 import { startRedis } from '../helpers/redis';
@@ -83,4 +85,27 @@ t.test('a pause through Redis stops two Haraka processes within about a second',
   const ids = receiver.deliveries.map((d) => d.messageId);
   t.equal(new Set(ids).size, 40, 'every message delivered exactly once');
   t.same(new Set(ids.map(hostOf)), new Set(['0', '1']), 'from both hosts');
+});
+
+t.test('under cluster mode (two workers) no control listener starts; the CLI acts through Redis', async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const receiver = await startReceiver();
+  t.teardown(() => receiver.close());
+  const setup: SharedSetup = { redis: `url=${redis.url}`, rate: 50, burst: 1, processes: [2], adaptIni: 'start=1' };
+  const [haraka] = await startAll(receiver, setup, `t${randomUUID().slice(0, 8)}`);
+  if (!haraka) throw new Error('no Haraka started');
+  t.teardown(() => haraka.stop());
+  await haraka.waitForLog(/paceline ready[^\n]*\n(.|\n)*paceline ready/, 20_000); // both workers
+  t.notMatch(haraka.log(), /operator controls listening/, 'no worker listens');
+  t.notOk(fs.existsSync(path.join(haraka.dir, 'paceline.sock')), 'no socket in the Haraka dir');
+  const paused = await cli('pause', haraka.dir, '--provider', 'microsoft365', '--for', '1m', '--who', 'hal');
+  t.equal(paused.code, 0, paused.err);
+  await submitBacklog([haraka], 2, 'cl');
+  await haraka.waitForLog(/operator control in force: pause provider microsoft365 .* by hal/, 10_000);
+  await sleep(3000);
+  t.equal(receiver.deliveries.length, 0, 'the workers obey the pause written through Redis (nothing delivered 3 s on)');
+  t.equal((await cli('resume', haraka.dir, '--provider', 'microsoft365')).code, 0);
+  await receiver.waitFor(2, 30_000);
+  t.pass('after the resume the two messages are delivered');
 });
