@@ -8,7 +8,7 @@
 import cluster from 'node:cluster';
 import constants from 'haraka-constants';
 import { loadConfig, type HarakaConfigReader } from '../lib/config/load';
-import { delaySeconds, Engine, type Decision, type Ticket } from '../lib/engine/engine';
+import { type Decision, delaySeconds, Engine, type Ticket } from '../lib/engine/engine';
 import type { Connection, HMail, Next } from '../lib/haraka/types';
 import { MxResolver } from '../lib/engine/mx';
 import { pluginClock } from '../lib/haraka/clock';
@@ -16,6 +16,8 @@ import { logText } from '../lib/core/log-text';
 import { answerSeconds, describeConfig, headerPool, markExpired, MAX_HOLDS, memoryInClusterMode, messageOf, mxEntries, oneLine, replyOf, sourceHealthLine, storeChanged, unreachedOf, workerCount } from '../lib/haraka/glue';
 import { openStore, startSnapshots, startSourceSnapshots } from '../lib/store/open';
 import type { OutcomeReport } from '../lib/engine/outcomes';
+import { startPluginControls } from '../lib/operator/plugin-controls';
+import type { ControlListener } from '../lib/operator/http';
 import type { LaneRef, PacingStore } from '../lib/store/types';
 
 interface PluginState {
@@ -25,6 +27,7 @@ interface PluginState {
   tickets: WeakMap<HMail, Ticket & { decision?: Decision }>;
   /** The per-process sources file for `paceline status`, when Haraka runs from a directory. */
   sources?: { write(): void; stop(): void };
+  control?: ControlListener;
 }
 
 /** The plugin object Haraka builds; our exports are copied onto it. */
@@ -50,11 +53,27 @@ export function register(this: Plugin): void {
   const clock = pluginClock();
   const { store, describe: where } = openStore(config, clock, (level, text) => (level === 'error' ? this.logerror(text) : this.lognotice(text)));
   const mx = new MxResolver({ cacheMaxMs: config.settings.dnsCacheMaxMs, negativeMs: config.settings.dnsNegativeMs, staticMx: config.staticMx }, undefined, clock);
-  const engine = new Engine(config, store, mx, clock);
-  this.paceline = { engine, clock, store, tickets: new WeakMap() };
-  if (config.settings.store === 'memory' && process.env.HARAKA) startSnapshots(store, process.env.HARAKA);
-  if (process.env.HARAKA) this.paceline.sources = startSourceSnapshots(engine.health, process.env.HARAKA, clock);
+  const state: PluginState = { engine: new Engine(config, store, mx, clock), clock, store, tickets: new WeakMap() };
+  state.engine.controlLog = (text) => this.lognotice(text);
+  this.paceline = state;
+  const dir = process.env.HARAKA;
+  const snapshots = config.settings.store === 'memory' && dir ? startSnapshots(store, dir) : undefined;
+  // several workers would share one socket: in cluster mode (Redis) the CLI acts through the store
+  if (dir) state.sources = startSourceSnapshots(state.engine.health, dir, clock);
+  if (dir && workers <= 1) startControls(this, state, dir, snapshots?.write);
   this.loginfo(`paceline ready: ${describeConfig(config)} (${where})`);
+}
+
+function startControls(plugin: Plugin, state: PluginState, dir: string, snapshot?: () => Promise<void>): void {
+  const log = (level: 'error' | 'notice' | 'info', text: string) => (level === 'error' ? plugin.logerror(text) : plugin.lognotice(text));
+  startPluginControls(state.engine.current, { engine: state.engine, store: state.store, dir, log, ...(snapshot ? { snapshot } : {}) }).then(
+    (listener) => {
+      if (!listener) return;
+      state.control = listener;
+      plugin.loginfo(`paceline: operator controls listening on ${listener.where}`);
+    },
+    (err: Error) => plugin.logerror(`paceline: operator control listener not started: ${err.message}`),
+  );
 }
 
 /**
@@ -229,5 +248,6 @@ export function hook_bounce(this: Plugin, next: Next, hmail: HMail, err: Error &
 
 export function shutdown(this: Plugin): void {
   this.paceline?.sources?.stop();
+  this.paceline?.control?.close().catch(() => undefined);
   this.paceline?.store.close().catch(() => undefined);
 }

@@ -2,6 +2,7 @@
 
 import { check, type Output } from './check';
 import { classifyCommand } from './classify';
+import { CONTROL_USAGE, controlCommand, warmupCommand } from './control';
 import { planCommand } from './plan';
 import { statusCommand } from './status';
 
@@ -13,8 +14,13 @@ commands:
                        address on this host (unless --no-bind); exit 1 if invalid or unbindable
   classify [--mx HOST] [--json] [--config DIR]   categorise SMTP replies read from stdin
   plan SOURCE [--provider P] [--config DIR] [--start DATE] [--json]   a source's warm-up ramp
-  status [HARAKA_DIR] [--json]   every lane: limits, sent, in flight, next free slot, state
-  help                 this text`;
+  status [HARAKA_DIR] [--json]   every lane: limits, sent, in flight, next free slot, state;
+                       the operator controls in force
+  pause|resume|lift|reset [HARAKA_DIR] ...   operator controls (see below)
+  warmup reset|move [HARAKA_DIR] --source S ...   move a warming source on its schedule
+  help                 this text
+
+${CONTROL_USAGE}`;
 
 /** Runs the command line; returns the process exit code (a promise for commands that read stdin). */
 export function main(argv: readonly string[], io: Output, input: NodeJS.ReadableStream = process.stdin): number | Promise<number> {
@@ -28,6 +34,13 @@ export function main(argv: readonly string[], io: Output, input: NodeJS.Readable
       return planCommand(rest, io);
     case 'status':
       return statusCommand(rest, io);
+    case 'pause':
+    case 'resume':
+    case 'lift':
+    case 'reset':
+      return controlCommand(command, rest, io);
+    case 'warmup':
+      return warmupCommand(rest, io);
     case 'help':
     case '--help':
     case '-h':

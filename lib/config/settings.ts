@@ -5,6 +5,7 @@ import { zoneOffsetMs } from '../core/day';
 import { isMapping, join, type IssueList } from './errors';
 import type { PoolList, Settings } from './types';
 import { parseRedis, REDIS_DEFAULTS, REDIS_KEYS } from './redis-settings';
+import { CONTROL_DEFAULTS, parseControl } from './control-settings';
 
 type Kind = 'bool' | 'duration' | 'string' | 'header' | 'name' | 'names' | 'fraction' | 'count' | 'zone';
 
@@ -35,6 +36,10 @@ export const INI_KEYS: Readonly<Record<string, Readonly<Record<string, Key>>>> =
   dns: {
     cache_max: { kind: 'duration', fallback: '5m' },
     negative_ttl: { kind: 'duration', fallback: '1m' },
+  },
+  control: {
+    listen: { kind: 'string', fallback: CONTROL_DEFAULTS.listen },
+    token: { kind: 'string', fallback: CONTROL_DEFAULTS.token },
   },
   redis: Object.fromEntries(REDIS_KEYS.map((k) => [k, { kind: 'string' as const, fallback: REDIS_DEFAULTS[k] ?? '' }])),
   adapt: {
@@ -137,8 +142,10 @@ export function validateSettings(issues: IssueList, ini: Record<string, unknown>
   if (store !== 'memory' && store !== 'redis') issues.add('[main].store', store, '"memory" or "redis"');
   const redisValues = Object.fromEntries(REDIS_KEYS.map((k) => [k, String(values[`redis.${k}`] ?? '')]));
   const redis = store === 'redis' ? parseRedis(issues, redisValues) : undefined;
+  const control = parseControl(issues, { listen: values['control.listen'] as string, token: values['control.token'] as string });
   return Object.freeze({
     enabled: values['main.enabled'] as boolean,
+    control,
     store: store === 'redis' ? 'redis' : 'memory',
     ...(redis ? { redis } : {}),
     defaultPool: values['main.default_pool'] as string,

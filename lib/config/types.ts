@@ -7,6 +7,7 @@ import type { ScheduleConfig } from './warmup';
 import type { Rule } from '../core/classify';
 import type { RedisSettings } from './redis-settings';
 import type { ProviderMatcher } from '../core/providers';
+import type { ControlSettings } from './control-settings';
 
 /** Limits as written in YAML, before parsing. */
 export interface LimitsInput {
@@ -76,6 +77,8 @@ export type PoolList = '*' | readonly string[];
 /** Settings from paceline.ini. */
 export interface Settings {
   readonly enabled: boolean;
+  /** The operator control listener ([control]). */
+  readonly control: ControlSettings;
   readonly store: 'memory' | 'redis';
   /** With store=redis: the [redis] section. */
   readonly redis?: RedisSettings;

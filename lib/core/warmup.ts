@@ -39,6 +39,11 @@ export interface WarmRecord {
   evaluated: number;
   /** earned: bad days in a row. */
   badDays: number;
+  /**
+   * 1 while an operator keeps the lane on its schedule day (`paceline warmup
+   * freeze`): days pass without moving it on, back or into a re-warm.
+   */
+  frozen?: 1;
 }
 
 /** Yesterday's counters of a lane (from its state), for earned progression. */
@@ -74,9 +79,12 @@ export function startRecord(start: number, today: number): WarmRecord {
  * Brings a record up to `today`: re-warm after a long idle spell, then for
  * `earned` judge the days since the last evaluation (only yesterday's counters
  * are known; earlier unjudged days count as idle, i.e. neither good nor bad).
+ * A frozen record stays on its day.
  */
 export function evaluate(schedule: Schedule, provider: string, prior: WarmRecord, stats: DayStats, today: number): WarmRecord {
   if (prior.evaluated >= today) return prior;
+  // frozen: the same schedule day today (a calendar start moves on with the days)
+  if (prior.frozen) return { ...prior, start: prior.start + (today - prior.evaluated), evaluated: today };
   const r: WarmRecord = { ...prior, evaluated: today };
   if (stats.lastActive > 0 && today - stats.lastActive >= schedule.rewarmAfterDays) {
     return { start: today - schedule.rewarmFromDay + 1, step: schedule.rewarmFromDay, evaluated: today, badDays: 0 };

@@ -8,11 +8,12 @@
 import { randomUUID } from 'node:crypto';
 import { logText } from '../core/log-text';
 import { realTime } from '../core/pace';
-import { earliestAt, type AcquireResult, type LaneLimits, type LaneState } from '../core/lane';
+import { type AcquireResult, earliestAt, type LaneLimits, type LaneState } from '../core/lane';
 import { providerGate } from '../core/provider-state';
 import { starting } from '../core/start';
 import type { Config, Pool, Source } from '../config/types';
 import { rank } from '../core/rank';
+import { type Control, describeTarget, pauseOn, targetKey } from '../core/control';
 import type { MxHost, MxResolver } from './mx';
 import { Outcomes, rulesClassifier, type Classifier } from './outcomes';
 import type { LaneRef, PacingStore } from '../store/types';
@@ -137,8 +138,47 @@ function sooner(ctx: Ctx, mine: Candidate, now: number): boolean {
   return ctx.candidates.some((c) => c !== mine && earliestAt(c.state, c.view.limits, now) <= now);
 }
 
+/** The engine reads the operator controls from the store at most this often (a pause reaches every node within it). */
+export const CONTROL_REFRESH_MS = 500;
+
+/** Mail held by an operator pause comes back at least this often (a resume takes effect within it). */
+export const CONTROL_REPOLL_MS = 10_000;
+
+/** A control in one log line: what, until when, by whom, why. */
+function controlText(c: Control): string {
+  const until = c.until === 0 ? 'until resumed' : `until ${new Date(c.until).toISOString()}`;
+  return `${c.action} ${describeTarget(c.target)} ${until} by ${c.who}${c.reason ? `: ${c.reason}` : ''}`;
+}
+
+/** The candidates no operator pause covers, or the pause that holds back all of them. */
+function unpaused(all: readonly Candidate[], controls: readonly Control[], provider: string, now: number): { free: Candidate[]; pause?: Control } {
+  if (controls.length === 0) return { free: [...all] };
+  const free: Candidate[] = [];
+  let pause: Control | undefined;
+  for (const c of all) {
+    const p = pauseOn(controls, c.source.name, provider, now);
+    if (!p) free.push(c);
+    else if (!pause || (pause.until !== 0 && (p.until === 0 || p.until < pause.until))) pause = p;
+  }
+  return free.length > 0 ? { free } : { free, ...(pause ? { pause } : {}) };
+}
+
 export class Engine extends Outcomes {
   private turn = 0;
+
+  private controlCache: { at: number; list: readonly Control[] } | undefined;
+
+  private controlRead: Promise<readonly Control[]> | undefined;
+
+  /** The controls this process last read, by target key and start: what a change is measured against. */
+  private controlSeen = new Map<string, Control>();
+
+  /**
+   * Told each control this process starts or stops obeying (set by the
+   * plugin to log it): with Redis, every node's log says when a pause written
+   * through the store reached it.
+   */
+  controlLog?: (text: string) => void;
 
   private readonly warmup: WarmupLimits;
 
@@ -177,7 +217,8 @@ export class Engine extends Outcomes {
     }
     const lanes = sources.map((s) => ({ source: s.name, provider }));
     const peek = await this.store.peek(lanes, provider);
-    const all = await this.candidates(pool, sources, lanes, peek.value.lanes, provider, peek.now);
+    const { free: all, pause } = unpaused(await this.candidates(pool, sources, lanes, peek.value.lanes, provider, peek.now), await this.controls(), provider, peek.now);
+    if (pause) return this.operatorPaused(provider, pause, peek.now);
     const open = all.filter((c) => c.view.opensAt === undefined);
     const ctx: Ctx = { msg, ticket, provider, pool, candidates: open, hosts: answer.hosts, prefix: note ? `${note}; ` : '' };
     // a pool outside its active hours waits for them, whatever the provider's state
@@ -199,6 +240,55 @@ export class Engine extends Outcomes {
     const now = this.clock();
     const up = sources.filter((s) => !this.health.isDown(s.name, now));
     return up.length > 0 ? up : sources;
+  }
+
+  /**
+   * The operator controls in force, read from the store at most every
+   * CONTROL_REFRESH_MS (one read shared by the decisions waiting for it).
+   */
+  async controls(): Promise<readonly Control[]> {
+    const now = this.clock();
+    if (this.controlCache && now - this.controlCache.at < CONTROL_REFRESH_MS) return this.controlCache.list;
+    this.controlRead ??= this.store.controls().then(
+      ({ value }) => {
+        this.controlCache = { at: this.clock(), list: value };
+        this.controlRead = undefined;
+        this.noteControls(value);
+        return value;
+      },
+      (err: unknown) => {
+        this.controlRead = undefined;
+        throw err;
+      },
+    );
+    return this.controlRead;
+  }
+
+  private noteControls(list: readonly Control[]): void {
+    const next = new Map(list.map((c) => [`${targetKey(c.target)}@${c.at}`, c]));
+    if (this.controlLog) {
+      for (const [key, c] of next) if (!this.controlSeen.has(key)) this.controlLog(`paceline: operator control in force: ${controlText(c)}`);
+      for (const [key, c] of this.controlSeen) if (!next.has(key)) this.controlLog(`paceline: operator control ended: ${controlText(c)}`);
+    }
+    this.controlSeen = next;
+  }
+
+  /** Forgets the cached controls and warm-up records: the next decision reads them (after an action through this process). */
+  refreshControls(): void {
+    this.controlCache = undefined;
+    this.warmup.reset();
+  }
+
+  /**
+   * Every candidate lane is paused by an operator: wait for the pause to end,
+   * coming back at least every CONTROL_REPOLL_MS for a resume. The operator
+   * decides how long mail waits: max_hold does not bounce it meanwhile.
+   */
+  private operatorPaused(provider: string, pause: Control, now: number): Decision {
+    const at = pause.until === 0 ? now + CONTROL_REPOLL_MS : Math.min(pause.until, now + CONTROL_REPOLL_MS);
+    const by = `${describeTarget(pause.target)} paused by ${pause.who}${pause.reason ? ` (${pause.reason})` : ''}`;
+    const ends = pause.until === 0 ? 'until resumed' : `until ${new Date(pause.until).toISOString()}`;
+    return { action: 'delay', seconds: delaySeconds(at, now), provider, why: `${by} ${ends}` };
   }
 
   /** The candidates with their limits today; only warming sources need the store (and a promise). */
@@ -286,7 +376,8 @@ export class Engine extends Outcomes {
       const sources = this.usable(spare.sources.map((n) => this.config.sources.get(n) as Source).filter((s) => reachable(s, ctx.hosts)));
       const lanes = sources.map((s) => ({ source: s.name, provider: ctx.provider }));
       const peek = await this.store.peek(lanes, ctx.provider);
-      const cands = (await this.candidates(spare, sources, lanes, peek.value.lanes, ctx.provider, peek.now)).filter((c) => c.view.opensAt === undefined);
+      const all = await this.candidates(spare, sources, lanes, peek.value.lanes, ctx.provider, peek.now);
+      const cands = unpaused(all, await this.controls(), ctx.provider, peek.now).free.filter((c) => c.view.opensAt === undefined);
       for (const { c, at } of this.rank(cands, peek.now)) {
         if (at > peek.now) break;
         const res = await this.store.acquire(c.lane, c.view.limits, { mode: 'now', leaseId: randomUUID(), leaseMs: this.config.settings.leaseMs });

@@ -34,7 +34,7 @@ export interface StatusRow {
   /** The pace factor learnt from what the provider accepted (see [adapt] accepted_share); null when none. */
   knownGood: number | null;
   /** A warming source's position: schedule, day, today's cap, progression. */
-  warmup?: { schedule: string; progression: string; day: number; cap: number | null };
+  warmup?: { schedule: string; progression: string; day: number; cap: number | null; frozen?: true };
 }
 
 /** Warm-up records by lane key (`source|provider`). */
@@ -70,6 +70,7 @@ export function statusRows(config: Config, lanes: ReadonlyArray<{ lane: LaneRef;
     const s = normalize(state, limits, now, true);
     const schedule = scheduleOf(config, config.sources.get(lane.source));
     const freeAt = Math.max(earliestAt(state, limits, now), view.opensAt ?? 0);
+    const frozen = record?.frozen ? { frozen: true as const } : {};
     return {
       source: lane.source,
       provider: lane.provider,
@@ -84,8 +85,8 @@ export function statusRows(config: Config, lanes: ReadonlyArray<{ lane: LaneRef;
       state: stateOf(s, limits, now),
       factor: s.factor,
       knownGood: s.known > 0 ? s.known : null,
-      ...(schedule && view.warm ? { warmup: { schedule: schedule.name, progression: schedule.progression, day: view.warm.day, cap: view.warm.cap } } : {}),
-      ...(schedule && record && !view.warm ? { warmup: { schedule: schedule.name, progression: schedule.progression, day: scheduleDay(schedule, record, dayNumber(now, zoneOffsetMs(config.settings.timezone, now))), cap: null } } : {}),
+      ...(schedule && view.warm ? { warmup: { schedule: schedule.name, progression: schedule.progression, day: view.warm.day, cap: view.warm.cap, ...frozen } } : {}),
+      ...(schedule && record && !view.warm ? { warmup: { schedule: schedule.name, progression: schedule.progression, day: scheduleDay(schedule, record, dayNumber(now, zoneOffsetMs(config.settings.timezone, now))), cap: null, ...frozen } } : {}),
     };
   });
   return rows.sort((a, b) => a.source.localeCompare(b.source) || a.provider.localeCompare(b.provider));
@@ -97,7 +98,7 @@ const concurrencyCell = (r: StatusRow): string =>
 /** The rows as an aligned text table. */
 export function statusTable(rows: readonly StatusRow[]): string[] {
   const head = ['source', 'provider', 'rate', 'conc', 'per_day', 'last min', 'today', 'in flight', 'next free', 'warm-up', 'state'];
-  const warm = (r: StatusRow) => (r.warmup ? `${r.warmup.schedule} day ${r.warmup.day} (${r.warmup.progression}), cap ${r.warmup.cap ?? 'warm'}, used ${r.sentToday}` : '-');
+  const warm = (r: StatusRow) => (r.warmup ? `${r.warmup.schedule} day ${r.warmup.day} (${r.warmup.progression}${r.warmup.frozen ? ', frozen' : ''}), cap ${r.warmup.cap ?? 'warm'}, used ${r.sentToday}` : '-');
   const cells = rows.map((r) => [r.source, r.provider, r.rate, concurrencyCell(r), String(r.perDay ?? '-'), String(r.sentLastMinute), String(r.sentToday), String(r.inFlight), r.nextFreeS ? `${r.nextFreeS}s` : 'now', warm(r), r.state]);
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] as string).length)));
   const line = (c: string[]) => c.map((x, i) => x.padEnd(widths[i] as number)).join('  ').trimEnd();

@@ -2,7 +2,8 @@
  * The limits a lane has today: its configured limits, narrowed for a warming
  * source by its schedule (the day's cap, spread through the day), with day
  * boundaries in the configured time zone. Warm-up records live in the store;
- * each is brought up to date once a day, and cached here for that day.
+ * each is brought up to date once a day, and cached here for WARM_REFRESH_MS
+ * (so an operator's `paceline warmup` change reaches every node within it).
  */
 
 import { dayNumber, zoneOffsetMs } from '../core/day';
@@ -23,6 +24,9 @@ export interface LaneView {
 }
 
 const HOUR_MS = 3_600_000;
+
+/** A cached warm-up record is read again from the store after this long, ms. */
+export const WARM_REFRESH_MS = 1000;
 
 /** The active window around `now` in local minutes → [start, end) epoch ms of today's window. */
 function activeWindow(active: readonly [number, number], now: number, offsetMs: number): { from: number; to: number } {
@@ -81,7 +85,7 @@ function narrow(limits: LaneLimits, schedule: ScheduleConfig, warm: NonNullable<
 }
 
 export class WarmupLimits {
-  private readonly cache = new Map<string, { day: number; record: WarmRecord }>();
+  private readonly cache = new Map<string, { day: number; record: WarmRecord; readAt: number }>();
 
   constructor(private readonly store: PacingStore) {}
 
@@ -99,21 +103,21 @@ export class WarmupLimits {
 
   private async warming(config: Config, source: Source, schedule: ScheduleConfig, provider: string, now: number, state?: LaneState): Promise<LaneView> {
     const today = dayNumber(now, zoneOffsetMs(config.settings.timezone, now));
-    const record = await this.record({ source: source.name, provider }, schedule, source.warmup?.start, today, state);
+    const record = await this.record({ source: source.name, provider }, schedule, source.warmup?.start, today, now, state);
     return warmLaneView(config, source, schedule, provider, now, record);
   }
 
-  /** The lane's record, brought up to today (once a day per lane and process). */
-  private async record(lane: LaneRef, schedule: ScheduleConfig, start: number | undefined, today: number, state?: LaneState): Promise<WarmRecord> {
+  /** The lane's record, brought up to today (evaluated once a day; read again every WARM_REFRESH_MS). */
+  private async record(lane: LaneRef, schedule: ScheduleConfig, start: number | undefined, today: number, now: number, state?: LaneState): Promise<WarmRecord> {
     const key = `${lane.source}|${lane.provider}`;
     const hit = this.cache.get(key);
-    if (hit && hit.day === today) return hit.record;
+    if (hit && hit.day === today && now - hit.readAt < WARM_REFRESH_MS) return hit.record;
     const stored = await this.store.warmRecord(lane);
     const prior = stored ?? startRecord(start ?? (await this.store.sourceStart(lane.source, today)), today);
     const next = evaluate(schedule, lane.provider, prior, yesterday(state, today), today);
     const record = !stored || next !== prior ? await this.store.saveWarmRecord(lane, next) : next;
     if (this.cache.size > 100_000) this.cache.clear();
-    this.cache.set(key, { day: today, record });
+    this.cache.set(key, { day: today, record, readAt: now });
     return record;
   }
 

@@ -22,6 +22,7 @@ import type { ReactEvent, ReactParams } from '../core/adapt';
 import type { AcquireRequest, AcquireResult, ClaimRequest, LaneLimits } from '../core/lane';
 import type { IncidentParams } from '../core/provider-state';
 import type { WarmRecord } from '../core/warmup';
+import type { Control, ControlRequest, ControlTarget } from '../core/control';
 import { MemoryStore } from './memory';
 import { laneKey, type LaneRef, type PacingStore, type StoreResult } from './types';
 
@@ -66,6 +67,8 @@ export class FallbackStore implements PacingStore {
   private local: MemoryStore;
   private readonly clock: () => number;
   private downSince = 0;
+  /** The controls the primary last answered: still obeyed while it is away. */
+  private lastControls: Control[] = [];
   private retryAt = 0;
   /** Slots the local store booked (lane|slot|epoch → real time of the slot, ms): their claims go to it. */
   private readonly booked = new Map<string, number>();
@@ -223,8 +226,45 @@ export class FallbackStore implements PacingStore {
     return this.run('saveWarmRecord', () => this.primary.saveWarmRecord(lane, record), async () => record);
   }
 
+  putWarmRecord(lane: LaneRef, record: WarmRecord): Promise<void> {
+    return this.primary.putWarmRecord(lane, record);
+  }
+
   sourceStart(source: string, today: number): Promise<number> {
     return this.run('sourceStart', () => this.primary.sourceStart(source, today), () => this.local.sourceStart(source, today));
+  }
+
+  /** During an outage the controls last read from the primary stay in force (ended ones drop out). */
+  async controls(): Promise<StoreResult<Control[]>> {
+    return this.run(
+      'controls',
+      async () => {
+        const r = await this.primary.controls();
+        this.lastControls = r.value;
+        return r;
+      },
+      async () => {
+        const now = this.clock();
+        return { now, value: this.lastControls.filter((c) => c.until === 0 || c.until > now) };
+      },
+    );
+  }
+
+  /** Controls are written to the primary only: an operator's action fails loudly rather than apply to one node. */
+  setControl(req: ControlRequest): Promise<StoreResult<Control>> {
+    return this.primary.setControl(req);
+  }
+
+  clearControl(target: ControlTarget): Promise<StoreResult<Control | null>> {
+    return this.primary.clearControl(target);
+  }
+
+  laneControl(lane: LaneRef, op: 'lift' | 'reset'): Promise<boolean> {
+    return this.primary.laneControl(lane, op);
+  }
+
+  liftProvider(provider: string): Promise<boolean> {
+    return this.primary.liftProvider(provider);
   }
 
   lanes() {

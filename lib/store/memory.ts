@@ -8,6 +8,7 @@ import { react, type ReactEvent, type ReactParams } from '../core/adapt';
 import { acquire, claim, emptyLane, nextFreeAt, release, type AcquireRequest, type ClaimRequest, type LaneLimits, type LaneState } from '../core/lane';
 import { emptyProvider, providerDelivered, recordThrottle, takeProbe, type IncidentParams, type ProviderState } from '../core/provider-state';
 import type { WarmRecord } from '../core/warmup';
+import { inForce, liftLane, liftProvider, makeControl, resetPace, targetKey, type Control, type ControlRequest, type ControlTarget } from '../core/control';
 import { laneKey, type LaneRef, type PacingStore, type StoreResult } from './types';
 
 /** Idle lanes (no leases, no future slot, no reaction in force) older than this are dropped. */
@@ -19,6 +20,7 @@ export class MemoryStore implements PacingStore {
   private readonly hits = new Map<string, number[]>();
   private readonly warm = new Map<string, WarmRecord>();
   private readonly starts = new Map<string, number>();
+  private readonly kept = new Map<string, Control>();
   private lastSweep = 0;
 
   /** `clock` returns epoch ms; tests inject a fake one. */
@@ -114,11 +116,56 @@ export class MemoryStore implements PacingStore {
     return record;
   }
 
+  async putWarmRecord(lane: LaneRef, record: WarmRecord): Promise<void> {
+    this.warm.set(laneKey(lane), { ...record });
+  }
+
   async sourceStart(source: string, today: number): Promise<number> {
     const start = this.starts.get(source);
     if (start !== undefined) return start;
     this.starts.set(source, today);
     return today;
+  }
+
+  /** The controls in force; ended ones are dropped. */
+  async controls(): Promise<StoreResult<Control[]>> {
+    const now = this.clock();
+    for (const [key, c] of this.kept) if (!inForce(c, now)) this.kept.delete(key);
+    return { now, value: [...this.kept.values()] };
+  }
+
+  async setControl(req: ControlRequest): Promise<StoreResult<Control>> {
+    const now = this.clock();
+    const control = makeControl(req, now);
+    this.kept.set(targetKey(req.target), control);
+    return { now, value: control };
+  }
+
+  async clearControl(target: ControlTarget): Promise<StoreResult<Control | null>> {
+    const { now } = await this.controls();
+    const key = targetKey(target);
+    const found = this.kept.get(key) ?? null;
+    this.kept.delete(key);
+    return { now, value: found };
+  }
+
+  /** Puts back controls kept across a restart (the plugin's controls file); ended ones are dropped. */
+  restoreControls(controls: readonly Control[]): void {
+    const now = this.clock();
+    for (const c of controls) if (inForce(c, now)) this.kept.set(targetKey(c.target), c);
+  }
+
+  async laneControl(lane: LaneRef, op: 'lift' | 'reset'): Promise<boolean> {
+    if (!this.states.has(laneKey(lane))) return false;
+    this.step(lane, (s, now) => ({ state: op === 'lift' ? liftLane(s, now) : resetPace(s, now), result: null }));
+    return true;
+  }
+
+  async liftProvider(provider: string): Promise<boolean> {
+    const state = this.providers.get(provider);
+    if (!state) return false;
+    this.providers.set(provider, liftProvider(state));
+    return true;
   }
 
   async lanes() {
@@ -129,5 +176,6 @@ export class MemoryStore implements PacingStore {
     this.states.clear();
     this.providers.clear();
     this.hits.clear();
+    this.kept.clear();
   }
 }

@@ -14,6 +14,7 @@ import { createRedisClient } from './redis-client';
 import type { LaneRef, PacingStore } from './types';
 import type { WarmRecord } from '../core/warmup';
 import type { SourceHealth, SourceTrouble } from '../engine/source-health';
+import { asControl, type Control } from '../core/control';
 
 export interface StoreLog {
   (level: 'error' | 'notice' | 'info', text: string): void;
@@ -54,15 +55,14 @@ export const SNAPSHOT_FILE = 'paceline-status.json';
  * lanes: write them to `<dir>/paceline-status.json` every `everyMs`
  * (atomically, by rename). Returns a function that stops it.
  */
-export function startSnapshots(store: PacingStore, dir: string, everyMs = 10_000): () => void {
+export function startSnapshots(store: PacingStore, dir: string, everyMs = 10_000): { stop: () => void; write: () => Promise<void> } {
   const file = path.join(dir, SNAPSHOT_FILE);
   const write = async () => {
     try {
       const { now, value } = await store.lanes();
       const warm = await warmRecords(store, value.map((l) => l.lane));
-      const tmp = `${file}.${process.pid}.tmp`;
-      await fs.promises.writeFile(tmp, JSON.stringify({ now, pid: process.pid, lanes: value, warm: [...warm] }));
-      await fs.promises.rename(tmp, file);
+      const controls = (await store.controls()).value;
+      await writeAtomically(file, JSON.stringify({ now, pid: process.pid, lanes: value, warm: [...warm], controls }));
     } catch {
       // a status snapshot is a convenience; pacing never depends on it
     }
@@ -70,7 +70,44 @@ export function startSnapshots(store: PacingStore, dir: string, everyMs = 10_000
   const timer = setInterval(() => void write(), everyMs);
   timer.unref();
   void write();
-  return () => clearInterval(timer);
+  return { stop: () => clearInterval(timer), write };
+}
+
+async function writeAtomically(file: string, text: string): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  await fs.promises.writeFile(tmp, text);
+  await fs.promises.rename(tmp, file);
+}
+
+/** Where the memory store's operator controls are kept across restarts, in the Haraka directory. */
+export const CONTROLS_FILE = 'paceline-controls.json';
+
+/** Writes the memory store's controls in force to `<dir>/paceline-controls.json` (atomically, by rename). */
+export async function saveControls(store: PacingStore, dir: string): Promise<void> {
+  const { value } = await store.controls();
+  await writeAtomically(path.join(dir, CONTROLS_FILE), `${JSON.stringify({ controls: value }, null, 1)}\n`);
+}
+
+/**
+ * Reads `<dir>/paceline-controls.json` back into a memory store at start;
+ * ended controls are dropped. An unreadable entry is reported and skipped; an
+ * unreadable file is reported and moved aside (`.unreadable`), never
+ * overwritten by the next action.
+ */
+export function restoreControls(store: MemoryStore, dir: string, log: StoreLog): void {
+  const file = path.join(dir, CONTROLS_FILE);
+  if (!fs.existsSync(file)) return;
+  try {
+    const raw = JSON.parse(fs.readFileSync(file, 'utf8')) as { controls?: unknown };
+    const list = Array.isArray(raw.controls) ? raw.controls : [];
+    const good = list.map(asControl).filter((c): c is Control => c !== undefined);
+    if (good.length !== list.length || !Array.isArray(raw.controls)) log('error', `paceline: ${file}: ${list.length - good.length} unreadable control(s) ignored`);
+    store.restoreControls(good);
+    if (good.length > 0) log('notice', `paceline: ${good.length} operator control(s) restored from ${file}`);
+  } catch (err) {
+    fs.renameSync(file, `${file}.unreadable`);
+    log('error', `paceline: ${file} is unreadable (moved to ${file}.unreadable), no operator control restored: ${(err as Error).message}`);
+  }
 }
 
 /** The warm-up records of some lanes, by `source|provider`. */

@@ -119,11 +119,11 @@ export function decodeProvider(reply: unknown, from: number): ProviderState {
 }
 
 /** The fields of a warm-up record, in the order they are stored. */
-export const WARM_FIELDS: ReadonlyArray<keyof WarmRecord> = ['start', 'step', 'evaluated', 'badDays'];
+export const WARM_FIELDS: ReadonlyArray<keyof WarmRecord> = ['start', 'step', 'evaluated', 'badDays', 'frozen'];
 
-/** A WarmRecord as field, value ARGV pairs. */
+/** A WarmRecord as field, value ARGV pairs (`frozen` only when set). */
 export function warmArgs(record: WarmRecord): string[] {
-  return WARM_FIELDS.flatMap((f) => [f, String(record[f])]);
+  return WARM_FIELDS.flatMap((f) => (record[f] === undefined ? [] : [f, String(record[f])]));
 }
 
 /** A WarmRecord from reply items `from..` (field, value pairs). */
@@ -131,6 +131,7 @@ export function decodeWarm(reply: unknown, from: number): WarmRecord {
   const fields = new Map<string, number>();
   for (let i = from; i + 1 < length(reply); i += 2) fields.set(item(reply, i), Number(item(reply, i + 1)));
   const record: Record<string, number> = {};
-  for (const f of WARM_FIELDS) record[f] = fields.get(f) ?? 0;
+  for (const f of WARM_FIELDS) if (f !== 'frozen') record[f] = fields.get(f) ?? 0;
+  if (fields.get('frozen') === 1) record.frozen = 1;
   return record as unknown as WarmRecord;
 }

@@ -13,6 +13,8 @@
  *                                                    t:<source> (epoch ms)
  *   <prefix>v1:w:{<source>|<provider>}         HASH  warm-up record (WARM_FIELDS, day numbers)
  *   <prefix>v1:src:{<source>}                  STRING day number the source's warm-up started
+ *   <prefix>v1:ctl                             HASH  operator controls: field = targetKey(),
+ *                                                    value = JSON (lua/control-1.lua)
  *
  * The `{source|provider}` hash tag puts every key of a lane in one Cluster
  * slot, so each script touches one slot, and lanes spread over the slots.
@@ -70,6 +72,11 @@ export class RedisKeys {
   /** The day a source's warm-up started. */
   sourceStart(source: string): string {
     return `${this.base}src:{${source}}`;
+  }
+
+  /** The operator controls of this installation (one key: every node reads it). */
+  controls(): string {
+    return `${this.base}ctl`;
   }
 
   /** SCAN MATCH pattern for the state keys of every lane under this prefix and schema. */

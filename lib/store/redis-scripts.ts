@@ -84,6 +84,9 @@ const SCRIPTS = {
   'provider-peek': 1,
   'warm-save': 1,
   'source-start': 1,
+  control: 1,
+  'lane-control': 2,
+  'provider-lift': 1,
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;

@@ -15,6 +15,8 @@ import type { Effect, ReactEvent, ReactParams } from '../core/adapt';
 import type { AcquireRequest, ClaimRequest, LaneLimits, LaneState } from '../core/lane';
 import type { IncidentParams, ProviderState } from '../core/provider-state';
 import type { WarmRecord } from '../core/warmup';
+import { targetKey, type Control, type ControlRequest, type ControlTarget } from '../core/control';
+import { decodeControl } from './redis-control';
 import { decodeDecision, decodeProvider, decodeState, decodeWarm, durationArg, incidentArgs, item, limitArgs, reactArgs, WARM_FIELDS, warmArgs } from './redis-codec';
 import { RedisKeys } from './redis-keys';
 import { defineScripts, type ScriptRunner } from './redis-scripts';
@@ -128,8 +130,38 @@ export class RedisStore implements PacingStore {
     return decodeWarm(reply, 1);
   }
 
+  async putWarmRecord(lane: LaneRef, record: WarmRecord): Promise<void> {
+    await this.run('warm-save', [this.keys.warm(lane)], ['force', ...warmArgs(record)]);
+  }
+
   async sourceStart(source: string, today: number): Promise<number> {
     return Number(await this.run('source-start', [this.keys.sourceStart(source)], [String(today)]));
+  }
+
+  async controls(): Promise<StoreResult<Control[]>> {
+    const reply = (await this.run('control', [this.keys.controls()], [this.clock(), 'list'])) as unknown[];
+    const values = reply.slice(1).map((_, i) => decodeControl(item(reply, i + 1)));
+    return { now: Number(item(reply, 0)), value: values };
+  }
+
+  async setControl(req: ControlRequest): Promise<StoreResult<Control>> {
+    const args = [this.clock(), 'set', targetKey(req.target), JSON.stringify(req.target), String(req.forMs), req.reason, req.who];
+    const reply = await this.run('control', [this.keys.controls()], args);
+    return { now: Number(item(reply, 0)), value: decodeControl(item(reply, 1)) };
+  }
+
+  async clearControl(target: ControlTarget): Promise<StoreResult<Control | null>> {
+    const reply = await this.run('control', [this.keys.controls()], [this.clock(), 'clear', targetKey(target)]);
+    const value = item(reply, 1);
+    return { now: Number(item(reply, 0)), value: value === '' ? null : decodeControl(value) };
+  }
+
+  async laneControl(lane: LaneRef, op: 'lift' | 'reset'): Promise<boolean> {
+    return item(await this.run('lane-control', this.keys.lane(lane), [this.clock(), op]), 1) === '1';
+  }
+
+  async liftProvider(provider: string): Promise<boolean> {
+    return item(await this.run('provider-lift', [this.keys.provider(provider)], [this.clock()]), 1) === '1';
   }
 
   /** Every lane with state: SCAN of each master (each Cluster master in turn), then one peek per lane. */

@@ -10,6 +10,7 @@ import type { Effect, ReactEvent, ReactParams } from '../core/adapt';
 import type { AcquireRequest, AcquireResult, ClaimRequest, LaneLimits, LaneState } from '../core/lane';
 import type { IncidentParams, ProviderState } from '../core/provider-state';
 import type { WarmRecord } from '../core/warmup';
+import type { Control, ControlRequest, ControlTarget } from '../core/control';
 
 /** A lane: one source × one provider. */
 export interface LaneRef {
@@ -51,8 +52,20 @@ export interface PacingStore {
   warmRecord(lane: LaneRef): Promise<WarmRecord | null>;
   /** Saves a record unless a newer evaluation is stored; returns the record in force. */
   saveWarmRecord(lane: LaneRef, record: WarmRecord): Promise<WarmRecord>;
+  /** An operator's warm-up change: stores the record whatever is stored (saveWarmRecord keeps a newer one). */
+  putWarmRecord(lane: LaneRef, record: WarmRecord): Promise<void>;
   /** The day a source's warm-up started: the stored one, else `today`, stored now. */
   sourceStart(source: string, today: number): Promise<number>;
+  /** The operator controls in force (ended ones are dropped). */
+  controls(): Promise<StoreResult<Control[]>>;
+  /** Keeps a control from the store's `now`, replacing one on the same target; returns it. */
+  setControl(req: ControlRequest): Promise<StoreResult<Control>>;
+  /** Ends the control on a target; returns it, or null when none was in force. */
+  clearControl(target: ControlTarget): Promise<StoreResult<Control | null>>;
+  /** An operator's one-off change to a lane with state (liftLane or resetPace); false when the lane has none. */
+  laneControl(lane: LaneRef, op: 'lift' | 'reset'): Promise<boolean>;
+  /** Ends the provider's incident (liftProvider); false when the provider has no state. */
+  liftProvider(provider: string): Promise<boolean>;
   /** Every lane with state, for `paceline status`. */
   lanes(): Promise<StoreResult<Array<{ lane: LaneRef; state: LaneState }>>>;
   close(): Promise<void>;

@@ -36,6 +36,8 @@ const START: LaneLimits = { rate: rate('600/min'), policy: { ...DEFAULT_POLICY, 
 const START_HALF: LaneLimits = { rate: rate('60/min'), policy: { ...DEFAULT_POLICY, start: 0.5, startIntervalMs: 10_000 } };
 const throttle = (at: number, lane: 0 | 1): Step => ({ op: 'providerThrottle', sources: 2, at, lane });
 const warmSave = (evaluated: number, step: number): Step => ({ op: 'warmSave', record: { start: 20_000, step, evaluated, badDays: 0 }, at: 0 });
+const lift = (at: number): Step => ({ op: 'laneControl', control: 'lift', at });
+const pause = (at: number, target: 'lane' | 'provider' | 'source', forMs: number): Step => ({ op: 'pause', target, forMs, at });
 const INCIDENT = [throttle(0, 0), throttle(0, 1)];
 const TABLE = 'tat=+2000 rateKey=30/min day=+0';
 
@@ -108,6 +110,22 @@ export const CASES: readonly Case[] = [
   { name: 'warm-up: an older evaluation never overwrites a newer one', limits: R30, setup: [warmSave(20_001, 2)], step: warmSave(20_000, 1), want: 'warm start=20000 step=2 evaluated=20001 badDays=0', state: '' },
   { name: 'warm-up: a newer evaluation replaces the record', limits: R30, setup: [warmSave(20_000, 1)], step: warmSave(20_001, 2), want: 'warm start=20000 step=2 evaluated=20001 badDays=0', state: '' },
   { name: 'warm-up: a source keeps the start day first stored', limits: R30, setup: [{ op: 'sourceStart', today: 20_000, at: 0 }], step: { op: 'sourceStart', today: 20_005, at: 0 }, want: 'start 20000', state: '' },
+  // operator controls (lib/core/control.ts)
+  { name: 'warm-up: a frozen record keeps its mark', limits: R30, setup: [], step: { op: 'warmPut', record: { start: 20_000, step: 2, evaluated: 20_001, badDays: 0, frozen: 1 }, at: 0 }, want: 'warm start=20000 step=2 evaluated=20001 badDays=0 frozen', state: '' },
+  { name: 'warm-up: a thawed record loses it', limits: R30, setup: [{ op: 'warmPut', record: { start: 20_000, step: 2, evaluated: 20_001, badDays: 0, frozen: 1 }, at: 0 }], step: { op: 'warmPut', record: { start: 20_000, step: 2, evaluated: 20_001, badDays: 0 }, at: 0 }, want: 'warm start=20000 step=2 evaluated=20001 badDays=0', state: '' },
+  { name: 'warm-up: an operator’s record replaces a newer one', limits: R30, setup: [warmSave(20_005, 4)], step: { op: 'warmPut', record: { start: 20_005, step: 1, evaluated: 20_005, badDays: 0 }, at: 0 }, want: 'warm start=20005 step=1 evaluated=20005 badDays=0', state: '' },
+  { name: 'lift: a suspended lane reopens now', limits: R30, setup: [now(0, 'a'), react(500, 'suspend')], step: lift(1000), want: 'changed', state: 'tat=+2000 vAt=+1000 vOrigin=+500 rateKey=30/min day=+0 dayCount=1 dayThrottles=1 factor=0.5 recoverAt=+7500500 climbMs=72000000 departAt=+1000 minute=+0 minuteCount=1 leases=a@+600000' },
+  { name: 'lift: a blocked lane is unblocked', limits: R30, setup: [now(0, 'a'), react(500, 'blocked')], step: lift(1000), want: 'changed', state: 'tat=+2000 vAt=+500 vOrigin=+500 rateKey=30/min day=+0 dayCount=1 factor=0.05 epoch=1 departAt=+2000 minute=+0 minuteCount=1 leases=a@+600000' },
+  { name: 'lift: a connection cap ends (the rate keeps its spacing)', limits: R30, setup: [now(0, 'a'), react(500, 'throttle', undefined, 0)], step: lift(1000), want: 'changed', state: 'tat=+2000 rateKey=30/min day=+0 dayCount=1 dayThrottles=1 departAt=+2000 minute=+0 minuteCount=1 leases=a@+600000' },
+  { name: 'lift: a lane without state stays without', limits: R30, setup: [], step: lift(1000), want: 'unchanged', state: '' },
+  { name: 'reset: a slowed lane is back at its configured pace (its pause stays: lift ends it)', limits: R30, setup: [now(0, 'a'), react(500, 'throttle')], step: { op: 'laneControl', control: 'reset', at: 1000 }, want: 'changed', state: 'tat=+2000 vAt=+60500 vOrigin=+500 rateKey=30/min day=+0 dayCount=1 dayThrottles=1 pauseUntil=+60500 holdUntil=+70500 departAt=+60500 minute=+0 minuteCount=1 growAt=ended+1000 leases=a@+600000' },
+  { name: 'lift: a provider-wide incident ends', limits: R30, setup: INCIDENT, step: { op: 'providerLift', at: 1000 }, want: 'changed', state: ' | provider declaredAt=+0' },
+  { name: 'pause: a provider for 60 s, listed while in force', limits: R30, setup: [pause(0, 'provider', 60_000)], step: { op: 'controls', at: 59_999 }, want: 'pause provider p at +0 until +60000 by op (test)', state: '' },
+  { name: 'pause: an ended pause is gone', limits: R30, setup: [pause(0, 'provider', 60_000), pause(0, 'source', 0)], step: { op: 'controls', at: 60_000 }, want: 'pause source a at +0 until 0 by op (test)', state: '' },
+  { name: 'pause: a new pause of the same target replaces it', limits: R30, setup: [pause(0, 'lane', 60_000), pause(1000, 'lane', 0)], step: { op: 'controls', at: 70_000 }, want: 'pause lane a/p at +1000 until 0 by op (test)', state: '' },
+  { name: 'resume: ends the pause and returns it', limits: R30, setup: [pause(0, 'source', 0), pause(0, 'provider', 0)], step: { op: 'resume', target: 'source', at: 1000 }, want: 'pause source a at +0 until 0 by op (test)', state: '' },
+  { name: 'resume: the other target stays paused', limits: R30, setup: [pause(0, 'source', 0), pause(0, 'provider', 0), { op: 'resume', target: 'source', at: 1000 }], step: { op: 'controls', at: 2000 }, want: 'pause provider p at +0 until 0 by op (test)', state: '' },
+  { name: 'resume: nothing to resume', limits: R30, setup: [pause(0, 'source', 5000)], step: { op: 'resume', target: 'source', at: 5000 }, want: 'none', state: '' },
 ];
 
 /** The two lanes of every case: sources a and b at provider p (stores isolate cases by prefix or instance). */

@@ -14,6 +14,7 @@ import { DEFAULT_INCIDENT, emptyProvider, type ProviderState } from '../../lib/c
 import { parseRate, type Rate } from '../../lib/core/rate';
 import type { WarmRecord } from '../../lib/core/warmup';
 import type { LaneRef, PacingStore } from '../../lib/store/types';
+import { describeTarget, type Control, type ControlTarget } from '../../lib/core/control';
 
 /** 01:00 UTC on day 20000 (2024-10-04): every table time is an offset from here. */
 export const T0 = 20_000 * DAY_MS + 3_600_000;
@@ -41,7 +42,15 @@ export type Step = { at: number; lane?: 0 | 1; limits?: LaneLimits } & (
   | { op: 'peek' }
   | { op: 'warmGet' }
   | { op: 'warmSave'; record: WarmRecord }
+  /** An operator's forced write, then the record read back. */
+  | { op: 'warmPut'; record: WarmRecord }
   | { op: 'sourceStart'; today: number }
+  | { op: 'laneControl'; control: 'lift' | 'reset' }
+  | { op: 'providerLift' }
+  /** An operator pause of the lane's provider (`target` provider), source or the lane itself; `forMs` 0 = until resumed. */
+  | { op: 'pause'; target: 'lane' | 'provider' | 'source'; forMs: number }
+  | { op: 'resume'; target: 'lane' | 'provider' | 'source' }
+  | { op: 'controls' }
 );
 
 /** What a step runs against: the store, the case's two lanes, their provider and default limits. */
@@ -63,7 +72,15 @@ function decision(r: AcquireResult): string {
 }
 
 function warm(r: WarmRecord | null): string {
-  return r ? `warm start=${r.start} step=${r.step} evaluated=${r.evaluated} badDays=${r.badDays}` : 'warm none';
+  return r ? `warm start=${r.start} step=${r.step} evaluated=${r.evaluated} badDays=${r.badDays}${r.frozen ? ' frozen' : ''}` : 'warm none';
+}
+
+function targetOf(kind: 'lane' | 'provider' | 'source', lane: LaneRef): ControlTarget {
+  return kind === 'lane' ? { kind, ...lane } : kind === 'provider' ? { kind, provider: lane.provider } : { kind, source: lane.source };
+}
+
+function control(c: Control | null): string {
+  return c ? `pause ${describeTarget(c.target)} at ${rel(c.at)} until ${rel(c.until)} by ${c.who} (${c.reason})` : 'none';
 }
 
 /** Runs one step at T0 + step.at (the caller's clock reads `setNow`) and renders its result. */
@@ -107,8 +124,23 @@ export async function execute(target: Target, step: Step, setNow: (t: number) =>
       return warm(await store.warmRecord(lane));
     case 'warmSave':
       return warm(await store.saveWarmRecord(lane, step.record));
+    case 'warmPut':
+      await store.putWarmRecord(lane, step.record);
+      return warm(await store.warmRecord(lane));
     case 'sourceStart':
       return `start ${await store.sourceStart(lane.source, step.today)}`;
+    case 'laneControl':
+      return (await store.laneControl(lane, step.control)) ? 'changed' : 'unchanged';
+    case 'providerLift':
+      return (await store.liftProvider(lane.provider)) ? 'changed' : 'unchanged';
+    case 'pause':
+      return control((await store.setControl({ target: targetOf(step.target, lane), forMs: step.forMs, reason: 'test', who: 'op' })).value);
+    case 'resume':
+      return control((await store.clearControl(targetOf(step.target, lane))).value);
+    case 'controls': {
+      const { value } = await store.controls();
+      return value.length === 0 ? 'none' : value.map(control).sort().join('; ');
+    }
   }
 }
 

@@ -57,6 +57,20 @@ t.test('re-warm after a long idle spell', async (t) => {
   t.equal(scheduleDay({ ...base, progression: 'calendar' }, next, D), 2);
 });
 
+t.test('frozen: the same schedule day whatever the days bring, until thawed', async (t) => {
+  const cal = { ...base, progression: 'calendar' as const };
+  const frozen = { start: D - 2, step: 3, evaluated: D, badDays: 0, frozen: 1 as const };
+  const later = evaluate(cal, 'google', frozen, { day: 0, count: 0, throttles: 0, lastActive: 0 }, D + 4);
+  t.equal(scheduleDay(cal, later, D + 4), 3, 'calendar: still day 3 four days later');
+  t.equal(later.frozen, 1, 'still frozen');
+  const good = evaluate(base, 'google', frozen, { day: D, count: 1000, throttles: 0, lastActive: D }, D + 1);
+  t.equal(good.step, 3, 'earned: a good day does not move it on');
+  const idle = evaluate(base, 'google', frozen, { day: D - 40, count: 40, throttles: 0, lastActive: D - 40 }, D + 1);
+  t.equal(idle.step, 3, 'no re-warm while frozen');
+  const thawed = evaluate(cal, 'google', { ...later, frozen: undefined }, { day: 0, count: 0, throttles: 0, lastActive: 0 }, D + 5);
+  t.equal(scheduleDay(cal, thawed, D + 5), 4, 'thawed: days count again');
+});
+
 t.test('the day is spread as a rate with a small burst', async (t) => {
   t.same(spreadRate(2400, 86_400_000), { count: 2400, periodMs: 86_400_000, burst: 10 });
   t.same(spreadRate(50, 43_200_000), { count: 50, periodMs: 43_200_000, burst: 2 });

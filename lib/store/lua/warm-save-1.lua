@@ -6,7 +6,8 @@
     Input:
       KEYS[1] warm-up record hash  <prefix>v1:w:{source|provider}
 
-      ARGV[1] evaluated (day number) of the new record
+      ARGV[1] evaluated (day number) of the new record; 'force' stores it
+              whatever is stored (an operator's paceline warmup)
       ARGV[2..] the new record as field, value pairs (WARM_FIELDS)
 
     Output:
@@ -17,7 +18,7 @@
 --- @include "util"
 
 local stored = redis.call('HGET', KEYS[1], 'evaluated')
-if stored and tonumber(stored) >= tonumber(ARGV[1]) then
+if stored and ARGV[1] ~= 'force' and tonumber(stored) >= tonumber(ARGV[1]) then
   local reply = { 0 }
   local flat = redis.call('HGETALL', KEYS[1])
   for i = 1, #flat do reply[#reply + 1] = flat[i] end
