@@ -11,6 +11,7 @@ import { FallbackStore } from './store/fallback';
 import { MemoryStore } from './store/memory';
 import { RedisStore } from './store/redis';
 import { createRedisClient } from './store/redis-client';
+import { redact, secretsOf } from './store/redis-url';
 import type { LaneRef, PacingStore } from './store/types';
 import type { WarmRecord } from './core/warmup';
 
@@ -31,7 +32,7 @@ export function openStore(config: Config, clock: () => number, log: StoreLog): {
     const now = Date.now();
     if (now - lastLogged < ERROR_LOG_EVERY_MS) return;
     lastLogged = now;
-    log('error', `paceline: Redis connection: ${err.message}`);
+    log('error', redact(`paceline: Redis connection: ${err.message}`, secretsOf(r.connection)));
   });
   const redis = new RedisStore(client, { prefix: r.prefix });
   const store = new FallbackStore(redis, {

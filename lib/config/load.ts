@@ -93,9 +93,14 @@ export function packageRoot(): string {
   return path.resolve(here, up);
 }
 
-/** Loads the config a Haraka server in `harakaDir` would see (shipped defaults + its config/). */
-export function loadConfigFromDir(harakaDir: string): Config {
+/** The haraka-config reader a Haraka server in `harakaDir` uses (shipped defaults + its config/). */
+export function harakaReader(harakaDir: string): HarakaConfigReader {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const harakaConfig = require('haraka-config') as { module_config(defaults: string, overrides?: string): HarakaConfigReader };
-  return loadConfig(harakaConfig.module_config(packageRoot(), path.resolve(harakaDir)));
+  return harakaConfig.module_config(packageRoot(), path.resolve(harakaDir));
+}
+
+/** Loads the config a Haraka server in `harakaDir` would see (shipped defaults + its config/). */
+export function loadConfigFromDir(harakaDir: string): Config {
+  return loadConfig(harakaReader(harakaDir));
 }

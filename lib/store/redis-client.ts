@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { RedisStore } from './redis';
+import { parseRedisUrl } from './redis-url';
 
 /** Host and port of a Sentinel or a Cluster seed node. */
 export interface RedisAddress {
@@ -19,7 +20,7 @@ export interface RedisAddress {
 
 /** Where Redis is and how to log in; exactly one of `url`, `sentinel`, `cluster`. */
 export interface RedisConnectionSettings {
-  /** One server: `redis://host:6379` or `rediss://host:6380` (TLS). */
+  /** One server: `redis://[user:password@]host:6379[/db]` or `rediss://...` (TLS); user and password percent-encoded. */
   readonly url?: string;
   /** A Sentinel-managed master: its name and some of its sentinels. */
   readonly sentinel?: { readonly name: string; readonly sentinels: readonly RedisAddress[]; readonly username?: string; readonly password?: string };
@@ -101,7 +102,22 @@ function newClient(s: RedisConnectionSettings): Redis | Cluster {
       failoverDetector: true,
     });
   }
-  return new Redis(s.url as string, options);
+  return new Redis({ ...urlOptions(s.url as string), ...options });
+}
+
+/** Host, port, login and db from the URL (parsed here: see redis-url.ts); `options` given with the URL override them. */
+function urlOptions(url: string): RedisOptions {
+  const parsed = parseRedisUrl(url);
+  if ('error' in parsed) throw new Error(`paceline: [redis].url: expected ${parsed.error}`);
+  const e = parsed.endpoint;
+  return {
+    host: e.host,
+    port: e.port,
+    ...(e.username !== undefined ? { username: e.username } : {}),
+    ...(e.password !== undefined ? { password: e.password } : {}),
+    ...(e.db !== undefined ? { db: e.db } : {}),
+    ...(e.tls ? { tls: {} } : {}),
+  };
 }
 
 /** Resolves when the client is ready; rejects with the last connection error after `timeoutMs`. */
