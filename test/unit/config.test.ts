@@ -119,3 +119,13 @@ t.test('syntax errors come with line numbers', async (t) => {
   t.same(iniSyntax('; c\n[main]\nx=1\n\n'), []);
   t.match(iniSyntax('[main]\nmax_hold 72h\n'), [{ where: 'line 2', text: 'max_hold 72h' }]);
 });
+
+t.test('keys haraka-config would drop (__proto__, constructor, prototype) are errors, not silently lost', async (t) => {
+  const expected = /a name other than __proto__, constructor or prototype/;
+  t.match(yamlSyntax('pools:\n  __proto__: { sources: [a] }\nproviders:\n  x:\n    constructor: 1\n'), [
+    { where: 'line 2', text: '__proto__', expected },
+    { where: 'line 5', text: 'constructor', expected },
+  ]);
+  t.match(iniSyntax('[main]\nprototype=1\nconstructor[]=2\n'), [{ where: 'line 2', text: 'prototype' }, { where: 'line 3', text: 'constructor' }]);
+  t.same(yamlSyntax('sources:\n  proto: { address: 127.0.0.2 }\n  my__proto__x: {}\n'), [], 'names that merely contain them are fine');
+});
