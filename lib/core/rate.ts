@@ -67,6 +67,14 @@ export function intervalMs(rate: Rate): number {
   return rate.periodMs / rate.count;
 }
 
+/** Interval of a canonical rate string (`formatRate`), ms; undefined for anything else. */
+export function keyIntervalMs(key: string): number | undefined {
+  const m = /^(\d+)\/(s|min|h|day|(\d+)ms)(?:,|$)/.exec(key);
+  if (!m) return undefined;
+  const periodMs = m[3] !== undefined ? Number(m[3]) : (PERIODS.find(([name]) => name === m[2]) as (typeof PERIODS)[number])[1];
+  return periodMs / Number(m[1]);
+}
+
 /** Messages per minute at a steady pace. */
 export function perMinute(rate: Rate): number {
   return 60_000 / intervalMs(rate);
