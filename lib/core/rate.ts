@@ -2,7 +2,8 @@
  * Rate strings, KumoMTA style: `30/min`, `1000/h,burst=20`, `5/s`, `20000/day`.
  * Parsed once at config load into a Rate; `formatRate` gives the canonical
  * spelling so that parse(format(r)) equals r and the canonical string can be
- * used as the key of the rate's state (a changed limit never misreads old state).
+ * used as the key of the rate's state (a changed limit is noticed, and the
+ * slot clock rescaled by old interval / new interval: lib/core/pace.ts).
  */
 
 /** A message rate with a burst allowance. */
