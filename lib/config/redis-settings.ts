@@ -10,7 +10,7 @@ import { maskUrl, parseRedisUrl } from '../store/redis-url';
 /** Keys of [redis]; all read as strings here and parsed below. */
 export const REDIS_KEYS = [
   'url', 'sentinel_name', 'sentinels', 'sentinel_username', 'sentinel_password', 'cluster', 'username', 'password', 'db',
-  'tls', 'tls_ca', 'tls_servername', 'command_timeout', 'connect_timeout', 'prefix', 'on_store_error', 'cluster_size', 'retry_after',
+  'tls', 'tls_ca', 'tls_cert', 'tls_key', 'tls_servername', 'command_timeout', 'connect_timeout', 'prefix', 'on_store_error', 'cluster_size', 'retry_after',
 ] as const;
 
 export const REDIS_DEFAULTS: Readonly<Record<string, string>> = {
@@ -52,6 +52,16 @@ function readable(file: string): boolean {
   }
 }
 
+function tlsSettings(v: Readonly<Record<string, string>>): NonNullable<RedisConnectionSettings['tls']> {
+  if (!v.tls_ca && !v.tls_cert && !v.tls_key && !v.tls_servername) return true;
+  return {
+    ...(v.tls_ca ? { caFile: v.tls_ca } : {}),
+    ...(v.tls_cert ? { certFile: v.tls_cert } : {}),
+    ...(v.tls_key ? { keyFile: v.tls_key } : {}),
+    ...(v.tls_servername ? { servername: v.tls_servername } : {}),
+  };
+}
+
 function duration(issues: IssueList, path: string, text: string, minMs: number): number {
   const ms = parseDurationMs(text);
   if (ms === undefined || ms < minMs) issues.add(path, text, `a duration of at least ${minMs} ms, like 500ms or 2s`);
@@ -79,8 +89,12 @@ export function parseRedis(issues: IssueList, v: Readonly<Record<string, string>
   if (db && cluster.length) issues.add(p('db'), v.db, 'nothing (a Redis Cluster has only database 0)');
   const tls = (v.tls ?? 'false').toLowerCase();
   if (!['true', 'false', 'yes', 'no', '1', '0'].includes(tls)) issues.add(p('tls'), v.tls, 'true or false');
-  const useTls = ['true', 'yes', '1'].includes(tls) || Boolean(v.tls_ca) || url.startsWith('rediss://');
+  const useTls = ['true', 'yes', '1'].includes(tls) || Boolean(v.tls_ca || v.tls_cert || v.tls_key) || url.startsWith('rediss://');
   if (v.tls_ca && !readable(v.tls_ca)) issues.add(p('tls_ca'), v.tls_ca, 'a readable PEM file of the CA certificates to trust');
+  if (v.tls_cert && !readable(v.tls_cert)) issues.add(p('tls_cert'), v.tls_cert, 'a readable PEM file of the client certificate');
+  // the private key's path is not shown either
+  if (v.tls_key && !readable(v.tls_key)) issues.add(p('tls_key'), '***', 'a readable PEM file of the client certificate\'s private key');
+  if (Boolean(v.tls_cert) !== Boolean(v.tls_key)) issues.add(p(v.tls_cert ? 'tls_key' : 'tls_cert'), undefined, 'both tls_cert and tls_key (a client certificate and its key), or neither');
   const policy = v.on_store_error ?? 'local';
   if (!['local', 'delay', 'allow'].includes(policy)) issues.add(p('on_store_error'), policy, 'local, delay or allow');
   const clusterSize = Number(v.cluster_size ?? '1');
@@ -96,7 +110,7 @@ export function parseRedis(issues: IssueList, v: Readonly<Record<string, string>
     ...(v.username ? { username: v.username } : {}),
     ...(v.password ? { password: v.password } : {}),
     ...(db !== undefined ? { db } : {}),
-    ...(useTls ? { tls: v.tls_ca || v.tls_servername ? { ...(v.tls_ca ? { caFile: v.tls_ca } : {}), ...(v.tls_servername ? { servername: v.tls_servername } : {}) } : true } : {}),
+    ...(useTls ? { tls: tlsSettings(v) } : {}),
     commandTimeoutMs,
     connectTimeoutMs: duration(issues, p('connect_timeout'), v.connect_timeout ?? '10s', 100),
   };

@@ -31,18 +31,32 @@ export interface RedisConnectionSettings {
   readonly password?: string;
   /** Database number (standalone and Sentinel only; a Cluster has only 0). */
   readonly db?: number;
-  /** TLS to Redis: true, or a PEM CA file to trust, and the server name to check. */
-  readonly tls?: boolean | { readonly caFile?: string; readonly servername?: string };
+  /** TLS to Redis: true, or PEM files (CA to trust, client certificate and key) and the server name to check. */
+  readonly tls?: boolean | { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string; readonly servername?: string };
   /** Longest wait for one command's reply, ms; then the command fails. */
   readonly commandTimeoutMs: number;
   /** Longest wait for a connection, ms. */
   readonly connectTimeoutMs?: number;
 }
 
+/** A PEM file's content; the error names the key, not the path (a private key's path is not shown). */
+function readPem(file: string, key: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    throw new Error(`paceline: cannot read the file of [redis].${key} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
+
 function tlsOptions(tls: RedisConnectionSettings['tls']): ConnectionOptions | undefined {
   if (!tls) return undefined;
   if (tls === true) return {};
-  return { ...(tls.caFile ? { ca: fs.readFileSync(tls.caFile) } : {}), ...(tls.servername ? { servername: tls.servername } : {}) };
+  return {
+    ...(tls.caFile ? { ca: readPem(tls.caFile, 'tls_ca') } : {}),
+    ...(tls.certFile ? { cert: readPem(tls.certFile, 'tls_cert') } : {}),
+    ...(tls.keyFile ? { key: readPem(tls.keyFile, 'tls_key') } : {}),
+    ...(tls.servername ? { servername: tls.servername } : {}),
+  };
 }
 
 /** Options every connection shares (also each Cluster node's). */

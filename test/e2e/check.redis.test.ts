@@ -6,7 +6,7 @@
  */
 
 import t from 'tap';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -129,4 +129,47 @@ t.test('check --connect on a Redis Cluster checks every master', async (t) => {
   t.equal((r.out.match(/connect ok: cluster master 127\.0\.0\.1:\d+: answers PONG/g) ?? []).length, 3, 'every master answered');
   t.equal((r.out.match(/connect ok: cluster master .*noeviction/g) ?? []).length, 2, 'two masters never evict');
   t.match(r.out, new RegExp(`connect error: cluster master 127\\.0\\.0\\.1:${cluster.nodes[1]?.port}: maxmemory-policy allkeys-lfu`), 'the third is named');
+});
+
+/** A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl in a temp dir. */
+function certificates(): Record<'ca' | 'serverCert' | 'serverKey' | 'clientCert' | 'clientKey', string> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'paceline-tls-'));
+  dirs.push(dir);
+  const f = (name: string) => path.join(dir, name);
+  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '2', '-subj', '/CN=paceline test CA');
+  fs.writeFileSync(f('san.ext'), 'subjectAltName=IP:127.0.0.1\n');
+  for (const who of ['server', 'client']) {
+    run('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f(`${who}.key`), '-out', f(`${who}.csr`), '-subj', `/CN=paceline test ${who}`);
+    run('x509', '-req', '-in', f(`${who}.csr`), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f(`${who}.pem`), '-days', '2', '-extfile', f('san.ext'));
+  }
+  return { ca: f('ca.pem'), serverCert: f('server.pem'), serverKey: f('server.key'), clientCert: f('client.pem'), clientKey: f('client.key') };
+}
+
+t.test('check --connect over TLS: a trusted CA and a client certificate connect; what is missing is named', async (t) => {
+  const c = certificates();
+  const tlsPort = await freePort();
+  // the plain port stays for the test helpers' PING; paceline uses the TLS port, which asks for a client certificate
+  const redis = await startRedis({
+    args: ['--tls-port', String(tlsPort), '--tls-cert-file', c.serverCert, '--tls-key-file', c.serverKey, '--tls-ca-cert-file', c.ca, '--tls-auth-clients', 'yes'],
+  });
+  t.teardown(() => redis.stop());
+  const url = `url=rediss://127.0.0.1:${tlsPort}`;
+  const ok = await paceline('check', redisDir(`${url}\ntls_ca=${c.ca}\ntls_cert=${c.clientCert}\ntls_key=${c.clientKey}`), '--connect');
+  t.equal(ok.code, 0, `CA, client certificate and key: exit 0\n${ok.out}`);
+  t.match(ok.out, /connect ok: connected to redis rediss:\/\/127\.0\.0\.1:\d+ \(TLS\)[\s\S]*connect ok: TLS: connected over TLS[\s\S]*answers PONG/);
+  const untrusted = await paceline('check', redisDir(`${url}\ntls_cert=${c.clientCert}\ntls_key=${c.clientKey}`), '--connect');
+  t.equal(untrusted.code, 1, `without tls_ca the server's certificate is not trusted: exit 1\n${untrusted.out}`);
+  t.match(untrusted.out, /connect error: cannot use redis rediss:.*(self[- ]signed|unable to verify|certificate)/i);
+  const anonymous = await paceline('check', redisDir(`${url}\ntls_ca=${c.ca}`), '--connect');
+  t.equal(anonymous.code, 1, `without a client certificate the server refuses: exit 1\n${anonymous.out}`);
+  const plain = await paceline('check', redisDir(`url=redis://127.0.0.1:${tlsPort}`), '--connect');
+  t.equal(plain.code, 1, `plain TCP to the TLS port: exit 1\n${plain.out}`);
+  const half = await paceline('check', redisDir(`${url}\ntls_cert=${c.clientCert}`));
+  t.equal(half.code, 1, 'tls_cert without tls_key is invalid');
+  t.match(half.out, /\[redis\]\.tls_key: got nothing, expected both tls_cert and tls_key/);
+  const gone = await paceline('check', redisDir(`${url}\ntls_cert=${c.clientCert}\ntls_key=/nonexistent/secret-dir/client.key`));
+  t.equal(gone.code, 1, 'an unreadable tls_key is invalid');
+  t.match(gone.out, /\[redis\]\.tls_key: got "\*\*\*", expected a readable PEM file/);
+  t.notMatch(gone.out, /secret-dir/, 'and its path is not shown');
 });
