@@ -5,7 +5,7 @@
  * captured — Haraka's whole log, `paceline check`, `check --connect`,
  * `status` and `status --json` run as the real command — is searched for
  * the secrets. A raw password in the URL is refused with how to encode it;
- * the percent-encoded URL, the separate password key and Sentinel connect
+ * the percent-encoded URL, the separate password key, Sentinel and Cluster connect
  * and carry mail through Redis.
  */
 
@@ -17,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { startHaraka, type HarakaProcess } from '../helpers/haraka';
 import { startReceiver, type Receiver } from '../helpers/receiver';
 import { sendMail } from '../helpers/client';
-import { startRedis, startSentinel } from '../helpers/redis';
+import { startRedis, startRedisCluster, startSentinel } from '../helpers/redis';
 
 const SECRET = "Qx7/@:#?%[]!$&'()*+,;= ~Zk9";
 const SENTINEL_SECRET = 'Wv3/@:#?%&=;,~Jm5';
@@ -157,6 +157,14 @@ t.test('Sentinel with passwords on the sentinels and the master: connects; nothi
   const haraka = await connects(t, 'sentinel', ini);
   t.match(haraka.log(), /paceline ready: .*redis sentinel master paceline via 127\.0\.0\.1:\d+/);
   expectNoSecret(t, 'sentinel: Haraka log', haraka.log());
+});
+
+t.test('Cluster with a password on every node: connects; nothing shows it', async (t) => {
+  const cluster = await startRedisCluster({ masters: 3, password: SECRET });
+  t.teardown(() => cluster.stop());
+  const haraka = await connects(t, 'cluster', `cluster=${cluster.nodes.map((n) => `${n.host}:${n.port}`).join(',')}\npassword=${SECRET}`);
+  t.match(haraka.log(), /paceline ready: .*redis cluster 127\.0\.0\.1:\d+/);
+  expectNoSecret(t, 'cluster: Haraka log', haraka.log());
 });
 
 t.test('report: outputs searched', async (t) => {

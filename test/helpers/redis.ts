@@ -173,8 +173,11 @@ export interface RedisClusterSetup {
   stop(): Promise<void>;
 }
 
-/** Starts `masters` (default 3) cluster-enabled servers, joins them with `redis-cli --cluster create` and waits for cluster_state:ok. */
-export async function startRedisCluster(opts: { masters?: number } = {}): Promise<RedisClusterSetup> {
+/**
+ * Starts `masters` (default 3) cluster-enabled servers, joins them with `redis-cli --cluster create` and waits for
+ * cluster_state:ok; `password` sets requirepass and masterauth on every node.
+ */
+export async function startRedisCluster(opts: { masters?: number; password?: string } = {}): Promise<RedisClusterSetup> {
   const cli = binary('redis-cli');
   const count = opts.masters ?? 3;
   const procs: ChildProcess[] = [];
@@ -191,11 +194,13 @@ export async function startRedisCluster(opts: { masters?: number } = {}): Promis
       const { port, proc } = await launchOnFreePort(dir, async () => [
         '--cluster-enabled', 'yes', '--cluster-config-file', path.join(dir, 'nodes.conf'),
         '--cluster-port', String(await freePort(HOST)), '--cluster-node-timeout', '3000',
-      ]);
+        ...(opts.password !== undefined ? ['--requirepass', opts.password, '--masterauth', opts.password] : []),
+      ], undefined, opts.password);
       procs.push(proc);
       nodes.push({ host: HOST, port });
     }
-    const create = ['--cluster', 'create', ...nodes.map((n) => `${n.host}:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'];
+    const auth = opts.password !== undefined ? ['-a', opts.password, '--no-auth-warning'] : [];
+    const create = [...auth, '--cluster', 'create', ...nodes.map((n) => `${n.host}:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'];
     await new Promise<void>((resolve, reject) =>
       execFile(cli, create, { timeout: 30_000 }, (err, stdout, stderr) => (err ? reject(new Error(`redis-cli --cluster create: ${err.message}\n${stdout}${stderr}`)) : resolve())),
     );
