@@ -22,7 +22,8 @@ export const CHECK_USAGE = 'usage: paceline check [HARAKA_DIR] [--connect]';
 function summary(config: Config): string[] {
   const r = config.settings.redis;
   const store = r ? describeRedis(r) : config.settings.store;
-  const lines = [`store: ${store}; default pool: ${config.settings.defaultPool}; max_hold: ${formatDurationMs(config.settings.maxHoldMs)}`];
+  const { defaultPool, maxHoldMs } = config.settings;
+  const lines = [`store: ${store}; default pool: ${defaultPool}; max_hold: ${formatDurationMs(maxHoldMs)}`];
   for (const pool of config.pools.values()) {
     lines.push(`pool ${pool.name}:`);
     for (const name of pool.sources) {
@@ -41,7 +42,8 @@ function summary(config: Config): string[] {
 /** What Haraka refuses at start that the paceline files alone do not show: the memory store in cluster mode. */
 function processIssues(config: Config, workers: number): ConfigIssue[] {
   if (config.settings.store !== 'memory' || workers <= 1) return [];
-  return [{ file: 'smtp.ini', path: '[main].nodes', value: workers, expected: `at most 1 with store=memory (${memoryInClusterMode(workers)})` }];
+  const expected = `at most 1 with store=memory (${memoryInClusterMode(workers)})`;
+  return [{ file: 'smtp.ini', path: '[main].nodes', value: workers, expected }];
 }
 
 function invalid(io: Output, dir: string, issues: readonly ConfigIssue[]): number {

@@ -19,7 +19,9 @@ export interface Finding {
 /** What a maxmemory-policy means for pacing keys (which all carry a TTL). */
 export function evictionFinding(where: string, policy: string, maxmemory: number): Finding {
   const limit = maxmemory > 0 ? `maxmemory ${maxmemory} bytes` : 'no maxmemory';
-  if (policy === 'noeviction') return { level: 'ok', text: `${where}: maxmemory-policy noeviction (${limit}): pacing keys are never evicted` };
+  if (policy === 'noeviction') {
+    return { level: 'ok', text: `${where}: maxmemory-policy noeviction (${limit}): pacing keys are never evicted` };
+  }
   if (policy.startsWith('volatile-')) {
     return {
       level: 'warning',
@@ -30,7 +32,9 @@ export function evictionFinding(where: string, policy: string, maxmemory: number
   }
   return {
     level: 'error',
-    text: `${where}: maxmemory-policy ${policy || 'unknown'} (${limit}): Redis may evict any pacing key; set maxmemory-policy noeviction`,
+    text:
+      `${where}: maxmemory-policy ${policy || 'unknown'} (${limit}): Redis may evict any pacing key; ` +
+      'set maxmemory-policy noeviction',
   };
 }
 
@@ -42,8 +46,9 @@ async function checkNode(node: Redis, where: string): Promise<Finding[]> {
   const pong = await node.ping();
   const memory = await node.info('memory');
   const server = await node.info('server');
+  const version = infoField(server, 'redis_version') || 'version unknown';
   return [
-    { level: 'ok', text: `${where}: answers ${pong} (Redis ${infoField(server, 'redis_version') || 'version unknown'})` },
+    { level: 'ok', text: `${where}: answers ${pong} (Redis ${version})` },
     evictionFinding(where, infoField(memory, 'maxmemory_policy'), Number(infoField(memory, 'maxmemory')) || 0),
   ];
 }
@@ -51,7 +56,9 @@ async function checkNode(node: Redis, where: string): Promise<Finding[]> {
 async function checkClient(client: Redis | Cluster): Promise<Finding[]> {
   if (!client.isCluster) return checkNode(client as Redis, 'redis');
   const out: Finding[] = [];
-  for (const node of (client as Cluster).nodes('master')) out.push(...(await checkNode(node, `cluster master ${node.options.host}:${node.options.port}`)));
+  for (const node of (client as Cluster).nodes('master')) {
+    out.push(...(await checkNode(node, `cluster master ${node.options.host}:${node.options.port}`)));
+  }
   return out;
 }
 

@@ -86,8 +86,8 @@ function checkSyntax(reader: HarakaConfigReader): void {
  */
 function readFile(reader: HarakaConfigReader, name: string, type: 'ini' | 'yaml', onChange?: () => void): unknown {
   const value = onChange ? reader.get(name, type, onChange) : reader.get(name, type);
-  if (!reader.overrides_path || !reader.root_path || fs.existsSync(path.join(reader.overrides_path, name))) return value;
-  if (!reader.module_config) return value;
+  if (!reader.overrides_path || !reader.root_path || !reader.module_config) return value;
+  if (fs.existsSync(path.join(reader.overrides_path, name))) return value;
   const shipped = reader.module_config(path.dirname(reader.root_path));
   return onChange ? shipped.get(name, type, onChange) : shipped.get(name, type);
 }
@@ -97,7 +97,8 @@ export function loadConfig(reader: HarakaConfigReader, onChange?: () => void): C
   checkSyntax(reader);
   const ini = readFile(reader, INI_FILE, 'ini', onChange);
   const doc = readFile(reader, YAML_FILE, 'yaml', onChange);
-  return buildConfig(ini, doc, readFile(reader, WARMUP_FILE, 'yaml', onChange), readFile(reader, REPLIES_FILE, 'yaml', onChange));
+  const warmup = readFile(reader, WARMUP_FILE, 'yaml', onChange);
+  return buildConfig(ini, doc, warmup, readFile(reader, REPLIES_FILE, 'yaml', onChange));
 }
 
 /** Package root (where the shipped config/ lives), from dist/lib/config or lib/config. */

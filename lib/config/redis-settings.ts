@@ -10,7 +10,8 @@ import { maskUrl, parseRedisUrl } from '../store/redis-url';
 /** Keys of [redis]; all read as strings here and parsed below. */
 export const REDIS_KEYS = [
   'url', 'sentinel_name', 'sentinels', 'sentinel_username', 'sentinel_password', 'cluster', 'username', 'password', 'db',
-  'tls', 'tls_ca', 'tls_cert', 'tls_key', 'tls_servername', 'command_timeout', 'connect_timeout', 'prefix', 'on_store_error', 'cluster_size', 'retry_after',
+  'tls', 'tls_ca', 'tls_cert', 'tls_key', 'tls_servername',
+  'command_timeout', 'connect_timeout', 'prefix', 'on_store_error', 'cluster_size', 'retry_after',
 ] as const;
 
 export const REDIS_DEFAULTS: Readonly<Record<string, string>> = {
@@ -52,6 +53,16 @@ function readable(file: string): boolean {
   }
 }
 
+/** The TLS files must be readable; a client certificate needs its key. The private key's path is not shown. */
+function checkTlsFiles(issues: IssueList, v: Readonly<Record<string, string>>): void {
+  if (v.tls_ca && !readable(v.tls_ca)) issues.add('[redis].tls_ca', v.tls_ca, 'a readable PEM file of the CA certificates to trust');
+  if (v.tls_cert && !readable(v.tls_cert)) issues.add('[redis].tls_cert', v.tls_cert, 'a readable PEM file of the client certificate');
+  if (v.tls_key && !readable(v.tls_key)) issues.add('[redis].tls_key', '***', 'a readable PEM file of the client certificate\'s private key');
+  if (Boolean(v.tls_cert) !== Boolean(v.tls_key)) {
+    issues.add(`[redis].${v.tls_cert ? 'tls_key' : 'tls_cert'}`, undefined, 'both tls_cert and tls_key (a client certificate and its key), or neither');
+  }
+}
+
 function tlsSettings(v: Readonly<Record<string, string>>): NonNullable<RedisConnectionSettings['tls']> {
   if (!v.tls_ca && !v.tls_cert && !v.tls_key && !v.tls_servername) return true;
   return {
@@ -72,7 +83,7 @@ function duration(issues: IssueList, path: string, text: string, minMs: number):
  * Validates [redis] (`v` maps key → raw string, defaults applied). With `used`
  * false (store=memory) every key set is checked, but none is required.
  */
-export function parseRedis(issues: IssueList, v: Readonly<Record<string, string>>, used = true): RedisSettings | undefined {
+export function parseRedis(issues: IssueList, v: Readonly<Record<string, string>>, used = true): RedisSettings {
   const p = (k: string) => `[redis].${k}`;
   const modes = ['url', 'sentinel_name', 'cluster'].filter((k) => (v[k] ?? '') !== '');
   if (modes.length !== 1 && (used || modes.length > 1)) issues.add('[redis]', modes.join(', ') || 'none', 'exactly one of url, sentinel_name (with sentinels) or cluster');
@@ -89,12 +100,9 @@ export function parseRedis(issues: IssueList, v: Readonly<Record<string, string>
   if (db && cluster.length) issues.add(p('db'), v.db, 'nothing (a Redis Cluster has only database 0)');
   const tls = (v.tls ?? 'false').toLowerCase();
   if (!['true', 'false', 'yes', 'no', '1', '0'].includes(tls)) issues.add(p('tls'), v.tls, 'true or false');
-  const useTls = ['true', 'yes', '1'].includes(tls) || Boolean(v.tls_ca || v.tls_cert || v.tls_key) || url.startsWith('rediss://');
-  if (v.tls_ca && !readable(v.tls_ca)) issues.add(p('tls_ca'), v.tls_ca, 'a readable PEM file of the CA certificates to trust');
-  if (v.tls_cert && !readable(v.tls_cert)) issues.add(p('tls_cert'), v.tls_cert, 'a readable PEM file of the client certificate');
-  // the private key's path is not shown either
-  if (v.tls_key && !readable(v.tls_key)) issues.add(p('tls_key'), '***', 'a readable PEM file of the client certificate\'s private key');
-  if (Boolean(v.tls_cert) !== Boolean(v.tls_key)) issues.add(p(v.tls_cert ? 'tls_key' : 'tls_cert'), undefined, 'both tls_cert and tls_key (a client certificate and its key), or neither');
+  const tlsFiles = Boolean(v.tls_ca || v.tls_cert || v.tls_key);
+  const useTls = ['true', 'yes', '1'].includes(tls) || tlsFiles || url.startsWith('rediss://');
+  checkTlsFiles(issues, v);
   const policy = v.on_store_error ?? 'local';
   if (!['local', 'delay', 'allow'].includes(policy)) issues.add(p('on_store_error'), policy, 'local, delay or allow');
   const clusterSize = Number(v.cluster_size ?? '1');

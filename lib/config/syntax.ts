@@ -29,7 +29,8 @@ export function yamlSyntax(text: string): SyntaxProblem[] {
     Pair(_, pair) {
       const key = pair.key;
       if (!isScalar(key) || !UNSAFE_KEYS.has(String(key.value))) return;
-      problems.push({ where: `line ${lineCounter.linePos(key.range?.[0] ?? 0).line}`, text: String(key.value), expected: UNSAFE_EXPECTED });
+      const where = `line ${lineCounter.linePos(key.range?.[0] ?? 0).line}`;
+      problems.push({ where, text: String(key.value), expected: UNSAFE_EXPECTED });
     },
   });
   return problems;
@@ -43,7 +44,9 @@ export function iniSyntax(text: string): SyntaxProblem[] {
   text.split(/\r\n|\r|\n/).forEach((line, i) => {
     if (!INI_LINE.test(line)) problems.push({ where: `line ${i + 1}`, text: line, expected: '"key=value", "[section]" or a ; comment' });
     const key = /^\s*([^=\s[;#][^=]*?)(?:\[\])?\s*=/.exec(line)?.[1];
-    if (key !== undefined && UNSAFE_KEYS.has(key)) problems.push({ where: `line ${i + 1}`, text: key, expected: UNSAFE_EXPECTED });
+    if (key !== undefined && UNSAFE_KEYS.has(key)) {
+      problems.push({ where: `line ${i + 1}`, text: key, expected: UNSAFE_EXPECTED });
+    }
   });
   return problems;
 }

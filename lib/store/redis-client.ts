@@ -20,7 +20,7 @@ export interface RedisAddress {
 
 /** Where Redis is and how to log in; exactly one of `url`, `sentinel`, `cluster`. */
 export interface RedisConnectionSettings {
-  /** One server: `redis://[user:password@]host:6379[/db]` or `rediss://...` (TLS); user and password percent-encoded. */
+  /** One server: `redis://[user:password@]host:6379[/db]` or `rediss://...` (TLS); user and password %-encoded. */
   readonly url?: string;
   /** A Sentinel-managed master: its name and some of its sentinels. */
   readonly sentinel?: { readonly name: string; readonly sentinels: readonly RedisAddress[]; readonly username?: string; readonly password?: string };
@@ -32,7 +32,9 @@ export interface RedisConnectionSettings {
   /** Database number (standalone and Sentinel only; a Cluster has only 0). */
   readonly db?: number;
   /** TLS to Redis: true, or PEM files (CA to trust, client certificate and key) and the server name to check. */
-  readonly tls?: boolean | { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string; readonly servername?: string };
+  readonly tls?:
+    | boolean
+    | { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string; readonly servername?: string };
   /** Longest wait for one command's reply, ms; then the command fails. */
   readonly commandTimeoutMs: number;
   /** Longest wait for a connection, ms. */
@@ -44,7 +46,8 @@ function readPem(file: string, key: string): Buffer {
   try {
     return fs.readFileSync(file);
   } catch (err) {
-    throw new Error(`paceline: cannot read the file of [redis].${key} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new Error(`paceline: cannot read the file of [redis].${key} (${code})`);
   }
 }
 
@@ -119,7 +122,7 @@ function newClient(s: RedisConnectionSettings): Redis | Cluster {
   return new Redis({ ...urlOptions(s.url as string), ...options });
 }
 
-/** Host, port, login and db from the URL (parsed here: see redis-url.ts); `options` given with the URL override them. */
+/** Host, port, login and db from the URL (parsed here: see redis-url.ts); options given beside it override them. */
 function urlOptions(url: string): RedisOptions {
   const parsed = parseRedisUrl(url);
   if ('error' in parsed) throw new Error(`paceline: [redis].url: expected ${parsed.error}`);

@@ -46,7 +46,9 @@ function decode(part: string): string | undefined {
 /** The URL's parts, or a message saying what is wrong (which never contains the userinfo). */
 export function parseRedisUrl(text: string): { endpoint: RedisEndpoint } | { error: string } {
   const parts = splitUrl(text);
-  if (!parts) return { error: 'a URL starting with redis:// or rediss:// (TLS): redis://[user:password@]host[:port][/db]' };
+  if (!parts) {
+    return { error: 'a URL starting with redis:// or rediss:// (TLS): redis://[user:password@]host[:port][/db]' };
+  }
   let username: string | undefined;
   let password: string | undefined;
   if (parts.userinfo !== undefined) {
@@ -62,12 +64,13 @@ export function parseRedisUrl(text: string): { endpoint: RedisEndpoint } | { err
   const m = HOST_PART.exec(parts.hostPart);
   const port = m?.[2] === undefined ? 6379 : Number(m[2]);
   const db = m?.[3] ? Number(m[3]) : undefined;
-  if (!m || port < 1 || port > 65535) return { error: 'host[:port][/db] after the "@" (or after "//"), e.g. redis://127.0.0.1:6379/0' };
+  if (!m || port < 1 || port > 65535) {
+    return { error: 'host[:port][/db] after the "@" (or after "//"), e.g. redis://127.0.0.1:6379/0' };
+  }
   if (db !== undefined && db > 15) return { error: 'a database number 0-15 after the host' };
   const host = (m[1] as string).replace(/^\[|\]$/g, '');
-  return {
-    endpoint: { tls: parts.scheme === 'rediss', host, port, ...(username ? { username } : {}), ...(password ? { password } : {}), ...(db !== undefined ? { db } : {}) },
-  };
+  const login = { ...(username ? { username } : {}), ...(password ? { password } : {}) };
+  return { endpoint: { tls: parts.scheme === 'rediss', host, port, ...login, ...(db !== undefined ? { db } : {}) } };
 }
 
 /**
