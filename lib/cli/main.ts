@@ -9,9 +9,10 @@ import { statusCommand } from './status';
 const USAGE = `usage: paceline <command> [args]
 
 commands:
-  check [HARAKA_DIR] [--no-bind]   validate paceline.ini and paceline.yaml as Haraka in HARAKA_DIR
+  check [HARAKA_DIR] [--connect] [--no-bind]   validate paceline.ini and paceline.yaml as Haraka in HARAKA_DIR
                        (default: current directory) would load them, and bind every source
-                       address on this host (unless --no-bind); exit 1 if invalid or unbindable
+                       address on this host (unless --no-bind); exit 1 if invalid or unbindable;
+                       --connect also connects to the Redis store and checks it
   classify [--mx HOST] [--json] [--config DIR]   categorise SMTP replies read from stdin
   plan SOURCE [--provider P] [--config DIR] [--start DATE] [--json]   a source's warm-up ramp
   status [HARAKA_DIR] [--json]   every lane: limits, sent, in flight, next free slot, state;

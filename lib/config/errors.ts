@@ -52,11 +52,11 @@ export class IssueList {
     this.issues.push({ file: this.file, path, value, expected });
   }
 
-  /** Reports every key of `obj` not in `allowed` as unknown. */
-  unknownKeys(path: string, obj: Record<string, unknown>, allowed: readonly string[]): void {
+  /** Reports every key of `obj` not in `allowed` as unknown; `shown` renders a value that may be a secret. */
+  unknownKeys(path: string, obj: Record<string, unknown>, allowed: readonly string[], shown = (v: unknown) => v): void {
     for (const key of Object.keys(obj)) {
       if (!allowed.includes(key)) {
-        this.add(join(path, key), obj[key], `no such key (allowed: ${allowed.join(', ')})`);
+        this.add(join(path, key), shown(obj[key]), `no such key (allowed: ${allowed.join(', ')})`);
       }
     }
   }

@@ -64,6 +64,8 @@ export interface HarakaConfigReader {
   get(name: string, type?: string | (() => void), cb?: () => void): unknown;
   readonly root_path?: string;
   readonly overrides_path?: string;
+  /** A reader of `<defaultsPath>/config` alone (haraka-config's Config has it). */
+  module_config?(defaultsPath: string): HarakaConfigReader;
 }
 
 /**
@@ -84,18 +86,36 @@ function checkSyntax(reader: HarakaConfigReader): void {
   if (issues.length > 0) throw new ConfigError(issues);
 }
 
-/** Reads both files through a haraka-config reader; `onChange` is Haraka's reload callback. */
+/**
+ * One file through the reader. haraka-config keeps serving a deleted
+ * override's last content, so a file deleted from the Haraka dir is read as
+ * the shipped file alone: a reload judges the files as they are now.
+ */
+function readFile(reader: HarakaConfigReader, name: string, type: 'ini' | 'yaml', onChange?: () => void): unknown {
+  const value = onChange ? reader.get(name, type, onChange) : reader.get(name, type);
+  if (!reader.overrides_path || !reader.root_path || !reader.module_config) return value;
+  if (fs.existsSync(path.join(reader.overrides_path, name))) return value;
+  const shipped = reader.module_config(path.dirname(reader.root_path));
+  return onChange ? shipped.get(name, type, onChange) : shipped.get(name, type);
+}
+
+/** Reads the files through a haraka-config reader; `onChange` is Haraka's reload callback. */
 export function loadConfig(reader: HarakaConfigReader, onChange?: () => void): Config {
   checkSyntax(reader);
-  const ini = onChange ? reader.get(INI_FILE, 'ini', onChange) : reader.get(INI_FILE, 'ini');
-  const doc = onChange ? reader.get(YAML_FILE, 'yaml', onChange) : reader.get(YAML_FILE, 'yaml');
-  const read = (file: string) => (onChange ? reader.get(file, 'yaml', onChange) : reader.get(file, 'yaml'));
-  return buildConfig(ini, doc, read(WARMUP_FILE), read(REPLIES_FILE));
+  const ini = readFile(reader, INI_FILE, 'ini', onChange);
+  const doc = readFile(reader, YAML_FILE, 'yaml', onChange);
+  const warmup = readFile(reader, WARMUP_FILE, 'yaml', onChange);
+  return buildConfig(ini, doc, warmup, readFile(reader, REPLIES_FILE, 'yaml', onChange));
+}
+
+/** The haraka-config reader a Haraka server in `harakaDir` uses (shipped defaults + its config/). */
+export function harakaReader(harakaDir: string): HarakaConfigReader {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const harakaConfig = require('haraka-config') as { module_config(defaults: string, overrides?: string): HarakaConfigReader };
+  return harakaConfig.module_config(packageRoot(), path.resolve(harakaDir));
 }
 
 /** Loads the config a Haraka server in `harakaDir` would see (shipped defaults + its config/). */
 export function loadConfigFromDir(harakaDir: string): Config {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const harakaConfig = require('haraka-config') as { module_config(defaults: string, overrides?: string): HarakaConfigReader };
-  return loadConfig(harakaConfig.module_config(packageRoot(), path.resolve(harakaDir)));
+  return loadConfig(harakaReader(harakaDir));
 }

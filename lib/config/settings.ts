@@ -128,12 +128,13 @@ function parseValue(issues: IssueList, path: string, kind: Kind, value: string |
 
 /** Validates the parsed ini object (haraka-config's shape: {main: {...}, section: {...}}). */
 export function validateSettings(issues: IssueList, ini: Record<string, unknown>): Settings {
-  issues.unknownKeys('', ini, Object.keys(INI_KEYS));
+  // a misspelt section or [redis] key may hold a password: its value is never shown
+  issues.unknownKeys('', ini, Object.keys(INI_KEYS), (v) => (isMapping(v) ? `a section with ${Object.keys(v).length ? `keys ${Object.keys(v).join(', ')}` : 'no keys'}` : '***'));
   const values: Record<string, unknown> = {};
   for (const [section, keys] of Object.entries(INI_KEYS)) {
     const sect = ini[section];
     if (sect !== undefined && !isMapping(sect)) issues.add(`[${section}]`, sect, 'a section');
-    if (isMapping(sect)) issues.unknownKeys(`[${section}]`, sect, Object.keys(keys));
+    if (isMapping(sect)) issues.unknownKeys(`[${section}]`, sect, Object.keys(keys), section === 'redis' ? () => '***' : undefined);
     for (const [key, spec] of Object.entries(keys)) {
       values[`${section}.${key}`] = parseValue(issues, join(`[${section}]`, key), spec.kind, read(ini, section, key));
     }
@@ -141,7 +142,9 @@ export function validateSettings(issues: IssueList, ini: Record<string, unknown>
   const store = values['main.store'];
   if (store !== 'memory' && store !== 'redis') issues.add('[main].store', store, '"memory" or "redis"');
   const redisValues = Object.fromEntries(REDIS_KEYS.map((k) => [k, String(values[`redis.${k}`] ?? '')]));
-  const redis = store === 'redis' ? parseRedis(issues, redisValues) : undefined;
+  // [redis] is validated even with store=memory: switching the store must not reveal old mistakes
+  const parsedRedis = parseRedis(issues, redisValues, store === 'redis');
+  const redis = store === 'redis' ? parsedRedis : undefined;
   const control = parseControl(issues, { listen: values['control.listen'] as string, token: values['control.token'] as string });
   return Object.freeze({
     enabled: values['main.enabled'] as boolean,

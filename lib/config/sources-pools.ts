@@ -46,7 +46,7 @@ function parseProviders(issues: IssueList, raw: unknown): Map<string, Provider> 
   for (const name of names) {
     const path = join('providers', name);
     if (!checkName(issues, path, name)) continue;
-    const builtin = BUILTIN_PROVIDERS[name];
+    const builtin = Object.hasOwn(BUILTIN_PROVIDERS, name) ? BUILTIN_PROVIDERS[name] : undefined;
     const block = mapping(issues, path, user[name], 'a mapping with mx and/or limits');
     issues.unknownKeys(path, block, ['mx', 'limits']);
     let mx: readonly string[] = builtin?.mx ?? [];

@@ -13,9 +13,9 @@
  * No I/O, no clock: `now` (epoch ms) is always an argument.
  */
 
-import { intervalMs, formatRate, type Rate } from './rate';
+import { intervalMs, formatRate, keyIntervalMs, type Rate } from './rate';
 import { dayNumber, nextDayStartMs } from './day';
-import { countAccepted, realTime, recover, slotTime } from './pace';
+import { countAccepted, realTime, recover, rescaleClock, slotTime } from './pace';
 import { beginOrGrow, countGrowth } from './start';
 
 /** How a throttled lane climbs back and how a blocked lane is probed. */
@@ -65,10 +65,12 @@ export interface Lease {
 export interface LaneState {
   /** GCRA theoretical arrival time of the next free slot, on the slot clock (lib/core/pace.ts); 0 when idle. */
   tat: number;
-  /** The slot clock: slot time `vOrigin` at real time `vAt`; it runs at `factor` × real time after `vAt`. */
+  /** The slot clock: slot time `vOrigin` at real time `vAt`; it runs at `factor` × `scale` × real time after `vAt`. */
   vAt: number;
   vOrigin: number;
-  /** Canonical rate `tat` was computed for; a different rate starts afresh. */
+  /** Slot time per real ms at factor 1: 1, until a changed rate rescales the clock (pace.ts rescaleClock). */
+  scale: number;
+  /** Canonical rate `tat` was computed for; a different rate rescales the slot clock (or, to or from none, starts afresh). */
   rateKey: string;
   leases: Lease[];
   /** Day number (days since epoch, UTC) that the day counters belong to. */
@@ -169,7 +171,7 @@ export const INITIAL_DELIVERY_MS = 1000;
 
 export function emptyLane(): LaneState {
   return {
-    tat: 0, vAt: 0, vOrigin: 0, rateKey: '', leases: [], day: 0, dayCount: 0, dayThrottles: 0, prevDay: 0, prevDayCount: 0, prevDayThrottles: 0,
+    tat: 0, vAt: 0, vOrigin: 0, scale: 1, rateKey: '', leases: [], day: 0, dayCount: 0, dayThrottles: 0, prevDay: 0, prevDayCount: 0, prevDayThrottles: 0,
     meanDeliveryMs: INITIAL_DELIVERY_MS, factor: 1, prevFactor: 1, pauseUntil: 0, connCap: 0, connCapUntil: 0,
     blockedAt: 0, probeAt: 0, holdUntil: 0, recoverAt: 0, known: 0, climbMs: 0, climbs: 0, epoch: 0, departAt: 0, minute: 0, minuteCount: 0,
     acceptMinute: 0, acceptCount: 0, acceptPrev: 0, growAt: 0, grown: 0, acceptedAt: 0, backoffs: 0,
@@ -185,11 +187,7 @@ export function emptyLane(): LaneState {
 export function normalize(state: LaneState, limits: LaneLimits, now: number, keepRate = false): LaneState {
   const s: LaneState = { ...state, leases: state.leases.filter((l) => l.expiresAt > now) };
   const rateKey = limits.rate ? formatRate(limits.rate) : '';
-  if (!keepRate && rateKey !== s.rateKey) {
-    s.tat = 0;
-    s.departAt = 0;
-    s.rateKey = rateKey;
-  }
+  if (!keepRate && rateKey !== s.rateKey) changeRate(s, limits, rateKey, now);
   const today = dayNumber(now, limits.dayOffsetMs);
   if (s.day !== today) {
     if (s.dayCount > 0 || s.dayThrottles > 0) {
@@ -247,7 +245,20 @@ export function concurrencyLimit(state: LaneState, limits: LaneLimits): number {
 
 /** The burst tolerance on the slot clock (configured intervals, which the clock scales). */
 export function slotTolerance(state: LaneState, rate: Rate): number {
-  return toleranceMs(state, rate) * state.factor;
+  return toleranceMs(state, rate) * state.factor * state.scale;
+}
+
+/**
+ * A different configured rate: booked slots keep their place on the slot
+ * clock, rescaled to the new interval (a raise speeds up what was booked at
+ * the old rate, a cut slows it). To or from no rate, the lane starts afresh.
+ */
+function changeRate(s: LaneState, limits: LaneLimits, rateKey: string, now: number): void {
+  const oldMs = keyIntervalMs(s.rateKey);
+  if (limits.rate && oldMs !== undefined && s.tat !== 0) rescaleClock(s, now, oldMs, intervalMs(limits.rate));
+  else s.tat = 0;
+  s.departAt = 0;
+  s.rateKey = rateKey;
 }
 
 /** The slot the next booking gets, on the slot clock. */
@@ -311,7 +322,7 @@ function takeSlot(state: LaneState, limits: LaneLimits, now: number, countDay = 
   let slot = 0;
   if (limits.rate) {
     slot = nextSlot(state, limits.rate, now);
-    state.tat = Math.max(state.tat, slotTime(state, now)) + intervalMs(limits.rate);
+    state.tat = Math.max(state.tat, slotTime(state, now)) + intervalMs(limits.rate) * state.scale;
   }
   if (countDay) state.dayCount += 1;
   if (state.blockedAt !== 0) state.probeAt = now + (limits.policy ?? DEFAULT_POLICY).probeIntervalMs;

@@ -9,8 +9,11 @@
  * that clock; its real time follows the pace: when the lane slows down or
  * pauses, every booked slot moves later in order, when it recovers they all
  * move earlier. Nothing is voided and rebooked, and a backlog booked at a
- * slow pace uses a recovered pace at once. `slotAt` (slot time at real time
- * `vAt`) anchors the clock; a lane never slowed has slot time = real time.
+ * slow pace uses a recovered pace at once. The same holds for the configured
+ * rate: `scale` (slot time per real ms at factor 1, 1 until the rate first
+ * changes) makes a raised rate speed up what was booked at the old one.
+ * `vOrigin` (slot time at real time `vAt`) anchors the clock; a lane never
+ * slowed or re-rated has slot time = real time.
  *
  * Pure: times are arguments, epoch ms.
  */
@@ -22,12 +25,12 @@ export const MAX_CLIMB_DOUBLINGS = 3;
 
 /** Slot time at real time `t` (the clock stands still until `vAt`, the end of a pause). */
 export function slotTime(s: LaneState, t: number): number {
-  return t <= s.vAt ? s.vOrigin : s.vOrigin + (t - s.vAt) * s.factor;
+  return t <= s.vAt ? s.vOrigin : s.vOrigin + (t - s.vAt) * s.factor * s.scale;
 }
 
 /** Real time of slot time `v` at the current pace (never before the clock runs again). */
 export function realTime(s: LaneState, v: number): number {
-  return v <= s.vOrigin ? s.vAt : s.vAt + (v - s.vOrigin) / s.factor;
+  return v <= s.vOrigin ? s.vAt : s.vAt + (v - s.vOrigin) / s.factor / s.scale;
 }
 
 /** Re-anchors the slot clock at real time `t` (before a change of factor or pause). */
@@ -41,6 +44,17 @@ export function setFactor(s: LaneState, t: number, factor: number): void {
   if (factor === s.factor) return;
   anchor(s, Math.max(t, s.vAt));
   s.factor = factor;
+}
+
+/**
+ * A new configured rate from real time `t` on: the clock's `scale` changes by
+ * old interval / new interval, so that each booked slot stays as many
+ * intervals away as it was, now counted at the new rate: a raised rate moves
+ * every booking earlier, a lowered one later, in order.
+ */
+export function rescaleClock(s: LaneState, t: number, oldIntervalMs: number, newIntervalMs: number): void {
+  anchor(s, Math.max(t, s.vAt));
+  s.scale = (s.scale * oldIntervalMs) / newIntervalMs;
 }
 
 /** Stops the slot clock from now until `until` (a pause); it resumes where it stood. */

@@ -2,7 +2,8 @@
  * Rate strings, KumoMTA style: `30/min`, `1000/h,burst=20`, `5/s`, `20000/day`.
  * Parsed once at config load into a Rate; `formatRate` gives the canonical
  * spelling so that parse(format(r)) equals r and the canonical string can be
- * used as the key of the rate's state (a changed limit never misreads old state).
+ * used as the key of the rate's state (a changed limit is noticed, and the
+ * slot clock rescaled by old interval / new interval: lib/core/pace.ts).
  */
 
 /** A message rate with a burst allowance. */
@@ -65,6 +66,14 @@ function spell(rate: Rate): string {
 /** Milliseconds between two messages at a steady pace (GCRA emission interval T). */
 export function intervalMs(rate: Rate): number {
   return rate.periodMs / rate.count;
+}
+
+/** Interval of a canonical rate string (`formatRate`), ms; undefined for anything else. */
+export function keyIntervalMs(key: string): number | undefined {
+  const m = /^(\d+)\/(s|min|h|day|(\d+)ms)(?:,|$)/.exec(key);
+  if (!m) return undefined;
+  const periodMs = m[3] !== undefined ? Number(m[3]) : (PERIODS.find(([name]) => name === m[2]) as (typeof PERIODS)[number])[1];
+  return periodMs / Number(m[1]);
 }
 
 /** Messages per minute at a steady pace. */

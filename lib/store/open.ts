@@ -11,6 +11,7 @@ import { FallbackStore } from './fallback';
 import { MemoryStore } from './memory';
 import { RedisStore } from './redis';
 import { createRedisClient } from './redis-client';
+import { redact, secretsOf } from './redis-url';
 import type { LaneRef, PacingStore } from './types';
 import type { WarmRecord } from '../core/warmup';
 import type { SourceHealth, SourceTrouble } from '../engine/source-health';
@@ -33,7 +34,7 @@ export function openStore(config: Config, clock: () => number, log: StoreLog): {
     const now = Date.now();
     if (now - lastLogged < ERROR_LOG_EVERY_MS) return;
     lastLogged = now;
-    log('error', `paceline: Redis connection: ${err.message}`);
+    log('error', redact(`paceline: Redis connection: ${err.message}`, secretsOf(r.connection)));
   });
   const redis = new RedisStore(client, { prefix: r.prefix });
   const store = new FallbackStore(redis, {

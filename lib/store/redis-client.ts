@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { RedisStore } from './redis';
+import { parseRedisUrl } from './redis-url';
 
 /** Host and port of a Sentinel or a Cluster seed node. */
 export interface RedisAddress {
@@ -19,7 +20,7 @@ export interface RedisAddress {
 
 /** Where Redis is and how to log in; exactly one of `url`, `sentinel`, `cluster`. */
 export interface RedisConnectionSettings {
-  /** One server: `redis://host:6379` or `rediss://host:6380` (TLS). */
+  /** One server: `redis://[user:password@]host:6379[/db]` or `rediss://...` (TLS); user and password %-encoded. */
   readonly url?: string;
   /** A Sentinel-managed master: its name and some of its sentinels. */
   readonly sentinel?: { readonly name: string; readonly sentinels: readonly RedisAddress[]; readonly username?: string; readonly password?: string };
@@ -30,18 +31,35 @@ export interface RedisConnectionSettings {
   readonly password?: string;
   /** Database number (standalone and Sentinel only; a Cluster has only 0). */
   readonly db?: number;
-  /** TLS to Redis: true, or a PEM CA file to trust, and the server name to check. */
-  readonly tls?: boolean | { readonly caFile?: string; readonly servername?: string };
+  /** TLS to Redis: true, or PEM files (CA to trust, client certificate and key) and the server name to check. */
+  readonly tls?:
+    | boolean
+    | { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string; readonly servername?: string };
   /** Longest wait for one command's reply, ms; then the command fails. */
   readonly commandTimeoutMs: number;
   /** Longest wait for a connection, ms. */
   readonly connectTimeoutMs?: number;
 }
 
+/** A PEM file's content; the error names the key, not the path (a private key's path is not shown). */
+function readPem(file: string, key: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new Error(`paceline: cannot read the file of [redis].${key} (${code})`);
+  }
+}
+
 function tlsOptions(tls: RedisConnectionSettings['tls']): ConnectionOptions | undefined {
   if (!tls) return undefined;
   if (tls === true) return {};
-  return { ...(tls.caFile ? { ca: fs.readFileSync(tls.caFile) } : {}), ...(tls.servername ? { servername: tls.servername } : {}) };
+  return {
+    ...(tls.caFile ? { ca: readPem(tls.caFile, 'tls_ca') } : {}),
+    ...(tls.certFile ? { cert: readPem(tls.certFile, 'tls_cert') } : {}),
+    ...(tls.keyFile ? { key: readPem(tls.keyFile, 'tls_key') } : {}),
+    ...(tls.servername ? { servername: tls.servername } : {}),
+  };
 }
 
 /** Options every connection shares (also each Cluster node's). */
@@ -101,7 +119,22 @@ function newClient(s: RedisConnectionSettings): Redis | Cluster {
       failoverDetector: true,
     });
   }
-  return new Redis(s.url as string, options);
+  return new Redis({ ...urlOptions(s.url as string), ...options });
+}
+
+/** Host, port, login and db from the URL (parsed here: see redis-url.ts); options given beside it override them. */
+function urlOptions(url: string): RedisOptions {
+  const parsed = parseRedisUrl(url);
+  if ('error' in parsed) throw new Error(`paceline: [redis].url: expected ${parsed.error}`);
+  const e = parsed.endpoint;
+  return {
+    host: e.host,
+    port: e.port,
+    ...(e.username !== undefined ? { username: e.username } : {}),
+    ...(e.password !== undefined ? { password: e.password } : {}),
+    ...(e.db !== undefined ? { db: e.db } : {}),
+    ...(e.tls ? { tls: {} } : {}),
+  };
 }
 
 /** Resolves when the client is ready; rejects with the last connection error after `timeoutMs`. */

@@ -37,6 +37,7 @@ export const STATE_FIELDS: ReadonlyArray<readonly [string, StateProperty, 'n' | 
   ['t', 'tat', 'n'],
   ['va', 'vAt', 'n'],
   ['vo', 'vOrigin', 'n'],
+  ['sc', 'scale', 'n'],
   ['r', 'rateKey', 's'],
   ['d', 'day', 'n'],
   ['c', 'dayCount', 'n'],

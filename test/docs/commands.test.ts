@@ -129,6 +129,7 @@ t.test('every documented shell command runs as written', async (t) => {
   // The README's worked example is the config every later command sees.
   fs.writeFileSync(path.join(dir, 'config', 'paceline.yaml'), workedExample().replaceAll('192.0.2.', '127.0.0.'));
   for (const s of take(/^npx paceline check \/etc\/haraka$/)) run(s, s.cmd, (o) => /is valid/.test(o) && /source mta-new/.test(o));
+  for (const s of take(/^npx paceline check \/etc\/haraka --connect$/)) run(s, s.cmd, (o) => /store=memory, nothing to connect to/.test(o));
   for (const s of take(/^npx paceline plan mta-new/)) run(s, s.cmd, (o) => /conservative/.test(o));
   for (const s of take(/^echo '451 4\.7\.500.*\| npx paceline classify/)) run(s, s.cmd, (o) => /throttle/.test(o));
   for (const s of take(/^npx paceline classify --mx .*< replies\.txt$/)) run(s, s.cmd, (o) => /throttle/.test(o));
@@ -136,14 +137,17 @@ t.test('every documented shell command runs as written', async (t) => {
   for (const s of take(/^npx paceline classify --json .*< replies\.txt$/)) run(s, s.cmd, jsonLines);
 
   // Commands that read a running server: Haraka in the scratch directory.
-  const needServer = take(/^npx paceline status/);
+  const needServer = take(/^npx paceline (status|pause|resume|lift|reset|warmup) /);
   if (needServer.length > 0) {
     const server = await startServer(dir);
     t.teardown(() => server.stop());
     // the embedded store writes its snapshot for `status` every 10 s
     const snapshot = Date.now() + 25_000;
     while (Date.now() < snapshot && !fs.existsSync(path.join(dir, SNAPSHOT_FILE))) await new Promise((r) => setTimeout(r, 500));
-    for (const s of needServer) run(s, s.cmd, (o) => /paceline status from/.test(o));
+    // a pause first, so that status shows it: the embedded store's controls reach Haraka through its control socket
+    // the controls first, in the order the docs show them, so that status then shows what they left
+    for (const s of needServer.filter((x) => !/^npx paceline status/.test(x.cmd))) run(s, s.cmd, (o) => o.trim().length > 0);
+    for (const s of needServer.filter((x) => /^npx paceline status/.test(x.cmd))) run(s, s.cmd, (o) => /paceline status from/.test(o) && /ticket 1234/.test(o));
     await server.stop();
   }
 

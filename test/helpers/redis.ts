@@ -63,7 +63,7 @@ async function terminate(child: ChildProcess, signal: NodeJS.Signals): Promise<v
   live.delete(child);
 }
 
-import { command, info, waitFor, type Reply } from './resp';
+import { command, info, usePassword, waitFor, type Reply } from './resp';
 
 export { command, info, waitFor };
 
@@ -74,7 +74,8 @@ export { command, info, waitFor };
  * needs) plus `args`; resolves when PING answers, rejects with its output if
  * it exits first.
  */
-async function launch(port: number, dir: string, args: readonly string[], conf?: string): Promise<ChildProcess> {
+async function launch(port: number, dir: string, args: readonly string[], conf?: string, password?: string): Promise<ChildProcess> {
+  if (password !== undefined) usePassword(port, password);
   const base = ['--port', String(port), '--bind', HOST, '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no'];
   const argv = [binary('redis-server'), ...(conf ? [conf] : []), ...base, ...args];
   // setpriv --pdeathsig: the kernel kills the server if this process dies, even by SIGKILL or a test timeout
@@ -101,12 +102,17 @@ async function launch(port: number, dir: string, args: readonly string[], conf?:
 }
 
 /** Tries a few free ports (and fresh `args`): another process may take a port between the check and the bind. */
-async function launchOnFreePort(dir: string, args: () => Promise<readonly string[]>, conf?: string): Promise<{ port: number; proc: ChildProcess }> {
+async function launchOnFreePort(
+  dir: string,
+  args: () => Promise<readonly string[]>,
+  conf?: string,
+  password?: string,
+): Promise<{ port: number; proc: ChildProcess }> {
   let lastError: unknown;
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort(HOST);
     try {
-      return { port, proc: await launch(port, dir, await args(), conf) };
+      return { port, proc: await launch(port, dir, await args(), conf, password) };
     } catch (err) {
       lastError = err;
       if (!/in use|bind/i.test(String(err))) throw err;
@@ -128,12 +134,15 @@ export interface RedisServer {
   restart(): Promise<void>;
 }
 
-/** Starts one redis-server; `args` are extra command-line options (`['--maxmemory', '10mb']`). */
-export async function startRedis(opts: { args?: readonly string[] } = {}): Promise<RedisServer> {
+/**
+ * Starts one redis-server; `args` are extra command-line options (`['--maxmemory', '10mb']`);
+ * `password` sets requirepass (and the test helpers log in with it).
+ */
+export async function startRedis(opts: { args?: readonly string[]; password?: string } = {}): Promise<RedisServer> {
   binary('redis-server');
   const dir = tempDir();
-  const extra = opts.args ?? [];
-  const started = await launchOnFreePort(dir, async () => extra);
+  const extra = [...(opts.args ?? []), ...(opts.password !== undefined ? ['--requirepass', opts.password] : [])];
+  const started = await launchOnFreePort(dir, async () => extra, undefined, opts.password);
   let proc: ChildProcess | undefined = started.proc;
   const port = started.port;
   return {
@@ -152,7 +161,7 @@ export async function startRedis(opts: { args?: readonly string[] } = {}): Promi
     },
     async restart() {
       if (proc) await terminate(proc, 'SIGKILL');
-      proc = await waitFor(`restart of redis-server on port ${port}`, () => launch(port, dir, [...extra]), 10_000);
+      proc = await waitFor(`restart of redis-server on port ${port}`, () => launch(port, dir, [...extra], undefined, opts.password), 10_000);
     },
   };
 }
@@ -164,8 +173,11 @@ export interface RedisClusterSetup {
   stop(): Promise<void>;
 }
 
-/** Starts `masters` (default 3) cluster-enabled servers, joins them with `redis-cli --cluster create` and waits for cluster_state:ok. */
-export async function startRedisCluster(opts: { masters?: number } = {}): Promise<RedisClusterSetup> {
+/**
+ * Starts `masters` (default 3) cluster-enabled servers, joins them with `redis-cli --cluster create` and waits for
+ * cluster_state:ok; `password` sets requirepass and masterauth on every node.
+ */
+export async function startRedisCluster(opts: { masters?: number; password?: string } = {}): Promise<RedisClusterSetup> {
   const cli = binary('redis-cli');
   const count = opts.masters ?? 3;
   const procs: ChildProcess[] = [];
@@ -182,11 +194,13 @@ export async function startRedisCluster(opts: { masters?: number } = {}): Promis
       const { port, proc } = await launchOnFreePort(dir, async () => [
         '--cluster-enabled', 'yes', '--cluster-config-file', path.join(dir, 'nodes.conf'),
         '--cluster-port', String(await freePort(HOST)), '--cluster-node-timeout', '3000',
-      ]);
+        ...(opts.password !== undefined ? ['--requirepass', opts.password, '--masterauth', opts.password] : []),
+      ], undefined, opts.password);
       procs.push(proc);
       nodes.push({ host: HOST, port });
     }
-    const create = ['--cluster', 'create', ...nodes.map((n) => `${n.host}:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'];
+    const auth = opts.password !== undefined ? ['-a', opts.password, '--no-auth-warning'] : [];
+    const create = [...auth, '--cluster', 'create', ...nodes.map((n) => `${n.host}:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'];
     await new Promise<void>((resolve, reject) =>
       execFile(cli, create, { timeout: 30_000 }, (err, stdout, stderr) => (err ? reject(new Error(`redis-cli --cluster create: ${err.message}\n${stdout}${stderr}`)) : resolve())),
     );
@@ -231,8 +245,11 @@ async function knowsReplica(sentinel: number, name: string, replica: number): Pr
   });
 }
 
-/** A master, one replica and `sentinels` (1–3, default 1) sentinels watching them under `name` (default "paceline"). */
-export async function startSentinel(opts: { sentinels?: number; name?: string } = {}): Promise<SentinelSetup> {
+/**
+ * A master, one replica and `sentinels` (1–3, default 1) sentinels watching them under `name` (default "paceline").
+ * `password` is the master's and replica's requirepass, `sentinelPassword` the sentinels' (no `"` or `\` in either).
+ */
+export async function startSentinel(opts: { sentinels?: number; name?: string; password?: string; sentinelPassword?: string } = {}): Promise<SentinelSetup> {
   const name = opts.name ?? 'paceline';
   const count = Math.min(3, Math.max(1, opts.sentinels ?? 1));
   const servers: RedisServer[] = [];
@@ -243,9 +260,11 @@ export async function startSentinel(opts: { sentinels?: number; name?: string } 
     await Promise.all(servers.map((s) => s.stop()));
   };
   try {
-    const master = await startRedis();
+    const auth = opts.password !== undefined ? { password: opts.password } : {};
+    const master = await startRedis({ ...auth, args: opts.password !== undefined ? ['--masterauth', opts.password] : [] });
     servers.push(master);
-    const replica = await startRedis({ args: ['--replicaof', HOST, String(master.port)] });
+    const masterauth = opts.password !== undefined ? ['--masterauth', opts.password] : [];
+    const replica = await startRedis({ ...auth, args: ['--replicaof', HOST, String(master.port), ...masterauth] });
     servers.push(replica);
     await waitFor('replica in sync', async () => (await info(replica.port, 'replication')).get('master_link_status') === 'up');
     for (let i = 0; i < count; i++) {
@@ -256,9 +275,11 @@ export async function startSentinel(opts: { sentinels?: number; name?: string } 
         `sentinel down-after-milliseconds ${name} 1000`,
         `sentinel failover-timeout ${name} 5000`,
         `sentinel parallel-syncs ${name} 1`,
+        ...(opts.password !== undefined ? [`sentinel auth-pass ${name} "${opts.password}"`] : []),
+        ...(opts.sentinelPassword !== undefined ? [`requirepass "${opts.sentinelPassword}"`] : []),
         '',
       ].join('\n'));
-      const { port, proc } = await launchOnFreePort(dir, async () => ['--sentinel'], conf);
+      const { port, proc } = await launchOnFreePort(dir, async () => ['--sentinel'], conf, opts.sentinelPassword);
       sentinelProcs.push(proc);
       sentinels.push({ host: HOST, port });
     }

@@ -36,8 +36,22 @@ function parse(buf: Buffer, at: number): { value: Reply; next: number } | undefi
   return { value: items, next };
 }
 
+/** Passwords of servers started with requirepass, by port: `command` logs in with them first. */
+const passwords = new Map<number, string>();
+
+/** From now on, `command` sends AUTH `password` before each command to `port`. */
+export function usePassword(port: number, password: string): void {
+  passwords.set(port, password);
+}
+
+function encode(args: ReadonlyArray<string | number>): string {
+  const parts = args.map(String);
+  return `*${parts.length}\r\n${parts.map((p) => `$${Buffer.byteLength(p)}\r\n${p}\r\n`).join('')}`;
+}
+
 /** Sends one command to a server (or sentinel) on loopback and returns its reply; a Redis error rejects. */
 export function command(port: number, ...args: Array<string | number>): Promise<Reply> {
+  const password = passwords.get(port);
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: HOST, port });
     let buf = Buffer.alloc(0);
@@ -45,14 +59,15 @@ export function command(port: number, ...args: Array<string | number>): Promise<
     socket.on('error', reject);
     socket.on('data', (chunk) => {
       buf = Buffer.concat([buf, chunk]);
-      const r = parse(buf, 0);
-      if (!r) return;
+      const auth = password === undefined ? { value: 'OK' as Reply, next: 0 } : parse(buf, 0);
+      const r = auth && parse(buf, auth.next);
+      if (!auth || !r) return;
       socket.end();
-      if (r.value instanceof Error) reject(r.value);
+      if (auth.value instanceof Error) reject(auth.value);
+      else if (r.value instanceof Error) reject(r.value);
       else resolve(r.value);
     });
-    const parts = args.map(String);
-    socket.write(`*${parts.length}\r\n${parts.map((p) => `$${Buffer.byteLength(p)}\r\n${p}\r\n`).join('')}`);
+    socket.write(`${password === undefined ? '' : encode(['AUTH', password])}${encode(args)}`);
   });
 }
 

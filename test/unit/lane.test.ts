@@ -64,11 +64,27 @@ t.test('reservations never cross the day boundary', async (t) => {
   t.match(next.result, { kind: 'wait', reason: 'rate', at: late + 3_600_000 }, 'slot after midnight is not booked today');
 });
 
-t.test('a changed rate starts the lane afresh', async (t) => {
+t.test('a raised rate speeds up what was booked at the old rate; a lowered one slows it', async (t) => {
   const slow: LaneLimits = { rate: rate('1/h') };
-  const s = acquire(emptyLane(), slow, T0, req('now')).state;
-  t.equal(acquire(s, slow, T0 + 1000, req('now')).result.kind, 'wait');
-  t.equal(acquire(s, { rate: rate('10/s') }, T0 + 1000, req('now')).result.kind, 'granted');
+  let s = acquire(emptyLane(), slow, T0, req('now', 'a')).state;
+  const booked: Array<{ slot: number; at: number }> = [];
+  for (const id of ['b', 'c', 'd']) {
+    const r = acquire(s, slow, T0, req('reserve', id));
+    s = r.state;
+    if (r.result.kind === 'reserved') booked.push(r.result);
+  }
+  t.same(booked.map((b) => b.at - T0), [3_600_000, 7_200_000, 10_800_000], 'three booked an hour apart');
+  const fast: LaneLimits = { rate: rate('10/s') };
+  const at = (limits: LaneLimits, when: number, slot: number) => claim(s, limits, when, { slot, epoch: 0, leaseId: 'x', leaseMs: 1000 }).result;
+  // at T0 + 1 s, 3599 s of the first hour are left: that share of the new 100 ms interval, then 100 ms apart
+  const raised = booked.map((b) => at(fast, T0 + 1000, b.slot));
+  t.ok(raised.every((r) => r.kind === 'wait' && r.reason === 'rate'), 'still booked: they wait for their slots');
+  const offsets = raised.map((r) => (r.kind === 'wait' ? r.at - (T0 + 1000) : NaN));
+  t.ok(offsets.every((o, i) => Math.abs(o - (99.97 + 100 * i)) < 0.1), `each leaves within 400 ms, in order, 100 ms apart: ${offsets.map((o) => o.toFixed(2)).join(', ')} ms`);
+  const cut = at({ rate: rate('1/day') }, T0 + 1000, booked[0]?.slot ?? 0);
+  t.match(cut, { kind: 'wait', reason: 'rate' });
+  t.ok(cut.kind === 'wait' && cut.at - T0 > 23 * 3_600_000, 'a rate cut to 1/day moves the first booking a day out');
+  t.equal(acquire(s, {}, T0 + 1000, req('now')).result.kind, 'granted', 'without a rate nothing waits');
 });
 
 t.test('claim: a reserved message takes only a lease when its slot comes', async (t) => {

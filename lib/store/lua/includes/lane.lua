@@ -83,15 +83,36 @@ end
 --- @include "pace"
 --- @include "start"
 
+-- keyIntervalMs() of rate.ts: the interval of a canonical rate string, nil for anything else.
+local PERIOD_MS = { s = 1000, min = 60000, h = 3600000, day = 86400000 }
+local function key_interval(key)
+  local count, unit = string.match(key, '^(%d+)/(%w+)')
+  if not count then return nil end
+  local periodMs = PERIOD_MS[unit]
+  if not periodMs then periodMs = tonumber(string.match(unit, '^(%d+)ms$')) end
+  local rest = string.sub(key, #count + #unit + 2)
+  if not periodMs or (rest ~= '' and string.sub(rest, 1, 1) ~= ',') then return nil end
+  return periodMs / tonumber(count)
+end
+
+-- changeRate() of lane.ts: booked slots keep their place on the slot clock,
+-- rescaled to the new interval; to or from no rate, the lane starts afresh.
+local function change_rate(s, limits, now)
+  local oldMs = key_interval(s.rateKey)
+  if limits.count ~= nil and oldMs ~= nil and s.tat ~= 0 then
+    rescale_clock(s, now, oldMs, limits.periodMs / limits.count)
+  else
+    s.tat = 0
+  end
+  s.departAt = 0
+  s.rateKey = limits.rateKey
+end
+
 -- normalize(): expired leases, day rollover, changed rate, ended pauses and
 -- caps, recovery, then the start phase. keepRate leaves the rate state alone (release, react).
 local function normalize(s, limits, now, keepRate)
   redis.call('ZREMRANGEBYSCORE', s.leaseKey, '-inf', fmt(now))
-  if not keepRate and limits.rateKey ~= s.rateKey then
-    s.tat = 0
-    s.departAt = 0
-    s.rateKey = limits.rateKey
-  end
+  if not keepRate and limits.rateKey ~= s.rateKey then change_rate(s, limits, now) end
   local today = day_number(now, limits.dayOffsetMs)
   if s.day ~= today then
     if s.dayCount > 0 or s.dayThrottles > 0 then
@@ -141,7 +162,7 @@ end
 
 -- slotTolerance(): the burst tolerance on the slot clock.
 local function slot_tolerance(s, limits)
-  return tolerance_ms(s, limits) * s.factor
+  return tolerance_ms(s, limits) * s.factor * s.scale
 end
 
 -- The slot the next booking gets, on the slot clock.
@@ -197,7 +218,7 @@ local function take_slot(s, limits, now, countDay)
   local slot = 0
   if limits.count ~= nil then
     slot = next_slot(s, limits, now)
-    s.tat = math.max(s.tat, slot_time(s, now)) + limits.periodMs / limits.count
+    s.tat = math.max(s.tat, slot_time(s, now)) + limits.periodMs / limits.count * s.scale
   end
   if countDay then s.dayCount = s.dayCount + 1 end
   if s.blockedAt ~= 0 then s.probeAt = now + policy_of(limits).probeIntervalMs end

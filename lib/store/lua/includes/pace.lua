@@ -5,15 +5,15 @@
 ]]
 
 -- The slot clock of lib/core/pace.ts: slot time vOrigin at real time vAt,
--- running at factor x real time after vAt, standing still before it.
+-- running at factor x scale x real time after vAt, standing still before it.
 local function slot_time(s, t)
   if t <= s.vAt then return s.vOrigin end
-  return s.vOrigin + (t - s.vAt) * s.factor
+  return s.vOrigin + (t - s.vAt) * s.factor * s.scale
 end
 
 local function real_time(s, v)
   if v <= s.vOrigin then return s.vAt end
-  return s.vAt + (v - s.vOrigin) / s.factor
+  return s.vAt + (v - s.vOrigin) / s.factor / s.scale
 end
 
 local function anchor(s, t)
@@ -26,6 +26,12 @@ local function set_factor(s, t, factor)
   if factor == s.factor then return end
   anchor(s, math.max(t, s.vAt))
   s.factor = factor
+end
+
+-- rescaleClock(): a new configured rate from t on; each booking stays as many intervals away, at the new rate.
+local function rescale_clock(s, t, oldIntervalMs, newIntervalMs)
+  anchor(s, math.max(t, s.vAt))
+  s.scale = (s.scale * oldIntervalMs) / newIntervalMs
 end
 
 -- pauseClock(): the slot clock stands still from now until untilT.
