@@ -5,7 +5,6 @@
  * plugin adapts Haraka's calls to it.
  */
 
-import { randomUUID } from 'node:crypto';
 import { dayNumber } from './core/day';
 import { realTime } from './core/pace';
 import { earliestAt, nextFreeAt, type AcquireResult, type LaneLimits, type LaneState } from './core/lane';
@@ -16,6 +15,7 @@ import type { MxHost, MxResolver } from './mx';
 import { Outcomes, rulesClassifier, type Classifier } from './outcomes';
 import type { LaneRef, PacingStore } from './store/types';
 import { WarmupLimits, type LaneView } from './warmup-limits';
+import type { LeaseIdentity } from './lease-keeper';
 
 /** What the engine remembers about one message between hooks. */
 export interface Ticket {
@@ -146,8 +146,8 @@ export class Engine extends Outcomes {
 
   private readonly warmup: WarmupLimits;
 
-  constructor(config: Config, store: PacingStore, private readonly mx: MxResolver, clock: () => number = Date.now, classifier?: Classifier) {
-    super(config, store, clock, classifier);
+  constructor(config: Config, store: PacingStore, private readonly mx: MxResolver, clock: () => number = Date.now, classifier?: Classifier, identity?: LeaseIdentity) {
+    super(config, store, clock, classifier, identity);
     this.warmup = new WarmupLimits(store);
   }
 
@@ -237,7 +237,7 @@ export class Engine extends Outcomes {
   }
 
   private async claimReserved(ctx: Ctx, c: Candidate, reserved: { lane: LaneRef; slot: number; epoch: number }): Promise<Decision> {
-    const req = { slot: reserved.slot, epoch: reserved.epoch, leaseId: randomUUID(), leaseMs: this.config.settings.leaseMs };
+    const req = { slot: reserved.slot, epoch: reserved.epoch, leaseId: this.leases.newId(), leaseMs: this.config.settings.leaseTtlMs };
     const { now, value } = await this.store.claim(c.lane, c.view.limits, req);
     return this.conclude(ctx, c, value, now, 'reserved slot');
   }
@@ -251,7 +251,7 @@ export class Engine extends Outcomes {
     for (const { c, at } of order) {
       const last = c === (order[order.length - 1] as Ranked).c;
       const mode = last || at > now ? 'reserve' : 'now';
-      const res = await this.store.acquire(c.lane, c.view.limits, { mode, leaseId: randomUUID(), leaseMs: this.config.settings.leaseMs });
+      const res = await this.store.acquire(c.lane, c.view.limits, { mode, leaseId: this.leases.newId(), leaseMs: this.config.settings.leaseTtlMs });
       if (res.value.kind !== 'wait' || mode === 'reserve') return this.conclude(ctx, c, res.value, res.now, 'free slot');
     }
     throw new Error('unreachable: the last candidate always concludes');
@@ -271,7 +271,7 @@ export class Engine extends Outcomes {
       const cands = (await this.candidates(spare, sources, lanes, peek.value.lanes, ctx.provider, peek.now)).filter((c) => c.view.opensAt === undefined);
       for (const { c, at } of this.rank(cands, peek.now)) {
         if (at > peek.now) break;
-        const res = await this.store.acquire(c.lane, c.view.limits, { mode: 'now', leaseId: randomUUID(), leaseMs: this.config.settings.leaseMs });
+        const res = await this.store.acquire(c.lane, c.view.limits, { mode: 'now', leaseId: this.leases.newId(), leaseMs: this.config.settings.leaseTtlMs });
         if (res.value.kind === 'granted') return this.conclude(ctx, c, res.value, res.now, `overflow from pool ${pool.name}: free slot`);
       }
     }
@@ -309,6 +309,7 @@ export class Engine extends Outcomes {
     if (result.kind === 'granted') {
       delete ctx.ticket.reservation;
       ctx.ticket.lease = { lane, limits: c.view.limits, id: result.leaseId, startedAt: now };
+      this.leases.keep(result.leaseId, lane, now + this.config.settings.leaseMs);
       const probe = ctx.ticket.probe ? ' (provider probe)' : '';
       const warm = c.view.warm ? ` (warm-up ${c.view.warm.schedule} day ${c.view.warm.day}, cap ${c.view.warm.cap})` : '';
       return { action: 'send', source, provider: ctx.provider, hosts: ctx.hosts, why: `${ctx.prefix}${what} on ${source.name}${warm}${probe}` };

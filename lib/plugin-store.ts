@@ -13,6 +13,7 @@ import { RedisStore } from './store/redis';
 import { createRedisClient } from './store/redis-client';
 import type { LaneRef, PacingStore } from './store/types';
 import type { WarmRecord } from './core/warmup';
+import type { Outcomes } from './outcomes';
 
 export interface StoreLog {
   (level: 'error' | 'notice' | 'info', text: string): void;
@@ -43,6 +44,27 @@ export function openStore(config: Config, clock: () => number, log: StoreLog): {
     clock,
   });
   return { store, describe: describeRedis(r) };
+}
+
+/**
+ * At start, drops the leases this node took in its earlier boots (their
+ * deliveries died with it), then renews the leases of the deliveries in
+ * flight every third of `lease_ttl`. Returns a function that stops renewing.
+ */
+export function startLeases(engine: Outcomes, log: StoreLog): () => void {
+  engine.leases.releaseEarlierBoots().then(
+    (n) => log('notice', `paceline: node ${engine.leases.identity.node} boot ${engine.leases.identity.boot}: released ${n} leases of its earlier boots`),
+    (err: Error) => log('error', `paceline: could not release the leases of earlier boots (they expire within lease_ttl): ${err.message}`),
+  );
+  let timer: NodeJS.Timeout | undefined;
+  const tick = (): void => {
+    engine.renewLeases().catch((err: Error) => log('error', `paceline: lease renewal failed: ${err.message}`));
+    timer = setTimeout(tick, Math.max(500, engine.current.settings.leaseTtlMs / 3));
+    timer.unref();
+  };
+  timer = setTimeout(tick, Math.max(500, engine.current.settings.leaseTtlMs / 3));
+  timer.unref();
+  return () => clearTimeout(timer);
 }
 
 /** Name of the file the memory store's lanes are written to, in the Haraka directory, for `paceline status`. */

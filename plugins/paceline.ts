@@ -12,8 +12,9 @@ import { delaySeconds, Engine, type Decision, type Ticket } from '../lib/engine'
 import type { Connection, HMail, Next } from '../lib/haraka-types';
 import { MxResolver } from '../lib/mx';
 import { pluginClock } from '../lib/clock';
-import { describeConfig, markExpired, memoryInClusterMode, messageOf, mxEntries, oneLine, replyOf, storeChanged, workerCount } from '../lib/plugin-core';
-import { openStore, startSnapshots } from '../lib/plugin-store';
+import { BOOT_ENV, describeConfig, leaseIdentity, markExpired, memoryInClusterMode, messageOf, mxEntries, oneLine, replyOf, storeChanged, workerCount } from '../lib/plugin-core';
+import { openStore, startLeases, startSnapshots } from '../lib/plugin-store';
+import { newBootId } from '../lib/lease-keeper';
 import type { LaneRef, PacingStore } from '../lib/store/types';
 
 interface PluginState {
@@ -40,13 +41,19 @@ export function register(this: Plugin): void {
   const workers = workerCount(this.config);
   if (config.settings.store === 'memory' && workers > 1) throw new Error(memoryInClusterMode(workers));
   if (cluster.isPrimary && workers >= 1) {
+    process.env[BOOT_ENV] = newBootId(); // before Haraka forks: this boot's workers share it
     this.loginfo('paceline: master process, the workers pace outbound mail');
     return;
   }
   const clock = pluginClock();
-  const { store, describe: where } = openStore(config, clock, (level, text) => (level === 'error' ? this.logerror(text) : this.lognotice(text)));
+  const log = (level: string, text: string) => (level === 'error' ? this.logerror(text) : this.lognotice(text));
+  const { store, describe: where } = openStore(config, clock, log);
   const mx = new MxResolver({ cacheMaxMs: config.settings.dnsCacheMaxMs, negativeMs: config.settings.dnsNegativeMs, staticMx: config.staticMx }, undefined, clock);
-  this.paceline = { engine: new Engine(config, store, mx, clock), clock, store, tickets: new WeakMap() };
+  const me = String(this.config.get('me') ?? '').trim();
+  const identity = leaseIdentity(config.settings.node, me, process.env.HARAKA ?? process.cwd(), process.env, cluster.isWorker);
+  const engine = new Engine(config, store, mx, clock, undefined, identity);
+  this.paceline = { engine, clock, store, tickets: new WeakMap() };
+  startLeases(engine, log);
   if (config.settings.store === 'memory' && process.env.HARAKA) startSnapshots(store, process.env.HARAKA);
   this.loginfo(`paceline ready: ${describeConfig(config)} (${where})`);
 }
