@@ -279,9 +279,9 @@ function assertLoopback(host: string): void {
   }
 }
 
-/** Runs `fn` now, or after `ms` when ms > 0. */
+/** Runs `fn` now, or after `ms` when ms > 0 (a pending answer does not keep the test process alive). */
 function later(ms: number, fn: () => void): void {
-  if (ms > 0) setTimeout(fn, ms)
+  if (ms > 0) setTimeout(fn, ms).unref()
   else fn()
 }
 
