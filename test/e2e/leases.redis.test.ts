@@ -6,6 +6,7 @@
  */
 import t from 'tap';
 import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { startHaraka } from '../helpers/haraka';
 import { startReceiver, type ReplyContext } from '../helpers/receiver';
@@ -115,4 +116,32 @@ t.test('a node killed for good: its slots free within lease_ttl for the other no
   const left = [...(await leaseExpiries(redis.port, prefix)).keys()].filter((id) => held.has(id));
   t.same(left, [], `none of A's leases is left (the last expired ${((lastExpiry - killed) / 1000).toFixed(1)} s after the kill)`);
   t.comment(`figures: B waited ${waitS.toFixed(1)} s after the kill, lease_ttl ${TTL_MS / 1000} s; load ${fs.readFileSync('/proc/loadavg', 'utf8').trim()}`);
+});
+
+t.test('cluster mode: the workers share their node\'s boot; a worker killed and forked again releases none of its siblings\' leases', async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const prefix = `c${randomUUID().slice(0, 8)}`;
+  const { receiver, starts } = await slowReceiver(() => 10_000);
+  t.teardown(() => receiver.close());
+  const h = await startHaraka({ name: 'lease-cluster', nodes: 2, plugins: ['test_relay', 'paceline'], files: files(receiver.port, redis.url, prefix, 4, '60s') });
+  t.teardown(() => h.stop());
+  const released = /boot ([A-Za-z0-9_-]+): released (\d+) leases of its earlier boots/g;
+  const boots = () => [...h.log().matchAll(released)].map((m) => ({ boot: m[1] as string, n: Number(m[2]) }));
+  await h.waitForLog(/boot [\w-]+: released \d+ leases[\s\S]*boot [\w-]+: released \d+ leases/, 20_000);
+  await sendMany(h.port, mails('c', 4), 4);
+  const until = Date.now() + 20_000;
+  while (starts.length < 4 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  const before = [...(await leaseExpiries(redis.port, prefix)).keys()].sort();
+  const workers = execFileSync('ps', ['-o', 'pid=', '--ppid', String(h.pid)], { encoding: 'utf8' }).split('\n').map((x) => Number(x.trim())).filter((x) => x > 0);
+  t.equal(workers.length, 2, 'two workers');
+  process.kill(workers[0] as number, 'SIGKILL');
+  await h.waitForLog(/(?:released \d+ leases of its earlier boots[\s\S]*){3}/, 30_000);
+  const after = [...(await leaseExpiries(redis.port, prefix)).keys()].sort();
+  const seen = boots();
+  t.equal(seen.length, 3, 'both workers and the replacement released at start');
+  t.equal(new Set(seen.map((b) => b.boot)).size, 1, `all three share the node's boot (${seen[0]?.boot})`);
+  t.same(seen.map((b) => b.n), [0, 0, 0], 'none of them released a lease');
+  t.ok(before.length === 4, `four leases in flight before the kill (${before.length})`);
+  t.same(after, before, 'every lease, the live sibling\'s included, is still there after the replacement started');
 });
