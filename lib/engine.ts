@@ -146,7 +146,14 @@ export class Engine extends Outcomes {
 
   private readonly warmup: WarmupLimits;
 
-  constructor(config: Config, store: PacingStore, private readonly mx: MxResolver, clock: () => number = Date.now, classifier?: Classifier, identity?: LeaseIdentity) {
+  constructor(
+    config: Config,
+    store: PacingStore,
+    private readonly mx: MxResolver,
+    clock: () => number = Date.now,
+    classifier?: Classifier,
+    identity?: LeaseIdentity,
+  ) {
     super(config, store, clock, classifier, identity);
     this.warmup = new WarmupLimits(store);
   }
@@ -236,8 +243,13 @@ export class Engine extends Outcomes {
     return Math.min(...ctx.candidates.map((c) => earliestAt(c.state, c.view.limits, now)));
   }
 
+  /** A new lease's id (this node and boot) and time to live (lease_ttl; renewed while the delivery runs). */
+  private newLease(): { leaseId: string; leaseMs: number } {
+    return { leaseId: this.leases.newId(), leaseMs: this.config.settings.leaseTtlMs };
+  }
+
   private async claimReserved(ctx: Ctx, c: Candidate, reserved: { lane: LaneRef; slot: number; epoch: number }): Promise<Decision> {
-    const req = { slot: reserved.slot, epoch: reserved.epoch, leaseId: this.leases.newId(), leaseMs: this.config.settings.leaseTtlMs };
+    const req = { slot: reserved.slot, epoch: reserved.epoch, ...this.newLease() };
     const { now, value } = await this.store.claim(c.lane, c.view.limits, req);
     return this.conclude(ctx, c, value, now, 'reserved slot');
   }
@@ -251,7 +263,7 @@ export class Engine extends Outcomes {
     for (const { c, at } of order) {
       const last = c === (order[order.length - 1] as Ranked).c;
       const mode = last || at > now ? 'reserve' : 'now';
-      const res = await this.store.acquire(c.lane, c.view.limits, { mode, leaseId: this.leases.newId(), leaseMs: this.config.settings.leaseTtlMs });
+      const res = await this.store.acquire(c.lane, c.view.limits, { mode, ...this.newLease() });
       if (res.value.kind !== 'wait' || mode === 'reserve') return this.conclude(ctx, c, res.value, res.now, 'free slot');
     }
     throw new Error('unreachable: the last candidate always concludes');
@@ -271,7 +283,7 @@ export class Engine extends Outcomes {
       const cands = (await this.candidates(spare, sources, lanes, peek.value.lanes, ctx.provider, peek.now)).filter((c) => c.view.opensAt === undefined);
       for (const { c, at } of this.rank(cands, peek.now)) {
         if (at > peek.now) break;
-        const res = await this.store.acquire(c.lane, c.view.limits, { mode: 'now', leaseId: this.leases.newId(), leaseMs: this.config.settings.leaseTtlMs });
+        const res = await this.store.acquire(c.lane, c.view.limits, { mode: 'now', ...this.newLease() });
         if (res.value.kind === 'granted') return this.conclude(ctx, c, res.value, res.now, `overflow from pool ${pool.name}: free slot`);
       }
     }

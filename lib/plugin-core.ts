@@ -95,7 +95,13 @@ export const BOOT_ENV = 'PACELINE_BOOT_ID';
  * makes it before forking and every worker (a restarted one too) reads it, so
  * a worker never drops the leases of its live siblings.
  */
-export function leaseIdentity(configured: string, me: string, dir: string, env: NodeJS.ProcessEnv, worker: boolean): LeaseIdentity {
+export function leaseIdentity(
+  configured: string,
+  me: string,
+  dir: string,
+  env: NodeJS.ProcessEnv,
+  worker: boolean,
+): LeaseIdentity {
   const node = configured || `${me || os.hostname()}:${dir}`;
   const inherited = env[BOOT_ENV];
   const boot = worker && inherited && /^[A-Za-z0-9_-]+$/.test(inherited) ? inherited : newBootId();

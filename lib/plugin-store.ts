@@ -52,9 +52,10 @@ export function openStore(config: Config, clock: () => number, log: StoreLog): {
  * flight every third of `lease_ttl`. Returns a function that stops renewing.
  */
 export function startLeases(engine: Outcomes, log: StoreLog): () => void {
+  const { node, boot } = engine.leases.identity;
   engine.leases.releaseEarlierBoots().then(
-    (n) => log('notice', `paceline: node ${engine.leases.identity.node} boot ${engine.leases.identity.boot}: released ${n} leases of its earlier boots`),
-    (err: Error) => log('error', `paceline: could not release the leases of earlier boots (they expire within lease_ttl): ${err.message}`),
+    (n) => log('notice', `paceline: node ${node} boot ${boot}: released ${n} leases of its earlier boots`),
+    (err: Error) => log('error', `paceline: could not release the leases of earlier boots (they expire in lease_ttl): ${err.message}`),
   );
   let timer: NodeJS.Timeout | undefined;
   const tick = (): void => {

@@ -50,7 +50,8 @@ export function register(this: Plugin): void {
   const { store, describe: where } = openStore(config, clock, log);
   const mx = new MxResolver({ cacheMaxMs: config.settings.dnsCacheMaxMs, negativeMs: config.settings.dnsNegativeMs, staticMx: config.staticMx }, undefined, clock);
   const me = String(this.config.get('me') ?? '').trim();
-  const identity = leaseIdentity(config.settings.node, me, process.env.HARAKA ?? process.cwd(), process.env, cluster.isWorker);
+  const dir = process.env.HARAKA ?? process.cwd();
+  const identity = leaseIdentity(config.settings.node, me, dir, process.env, cluster.isWorker);
   const engine = new Engine(config, store, mx, clock, undefined, identity);
   this.paceline = { engine, clock, store, tickets: new WeakMap() };
   startLeases(engine, log);

@@ -124,7 +124,8 @@ export function validateSettings(issues: IssueList, ini: Record<string, unknown>
   const store = values['main.store'];
   if (store !== 'memory' && store !== 'redis') issues.add('[main].store', store, '"memory" or "redis"');
   if ((values['main.lease_ttl'] as number) > (values['main.lease'] as number)) {
-    issues.add('[main].lease_ttl', values['main.lease_ttl'], `a duration no longer than [main].lease (${values['main.lease']} ms)`);
+    const lease = values['main.lease'] as number;
+    issues.add('[main].lease_ttl', values['main.lease_ttl'], `a duration no longer than [main].lease (${lease} ms)`);
   }
   const redisValues = Object.fromEntries(REDIS_KEYS.map((k) => [k, String(values[`redis.${k}`] ?? '')]));
   const redis = store === 'redis' ? parseRedis(issues, redisValues) : undefined;

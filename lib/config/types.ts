@@ -78,7 +78,7 @@ export interface Settings {
   readonly maxHoldMs: number;
   /** Longest a delivery holds its concurrency slot, renewals included. */
   readonly leaseMs: number;
-  /** A lease expires this long after it was taken or last renewed; renewed every third of it while its delivery runs. */
+  /** A lease expires this long after it was taken or last renewed (renewed every third of it). */
   readonly leaseTtlMs: number;
   /** This node's name in its lease ids; '' = derived from Haraka's `me` and install dir. */
   readonly node: string;

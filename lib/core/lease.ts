@@ -17,7 +17,7 @@ import type { LaneState } from './lane';
 
 /** The prefix of every lease id a node takes in one boot: `<node>/<boot>/`. */
 export function leaseOwner(node: string, boot: string): string {
-  if (!/^[A-Za-z0-9_-]+$/.test(boot)) throw new Error(`paceline: boot id "${boot}" must be letters, digits, "_" or "-"`);
+  if (!/^[A-Za-z0-9_-]+$/.test(boot)) throw new Error(`paceline: boot id "${boot}" must be [A-Za-z0-9_-]`);
   return `${nodePrefix(node)}${boot}/`;
 }
 
@@ -32,7 +32,12 @@ export function nodePrefix(node: string): string {
  * from now, or later if it already did. An expired lease stays expired (its
  * slot may have been taken again).
  */
-export function renewLeases(prior: LaneState, now: number, ids: readonly string[], ttlMs: number): { state: LaneState; renewed: number } {
+export function renewLeases(
+  prior: LaneState,
+  now: number,
+  ids: readonly string[],
+  ttlMs: number,
+): { state: LaneState; renewed: number } {
   const wanted = new Set(ids);
   let renewed = 0;
   const leases = prior.leases.map((l) => {
