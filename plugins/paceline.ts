@@ -13,11 +13,12 @@ import type { Connection, HMail, Next } from '../lib/haraka/types';
 import { MxResolver } from '../lib/engine/mx';
 import { pluginClock } from '../lib/haraka/clock';
 import { logText } from '../lib/core/log-text';
-import { answerSeconds, describeConfig, headerPool, markExpired, MAX_HOLDS, memoryInClusterMode, messageOf, mxEntries, oneLine, replyOf, sourceHealthLine, storeChanged, unreachedOf, workerCount } from '../lib/haraka/glue';
+import { answerSeconds, BOOT_ENV, describeConfig, headerPool, leaseIdentity, markExpired, MAX_HOLDS, memoryInClusterMode, messageOf, mxEntries, oneLine, replyOf, sourceHealthLine, storeChanged, unreachedOf, workerCount } from '../lib/haraka/glue';
 import { openStore, startSnapshots, startSourceSnapshots } from '../lib/store/open';
 import type { OutcomeReport } from '../lib/engine/outcomes';
 import { startPluginControls } from '../lib/operator/plugin-controls';
 import type { ControlListener } from '../lib/operator/http';
+import { newBootId, startLeases } from '../lib/engine/lease-keeper';
 import type { LaneRef, PacingStore } from '../lib/store/types';
 
 interface PluginState {
@@ -47,15 +48,20 @@ export function register(this: Plugin): void {
   const workers = workerCount(this.config);
   if (config.settings.store === 'memory' && workers > 1) throw new Error(memoryInClusterMode(workers));
   if (cluster.isPrimary && workers >= 1) {
+    process.env[BOOT_ENV] = newBootId(); // before Haraka forks: this boot's workers share it
     this.loginfo('paceline: master process, the workers pace outbound mail');
     return;
   }
   const clock = pluginClock();
-  const { store, describe: where } = openStore(config, clock, (level, text) => (level === 'error' ? this.logerror(text) : this.lognotice(text)));
+  const log = (level: string, text: string) => (level === 'error' ? this.logerror(text) : this.lognotice(text));
+  const { store, describe: where } = openStore(config, clock, log);
   const mx = new MxResolver({ cacheMaxMs: config.settings.dnsCacheMaxMs, negativeMs: config.settings.dnsNegativeMs, staticMx: config.staticMx }, undefined, clock);
-  const state: PluginState = { engine: new Engine(config, store, mx, clock), clock, store, tickets: new WeakMap() };
+  const me = String(this.config.get('me') ?? '').trim();
+  const identity = leaseIdentity(config.settings.node, me, process.env.HARAKA ?? process.cwd(), process.env, cluster.isWorker);
+  const state: PluginState = { engine: new Engine(config, store, mx, clock, undefined, identity), clock, store, tickets: new WeakMap() };
   state.engine.controlLog = (text) => this.lognotice(text);
   this.paceline = state;
+  startLeases(state.engine, log);
   const dir = process.env.HARAKA;
   const snapshots = config.settings.store === 'memory' && dir ? startSnapshots(store, dir) : undefined;
   // several workers would share one socket: in cluster mode (Redis) the CLI acts through the store

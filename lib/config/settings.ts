@@ -26,6 +26,8 @@ export const INI_KEYS: Readonly<Record<string, Readonly<Record<string, Key>>>> =
     pool_note: { kind: 'name', fallback: 'paceline_pool' },
     max_hold: { kind: 'duration', fallback: '72h' },
     lease: { kind: 'duration', fallback: '15m' },
+    lease_ttl: { kind: 'duration', fallback: '60s' },
+    node: { kind: 'string', fallback: '' },
     log_decisions: { kind: 'bool', fallback: 'true' },
     timezone: { kind: 'zone', fallback: 'UTC' },
   },
@@ -141,6 +143,10 @@ export function validateSettings(issues: IssueList, ini: Record<string, unknown>
   }
   const store = values['main.store'];
   if (store !== 'memory' && store !== 'redis') issues.add('[main].store', store, '"memory" or "redis"');
+  if ((values['main.lease_ttl'] as number) > (values['main.lease'] as number)) {
+    const lease = values['main.lease'] as number;
+    issues.add('[main].lease_ttl', values['main.lease_ttl'], `a duration no longer than [main].lease (${lease} ms)`);
+  }
   const redisValues = Object.fromEntries(REDIS_KEYS.map((k) => [k, String(values[`redis.${k}`] ?? '')]));
   // [redis] is validated even with store=memory: switching the store must not reveal old mistakes
   const parsedRedis = parseRedis(issues, redisValues, store === 'redis');
@@ -160,6 +166,8 @@ export function validateSettings(issues: IssueList, ini: Record<string, unknown>
     poolNote: values['main.pool_note'] as string,
     maxHoldMs: values['main.max_hold'] as number,
     leaseMs: values['main.lease'] as number,
+    leaseTtlMs: values['main.lease_ttl'] as number,
+    node: values['main.node'] as string,
     logDecisions: values['main.log_decisions'] as boolean,
     timezone: values['main.timezone'] as string,
     sourceDownAfter: values['sources.down_after'] as number,

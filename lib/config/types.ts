@@ -95,8 +95,12 @@ export interface Settings {
   readonly poolNote: string;
   /** Longest time pacing may hold a message, from queue time, before it bounces. */
   readonly maxHoldMs: number;
-  /** Lifetime of a concurrency lease; bounds how long a crashed delivery holds a slot. */
+  /** Longest a delivery holds its concurrency slot, renewals included. */
   readonly leaseMs: number;
+  /** A lease expires this long after it was taken or last renewed (renewed every third of it). */
+  readonly leaseTtlMs: number;
+  /** This node's name in its lease ids; '' = derived from Haraka's `me` and install dir. */
+  readonly node: string;
   readonly logDecisions: boolean;
   /** IANA time zone whose days count daily volumes and warm-up days. */
   readonly timezone: string;

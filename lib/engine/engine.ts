@@ -5,7 +5,6 @@
  * plugin adapts Haraka's calls to it.
  */
 
-import { randomUUID } from 'node:crypto';
 import { logText } from '../core/log-text';
 import { realTime } from '../core/pace';
 import { type AcquireResult, earliestAt, type LaneLimits, type LaneState } from '../core/lane';
@@ -15,9 +14,10 @@ import type { Config, Pool, Source } from '../config/types';
 import { rank } from '../core/rank';
 import { type Control, describeTarget, pauseOn, targetKey } from '../core/control';
 import type { MxHost, MxResolver } from './mx';
-import { Outcomes, rulesClassifier, type Classifier } from './outcomes';
+import { type Classifier, Outcomes, rulesClassifier } from './outcomes';
 import type { LaneRef, PacingStore } from '../store/types';
-import { plainLaneView, WarmupLimits, type LaneView } from './warmup-limits';
+import { type LaneView, plainLaneView, WarmupLimits } from './warmup-limits';
+import type { LeaseIdentity } from './lease-keeper';
 
 /** What the engine remembers about one message between hooks. */
 export interface Ticket {
@@ -182,8 +182,15 @@ export class Engine extends Outcomes {
 
   private readonly warmup: WarmupLimits;
 
-  constructor(config: Config, store: PacingStore, private readonly mx: MxResolver, clock: () => number = Date.now, classifier?: Classifier) {
-    super(config, store, clock, classifier);
+  constructor(
+    config: Config,
+    store: PacingStore,
+    private readonly mx: MxResolver,
+    clock: () => number = Date.now,
+    classifier?: Classifier,
+    identity?: LeaseIdentity,
+  ) {
+    super(config, store, clock, classifier, identity);
     this.warmup = new WarmupLimits(store);
   }
 
@@ -330,8 +337,13 @@ export class Engine extends Outcomes {
     return Math.min(...ctx.candidates.map((c) => earliestAt(c.state, c.view.limits, now)));
   }
 
+  /** A new lease's id (this node and boot) and time to live (lease_ttl; renewed while the delivery runs). */
+  private newLease(): { leaseId: string; leaseMs: number } {
+    return { leaseId: this.leases.newId(), leaseMs: this.config.settings.leaseTtlMs };
+  }
+
   private async claimReserved(ctx: Ctx, c: Candidate, reserved: { lane: LaneRef; slot: number; epoch: number }): Promise<Decision> {
-    const req = { slot: reserved.slot, epoch: reserved.epoch, leaseId: randomUUID(), leaseMs: this.config.settings.leaseMs };
+    const req = { slot: reserved.slot, epoch: reserved.epoch, ...this.newLease() };
     const { now, value, recheckMs } = await this.store.claim(c.lane, c.view.limits, req);
     return this.conclude(ctx, c, value, now, 'reserved slot', recheckMs);
   }
@@ -343,7 +355,7 @@ export class Engine extends Outcomes {
       if (elsewhere) return elsewhere;
     }
     const acquire = (c: Candidate, mode: 'now' | 'reserve') =>
-      this.store.acquire(c.lane, c.view.limits, { mode, leaseId: randomUUID(), leaseMs: this.config.settings.leaseMs });
+      this.store.acquire(c.lane, c.view.limits, { mode, ...this.newLease() });
     // A lone candidate: book it at once (a free slot is granted, else the next one is booked).
     if (order.length === 1) {
       const res = await acquire((order[0] as Ranked).c, 'reserve');
@@ -380,7 +392,7 @@ export class Engine extends Outcomes {
       const cands = unpaused(all, await this.controls(), ctx.provider, peek.now).free.filter((c) => c.view.opensAt === undefined);
       for (const { c, at } of this.rank(cands, peek.now)) {
         if (at > peek.now) break;
-        const res = await this.store.acquire(c.lane, c.view.limits, { mode: 'now', leaseId: randomUUID(), leaseMs: this.config.settings.leaseMs });
+        const res = await this.store.acquire(c.lane, c.view.limits, { mode: 'now', ...this.newLease() });
         if (res.value.kind === 'granted') return this.conclude(ctx, c, res.value, res.now, `overflow from pool ${pool.name}: free slot`);
       }
     }
@@ -402,6 +414,7 @@ export class Engine extends Outcomes {
     if (result.kind === 'granted') {
       delete ctx.ticket.reservation;
       ctx.ticket.lease = { lane, limits: c.view.limits, id: result.leaseId, startedAt: now };
+      this.leases.keep(result.leaseId, lane, now + this.config.settings.leaseMs);
       const probe = ctx.ticket.probe ? ' (provider probe)' : '';
       const warm = c.view.warm ? ` (warm-up ${c.view.warm.schedule} day ${c.view.warm.day}, cap ${c.view.warm.cap})` : '';
       return { action: 'send', source, provider: ctx.provider, hosts: ctx.hosts, why: `${ctx.prefix}${what} on ${source.name}${warm}${probe}` };

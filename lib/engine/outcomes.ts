@@ -13,7 +13,8 @@ import type { Config } from '../config/types';
 import type { Ticket } from './engine';
 import type { LaneRef, PacingStore } from '../store/types';
 import { bindError } from './bind-check';
-import { SourceHealth, type FailureReport } from './source-health';
+import { type FailureReport, SourceHealth } from './source-health';
+import { type LeaseIdentity, LeaseKeeper, localIdentity } from './lease-keeper';
 
 /** What a classifier says about one reply. */
 export interface Classification {
@@ -81,19 +82,28 @@ export const CAPPED_RETRY_MS = 2000;
 
 export class Outcomes {
   protected classifier: Classifier;
+  /** The leases of this process's deliveries in flight, renewed while they run. */
+  readonly leases: LeaseKeeper;
 
   /** Sources of this process that reach no MX host (per process: see SourceHealth). */
   readonly health: SourceHealth;
 
-  /** Without a classifier, the config's reply rules classify. */
+  /** Without a classifier, the config's reply rules classify; without an identity, a node 'local' of a new boot. */
   constructor(
     protected config: Config,
     protected readonly store: PacingStore,
     protected readonly clock: () => number,
     classifier?: Classifier,
+    identity: LeaseIdentity = localIdentity(),
   ) {
     this.classifier = classifier ?? rulesClassifier(config.rules);
     this.health = new SourceHealth({ downAfter: config.settings.sourceDownAfter, downMs: config.settings.sourceDownMs });
+    this.leases = new LeaseKeeper(store, identity);
+  }
+
+  /** Renews the leases of the deliveries in flight (the plugin calls it every third of lease_ttl). */
+  renewLeases(): Promise<number> {
+    return this.leases.renew(this.clock(), this.config.settings.leaseTtlMs);
   }
 
   get current(): Config {
@@ -108,6 +118,7 @@ export class Outcomes {
     if (!lane) return null;
     const limits = lease?.limits ?? laneLimits(this.config, lane.source, lane.provider);
     if (lease) {
+      this.leases.forget(lease.id);
       const duration = attempt.delivered ? this.clock() - lease.startedAt : undefined;
       await this.store.release(lane, limits, lease.id, attempt.delivered, duration);
     }

@@ -13,6 +13,7 @@ import { delaySeconds, type Decision, type Message } from '../engine/engine';
 import type { OutcomeReport } from '../engine/outcomes';
 import { logText } from '../core/log-text';
 import type { HarakaMxEntry, HMail } from './types';
+import { newBootId, type LeaseIdentity } from '../engine/lease-keeper';
 
 /**
  * Most in-process holds in a row before a message goes back to Haraka's queue
@@ -174,6 +175,29 @@ export function workerCount(reader: HarakaConfigReader): number {
   if (nodes === undefined || nodes === '') return 1;
   if (nodes === 'cpus') return os.cpus().length;
   return Number(nodes) || 0;
+}
+
+/** The environment variable that carries a cluster-mode node's boot id from the master to its workers. */
+export const BOOT_ENV = 'PACELINE_BOOT_ID';
+
+/**
+ * This process's lease identity (lib/core/lease.ts). The node: `[main] node`,
+ * else Haraka's `me` and the install dir (`me:dir`), which a restart in the
+ * same dir keeps. The boot: new at each start; in cluster mode the master
+ * makes it before forking and every worker (a restarted one too) reads it, so
+ * a worker never drops the leases of its live siblings.
+ */
+export function leaseIdentity(
+  configured: string,
+  me: string,
+  dir: string,
+  env: NodeJS.ProcessEnv,
+  worker: boolean,
+): LeaseIdentity {
+  const node = configured || `${me || os.hostname()}:${dir}`;
+  const inherited = env[BOOT_ENV];
+  const boot = worker && inherited && /^[A-Za-z0-9_-]+$/.test(inherited) ? inherited : newBootId();
+  return { node, boot };
 }
 
 /** Why the memory store refuses Haraka cluster mode, and the fix. */

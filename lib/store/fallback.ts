@@ -198,6 +198,18 @@ export class FallbackStore implements PacingStore {
     await this.run('release', () => this.primary.release(lane, limits, leaseId, delivered, durationMs), async () => undefined);
   }
 
+  /** Both stores: a lease taken locally during an outage is renewed there too. */
+  async renew(lane: LaneRef, leaseIds: readonly string[], ttlMs: number): Promise<number> {
+    const local = await this.local.renew(lane, leaseIds, ttlMs);
+    const shared = await this.run('renew', () => this.primary.renew(lane, leaseIds, ttlMs), async () => 0);
+    return local + shared;
+  }
+
+  async releaseStale(node: string, owner: string): Promise<number> {
+    const local = await this.local.releaseStale(node, owner);
+    return local + (await this.run('releaseStale', () => this.primary.releaseStale(node, owner), async () => 0));
+  }
+
   react(lane: LaneRef, limits: LaneLimits, event: ReactEvent, params: ReactParams) {
     return this.run('react', () => this.primary.react(lane, limits, event, params), () => this.local.react(lane, shareOf(limits, this.o.clusterSize), event, params));
   }

@@ -6,6 +6,7 @@
 
 import { react, type ReactEvent, type ReactParams } from '../core/adapt';
 import { acquire, claim, emptyLane, nextFreeAt, release, type AcquireRequest, type ClaimRequest, type LaneLimits, type LaneState } from '../core/lane';
+import { dropEarlierBoots, renewLeases } from '../core/lease';
 import { emptyProvider, providerDelivered, recordThrottle, takeProbe, type IncidentParams, type ProviderState } from '../core/provider-state';
 import type { WarmRecord } from '../core/warmup';
 import { inForce, liftLane, liftProvider, makeControl, resetPace, targetKey, type Control, type ControlRequest, type ControlTarget } from '../core/control';
@@ -68,6 +69,24 @@ export class MemoryStore implements PacingStore {
   async release(lane: LaneRef, limits: LaneLimits, leaseId: string, delivered: boolean, durationMs?: number): Promise<void> {
     if (!this.states.has(laneKey(lane))) return;
     this.step(lane, (s, now) => ({ state: release(s, limits, now, leaseId, delivered, durationMs), result: null }));
+  }
+
+  async renew(lane: LaneRef, leaseIds: readonly string[], ttlMs: number): Promise<number> {
+    const entry = this.states.get(laneKey(lane));
+    if (!entry) return 0;
+    const { state, renewed } = renewLeases(entry.state, this.clock(), leaseIds, ttlMs);
+    entry.state = state;
+    return renewed;
+  }
+
+  async releaseStale(node: string, owner: string): Promise<number> {
+    let dropped = 0;
+    for (const entry of this.states.values()) {
+      const r = dropEarlierBoots(entry.state, node, owner);
+      entry.state = r.state;
+      dropped += r.dropped;
+    }
+    return dropped;
   }
 
   async react(lane: LaneRef, limits: LaneLimits, event: ReactEvent, params: ReactParams) {

@@ -84,6 +84,11 @@ export class RedisKeys {
     return `${globEscape(this.base)}s:{*}`;
   }
 
+  /** SCAN MATCH pattern for the lease keys of every lane under this prefix and schema. */
+  leasePattern(): string {
+    return `${globEscape(this.base)}l:{*}`;
+  }
+
   /** The lane a state key belongs to; undefined for a key of another shape. */
   parseStateKey(key: string): LaneRef | undefined {
     const head = `${this.base}s:{`;

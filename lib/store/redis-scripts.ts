@@ -76,6 +76,8 @@ const SCRIPTS = {
   acquire: 2,
   claim: 2,
   release: 2,
+  renew: 2,
+  'release-stale': 1,
   react: 2,
   peek: 2,
   hit: 1,

@@ -92,6 +92,27 @@ export class RedisStore implements PacingStore {
     await this.run('release', this.keys.lane(lane), args);
   }
 
+  async renew(lane: LaneRef, leaseIds: readonly string[], ttlMs: number): Promise<number> {
+    if (leaseIds.length === 0) return 0;
+    const reply = await this.run('renew', this.keys.lane(lane), [this.clock(), String(ttlMs), ...leaseIds]);
+    return Number(item(reply, 1));
+  }
+
+  /** SCAN of each master's lease keys under this prefix, one script per key. */
+  async releaseStale(node: string, owner: string): Promise<number> {
+    let dropped = 0;
+    for (const master of this.masters()) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await master.scan(cursor, 'MATCH', this.keys.leasePattern(), 'COUNT', 1000);
+        cursor = next;
+        const counts = await Promise.all(keys.map((key) => this.run('release-stale', [key], [node, owner])));
+        dropped += counts.reduce<number>((sum, n) => sum + Number(n), 0);
+      } while (cursor !== '0');
+    }
+    return dropped;
+  }
+
   async react(lane: LaneRef, limits: LaneLimits, event: ReactEvent, params: ReactParams) {
     const reply = await this.run('react', this.keys.lane(lane), [this.clock(), ...reactArgs(event, params), ...limitArgs(limits)]);
     const effect = item(reply, 0);

@@ -38,6 +38,16 @@ export interface PacingStore {
   claim(lane: LaneRef, limits: LaneLimits, req: ClaimRequest): Promise<StoreResult<AcquireResult>>;
   /** A delivery ended: free its lease; a delivered probe unblocks. `durationMs` feeds the delivery-time estimate. */
   release(lane: LaneRef, limits: LaneLimits, leaseId: string, delivered: boolean, durationMs?: number): Promise<void>;
+  /**
+   * Renews the unexpired leases among `leaseIds` on the lane: each expires
+   * `ttlMs` from now (or later). Returns how many were renewed.
+   */
+  renew(lane: LaneRef, leaseIds: readonly string[], ttlMs: number): Promise<number>;
+  /**
+   * A node started again: drops, on every lane, the leases whose id starts with
+   * `node` but not `owner` (lib/core/lease.ts). Returns how many were dropped.
+   */
+  releaseStale(node: string, owner: string): Promise<number>;
   /** Applies a classified reply to the lane. */
   react(lane: LaneRef, limits: LaneLimits, event: ReactEvent, params: ReactParams): Promise<StoreResult<{ effect: Effect; state: LaneState }>>;
   /** Counts a rule's matches on a lane within a window (for rules with a threshold); returns the count including this one. */

@@ -42,6 +42,11 @@ export interface HarakaProcess {
   queueFiles(): string[]
   /** resolves with the exit code (null when killed by a signal) */
   exited: Promise<number | null>
+  /**
+   * Starts Haraka again in the same dir (same config and queue, a new free port) once this
+   * process has exited; rejects while it runs. The new process appends to the same haraka.log.
+   */
+  restart(): Promise<HarakaProcess>
 }
 
 const REPO_ROOT = path.resolve(__dirname, '../..')
@@ -281,6 +286,11 @@ function queueFiles(dir: string): string[] {
 export async function startHaraka(opts: HarakaOptions): Promise<HarakaProcess> {
   const dir = prepareDir(opts)
   dirs.add(dir)
+  return launch(dir, opts)
+}
+
+/** Spawns Haraka in a prepared dir on a free port and waits until it listens (and all workers do). */
+async function launch(dir: string, opts: HarakaOptions): Promise<HarakaProcess> {
   const what = `Haraka${opts.name ? ` (${opts.name})` : ''} in ${dir}`
   for (let attempt = 1; ; attempt++) {
     const port = await freePort()
@@ -304,6 +314,10 @@ export async function startHaraka(opts: HarakaOptions): Promise<HarakaProcess> {
       stop: (signal) => run.stop(signal),
       queueFiles: () => queueFiles(dir),
       exited: run.exited,
+      restart: async () => {
+        if (run.exitCode === undefined) throw new Error(`${what}: restart() while it still runs; stop() it first`)
+        return launch(dir, opts)
+      },
     }
   }
 }

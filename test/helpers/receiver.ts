@@ -93,6 +93,12 @@ export interface ReceiverOptions {
   onConnect?: (ctx: SessionContext) => ReplyOverride | null | undefined
   /** Called once for every connection that closes, refused at connect or not. */
   onClose?: (ctx: SessionContext) => void
+  /**
+   * ms to wait before answering a stage (a slow provider): at stage 'data' the
+   * wait comes after the message was read, before the reply. A message whose
+   * connection closed during the wait was never acknowledged: it is not recorded.
+   */
+  delay?: (ctx: ReplyContext) => number
 }
 
 /** A running fake MX. */
@@ -155,10 +161,12 @@ class ReceiverState {
   readonly deliveries: Delivery[] = []
   readonly rejections: Rejection[] = []
   readonly events = new EventEmitter()
+  /** Ids of sessions that closed. */
+  private readonly closed = new Set<string>()
 
   constructor(
     private readonly reply: ReplyFn | undefined,
-    private readonly hooks: Pick<ReceiverOptions, 'onConnect' | 'onClose'> = {},
+    private readonly hooks: Pick<ReceiverOptions, 'onConnect' | 'onClose' | 'delay'> = {},
   ) {
     this.events.setMaxListeners(0)
   }
@@ -177,7 +185,18 @@ class ReceiverState {
     return smtpError(override.code, override.message)
   }
 
+  /** ms to wait before answering; 0 without a delay option (or when it throws). */
+  delayOf(session: SMTPServerSession, stage: ReplyStage): number {
+    try {
+      const ms = this.hooks.delay?.(sessionContext(session, stage)) ?? 0
+      return Number.isFinite(ms) && ms > 0 ? ms : 0
+    } catch {
+      return 0
+    }
+  }
+
   onClose(session: SMTPServerSession): void {
+    this.closed.add(session.id)
     try {
       this.hooks.onClose?.({ sessionId: session.id, remoteAddress: plainAddress(session.remoteAddress), now: Date.now() })
     } catch {
@@ -212,6 +231,7 @@ class ReceiverState {
     const ctx = { ...sessionContext(session, 'data' as const), messageId: headers['message-id'] ?? '' }
     const err = this.decide(ctx)
     if (err) return err
+    if (this.closed.has(session.id)) return null
     const { stage: _stage, now: _now, ...rest } = ctx
     this.deliveries.push({ ...rest, headers, receivedAt: Date.now(), size: raw.length })
     this.events.emit('delivery')
@@ -259,6 +279,12 @@ function assertLoopback(host: string): void {
   }
 }
 
+/** Runs `fn` now, or after `ms` when ms > 0 (a pending answer does not keep the test process alive). */
+function later(ms: number, fn: () => void): void {
+  if (ms > 0) setTimeout(fn, ms).unref()
+  else fn()
+}
+
 function createServer(state: ReceiverState): SMTPServer {
   return new SMTPServer({
     authOptional: true,
@@ -272,11 +298,11 @@ function createServer(state: ReceiverState): SMTPServer {
     closeTimeout: 500,
     onConnect: (session, callback) => callback(state.onConnect(session)),
     onClose: (session) => state.onClose(session),
-    onMailFrom: (address, session, callback) => callback(state.onMailFrom(address, session)),
-    onRcptTo: (address, session, callback) => callback(state.onRcptTo(address, session)),
+    onMailFrom: (address, session, callback) => later(state.delayOf(session, 'mail'), () => callback(state.onMailFrom(address, session))),
+    onRcptTo: (address, session, callback) => later(state.delayOf(session, 'rcpt'), () => callback(state.onRcptTo(address, session))),
     onData: (stream, session, callback) => {
       readStream(stream).then(
-        (raw) => callback(state.onMessage(raw, session)),
+        (raw) => later(state.delayOf(session, 'data'), () => callback(state.onMessage(raw, session))),
         (err: Error) => callback(smtpError(451, `4.3.0 receiver read error: ${err.message}`)),
       )
     },
@@ -311,7 +337,7 @@ function listen(server: SMTPServer, host: string, port: number): Promise<number>
 export async function startReceiver(opts: ReceiverOptions = {}): Promise<Receiver> {
   const host = opts.host ?? '127.0.0.1'
   assertLoopback(host)
-  const state = new ReceiverState(opts.reply, { onConnect: opts.onConnect, onClose: opts.onClose })
+  const state = new ReceiverState(opts.reply, { onConnect: opts.onConnect, onClose: opts.onClose, delay: opts.delay })
   const server = createServer(state)
   server.on('error', () => {
     /* per-connection errors (client resets) are not test failures */

@@ -95,6 +95,11 @@ function nextStep(s: Seq): Step {
     return { ...base, lane: reservation.lane, limits: s.limits[reservation.lane], op: 'claim', id: reservation.id, slot: reservation.slot, epoch, leaseMs: pick(rng, [500, 5000, 600_000]) };
   }
   if (r < 0.45) return { ...base, op: 'acquire', mode: rng() < 0.5 ? 'now' : 'reserve', id: `m${s.ids++}`, leaseMs: pick(rng, [500, 5000, 600_000]) };
+  if (r < 0.6 && s.leases.length > 0 && rng() < 0.2) {
+    const lease = pick(rng, s.leases);
+    const ids = rng() < 0.5 ? [lease.id] : [lease.id, ...s.leases.filter((l) => l.lane === lease.lane).map((l) => l.id), 'nobody'];
+    return { ...base, lane: lease.lane, op: 'renew', ids: [...new Set(ids)], ttlMs: pick(rng, [500, 5000, 60_000]) };
+  }
   if (r < 0.6) {
     const lease = s.leases.length > 0 && rng() < 0.9 ? pick(rng, s.leases) : { lane, id: 'nobody', at: s.at };
     const durationMs = pick(rng, [undefined, Math.floor(rng() * 10_000), rng() * 3000, -5, Number.NaN]);

@@ -33,6 +33,9 @@ export type Step = { at: number; lane?: 0 | 1; limits?: LaneLimits } & (
   | { op: 'acquire'; mode: 'now' | 'reserve'; id: string; leaseMs?: number }
   | { op: 'claim'; slot: number; epoch?: number; id: string; leaseMs?: number }
   | { op: 'release'; id: string; delivered?: boolean; durationMs?: number }
+  | { op: 'renew'; ids: string[]; ttlMs: number }
+  /** Drops, on every lane, the leases whose id starts with `node` but not `owner`. */
+  | { op: 'releaseStale'; node: string; owner: string }
   /** `sentAt`: when the refused message was sent, ms after T0 (absent = unknown). */
   | { op: 'react'; category: Category | 'forgive'; durationMs?: number; sentAt?: number }
   | { op: 'hit'; rule: string; windowMs: number }
@@ -99,6 +102,10 @@ export async function execute(target: Target, step: Step, setNow: (t: number) =>
     case 'release':
       await store.release(lane, limits, step.id, step.delivered ?? true, step.durationMs);
       return 'ok';
+    case 'renew':
+      return `renewed ${await store.renew(lane, step.ids, step.ttlMs)}`;
+    case 'releaseStale':
+      return `dropped ${await store.releaseStale(step.node, step.owner)}`;
     case 'react': {
       const event = { category: step.category, durationMs: step.durationMs, sentAt: step.sentAt === undefined ? undefined : T0 + step.sentAt };
       return (await store.react(lane, limits, event, DEFAULT_REACT)).value.effect;
