@@ -13,13 +13,16 @@ import type { Connection, HMail, Next } from '../lib/haraka-types';
 import { MxResolver } from '../lib/mx';
 import { pluginClock } from '../lib/clock';
 import { describeConfig, markExpired, memoryInClusterMode, messageOf, mxEntries, oneLine, replyOf, storeChanged, workerCount } from '../lib/plugin-core';
-import { openStore, startSnapshots } from '../lib/plugin-store';
+import { openStore, persistMemory, startSnapshots } from '../lib/plugin-store';
+import { MemoryStore } from '../lib/store/memory';
 import type { LaneRef, PacingStore } from '../lib/store/types';
 
 interface PluginState {
   engine: Engine;
   clock: () => number;
   store: PacingStore;
+  /** With the memory store: writes its state file one last time. */
+  persisted?: () => void;
   tickets: WeakMap<HMail, Ticket & { decision?: Decision }>;
 }
 
@@ -44,10 +47,13 @@ export function register(this: Plugin): void {
     return;
   }
   const clock = pluginClock();
-  const { store, describe: where } = openStore(config, clock, (level, text) => (level === 'error' ? this.logerror(text) : this.lognotice(text)));
+  const log = (level: string, text: string) => (level === 'error' ? this.logerror(text) : level === 'warn' ? this.logwarn(text) : this.lognotice(text));
+  const { store, describe: where } = openStore(config, clock, log);
   const mx = new MxResolver({ cacheMaxMs: config.settings.dnsCacheMaxMs, negativeMs: config.settings.dnsNegativeMs, staticMx: config.staticMx }, undefined, clock);
-  this.paceline = { engine: new Engine(config, store, mx, clock), clock, store, tickets: new WeakMap() };
-  if (config.settings.store === 'memory' && process.env.HARAKA) startSnapshots(store, process.env.HARAKA);
+  const dir = process.env.HARAKA;
+  const persisted = store instanceof MemoryStore && dir ? persistMemory(store, dir, log) : undefined;
+  this.paceline = { engine: new Engine(config, store, mx, clock), clock, store, tickets: new WeakMap(), ...(persisted ? { persisted } : {}) };
+  if (store instanceof MemoryStore && dir) startSnapshots(store, dir);
   this.loginfo(`paceline ready: ${describeConfig(config)} (${where})`);
 }
 
@@ -204,5 +210,6 @@ export function hook_bounce(this: Plugin, next: Next, hmail: HMail, err: Error &
 }
 
 export function shutdown(this: Plugin): void {
+  this.paceline?.persisted?.();
   this.paceline?.store.close().catch(() => undefined);
 }

@@ -30,6 +30,9 @@ export const INI_KEYS: Readonly<Record<string, Readonly<Record<string, Key>>>> =
     cache_max: { kind: 'duration', fallback: '5m' },
     negative_ttl: { kind: 'duration', fallback: '1m' },
   },
+  memory: {
+    max_idle_lanes: { kind: 'count', fallback: '100000' },
+  },
   redis: Object.fromEntries(REDIS_KEYS.map((k) => [k, { kind: 'string' as const, fallback: REDIS_DEFAULTS[k] ?? '' }])),
   adapt: {
     enabled: { kind: 'bool', fallback: 'true' },
@@ -136,6 +139,7 @@ export function validateSettings(issues: IssueList, ini: Record<string, unknown>
     timezone: values['main.timezone'] as string,
     dnsCacheMaxMs: values['dns.cache_max'] as number,
     dnsNegativeMs: values['dns.negative_ttl'] as number,
+    memory: Object.freeze({ maxIdleLanes: values['memory.max_idle_lanes'] as number }),
     adapt: Object.freeze({
       enabled: values['adapt.enabled'] as boolean,
       react: Object.freeze({
