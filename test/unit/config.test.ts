@@ -119,3 +119,12 @@ t.test('syntax errors come with line numbers', async (t) => {
   t.same(iniSyntax('; c\n[main]\nx=1\n\n'), []);
   t.match(iniSyntax('[main]\nmax_hold 72h\n'), [{ where: 'line 2', text: 'max_hold 72h' }]);
 });
+
+t.test('[memory] max_idle_lanes: a whole number ≥ 1, default 100000; unknown keys refused', async (t) => {
+  t.equal(buildConfig({}, good).settings.memory.maxIdleLanes, 100_000, 'default');
+  t.equal(buildConfig({ memory: { max_idle_lanes: '2500' } }, good).settings.memory.maxIdleLanes, 2500);
+  for (const bad of ['0', '-5', '1.5', 'lots', '']) {
+    t.match(problems({ memory: { max_idle_lanes: bad } }, good), [/\[memory\]\.max_idle_lanes: got .*, expected a whole number ≥ 1/], `"${bad}" refused`);
+  }
+  t.match(problems({ memory: { max_lanes: '10' } }, good), [/\[memory\]\.max_lanes: .*expected/], 'an unknown key in [memory] is an error');
+});
