@@ -49,6 +49,8 @@ t.test('a restored store keeps suspensions, day counts, warm-up, starts, hits an
   after.restore(decodeState(text).snapshot);
 
   t.equal(after.laneCount, 2);
+  const noLeases = (s: MemoryStore) => s.snapshot().lanes.map((e) => ({ ...e, state: { ...e.state, leases: [] } }));
+  t.same(after.snapshot().lanes, noLeases(before), 'every field of every lane restored as saved, but the leases');
   const wait = (await after.acquire(lane('yahoo'), limits, req('Y'))).value;
   t.match(wait, { kind: 'wait', reason: 'paused' }, 'the suspension holds');
   t.ok(wait.kind === 'wait' && wait.at >= T0 + 7_200_000 - 1000, 'until its end, 2 h after the reply');
@@ -127,6 +129,39 @@ t.test('startPersisting writes a changed store within its interval, not an uncha
   p.flush();
   t.equal(decodeState(fs.readFileSync(file, 'utf8')).snapshot.lanes.length, 3, 'flush wrote the new lane synchronously');
   t.same(fs.readdirSync(dir), [STATE_FILE], 'no temp file left behind');
+});
+
+t.test('a failed write is logged once and retried; pacing is not disturbed', async (t) => {
+  const dir = path.join(tmpDir(t), 'not-yet');
+  const file = path.join(dir, STATE_FILE);
+  const logs: string[] = [];
+  const store = await busyStore(t, { t: T0 });
+  const p = startPersisting(store, file, (level, text) => logs.push(`${level} ${text}`), 50);
+  t.teardown(() => p.stop());
+  await new Promise((r) => setTimeout(r, 600));
+  t.equal(logs.length, 1, `one warning for several failed writes: ${logs.join(' | ')}`);
+  t.match(logs[0], /^warn paceline: could not write the state file .*not-yet\/paceline-state\.json: .*ENOENT.*; retrying/);
+  fs.mkdirSync(dir);
+  const deadline = Date.now() + 10_000;
+  while (!fs.existsSync(file) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  t.equal(decodeState(fs.readFileSync(file, 'utf8')).snapshot.lanes.length, 2, 'written once the directory exists');
+});
+
+t.test('process exit: the state is written by the exit hook', async (t) => {
+  const dir = tmpDir(t);
+  const dist = path.resolve(__dirname, '../../dist/lib');
+  const script = `
+    const { MemoryStore } = require(${JSON.stringify(`${dist}/store/memory`)});
+    const { persistMemory } = require(${JSON.stringify(`${dist}/plugin-store`)});
+    const store = new MemoryStore();
+    persistMemory(store, ${JSON.stringify(dir)}, () => undefined);
+    store.sourceStart('mta-b', 20_100).then(() => process.exit(3));
+  `;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'inherit', 'inherit'] });
+  t.teardown(() => child.kill('SIGKILL'));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  t.equal(code, 3, 'the exit code is the process’s own');
+  t.same(decodeState(fs.readFileSync(path.join(dir, STATE_FILE), 'utf8')).snapshot.starts, [['mta-b', 20_100]], 'the state written at exit');
 });
 
 t.test('SIGTERM: a real process writes its state and still ends by the signal', async (t) => {
