@@ -29,9 +29,13 @@ export function encodeState(snapshot: MemorySnapshot, savedAt: number, pid: numb
     const s = e.state as unknown as Record<string, unknown>;
     return [e.lane.source, e.lane.provider, e.touched, e.dayOffsetMs ?? null, ...LANE_FIELDS.map((f) => s[f])];
   });
-  const providers = snapshot.providers.map(([name, p]) => [name, p.throttled, p.pauseUntil, p.probing, p.probeAt, p.declaredAt]);
+  const providers = snapshot.providers.map(([name, p]) => [
+    name, p.throttled, p.pauseUntil, p.probing, p.probeAt, p.declaredAt,
+  ]);
   const warm = snapshot.warm.map(([key, w]) => [key, w.start, w.step, w.evaluated, w.badDays]);
-  const body = { format: STATE_FORMAT, version: STATE_VERSION, savedAt, pid, laneFields: LANE_FIELDS, lanes, providers, warm, starts: snapshot.starts, hits: snapshot.hits };
+  const { starts, hits } = snapshot;
+  const head = { format: STATE_FORMAT, version: STATE_VERSION, savedAt, pid, laneFields: LANE_FIELDS };
+  const body = { ...head, lanes, providers, warm, starts, hits };
   return JSON.stringify(body);
 }
 
@@ -40,11 +44,13 @@ function fail(what: string): never {
 }
 
 function num(v: unknown, where: string): number {
-  return typeof v === 'number' && Number.isFinite(v) ? v : fail(`${where}: expected a finite number, got ${JSON.stringify(v)}`);
+  if (typeof v === 'number' && Number.isFinite(v)) return v;
+  fail(`${where}: expected a finite number, got ${JSON.stringify(v)}`);
 }
 
 function str(v: unknown, where: string): string {
-  return typeof v === 'string' && v !== '' ? v : fail(`${where}: expected a non-empty string, got ${JSON.stringify(v)}`);
+  if (typeof v === 'string' && v !== '') return v;
+  fail(`${where}: expected a non-empty string, got ${JSON.stringify(v)}`);
 }
 
 function list(v: unknown, where: string, length?: number): unknown[] {
@@ -60,11 +66,14 @@ function decodeLane(row: unknown, where: string): MemoryLane {
   const state: Record<string, unknown> = { leases: [] };
   LANE_FIELDS.forEach((f, i) => {
     const v = r[4 + i];
-    state[f] = typeof EMPTY[f] === 'string' ? (typeof v === 'string' ? v : fail(`${where} ${f}: expected a string`)) : num(v, `${where} ${f}`);
+    if (typeof EMPTY[f] !== 'string') state[f] = num(v, `${where} ${f}`);
+    else state[f] = typeof v === 'string' ? v : fail(`${where} ${f}: expected a string`);
   });
   const lane = { source, provider: str(r[1], `${where} provider`) };
   const offset = r[3] === null ? undefined : num(r[3], `${where} dayOffsetMs`);
-  return { lane, state: state as unknown as LaneState, touched: num(r[2], `${where} touched`), ...(offset !== undefined ? { dayOffsetMs: offset } : {}) };
+  const touched = num(r[2], `${where} touched`);
+  const entry = { lane, state: state as unknown as LaneState, touched };
+  return offset === undefined ? entry : { ...entry, dayOffsetMs: offset };
 }
 
 function decodeProvider(row: unknown, where: string): [string, ProviderState] {
@@ -73,13 +82,15 @@ function decodeProvider(row: unknown, where: string): [string, ProviderState] {
   if (typeof t !== 'object' || t === null || Array.isArray(t)) fail(`${where} throttled: expected a mapping`);
   const throttled: Record<string, number> = {};
   for (const [k, v] of Object.entries(t)) throttled[k] = num(v, `${where} throttled.${k}`);
-  const [pauseUntil, probing, probeAt, declaredAt] = [2, 3, 4, 5].map((i) => num(r[i], `${where}[${i}]`)) as [number, number, number, number];
+  const nums = [2, 3, 4, 5].map((i) => num(r[i], `${where}[${i}]`));
+  const [pauseUntil, probing, probeAt, declaredAt] = nums as [number, number, number, number];
   return [str(r[0], `${where} name`), { throttled, pauseUntil, probing, probeAt, declaredAt }];
 }
 
 function decodeWarm(row: unknown, where: string): [string, WarmRecord] {
   const r = list(row, where, 5);
-  const [start, step, evaluated, badDays] = [1, 2, 3, 4].map((i) => num(r[i], `${where}[${i}]`)) as [number, number, number, number];
+  const nums = [1, 2, 3, 4].map((i) => num(r[i], `${where}[${i}]`));
+  const [start, step, evaluated, badDays] = nums as [number, number, number, number];
   return [str(r[0], `${where} lane`), { start, step, evaluated, badDays }];
 }
 
@@ -94,11 +105,16 @@ export function decodeState(text: string): { snapshot: MemorySnapshot; savedAt: 
   } catch (err) {
     fail(`not JSON (${(err as Error).message}; ${text.length} bytes): truncated or damaged`);
   }
-  if (typeof body !== 'object' || body === null || body.format !== STATE_FORMAT) fail(`not a paceline memory state file (format ${JSON.stringify((body as { format?: unknown })?.format)})`);
-  if (body.version !== STATE_VERSION) fail(`state file version ${JSON.stringify(body.version)}, this paceline reads version ${STATE_VERSION}`);
-  if (JSON.stringify(body.laneFields) !== JSON.stringify(LANE_FIELDS)) fail('written by a paceline whose lanes have other fields');
+  if (typeof body !== 'object' || body === null || body.format !== STATE_FORMAT) {
+    fail(`not a paceline memory state file (format ${JSON.stringify((body as { format?: unknown } | null)?.format)})`);
+  }
+  if (body.version !== STATE_VERSION) {
+    fail(`state file version ${JSON.stringify(body.version)}, this paceline reads version ${STATE_VERSION}`);
+  }
+  const fields = JSON.stringify(body.laneFields);
+  if (fields !== JSON.stringify(LANE_FIELDS)) fail('written by a paceline whose lanes have other fields');
   const lanes = list(body.lanes, 'lanes').map((row, i) => decodeLane(row, `lanes[${i}]`));
-  const providers = list(body.providers, 'providers').map((row, i) => decodeProvider(row, `providers[${i}]`));
+  const providers = list(body.providers, 'providers').map((r, i) => decodeProvider(r, `providers[${i}]`));
   const warm = list(body.warm, 'warm').map((row, i) => decodeWarm(row, `warm[${i}]`));
   const starts = list(body.starts, 'starts').map((row, i) => {
     const r = list(row, `starts[${i}]`, 2);
@@ -106,7 +122,9 @@ export function decodeState(text: string): { snapshot: MemorySnapshot; savedAt: 
   });
   const hits = list(body.hits, 'hits').map((row, i) => {
     const r = list(row, `hits[${i}]`, 2);
-    return [str(r[0], `hits[${i}] key`), list(r[1], `hits[${i}] times`).map((t, j) => num(t, `hits[${i}] times[${j}]`))] as const;
+    const times = list(r[1], `hits[${i}] times`).map((t, j) => num(t, `hits[${i}] times[${j}]`));
+    return [str(r[0], `hits[${i}] key`), times] as const;
   });
-  return { snapshot: { lanes, providers, warm, starts, hits }, savedAt: num(body.savedAt, 'savedAt'), pid: num(body.pid, 'pid') };
+  const snapshot = { lanes, providers, warm, starts, hits };
+  return { snapshot, savedAt: num(body.savedAt, 'savedAt'), pid: num(body.pid, 'pid') };
 }

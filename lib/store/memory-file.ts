@@ -40,15 +40,17 @@ export function restoreState(store: MemoryStore, file: string, log: StateLog, no
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') log('info', `paceline: no state file ${file}; the memory store starts empty`);
-    else log('warn', `paceline: cannot read the state file ${file} (${(err as Error).message}); the memory store starts empty`);
+    else log('warn', `paceline: cannot read the state file ${file} (${(err as Error).message}); starting empty`);
     return 0;
   }
   try {
     const { snapshot, savedAt, pid } = decodeState(text);
     store.restore(snapshot);
     const age = Math.round((now - savedAt) / 1000);
-    log('notice', `paceline: memory store restored from ${file} (written ${age}s ago by pid ${pid}): ${snapshot.lanes.length} lanes, ` +
-      `${snapshot.warm.length} warm-up records, ${snapshot.providers.length} providers; leases are not restored`);
+    const { lanes, warm, providers } = snapshot;
+    const counts = `${lanes.length} lanes, ${warm.length} warm-up records, ${providers.length} providers`;
+    log('notice', `paceline: memory store restored from ${file} (written ${age}s ago by pid ${pid}): ${counts}; ` +
+      'leases are not restored');
     return snapshot.lanes.length;
   } catch (err) {
     const aside = `${file}.bad-${stamp(now)}`;
@@ -58,7 +60,8 @@ export function restoreState(store: MemoryStore, file: string, log: StateLog, no
     } catch (renameErr) {
       where = `could not be set aside (${(renameErr as Error).message}) and will be overwritten`;
     }
-    log('warn', `paceline: state file ${file} is unusable: ${(err as Error).message}; ${where}; the memory store starts empty`);
+    const why = (err as Error).message;
+    log('warn', `paceline: state file ${file} is unusable: ${why}; ${where}; the memory store starts empty`);
     return 0;
   }
 }
@@ -151,7 +154,8 @@ export function startPersisting(store: MemoryStore, file: string, log: StateLog,
       clearInterval(timer);
       if (store.changes === saved) return;
       try {
-        writeAtomicSync(file, encodeState(store.snapshot(), Date.now(), process.pid), `${file}.${process.pid}.final.tmp`);
+        const text = encodeState(store.snapshot(), Date.now(), process.pid);
+        writeAtomicSync(file, text, `${file}.${process.pid}.final.tmp`);
         saved = store.changes;
       } catch (err) {
         lastError = 0;
