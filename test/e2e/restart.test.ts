@@ -166,3 +166,43 @@ static_mx:
   const ids = google.deliveries.map((d) => d.messageId);
   t.equal(new Set(ids).size, 15, 'every Message-ID exactly once');
 });
+
+t.test('a truncated state file: Haraka starts with a warning, sets it aside and delivers', async (t) => {
+  const google = await startReceiver();
+  t.teardown(() => google.close());
+  const truncated = '{"format":"paceline-memory-state","version":1,"savedAt":1796289795987,"pid":4242,"laneFields":["tat","vAt"';
+  const haraka = await startHaraka({
+    name: 'restart-truncated',
+    plugins: ['test_relay', 'paceline'],
+    files: {
+      'config/paceline.yaml': `
+sources:
+  s2: { address: 127.0.0.2, helo: s2.paceline.test }
+pools:
+  default: { sources: [s2] }
+providers:
+  google: { limits: { rate: unlimited, concurrency: unlimited } }
+static_mx:
+  gmail.test:
+    - { host: gmail-smtp-in.l.google.com, address: 127.0.0.1, port: ${google.port} }
+`,
+      'config/outbound.ini': OUTBOUND,
+      [STATE_FILE]: truncated,
+    },
+  });
+  t.teardown(() => haraka.stop());
+  const warning = await haraka.waitForLog(/\[WARN\].*paceline: state file .* is unusable: (not JSON.*?); set aside as (\S+?); the memory store starts empty/, 20_000);
+  t.match(warning[1], /truncated or damaged/, 'the warning says why');
+  t.equal(fs.readFileSync(warning[2] as string, 'utf8'), truncated, 'the bad file is kept aside, unchanged');
+  await sendMail(haraka.port, { from: 's@paceline.test', to: ['t0@gmail.test'], messageId: '<t0@paceline.test>' });
+  await google.waitFor(1, 30_000);
+  t.equal(google.deliveries.length, 1, 'mail flows');
+  await until('a new state file', 20_000, () => {
+    try {
+      return decodeState(fs.readFileSync(path.join(haraka.dir, STATE_FILE), 'utf8')).snapshot.lanes.length === 1;
+    } catch {
+      return false;
+    }
+  });
+  t.pass('a good state file replaces it');
+});
