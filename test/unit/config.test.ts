@@ -4,6 +4,7 @@ import { ConfigError, formatIssue } from '../../lib/config/errors';
 import { laneLimits } from '../../lib/config/lane-limits';
 import { formatRate } from '../../lib/core/rate';
 import { iniSyntax, yamlSyntax } from '../../lib/config/syntax';
+import { storeChanged } from '../../lib/plugin-core';
 
 /** The messages buildConfig reports, or [] when it accepts the files. */
 function problems(ini: unknown, yaml: unknown): string[] {
@@ -127,4 +128,7 @@ t.test('[memory] max_idle_lanes: a whole number ≥ 1, default 100000; unknown k
     t.match(problems({ memory: { max_idle_lanes: bad } }, good), [/\[memory\]\.max_idle_lanes: got .*, expected a whole number ≥ 1/], `"${bad}" refused`);
   }
   t.match(problems({ memory: { max_lanes: '10' } }, good), [/\[memory\]\.max_lanes: .*expected/], 'an unknown key in [memory] is an error');
+  const running = buildConfig({}, good);
+  t.ok(storeChanged(buildConfig({ memory: { max_idle_lanes: '10' } }, good), running), 'a reload that changes it says it takes effect at restart');
+  t.notOk(storeChanged(buildConfig({}, good), running), 'an unchanged one does not');
 });
