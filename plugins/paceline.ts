@@ -14,17 +14,20 @@ import { MxResolver } from '../lib/engine/mx';
 import { pluginClock } from '../lib/haraka/clock';
 import { logText } from '../lib/core/log-text';
 import { answerSeconds, BOOT_ENV, describeConfig, headerPool, leaseIdentity, markExpired, MAX_HOLDS, memoryInClusterMode, messageOf, mxEntries, oneLine, replyOf, sourceHealthLine, storeChanged, unreachedOf, workerCount } from '../lib/haraka/glue';
-import { openStore, startSnapshots, startSourceSnapshots } from '../lib/store/open';
+import { openStore, persistMemory, startSnapshots, startSourceSnapshots } from '../lib/store/open';
 import type { OutcomeReport } from '../lib/engine/outcomes';
 import { startPluginControls } from '../lib/operator/plugin-controls';
 import type { ControlListener } from '../lib/operator/http';
 import { newBootId, startLeases } from '../lib/engine/lease-keeper';
+import { MemoryStore } from '../lib/store/memory';
 import type { LaneRef, PacingStore } from '../lib/store/types';
 
 interface PluginState {
   engine: Engine;
   clock: () => number;
   store: PacingStore;
+  /** With the memory store: writes its state file one last time. */
+  persisted?: () => void;
   tickets: WeakMap<HMail, Ticket & { decision?: Decision }>;
   /** The per-process sources file for `paceline status`, when Haraka runs from a directory. */
   sources?: { write(): void; stop(): void };
@@ -53,13 +56,15 @@ export function register(this: Plugin): void {
     return;
   }
   const clock = pluginClock();
-  const log = (level: string, text: string) => (level === 'error' ? this.logerror(text) : this.lognotice(text));
+  const log = (level: string, text: string) => (level === 'error' ? this.logerror(text) : level === 'warn' ? this.logwarn(text) : this.lognotice(text));
   const { store, describe: where } = openStore(config, clock, log);
   const mx = new MxResolver({ cacheMaxMs: config.settings.dnsCacheMaxMs, negativeMs: config.settings.dnsNegativeMs, staticMx: config.staticMx }, undefined, clock);
   const me = String(this.config.get('me') ?? '').trim();
   const identity = leaseIdentity(config.settings.node, me, process.env.HARAKA ?? process.cwd(), process.env, cluster.isWorker);
   const state: PluginState = { engine: new Engine(config, store, mx, clock, undefined, identity), clock, store, tickets: new WeakMap() };
   state.engine.controlLog = (text) => this.lognotice(text);
+  const persisted = store instanceof MemoryStore && process.env.HARAKA ? persistMemory(store, process.env.HARAKA, log) : undefined;
+  if (persisted) state.persisted = persisted;
   this.paceline = state;
   startLeases(state.engine, log);
   const dir = process.env.HARAKA;
@@ -71,7 +76,8 @@ export function register(this: Plugin): void {
 }
 
 function startControls(plugin: Plugin, state: PluginState, dir: string, snapshot?: () => Promise<void>): void {
-  const log = (level: 'error' | 'notice' | 'info', text: string) => (level === 'error' ? plugin.logerror(text) : plugin.lognotice(text));
+  const log = (level: 'error' | 'warn' | 'notice' | 'info', text: string) =>
+    level === 'error' ? plugin.logerror(text) : level === 'warn' ? plugin.logwarn(text) : plugin.lognotice(text);
   startPluginControls(state.engine.current, { engine: state.engine, store: state.store, dir, log, ...(snapshot ? { snapshot } : {}) }).then(
     (listener) => {
       if (!listener) return;
@@ -255,5 +261,6 @@ export function hook_bounce(this: Plugin, next: Next, hmail: HMail, err: Error &
 export function shutdown(this: Plugin): void {
   this.paceline?.sources?.stop();
   this.paceline?.control?.close().catch(() => undefined);
+  this.paceline?.persisted?.();
   this.paceline?.store.close().catch(() => undefined);
 }

@@ -43,6 +43,9 @@ export const INI_KEYS: Readonly<Record<string, Readonly<Record<string, Key>>>> =
     listen: { kind: 'string', fallback: CONTROL_DEFAULTS.listen },
     token: { kind: 'string', fallback: CONTROL_DEFAULTS.token },
   },
+  memory: {
+    max_idle_lanes: { kind: 'count', fallback: '100000' },
+  },
   redis: Object.fromEntries(REDIS_KEYS.map((k) => [k, { kind: 'string' as const, fallback: REDIS_DEFAULTS[k] ?? '' }])),
   adapt: {
     enabled: { kind: 'bool', fallback: 'true' },
@@ -174,6 +177,7 @@ export function validateSettings(issues: IssueList, ini: Record<string, unknown>
     sourceDownMs: values['sources.down_for'] as number,
     dnsCacheMaxMs: values['dns.cache_max'] as number,
     dnsNegativeMs: values['dns.negative_ttl'] as number,
+    memory: Object.freeze({ maxIdleLanes: values['memory.max_idle_lanes'] as number }),
     adapt: Object.freeze({
       enabled: values['adapt.enabled'] as boolean,
       react: Object.freeze({

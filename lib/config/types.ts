@@ -112,6 +112,8 @@ export interface Settings {
   readonly dnsCacheMaxMs: number;
   /** How long a failed MX lookup is remembered. */
   readonly dnsNegativeMs: number;
+  /** The memory store ([memory]): most idle lanes it keeps. */
+  readonly memory: { readonly maxIdleLanes: number };
   /** Reactions to remote replies ([adapt]). */
   readonly adapt: {
     readonly enabled: boolean;

@@ -105,7 +105,7 @@ export function statusTable(rows: readonly StatusRow[]): string[] {
   return [line(head), ...cells.map(line)];
 }
 
-/** A source with failures in a row in one Haraka process (per process: see lib/source-health.ts). */
+/** A source with failures in a row in one Haraka process (per process: see lib/engine/source-health.ts). */
 export type SourceRow = SourceTrouble & { readonly pid: number };
 
 /** One line per source with failures: down until when, or being retried, and why. */

@@ -221,5 +221,7 @@ export function oneLine(err: unknown): string {
 
 /** True when a reload changed where the state lives (which needs a restart). */
 export function storeChanged(next: Config, running: Config): boolean {
-  return next.settings.store !== running.settings.store || JSON.stringify(next.settings.redis ?? null) !== JSON.stringify(running.settings.redis ?? null);
+  const a = next.settings;
+  const b = running.settings;
+  return a.store !== b.store || JSON.stringify(a.redis ?? null) !== JSON.stringify(b.redis ?? null) || a.memory.maxIdleLanes !== b.memory.maxIdleLanes;
 }

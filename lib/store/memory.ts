@@ -1,13 +1,16 @@
 /**
  * The embedded store: pacing state in this process's memory. Right for one
  * Haraka process; the plugin refuses it under cluster mode with several
- * workers, where each would keep its own limits and multiply them.
+ * workers, where each would keep its own limits and multiply them. Its state
+ * can be taken out and put back (`snapshot`, `restore`) so that it survives a
+ * restart (lib/store/memory-file.ts), and the lanes it keeps idle are capped.
  */
 
 import { react, type ReactEvent, type ReactParams } from '../core/adapt';
 import { acquire, claim, emptyLane, nextFreeAt, release, type AcquireRequest, type ClaimRequest, type LaneLimits, type LaneState } from '../core/lane';
 import { dropEarlierBoots, renewLeases } from '../core/lease';
 import { emptyProvider, providerDelivered, recordThrottle, takeProbe, type IncidentParams, type ProviderState } from '../core/provider-state';
+import { dayNumber } from '../core/day';
 import type { WarmRecord } from '../core/warmup';
 import { inForce, liftLane, liftProvider, makeControl, resetPace, targetKey, type Control, type ControlRequest, type ControlTarget } from '../core/control';
 import { laneKey, type LaneRef, type PacingStore, type StoreResult } from './types';
@@ -15,35 +18,125 @@ import { laneKey, type LaneRef, type PacingStore, type StoreResult } from './typ
 /** Idle lanes (no leases, no future slot, no reaction in force) older than this are dropped. */
 const IDLE_MS = 2 * 86_400_000;
 
+/** Default of `[memory] max_idle_lanes`: about 75 MB of heap at ~740 bytes a lane. */
+export const DEFAULT_MAX_IDLE_LANES = 100_000;
+
+/**
+ * A lane as the memory store keeps it. `dayOffsetMs` is set when the lane's
+ * limits had a per-day cap at its last step: its day count must then outlive idleness.
+ */
+export interface MemoryLane {
+  readonly lane: LaneRef;
+  readonly state: LaneState;
+  /** Last step on the lane (epoch ms). */
+  readonly touched: number;
+  readonly dayOffsetMs?: number;
+}
+
+/** Everything the memory store holds, as plain data (leases included; the file leaves them out). */
+export interface MemorySnapshot {
+  readonly lanes: readonly MemoryLane[];
+  readonly providers: ReadonlyArray<readonly [string, ProviderState]>;
+  readonly hits: ReadonlyArray<readonly [string, readonly number[]]>;
+  readonly warm: ReadonlyArray<readonly [string, WarmRecord]>;
+  readonly starts: ReadonlyArray<readonly [string, number]>;
+}
+
+export interface MemoryStoreOptions {
+  /** Most idle lanes kept (see `isIdle`); the least recently used go first. */
+  readonly maxIdleLanes?: number;
+}
+
 export class MemoryStore implements PacingStore {
-  private readonly states = new Map<string, { lane: LaneRef; state: LaneState; touched: number }>();
+  /** In order of last use, oldest first (a step moves its lane to the end). */
+  private readonly states = new Map<string, MemoryLane>();
   private readonly providers = new Map<string, ProviderState>();
   private readonly hits = new Map<string, number[]>();
   private readonly warm = new Map<string, WarmRecord>();
   private readonly starts = new Map<string, number>();
   private readonly kept = new Map<string, Control>();
+  private readonly maxIdleLanes: number;
   private lastSweep = 0;
+  /** Lane count above which idle lanes are evicted: the busy lanes of the last eviction plus the cap. */
+  private evictAbove: number;
+  private changeCount = 0;
 
   /** `clock` returns epoch ms; tests inject a fake one. */
-  constructor(private readonly clock: () => number = Date.now) {}
+  constructor(
+    private readonly clock: () => number = Date.now,
+    options: MemoryStoreOptions = {},
+  ) {
+    this.maxIdleLanes = options.maxIdleLanes ?? DEFAULT_MAX_IDLE_LANES;
+    this.evictAbove = this.maxIdleLanes;
+  }
+
+  /** Grows on every change of state: a persister writes when it moved. */
+  get changes(): number {
+    return this.changeCount;
+  }
+
+  /** Lanes kept now. */
+  get laneCount(): number {
+    return this.states.size;
+  }
 
   private get(lane: LaneRef): LaneState {
     return this.states.get(laneKey(lane))?.state ?? emptyLane();
   }
 
-  private put(lane: LaneRef, state: LaneState, now: number): void {
-    this.states.set(laneKey(lane), { lane, state, touched: now });
+  private put(lane: LaneRef, state: LaneState, now: number, limits?: LaneLimits): void {
+    const key = laneKey(lane);
+    const dayOffsetMs = limits?.perDay !== undefined && Number.isFinite(limits.perDay) ? (limits.dayOffsetMs ?? 0) : undefined;
+    this.states.delete(key);
+    this.states.set(key, { lane, state, touched: now, ...(dayOffsetMs !== undefined ? { dayOffsetMs } : {}) });
+    this.changeCount++;
     if (now - this.lastSweep > 60_000) this.sweep(now);
+    if (this.states.size > this.evictAbove) this.evictIdle(now);
   }
 
-  /** Bounds memory: forgets lanes idle for two days with nothing pending. */
+  /**
+   * A lane that can be forgotten without changing any decision but its start
+   * phase: no lease, no booked slot, no pause, cap, block or lowered pace in
+   * force, no warm-up record, and no count toward today's per-day cap.
+   */
+  private isIdle(key: string, entry: MemoryLane, now: number): boolean {
+    const s = entry.state;
+    if (s.blockedAt !== 0 || s.factor < 1 || this.warm.has(key)) return false;
+    if (s.leases.some((l) => l.expiresAt > now)) return false;
+    if (Math.max(nextFreeAt(s), s.departAt, s.pauseUntil, s.connCapUntil, s.probeAt) > now) return false;
+    return entry.dayOffsetMs === undefined || s.dayCount === 0 || s.day < dayNumber(now, entry.dayOffsetMs);
+  }
+
+  /**
+   * Bounds memory: evicts the least recently used idle lanes down to 90 % of
+   * the cap, so that an eviction pass (one scan) runs once per tenth of the cap.
+   */
+  private evictIdle(now: number): void {
+    const idle: string[] = [];
+    for (const [key, entry] of this.states) if (this.isIdle(key, entry, now)) idle.push(key);
+    const keep = Math.floor(this.maxIdleLanes * 0.9);
+    for (let i = 0; i < idle.length - keep; i++) this.states.delete(idle[i] as string);
+    this.evictAbove = this.states.size - Math.min(idle.length, keep) + this.maxIdleLanes;
+    this.dropOrphanHits();
+  }
+
+  private dropOrphanHits(): void {
+    for (const key of this.hits.keys()) if (!this.states.has(key.slice(0, key.indexOf('\u0000')))) this.hits.delete(key);
+  }
+
+  /** Forgets lanes idle for two days with nothing pending, and providers with nothing in force. */
   private sweep(now: number): void {
     this.lastSweep = now;
-    for (const [key, { state, touched }] of this.states) {
-      const pending = Math.max(nextFreeAt(state), state.departAt, state.pauseUntil, state.connCapUntil, state.probeAt, ...state.leases.map((l) => l.expiresAt));
-      if (now - touched > IDLE_MS && pending < now && state.blockedAt === 0) this.states.delete(key);
+    for (const [key, entry] of this.states) {
+      const s = entry.state;
+      const pending = Math.max(nextFreeAt(s), s.departAt, s.pauseUntil, s.connCapUntil, s.probeAt, ...s.leases.map((l) => l.expiresAt));
+      if (now - entry.touched > IDLE_MS && pending < now && s.blockedAt === 0) this.states.delete(key);
     }
     for (const [key, times] of this.hits) if (times.every((t) => now - t > IDLE_MS)) this.hits.delete(key);
+    for (const [name, p] of this.providers) {
+      const last = Math.max(p.pauseUntil, p.declaredAt, ...Object.values(p.throttled));
+      if (p.probing === 0 && now - last > IDLE_MS) this.providers.delete(name);
+    }
   }
 
   /** Snapshots are the stored objects themselves: core functions never mutate their input. */
@@ -51,46 +144,48 @@ export class MemoryStore implements PacingStore {
     return { now: this.clock(), value: { lanes: lanes.map((l) => this.get(l)), provider: this.providers.get(provider) ?? emptyProvider() } };
   }
 
-  private step<T>(lane: LaneRef, fn: (s: LaneState, now: number) => { state: LaneState; result: T }): StoreResult<T> {
+  private step<T>(lane: LaneRef, limits: LaneLimits, fn: (s: LaneState, now: number) => { state: LaneState; result: T }): StoreResult<T> {
     const now = this.clock();
     const { state, result } = fn(this.get(lane), now);
-    this.put(lane, state, now);
+    this.put(lane, state, now, limits);
     return { now, value: result };
   }
 
   async acquire(lane: LaneRef, limits: LaneLimits, req: AcquireRequest) {
-    return this.step(lane, (s, now) => acquire(s, limits, now, req));
+    return this.step(lane, limits, (s, now) => acquire(s, limits, now, req));
   }
 
   async claim(lane: LaneRef, limits: LaneLimits, req: ClaimRequest) {
-    return this.step(lane, (s, now) => claim(s, limits, now, req));
+    return this.step(lane, limits, (s, now) => claim(s, limits, now, req));
   }
 
   async release(lane: LaneRef, limits: LaneLimits, leaseId: string, delivered: boolean, durationMs?: number): Promise<void> {
     if (!this.states.has(laneKey(lane))) return;
-    this.step(lane, (s, now) => ({ state: release(s, limits, now, leaseId, delivered, durationMs), result: null }));
+    this.step(lane, limits, (s, now) => ({ state: release(s, limits, now, leaseId, delivered, durationMs), result: null }));
   }
 
   async renew(lane: LaneRef, leaseIds: readonly string[], ttlMs: number): Promise<number> {
-    const entry = this.states.get(laneKey(lane));
+    const key = laneKey(lane);
+    const entry = this.states.get(key);
     if (!entry) return 0;
     const { state, renewed } = renewLeases(entry.state, this.clock(), leaseIds, ttlMs);
-    entry.state = state;
+    // leases are not persisted and a renewal is no use of the lane: same place, no change counted
+    this.states.set(key, { ...entry, state });
     return renewed;
   }
 
   async releaseStale(node: string, owner: string): Promise<number> {
     let dropped = 0;
-    for (const entry of this.states.values()) {
+    for (const [key, entry] of this.states) {
       const r = dropEarlierBoots(entry.state, node, owner);
-      entry.state = r.state;
+      if (r.dropped > 0) this.states.set(key, { ...entry, state: r.state });
       dropped += r.dropped;
     }
     return dropped;
   }
 
   async react(lane: LaneRef, limits: LaneLimits, event: ReactEvent, params: ReactParams) {
-    return this.step(lane, (s, now) => {
+    return this.step(lane, limits, (s, now) => {
       const r = react(s, limits, now, event, params);
       return { state: r.state, result: { effect: r.effect, state: r.state } };
     });
@@ -102,25 +197,31 @@ export class MemoryStore implements PacingStore {
     const times = (this.hits.get(key) ?? []).filter((t) => now - t < windowMs);
     times.push(now);
     this.hits.set(key, times);
+    this.changeCount++;
     return times.length;
   }
 
   async providerThrottle(provider: string, source: string, sources: number, params: IncidentParams) {
     const r = recordThrottle(this.providers.get(provider) ?? emptyProvider(), source, sources, this.clock(), params);
     this.providers.set(provider, r.state);
+    this.changeCount++;
     return { incident: r.incident, explained: r.explained, pauseUntil: r.state.pauseUntil };
   }
 
   async providerProbe(provider: string, params: IncidentParams) {
     const now = this.clock();
     const r = takeProbe(this.providers.get(provider) ?? emptyProvider(), now, params);
+    if (r.state !== this.providers.get(provider)) this.changeCount++;
     this.providers.set(provider, r.state);
     return { now, value: { ok: r.ok, at: r.at } };
   }
 
   async providerDelivered(provider: string): Promise<void> {
     const state = this.providers.get(provider);
-    if (state) this.providers.set(provider, providerDelivered(state));
+    const next = state && providerDelivered(state);
+    if (!next || next === state) return;
+    this.providers.set(provider, next);
+    this.changeCount++;
   }
 
   async warmRecord(lane: LaneRef): Promise<WarmRecord | null> {
@@ -132,6 +233,7 @@ export class MemoryStore implements PacingStore {
     const stored = this.warm.get(key);
     if (stored && stored.evaluated >= record.evaluated) return stored;
     this.warm.set(key, { ...record });
+    this.changeCount++;
     return record;
   }
 
@@ -143,6 +245,7 @@ export class MemoryStore implements PacingStore {
     const start = this.starts.get(source);
     if (start !== undefined) return start;
     this.starts.set(source, today);
+    this.changeCount++;
     return today;
   }
 
@@ -175,8 +278,12 @@ export class MemoryStore implements PacingStore {
   }
 
   async laneControl(lane: LaneRef, op: 'lift' | 'reset'): Promise<boolean> {
-    if (!this.states.has(laneKey(lane))) return false;
-    this.step(lane, (s, now) => ({ state: op === 'lift' ? liftLane(s, now) : resetPace(s, now), result: null }));
+    const key = laneKey(lane);
+    const entry = this.states.get(key);
+    if (!entry) return false;
+    const now = this.clock();
+    this.states.set(key, { ...entry, state: op === 'lift' ? liftLane(entry.state, now) : resetPace(entry.state, now), touched: now });
+    this.changeCount++;
     return true;
   }
 
@@ -189,6 +296,33 @@ export class MemoryStore implements PacingStore {
 
   async lanes() {
     return { now: this.clock(), value: [...this.states.values()].map(({ lane, state }) => ({ lane, state: structuredClone(state) })) };
+  }
+
+  /** Everything held, as plain data that shares nothing with the store. */
+  snapshot(): MemorySnapshot {
+    return structuredClone({
+      lanes: [...this.states.values()],
+      providers: [...this.providers],
+      hits: [...this.hits],
+      warm: [...this.warm],
+      starts: [...this.starts],
+    });
+  }
+
+  /** Replaces everything held by a snapshot (lanes in its order: least recently used first). */
+  restore(snapshot: MemorySnapshot): void {
+    const copy = structuredClone(snapshot) as MemorySnapshot;
+    this.states.clear();
+    for (const entry of copy.lanes) this.states.set(laneKey(entry.lane), entry);
+    const fill = <V>(map: Map<string, V>, entries: ReadonlyArray<readonly [string, V]>) => {
+      map.clear();
+      for (const [k, v] of entries) map.set(k, v);
+    };
+    fill(this.providers, copy.providers);
+    fill(this.hits, copy.hits as Array<[string, number[]]>);
+    fill(this.warm, copy.warm);
+    fill(this.starts, copy.starts);
+    this.changeCount++;
   }
 
   async close(): Promise<void> {

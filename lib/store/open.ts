@@ -9,6 +9,7 @@ import { describeRedis } from '../config/redis-settings';
 import type { Config } from '../config/types';
 import { FallbackStore } from './fallback';
 import { MemoryStore } from './memory';
+import { restoreState, startPersisting, STATE_FILE } from './memory-file';
 import { RedisStore } from './redis';
 import { createRedisClient } from './redis-client';
 import { redact, secretsOf } from './redis-url';
@@ -18,7 +19,7 @@ import type { SourceHealth, SourceTrouble } from '../engine/source-health';
 import { asControl, type Control } from '../core/control';
 
 export interface StoreLog {
-  (level: 'error' | 'notice' | 'info', text: string): void;
+  (level: 'error' | 'warn' | 'notice' | 'info', text: string): void;
 }
 
 /** How long Redis connection errors stay quiet after one was logged. */
@@ -27,7 +28,9 @@ const ERROR_LOG_EVERY_MS = 60_000;
 /** Opens the configured store; connection errors are logged at most once a minute. */
 export function openStore(config: Config, clock: () => number, log: StoreLog): { store: PacingStore; describe: string } {
   const r = config.settings.redis;
-  if (config.settings.store !== 'redis' || !r) return { store: new MemoryStore(clock), describe: 'memory' };
+  if (config.settings.store !== 'redis' || !r) {
+    return { store: new MemoryStore(clock, { maxIdleLanes: config.settings.memory.maxIdleLanes }), describe: 'memory' };
+  }
   const client = createRedisClient(r.connection);
   let lastLogged = 0;
   client.on('error', (err: Error) => {
@@ -46,6 +49,33 @@ export function openStore(config: Config, clock: () => number, log: StoreLog): {
     clock,
   });
   return { store, describe: describeRedis(r) };
+}
+
+/**
+ * Keeps the memory store across restarts: restores `<dir>/paceline-state.json`,
+ * writes it every 2 s while the state changes, and once more when the process
+ * ends (Haraka's shutdown hook calls the returned function; SIGTERM, which
+ * Haraka leaves to Node's default, and `process.exit` are caught here). After
+ * its write on SIGTERM the signal is raised again, so the process still ends
+ * as it would have.
+ */
+export function persistMemory(store: MemoryStore, dir: string, log: StoreLog): () => void {
+  const file = path.join(dir, STATE_FILE);
+  restoreState(store, file, log);
+  const persister = startPersisting(store, file, log);
+  const onTerm = () => {
+    persister.flush();
+    process.removeListener('SIGTERM', onTerm);
+    if (process.listenerCount('SIGTERM') === 0) process.kill(process.pid, 'SIGTERM');
+  };
+  const onExit = () => persister.flush();
+  process.on('SIGTERM', onTerm);
+  process.on('exit', onExit);
+  return () => {
+    persister.flush();
+    process.removeListener('SIGTERM', onTerm);
+    process.removeListener('exit', onExit);
+  };
 }
 
 /** Name of the file the memory store's lanes are written to, in the Haraka directory, for `paceline status`. */
@@ -136,7 +166,7 @@ export interface SourcesSnapshot {
 }
 
 /**
- * Source down marks live in each process (lib/source-health.ts), whatever the
+ * Source down marks live in each process (lib/engine/source-health.ts), whatever the
  * store: each process writes its own `<dir>/paceline-sources-<pid>.json`
  * every `everyMs` and whenever `write()` is called (a source marked down or
  * back), for `paceline status`. `stop()` ends it and removes the file.

@@ -22,6 +22,11 @@ export interface HarakaOptions {
   linkPaceline?: boolean
   /** label for the temp dir and error messages */
   name?: string
+  /**
+   * start again in the dir of an earlier (stopped) process instead of a fresh one: its
+   * config, queue and state files are kept; `files` are written over it; `plugins` is ignored
+   */
+  dir?: string
 }
 
 /** A running Haraka process started by {@link startHaraka}. */
@@ -284,7 +289,8 @@ function queueFiles(dir: string): string[] {
  * @returns the running process; call `stop()` in a teardown
  */
 export async function startHaraka(opts: HarakaOptions): Promise<HarakaProcess> {
-  const dir = prepareDir(opts)
+  const dir = opts.dir ?? prepareDir(opts)
+  if (opts.dir) for (const [rel, content] of Object.entries(opts.files ?? {})) writeFile(dir, rel, content)
   dirs.add(dir)
   return launch(dir, opts)
 }

@@ -4,6 +4,7 @@ import { ConfigError, formatIssue } from '../../lib/config/errors';
 import { laneLimits } from '../../lib/config/lane-limits';
 import { formatRate } from '../../lib/core/rate';
 import { iniSyntax, yamlSyntax } from '../../lib/config/syntax';
+import { storeChanged } from '../../lib/haraka/glue';
 
 /** The messages buildConfig reports, or [] when it accepts the files. */
 function problems(ini: unknown, yaml: unknown): string[] {
@@ -149,4 +150,16 @@ t.test('keys haraka-config would drop (__proto__, constructor, prototype) are er
   ]);
   t.match(iniSyntax('[main]\nprototype=1\nconstructor[]=2\n'), [{ where: 'line 2', text: 'prototype' }, { where: 'line 3', text: 'constructor' }]);
   t.same(yamlSyntax('sources:\n  proto: { address: 127.0.0.2 }\n  my__proto__x: {}\n'), [], 'names that merely contain them are fine');
+});
+
+t.test('[memory] max_idle_lanes: a whole number ≥ 1, default 100000; unknown keys refused', async (t) => {
+  t.equal(buildConfig({}, good).settings.memory.maxIdleLanes, 100_000, 'default');
+  t.equal(buildConfig({ memory: { max_idle_lanes: '2500' } }, good).settings.memory.maxIdleLanes, 2500);
+  for (const bad of ['0', '-5', '1.5', 'lots', '']) {
+    t.match(problems({ memory: { max_idle_lanes: bad } }, good), [/\[memory\]\.max_idle_lanes: got .*, expected a whole number ≥ 1/], `"${bad}" refused`);
+  }
+  t.match(problems({ memory: { max_lanes: '10' } }, good), [/\[memory\]\.max_lanes: .*expected/], 'an unknown key in [memory] is an error');
+  const running = buildConfig({}, good);
+  t.ok(storeChanged(buildConfig({ memory: { max_idle_lanes: '10' } }, good), running), 'a reload that changes it says it takes effect at restart');
+  t.notOk(storeChanged(buildConfig({}, good), running), 'an unchanged one does not');
 });

@@ -1,6 +1,6 @@
 /**
- * Lease identity and renewal (lib/core/lease.ts, lib/lease-keeper.ts,
- * leaseIdentity in lib/plugin-core.ts) on a memory store with a fake clock:
+ * Lease identity and renewal (lib/core/lease.ts, lib/engine/lease-keeper.ts,
+ * leaseIdentity in lib/haraka/glue.ts) on a memory store with a fake clock:
  * who owns a lease, what a restarted node releases, what renewal keeps.
  */
 import t from 'tap';
