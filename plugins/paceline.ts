@@ -16,6 +16,10 @@ import { describeConfig, markExpired, memoryInClusterMode, messageOf, mxEntries,
 import { openStore, startSnapshots } from '../lib/plugin-store';
 import { startPluginControls } from '../lib/operator/plugin-controls';
 import type { ControlListener } from '../lib/operator/http';
+import { PacelineMetrics } from '../lib/metrics/metrics';
+import type { MetricsListener } from '../lib/metrics/http';
+import { startClusterMetrics, startProcessMetrics } from '../lib/metrics/plugin-metrics';
+import { FallbackStore } from '../lib/store/fallback';
 import type { LaneRef, PacingStore } from '../lib/store/types';
 
 interface PluginState {
@@ -24,12 +28,14 @@ interface PluginState {
   store: PacingStore;
   tickets: WeakMap<HMail, Ticket & { decision?: Decision }>;
   control?: ControlListener;
+  metrics: PacelineMetrics;
 }
 
 /** The plugin object Haraka builds; our exports are copied onto it. */
 interface Plugin {
   config: HarakaConfigReader;
   paceline?: PluginState;
+  metricsListener?: MetricsListener;
   loginfo(...args: unknown[]): void;
   lognotice(...args: unknown[]): void;
   logwarn(...args: unknown[]): void;
@@ -44,13 +50,18 @@ export function register(this: Plugin): void {
   if (config.settings.store === 'memory' && workers > 1) throw new Error(memoryInClusterMode(workers));
   if (cluster.isPrimary && workers >= 1) {
     this.loginfo('paceline: master process, the workers pace outbound mail');
+    serveMetrics(this, startClusterMetrics(config.settings.metrics));
     return;
   }
   const clock = pluginClock();
   const { store, describe: where } = openStore(config, clock, (level, text) => (level === 'error' ? this.logerror(text) : this.lognotice(text)));
   const mx = new MxResolver({ cacheMaxMs: config.settings.dnsCacheMaxMs, negativeMs: config.settings.dnsNegativeMs, staticMx: config.staticMx }, undefined, clock);
-  const state: PluginState = { engine: new Engine(config, store, mx, clock), clock, store, tickets: new WeakMap() };
+  const engine = new Engine(config, store, mx, clock);
+  const storeHealth = store instanceof FallbackStore ? () => ({ errors: store.errors, degraded: store.degraded }) : undefined;
+  const metrics = new PacelineMetrics({ config: () => engine.current, store, ...(storeHealth ? { storeHealth } : {}) });
+  const state: PluginState = { engine, clock, store, tickets: new WeakMap(), metrics };
   this.paceline = state;
+  serveMetrics(this, startProcessMetrics(config.settings.metrics, metrics));
   const dir = process.env.HARAKA;
   const snapshots = config.settings.store === 'memory' && dir ? startSnapshots(store, dir) : undefined;
   // several workers would share one socket: in cluster mode (Redis) the CLI acts through the store
@@ -67,6 +78,18 @@ function startControls(plugin: Plugin, state: PluginState, dir: string, snapshot
       plugin.loginfo(`paceline: operator controls listening on ${listener.where}`);
     },
     (err: Error) => plugin.logerror(`paceline: operator control listener not started: ${err.message}`),
+  );
+}
+
+/** Logs where the Prometheus endpoint listens (nothing when [metrics] listen=off). */
+function serveMetrics(plugin: Plugin, started: Promise<MetricsListener | undefined>): void {
+  started.then(
+    (listener) => {
+      if (!listener) return;
+      plugin.metricsListener = listener;
+      plugin.loginfo(`paceline: metrics on http://${listener.where}/metrics`);
+    },
+    (err: Error) => plugin.logerror(`paceline: metrics endpoint not started: ${err.message}`),
   );
 }
 
@@ -128,8 +151,11 @@ function decideAndAnswer(plugin: Plugin, hmail: HMail, next: Next, holds: number
   const ticket = ticketOf(plugin, hmail);
   const settings = state.engine.current.settings;
   const msg = messageOf(hmail, settings.poolNote, state.clock());
+  const started = process.hrtime.bigint();
+  const took = () => Number(process.hrtime.bigint() - started) / 1e9;
   state.engine.decide(msg, ticket).then(
     (decision) => {
+      state.metrics.decided(decision, took());
       ticket.decision = decision;
       if (decision.action === 'send' && !decision.relay && hmail.notes) hmail.notes[LANE_NOTE] = { source: decision.source.name, provider: decision.provider };
       if (settings.logDecisions && decision.action !== 'hold') plugin.loginfo(`paceline ${decision.action} ${msg.domain}: ${decision.why}`, hmail);
@@ -141,6 +167,7 @@ function decideAndAnswer(plugin: Plugin, hmail: HMail, next: Next, holds: number
       next();
     },
     (err: Error) => {
+      state.metrics.decided('error', took());
       delete ticket.decision;
       const overdue = state.clock() - msg.queueTime > settings.maxHoldMs;
       plugin.logerror(`paceline could not decide (${err.message}); ${overdue ? 'past max_hold, letting Haraka deliver' : 'retrying in 60s'}`, hmail);
@@ -175,13 +202,14 @@ function laneOf(hmail: HMail): LaneRef | undefined {
 }
 
 /** Records how an attempt ended; answers `next` with the lane's reopening time when a reaction closed it. */
-function ended(plugin: Plugin, hmail: HMail, attempt: { delivered: boolean; reply?: string }, next: Next, retry: boolean): void {
+function ended(plugin: Plugin, hmail: HMail, attempt: { delivered: boolean; reply?: string }, next: Next, retry: boolean, count = true): void {
   const ticket = ticketOf(plugin, hmail);
   delete ticket.decision;
   const lane = laneOf(hmail);
-  const engine = (plugin.paceline as PluginState).engine;
+  const { engine, metrics } = plugin.paceline as PluginState;
   engine.outcome(ticket, lane ? { ...attempt, lane } : attempt).then(
     (report) => {
+      if (report && count) metrics.ended(report, attempt.delivered);
       if (report?.category) {
         const what = `${report.category}${report.rule ? ` (${report.rule})` : ''} → ${report.effect}${report.incident ? ', provider-wide incident' : ''}`;
         plugin.loginfo(`paceline reply on ${report.lane.source}/${report.lane.provider}: ${what}`, hmail);
@@ -216,13 +244,14 @@ export function hook_bounce(this: Plugin, next: Next, hmail: HMail, err: Error &
     const text = markExpired(hmail, decision.why);
     if (err) err.message = text;
     this.lognotice(`paceline bounced ${hmail.todo.domain}: ${text}`, hmail);
-    return ended(this, hmail, { delivered: false }, next, false);
+    return ended(this, hmail, { delivered: false }, next, false, false); // held too long: not an attempt
   }
   const reply = replyOf(err, err?.bounced_rcpt);
   ended(this, hmail, reply === undefined ? { delivered: false } : { delivered: false, reply }, next, false);
 }
 
 export function shutdown(this: Plugin): void {
+  this.metricsListener?.close().catch(() => undefined);
   this.paceline?.control?.close().catch(() => undefined);
   this.paceline?.store.close().catch(() => undefined);
 }

@@ -6,6 +6,7 @@ import { isMapping, join, type IssueList } from './errors';
 import type { Settings } from './types';
 import { parseRedis, REDIS_DEFAULTS, REDIS_KEYS } from './redis-settings';
 import { CONTROL_DEFAULTS, parseControl } from './control-settings';
+import { METRICS_DEFAULTS, parseMetrics } from './metrics-settings';
 
 type Kind = 'bool' | 'duration' | 'string' | 'header' | 'name' | 'fraction' | 'count' | 'zone';
 
@@ -34,6 +35,10 @@ export const INI_KEYS: Readonly<Record<string, Readonly<Record<string, Key>>>> =
   control: {
     listen: { kind: 'string', fallback: CONTROL_DEFAULTS.listen },
     token: { kind: 'string', fallback: CONTROL_DEFAULTS.token },
+  },
+  metrics: {
+    listen: { kind: 'string', fallback: METRICS_DEFAULTS.listen },
+    token: { kind: 'string', fallback: METRICS_DEFAULTS.token },
   },
   redis: Object.fromEntries(REDIS_KEYS.map((k) => [k, { kind: 'string' as const, fallback: REDIS_DEFAULTS[k] ?? '' }])),
   adapt: {
@@ -129,9 +134,11 @@ export function validateSettings(issues: IssueList, ini: Record<string, unknown>
   const redisValues = Object.fromEntries(REDIS_KEYS.map((k) => [k, String(values[`redis.${k}`] ?? '')]));
   const redis = store === 'redis' ? parseRedis(issues, redisValues) : undefined;
   const control = parseControl(issues, { listen: values['control.listen'] as string, token: values['control.token'] as string });
+  const metrics = parseMetrics(issues, { listen: values['metrics.listen'] as string, token: values['metrics.token'] as string });
   return Object.freeze({
     enabled: values['main.enabled'] as boolean,
     control,
+    metrics,
     store: store === 'redis' ? 'redis' : 'memory',
     ...(redis ? { redis } : {}),
     defaultPool: values['main.default_pool'] as string,

@@ -55,6 +55,7 @@ export class FallbackStore implements PacingStore {
   /** The controls the primary last answered: still obeyed while it is away. */
   private lastControls: Control[] = [];
   private retryAt = 0;
+  private failures = 0;
 
   constructor(
     private readonly primary: PacingStore,
@@ -62,6 +63,11 @@ export class FallbackStore implements PacingStore {
   ) {
     this.clock = o.clock ?? Date.now;
     this.local = new MemoryStore(this.clock);
+  }
+
+  /** Calls to the primary that failed (answered by the policy), since this store was made. */
+  get errors(): number {
+    return this.failures;
   }
 
   /** True while the primary is considered down. */
@@ -80,6 +86,7 @@ export class FallbackStore implements PacingStore {
       return value;
     } catch (err) {
       const now = this.clock();
+      this.failures += 1;
       if (this.downSince === 0) {
         this.downSince = now;
         this.o.log('error', `paceline: shared store failed (${what}: ${(err as Error).message}); on_store_error=${this.o.policy} until it answers again`);
