@@ -158,7 +158,9 @@ export class PacelineMetrics {
     let read;
     try {
       const [lanes, controls] = await Promise.all([this.from.store.lanes(), this.from.store.controls()]);
-      read = { ...lanes, controls: controls.value, warm: await warmRecords(this.from.store, lanes.value.map((l) => l.lane)) };
+      // warm-up records only for warming sources: one store call per lane otherwise
+      const warming = lanes.value.map((l) => l.lane).filter((l) => config.sources.get(l.source)?.warmup !== undefined);
+      read = { ...lanes, controls: controls.value, warm: await warmRecords(this.from.store, warming) };
     } catch {
       return;
     }

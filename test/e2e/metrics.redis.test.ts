@@ -177,3 +177,68 @@ ${staticMx}
   t.equal(total(f, 'paceline_store_errors_total'), 0, 'no store errors');
 
 });
+
+t.test('Redis away mid-run: both workers show in paceline_store_fallback, errors counted, both cleared when it is back', async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const receiver = await startReceiver();
+  t.teardown(() => receiver.close());
+  const metricsPort = await freePort();
+  const haraka = await startHaraka({
+    name: 'metrics-outage',
+    nodes: 2,
+    plugins: ['test_relay', 'paceline'],
+    files: {
+      'config/paceline.yaml': `
+sources:
+  s2: { address: 127.0.0.2, helo: s2.paceline.test }
+providers:
+  microsoft365: { limits: { rate: "20/s,burst=5", concurrency: 10 } }
+static_mx:
+  contoso.test:
+    - { host: contoso-test.mail.protection.outlook.com, address: 127.0.0.1, port: ${receiver.port} }
+`,
+      'config/paceline.ini':
+        `[main]\nstore=redis\nlog_decisions=false\n[redis]\nurl=${redis.url}\nprefix=o${randomUUID().slice(0, 8)}\n` +
+        'on_store_error=local\ncluster_size=2\ncommand_timeout=300ms\nretry_after=2s\n' +
+        `[adapt]\nstart=1\n[metrics]\nlisten=127.0.0.1:${metricsPort}\n`,
+      'config/outbound.ini': '[main]\ntemp_fail_intervals=5s*60\nenable_tls=false\nlocal_mx_ok=true\n',
+    },
+  });
+  t.teardown(() => haraka.stop());
+  await haraka.waitForLog(/paceline: metrics on http/, 20_000);
+  await until('two workers ready', async () => ((haraka.log().match(/paceline ready/g) ?? []).length >= 2 ? true : undefined), 30_000);
+  const healthy = parseExposition((await scrape(metricsPort)).body);
+  t.equal(total(healthy, 'paceline_store_fallback'), 0, 'shared pacing at first');
+  t.equal(total(healthy, 'paceline_store_errors_total'), 0, 'no store errors at first');
+
+  await redis.kill();
+  const msgs: MailSpec[] = Array.from({ length: 10 }, (_, i) => ({ from: 's@paceline.test', to: [`u${i}@contoso.test`], messageId: `<o${i}@paceline.test>` }));
+  await sendMany(haraka.port, msgs, 4);
+  // a scrape itself reads the store in each worker: within a couple of scrapes both are in fallback
+  const down = await until(
+    'both workers in fallback',
+    async () => {
+      const f = parseExposition((await scrape(metricsPort)).body);
+      return total(f, 'paceline_store_fallback') === 2 ? f : undefined;
+    },
+    30_000,
+  );
+  t.equal(total(down, 'paceline_store_fallback'), 2, 'both workers answer from on_store_error');
+  const errors = total(down, 'paceline_store_errors_total');
+  t.ok(errors >= 2, `store errors counted over both workers (${errors})`);
+  await receiver.waitFor(msgs.length, 60_000);
+  t.equal(receiver.deliveries.length, msgs.length, 'mail kept moving meanwhile');
+
+  await redis.restart();
+  const back = await until(
+    'shared pacing again',
+    async () => {
+      const f = parseExposition((await scrape(metricsPort)).body);
+      return total(f, 'paceline_store_fallback') === 0 ? f : undefined;
+    },
+    30_000,
+  );
+  t.equal(total(back, 'paceline_store_fallback'), 0, 'no worker in fallback once Redis answers');
+  t.ok(total(back, 'paceline_store_errors_total') >= errors, 'the error counter did not go back');
+});
