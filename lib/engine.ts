@@ -56,11 +56,15 @@ export type DecisionReason =
   | 'mx_lookup'
   | 'ip_family';
 
+/** Every DecisionReason once (a Record, so the compiler checks the list is complete). */
+const REASONS: Readonly<Record<DecisionReason, true>> = {
+  free_slot: true, reserved_slot: true, overflow: true, relay: true, rate: true, concurrency: true, daily: true, paused: true, blocked: true,
+  store: true, active_hours: true, provider_incident: true, provider_probe: true, operator_pause: true, max_hold: true, disabled: true,
+  mx_lookup: true, ip_family: true,
+};
+
 /** Every DecisionReason, for tests and docs. */
-export const DECISION_REASONS: readonly DecisionReason[] = [
-  'free_slot', 'reserved_slot', 'overflow', 'relay', 'rate', 'concurrency', 'daily', 'paused', 'blocked', 'store',
-  'active_hours', 'provider_incident', 'provider_probe', 'operator_pause', 'max_hold', 'disabled', 'mx_lookup', 'ip_family',
-];
+export const DECISION_REASONS = Object.keys(REASONS) as readonly DecisionReason[];
 
 interface Why {
   readonly why: string;
