@@ -103,6 +103,8 @@ function reload(plugin: Plugin): void {
   try {
     const config = loadConfig(plugin.config, () => reload(plugin));
     if (storeChanged(config, state.engine.current)) plugin.logwarn('paceline: store settings changed; they take effect when Haraka restarts');
+    const metricsChanged = JSON.stringify(config.settings.metrics) !== JSON.stringify(state.engine.current.settings.metrics);
+    if (metricsChanged) plugin.logwarn('paceline: [metrics] settings changed; they take effect when Haraka restarts');
     state.engine.reconfigure(config);
     plugin.lognotice(`paceline config reloaded: ${describeConfig(config)}`);
   } catch (err) {

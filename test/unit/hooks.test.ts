@@ -7,6 +7,8 @@ import constants from 'haraka-constants';
 import * as plugin from '../../plugins/paceline';
 import { packageRoot } from '../../lib/config/load';
 import type { HMail } from '../../lib/haraka-types';
+import http from 'node:http';
+import { freePort } from '../helpers/ports';
 
 const YAML = `
 sources:
@@ -170,4 +172,25 @@ t.test('a reload swaps a valid config and keeps the running one on an invalid ed
   fs.writeFileSync(path.join(dir, 'config', 'paceline-warmup.yaml'), 'schedules:\n  s: { days: [10, 5] }\n');
   t.ok(await waitLog(/NOT reloaded.*paceline-warmup\.yaml: schedules\.s\.days\[1\]: got 5/), 'a broken schedule is refused, with the reason');
   t.equal(state.engine.current, good, 'and the running config kept');
+});
+
+t.test('[metrics] with one process: the plugin serves GET /metrics; a reload that moves it warns and keeps it where it is', async (t) => {
+  const port = await freePort();
+  const { self, logs, dir } = makePlugin(YAML, `[main]\nmax_hold=1h\n[metrics]\nlisten=127.0.0.1:${port}\n`);
+  t.teardown(() => (self.shutdown as () => void).call(self));
+  const status = (p: number) =>
+    new Promise<number>((resolve) => {
+      http.get({ host: '127.0.0.1', port: p, path: '/metrics' }, (res) => (res.resume(), resolve(res.statusCode ?? 0))).on('error', () => resolve(0));
+    });
+  const waitLog = async (re: RegExp) => {
+    for (let i = 0; i < 300 && !logs.some((l) => re.test(l)); i++) await new Promise((r) => setTimeout(r, 50));
+    return logs.some((l) => re.test(l));
+  };
+  t.ok(await waitLog(/paceline: metrics on http:\/\/127\.0\.0\.1:\d+\/metrics/), 'logs where it listens');
+  t.equal(await status(port), 200, 'the endpoint answers');
+  const other = await freePort();
+  fs.writeFileSync(path.join(dir, 'config', 'paceline.ini'), `[main]\nmax_hold=1h\n[metrics]\nlisten=127.0.0.1:${other}\n`);
+  t.ok(await waitLog(/\[metrics\] settings changed; they take effect when Haraka restarts/), 'a reload that changes [metrics] warns');
+  t.equal(await status(port), 200, 'the endpoint stays where it was');
+  t.equal(await status(other), 0, 'nothing listens on the new address');
 });
