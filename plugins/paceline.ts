@@ -221,6 +221,8 @@ function ended(plugin: Plugin, hmail: HMail, attempt: { delivered: boolean; repl
       next();
     },
     (err: Error) => {
+      // counted all the same, without a category: the metrics must not lose an attempt the store could not record
+      if (lane && count) metrics.ended({ lane }, attempt.delivered);
       plugin.logerror(`paceline could not record an outcome (a lease expires by itself): ${err.message}`, hmail);
       next();
     },

@@ -9,6 +9,7 @@ import { packageRoot } from '../../lib/config/load';
 import type { HMail } from '../../lib/haraka-types';
 import http from 'node:http';
 import { freePort } from '../helpers/ports';
+import { parseExposition, total } from '../helpers/prom';
 
 const YAML = `
 sources:
@@ -193,4 +194,20 @@ t.test('[metrics] with one process: the plugin serves GET /metrics; a reload tha
   t.ok(await waitLog(/\[metrics\] settings changed; they take effect when Haraka restarts/), 'a reload that changes [metrics] warns');
   t.equal(await status(port), 200, 'the endpoint stays where it was');
   t.equal(await status(other), 0, 'nothing listens on the new address');
+});
+
+t.test('metrics: a decision and a delivery are counted, even when the store cannot record the outcome', async (t) => {
+  const { self } = makePlugin(YAML.replace('"1/h"', 'unlimited'));
+  const state = self.paceline as { engine: { outcome: () => Promise<never> }; metrics: { registry: { metrics(): Promise<string> } } };
+  const ok = { ...hmail('contoso.test'), notes: {} } as HMail;
+  const lost = { ...hmail('contoso.test'), notes: {} } as HMail;
+  t.same((await call(self, 'hook_send_email', ok)).code, undefined);
+  t.same((await call(self, 'hook_send_email', lost)).code, undefined);
+  await call(self, 'hook_delivered', ok, []);
+  state.engine.outcome = () => Promise.reject(new Error('store down'));
+  t.same(await call(self, 'hook_delivered', lost, []), { code: undefined, msg: undefined }, 'answers CONT');
+  const text = await state.metrics.registry.metrics();
+  t.match(text, /^paceline_decisions_total\{action="send",reason="free_slot"\} 2$/m, 'two send decisions');
+  const f = parseExposition(text);
+  t.equal(total(f, 'paceline_deliveries_total', { provider: 'microsoft365' }), 2, 'both deliveries counted');
 });
