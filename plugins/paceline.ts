@@ -20,6 +20,10 @@ import { startPluginControls } from '../lib/operator/plugin-controls';
 import type { ControlListener } from '../lib/operator/http';
 import { newBootId, startLeases } from '../lib/engine/lease-keeper';
 import { MemoryStore } from '../lib/store/memory';
+import { PacelineMetrics } from '../lib/metrics/metrics';
+import type { MetricsListener } from '../lib/metrics/http';
+import { startClusterMetrics, startProcessMetrics } from '../lib/metrics/plugin-metrics';
+import { FallbackStore } from '../lib/store/fallback';
 import type { LaneRef, PacingStore } from '../lib/store/types';
 
 interface PluginState {
@@ -32,12 +36,14 @@ interface PluginState {
   /** The per-process sources file for `paceline status`, when Haraka runs from a directory. */
   sources?: { write(): void; stop(): void };
   control?: ControlListener;
+  metrics: PacelineMetrics;
 }
 
 /** The plugin object Haraka builds; our exports are copied onto it. */
 interface Plugin {
   config: HarakaConfigReader;
   paceline?: PluginState;
+  metricsListener?: MetricsListener;
   loginfo(...args: unknown[]): void;
   lognotice(...args: unknown[]): void;
   logwarn(...args: unknown[]): void;
@@ -53,6 +59,7 @@ export function register(this: Plugin): void {
   if (cluster.isPrimary && workers >= 1) {
     process.env[BOOT_ENV] = newBootId(); // before Haraka forks: this boot's workers share it
     this.loginfo('paceline: master process, the workers pace outbound mail');
+    serveMetrics(this, startClusterMetrics(config.settings.metrics));
     return;
   }
   const clock = pluginClock();
@@ -61,11 +68,15 @@ export function register(this: Plugin): void {
   const mx = new MxResolver({ cacheMaxMs: config.settings.dnsCacheMaxMs, negativeMs: config.settings.dnsNegativeMs, staticMx: config.staticMx }, undefined, clock);
   const me = String(this.config.get('me') ?? '').trim();
   const identity = leaseIdentity(config.settings.node, me, process.env.HARAKA ?? process.cwd(), process.env, cluster.isWorker);
-  const state: PluginState = { engine: new Engine(config, store, mx, clock, undefined, identity), clock, store, tickets: new WeakMap() };
+  const engine = new Engine(config, store, mx, clock, undefined, identity);
+  const storeHealth = store instanceof FallbackStore ? () => ({ errors: store.errors, degraded: store.degraded }) : undefined;
+  const metrics = new PacelineMetrics({ config: () => engine.current, store, ...(storeHealth ? { storeHealth } : {}) });
+  const state: PluginState = { engine, clock, store, tickets: new WeakMap(), metrics };
   state.engine.controlLog = (text) => this.lognotice(text);
   const persisted = store instanceof MemoryStore && process.env.HARAKA ? persistMemory(store, process.env.HARAKA, log) : undefined;
   if (persisted) state.persisted = persisted;
   this.paceline = state;
+  serveMetrics(this, startProcessMetrics(config.settings.metrics, metrics));
   startLeases(state.engine, log);
   const dir = process.env.HARAKA;
   const snapshots = config.settings.store === 'memory' && dir ? startSnapshots(store, dir) : undefined;
@@ -88,6 +99,18 @@ function startControls(plugin: Plugin, state: PluginState, dir: string, snapshot
   );
 }
 
+/** Logs where the Prometheus endpoint listens (nothing when [metrics] listen=off). */
+function serveMetrics(plugin: Plugin, started: Promise<MetricsListener | undefined>): void {
+  started.then(
+    (listener) => {
+      if (!listener) return;
+      plugin.metricsListener = listener;
+      plugin.loginfo(`paceline: metrics on http://${listener.where}/metrics`);
+    },
+    (err: Error) => plugin.logerror(`paceline: metrics endpoint not started: ${err.message}`),
+  );
+}
+
 /**
  * Haraka's reload callback: swap the whole config, or keep the running one and
  * say why. It re-registers itself: haraka-config keeps only the last reader's callback.
@@ -98,6 +121,8 @@ function reload(plugin: Plugin): void {
   try {
     const config = loadConfig(plugin.config, () => reload(plugin));
     if (storeChanged(config, state.engine.current)) plugin.logwarn('paceline: store settings changed; they take effect when Haraka restarts');
+    const metricsChanged = JSON.stringify(config.settings.metrics) !== JSON.stringify(state.engine.current.settings.metrics);
+    if (metricsChanged) plugin.logwarn('paceline: [metrics] settings changed; they take effect when Haraka restarts');
     state.engine.reconfigure(config);
     plugin.lognotice(`paceline config reloaded: ${describeConfig(config)}`);
   } catch (err) {
@@ -151,8 +176,11 @@ function decideAndAnswer(plugin: Plugin, hmail: HMail, next: Next, holds: number
   const ticket = ticketOf(plugin, hmail);
   const settings = state.engine.current.settings;
   const msg = messageOf(hmail, settings.poolNote, state.clock());
+  const started = process.hrtime.bigint();
+  const took = () => Number(process.hrtime.bigint() - started) / 1e9;
   state.engine.decide(msg, ticket).then(
     (decision) => {
+      state.metrics.decided(decision, took());
       ticket.decision = decision;
       if (decision.action === 'send' && !decision.relay && hmail.notes) hmail.notes[LANE_NOTE] = { source: decision.source.name, provider: decision.provider };
       if (settings.logDecisions && decision.action !== 'hold') plugin.loginfo(`paceline ${decision.action} ${logText(msg.domain)}: ${logText(decision.why, 1000)}`, hmail);
@@ -164,6 +192,7 @@ function decideAndAnswer(plugin: Plugin, hmail: HMail, next: Next, holds: number
       next();
     },
     (err: Error) => {
+      state.metrics.decided('error', took());
       delete ticket.decision;
       const overdue = state.clock() - msg.queueTime > settings.maxHoldMs;
       plugin.logerror(`paceline could not decide (${logText(err.message)}); ${overdue ? 'past max_hold, letting Haraka deliver' : 'retrying in 60s'}`, hmail);
@@ -198,13 +227,14 @@ function laneOf(hmail: HMail): LaneRef | undefined {
 }
 
 /** Records how an attempt ended; answers `next` with the lane's reopening time when a reaction closed it. */
-function ended(plugin: Plugin, hmail: HMail, attempt: { delivered: boolean; reply?: string; unreached?: boolean }, next: Next, retry: boolean): void {
+function ended(plugin: Plugin, hmail: HMail, attempt: { delivered: boolean; reply?: string; unreached?: boolean }, next: Next, retry: boolean, count = true): void {
   const ticket = ticketOf(plugin, hmail);
   delete ticket.decision;
   const lane = laneOf(hmail);
-  const engine = (plugin.paceline as PluginState).engine;
+  const { engine, metrics } = plugin.paceline as PluginState;
   engine.outcome(ticket, lane ? { ...attempt, lane } : attempt).then(
     (report) => {
+      if (report && count) metrics.ended(report, attempt.delivered);
       if (report?.category) {
         const what = `${report.category}${report.rule ? ` (${report.rule})` : ''} → ${report.effect}${report.incident ? ', provider-wide incident' : ''}`;
         plugin.loginfo(`paceline reply on ${report.lane.source}/${logText(report.lane.provider)}: ${what}`, hmail);
@@ -215,6 +245,8 @@ function ended(plugin: Plugin, hmail: HMail, attempt: { delivered: boolean; repl
       next();
     },
     (err: Error) => {
+      // counted all the same, without a category: the metrics must not lose an attempt the store could not record
+      if (lane && count) metrics.ended({ lane }, attempt.delivered);
       plugin.logerror(`paceline could not record an outcome (a lease expires by itself): ${logText(err.message)}`, hmail);
       next();
     },
@@ -251,7 +283,7 @@ export function hook_bounce(this: Plugin, next: Next, hmail: HMail, err: Error &
     const text = markExpired(hmail, decision.why);
     if (err) err.message = text;
     this.lognotice(`paceline bounced ${logText(hmail.todo.domain)}: ${logText(text, 1000)}`, hmail);
-    return ended(this, hmail, { delivered: false }, next, false);
+    return ended(this, hmail, { delivered: false }, next, false, false); // held too long: not an attempt
   }
   if (unreachedOf(err, err?.bounced_rcpt)) return ended(this, hmail, { delivered: false, unreached: true }, next, false);
   const reply = replyOf(err, err?.bounced_rcpt);
@@ -260,6 +292,7 @@ export function hook_bounce(this: Plugin, next: Next, hmail: HMail, err: Error &
 
 export function shutdown(this: Plugin): void {
   this.paceline?.sources?.stop();
+  this.metricsListener?.close().catch(() => undefined);
   this.paceline?.control?.close().catch(() => undefined);
   this.paceline?.persisted?.();
   this.paceline?.store.close().catch(() => undefined);

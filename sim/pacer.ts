@@ -54,7 +54,7 @@ export function roundRobinPacer(sources: readonly BindSource[], providerOf: (dom
   return {
     decide(msg): Promise<Decision> {
       const source = bound[turn++ % bound.length] as Source;
-      return Promise.resolve({ action: 'send', source, provider: providerOf(msg.domain), hosts: [], why: 'no pacing: round robin' });
+      return Promise.resolve({ action: 'send', source, provider: providerOf(msg.domain), hosts: [], reason: 'free_slot', why: 'no pacing: round robin' });
     },
     outcome: () => Promise.resolve(undefined),
   };

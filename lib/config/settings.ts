@@ -6,6 +6,7 @@ import { isMapping, join, type IssueList } from './errors';
 import type { PoolList, Settings } from './types';
 import { parseRedis, REDIS_DEFAULTS, REDIS_KEYS } from './redis-settings';
 import { CONTROL_DEFAULTS, parseControl } from './control-settings';
+import { METRICS_DEFAULTS, parseMetrics } from './metrics-settings';
 
 type Kind = 'bool' | 'duration' | 'string' | 'header' | 'name' | 'names' | 'fraction' | 'count' | 'zone';
 
@@ -45,6 +46,10 @@ export const INI_KEYS: Readonly<Record<string, Readonly<Record<string, Key>>>> =
   },
   memory: {
     max_idle_lanes: { kind: 'count', fallback: '100000' },
+  },
+  metrics: {
+    listen: { kind: 'string', fallback: METRICS_DEFAULTS.listen },
+    token: { kind: 'string', fallback: METRICS_DEFAULTS.token },
   },
   redis: Object.fromEntries(REDIS_KEYS.map((k) => [k, { kind: 'string' as const, fallback: REDIS_DEFAULTS[k] ?? '' }])),
   adapt: {
@@ -155,9 +160,11 @@ export function validateSettings(issues: IssueList, ini: Record<string, unknown>
   const parsedRedis = parseRedis(issues, redisValues, store === 'redis');
   const redis = store === 'redis' ? parsedRedis : undefined;
   const control = parseControl(issues, { listen: values['control.listen'] as string, token: values['control.token'] as string });
+  const metrics = parseMetrics(issues, { listen: values['metrics.listen'] as string, token: values['metrics.token'] as string });
   return Object.freeze({
     enabled: values['main.enabled'] as boolean,
     control,
+    metrics,
     store: store === 'redis' ? 'redis' : 'memory',
     ...(redis ? { redis } : {}),
     defaultPool: values['main.default_pool'] as string,

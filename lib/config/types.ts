@@ -8,6 +8,7 @@ import type { Rule } from '../core/classify';
 import type { RedisSettings } from './redis-settings';
 import type { ProviderMatcher } from '../core/providers';
 import type { ControlSettings } from './control-settings';
+import type { MetricsSettings } from './metrics-settings';
 
 /** Limits as written in YAML, before parsing. */
 export interface LimitsInput {
@@ -79,6 +80,8 @@ export interface Settings {
   readonly enabled: boolean;
   /** The operator control listener ([control]). */
   readonly control: ControlSettings;
+  /** The Prometheus endpoint ([metrics]). */
+  readonly metrics: MetricsSettings;
   readonly store: 'memory' | 'redis';
   /** With store=redis: the [redis] section. */
   readonly redis?: RedisSettings;

@@ -7,7 +7,7 @@
 
 import { logText } from '../core/log-text';
 import { realTime } from '../core/pace';
-import { type AcquireResult, earliestAt, type LaneLimits, type LaneState } from '../core/lane';
+import { type AcquireResult, earliestAt, type LaneLimits, type LaneState, type WaitReason } from '../core/lane';
 import { providerGate } from '../core/provider-state';
 import { starting } from '../core/start';
 import type { Config, Pool, Source } from '../config/types';
@@ -38,13 +38,47 @@ export interface Message {
   readonly pool?: string;
 }
 
+/**
+ * Why a decision was taken, as one word from a fixed list (metrics label it;
+ * `why` is the sentence for logs): how a message was sent, or what held it.
+ */
+export type DecisionReason =
+  | 'free_slot'
+  | 'reserved_slot'
+  | 'overflow'
+  | 'relay'
+  | WaitReason
+  | 'active_hours'
+  | 'provider_incident'
+  | 'provider_probe'
+  | 'operator_pause'
+  | 'max_hold'
+  | 'disabled'
+  | 'mx_lookup'
+  | 'ip_family';
+
+/** Every DecisionReason once (a Record, so the compiler checks the list is complete). */
+const REASONS: Readonly<Record<DecisionReason, true>> = {
+  free_slot: true, reserved_slot: true, overflow: true, relay: true, rate: true, concurrency: true, daily: true, paused: true, blocked: true,
+  store: true, active_hours: true, provider_incident: true, provider_probe: true, operator_pause: true, max_hold: true, disabled: true,
+  mx_lookup: true, ip_family: true,
+};
+
+/** Every DecisionReason, for tests and docs. */
+export const DECISION_REASONS = Object.keys(REASONS) as readonly DecisionReason[];
+
+interface Why {
+  readonly why: string;
+  readonly reason: DecisionReason;
+}
+
 export type Decision =
-  | { readonly action: 'send'; readonly source: Source; readonly provider: string; readonly hosts: readonly MxHost[]; readonly why: string; readonly relay?: boolean }
-  | { readonly action: 'delay'; readonly seconds: number; readonly provider: string; readonly why: string }
-  | { readonly action: 'hold'; readonly ms: number; readonly provider: string; readonly why: string }
-  | { readonly action: 'expire'; readonly provider: string; readonly why: string }
-  | { readonly action: 'pass'; readonly why: string }
-  | { readonly action: 'unroutable'; readonly provider: string; readonly why: string };
+  | ({ readonly action: 'send'; readonly source: Source; readonly provider: string; readonly hosts: readonly MxHost[]; readonly relay?: boolean } & Why)
+  | ({ readonly action: 'delay'; readonly seconds: number; readonly provider: string } & Why)
+  | ({ readonly action: 'hold'; readonly ms: number; readonly provider: string } & Why)
+  | ({ readonly action: 'expire'; readonly provider: string } & Why)
+  | ({ readonly action: 'pass' } & Why)
+  | ({ readonly action: 'unroutable'; readonly provider: string } & Why);
 
 /** Whole seconds from `now` until `at`: a finite integer ≥ 1, as Haraka's DELAY needs. */
 export function delaySeconds(at: number, now: number): number {
@@ -213,14 +247,14 @@ export class Engine extends Outcomes {
 
   async decide(msg: Message, ticket: Ticket): Promise<Decision> {
     const config = this.config;
-    if (!config.settings.enabled) return { action: 'pass', why: 'paceline disabled' };
+    if (!config.settings.enabled) return { action: 'pass', reason: 'disabled', why: 'paceline disabled' };
     const answer = await this.mx.resolve(msg.domain);
-    if (!answer.ok) return { action: 'pass', why: `MX lookup for ${logText(msg.domain)}: ${logText(answer.error)}; Haraka decides` };
+    if (!answer.ok) return { action: 'pass', reason: 'mx_lookup', why: `MX lookup for ${logText(msg.domain)}: ${logText(answer.error)}; Haraka decides` };
     const provider = config.matcher.match(answer.hosts.map((h) => h.host));
     const { pool, note } = this.pool(msg.pool);
     const sources = this.usable(pool.sources.map((n) => config.sources.get(n) as Source).filter((s) => reachable(s, answer.hosts)));
     if (sources.length === 0) {
-      return { action: 'unroutable', provider, why: `no source of pool ${pool.name} shares an IP family with ${logText(msg.domain)}'s MX hosts` };
+      return { action: 'unroutable', provider, reason: 'ip_family', why: `no source of pool ${pool.name} shares an IP family with ${logText(msg.domain)}'s MX hosts` };
     }
     const lanes = sources.map((s) => ({ source: s.name, provider }));
     const peek = await this.store.peek(lanes, provider);
@@ -231,7 +265,7 @@ export class Engine extends Outcomes {
     // a pool outside its active hours waits for them, whatever the provider's state
     if (open.length === 0) {
       const at = Math.min(...all.map((c) => c.view.opensAt as number));
-      return this.wait(ctx, at, peek.now, `outside the warm-up active hours of pool ${pool.name}`);
+      return this.wait(ctx, at, peek.now, 'active_hours', `outside the warm-up active hours of pool ${pool.name}`);
     }
     const held = await this.providerHold(ctx, peek.value.provider, peek.now);
     if (held) return held;
@@ -295,7 +329,7 @@ export class Engine extends Outcomes {
     const at = pause.until === 0 ? now + CONTROL_REPOLL_MS : Math.min(pause.until, now + CONTROL_REPOLL_MS);
     const by = `${describeTarget(pause.target)} paused by ${pause.who}${pause.reason ? ` (${pause.reason})` : ''}`;
     const ends = pause.until === 0 ? 'until resumed' : `until ${new Date(pause.until).toISOString()}`;
-    return { action: 'delay', seconds: delaySeconds(at, now), provider, why: `${by} ${ends}` };
+    return { action: 'delay', seconds: delaySeconds(at, now), provider, reason: 'operator_pause', why: `${by} ${ends}` };
   }
 
   /** The candidates with their limits today; only warming sources need the store (and a promise). */
@@ -318,15 +352,18 @@ export class Engine extends Outcomes {
     if (gate.probe) {
       // only a message that could leave now takes the probe: one booked for later would waste it
       const ready = this.readyAt(ctx, now);
-      if (ready > now) return this.wait(ctx, ready, now, `provider ${ctx.provider} probing after an incident`, ctx.ticket.reservation !== undefined);
+      if (ready > now) {
+        const booked = ctx.ticket.reservation !== undefined;
+        return this.wait(ctx, ready, now, 'provider_probe', `provider ${ctx.provider} probing after an incident`, booked);
+      }
       const probe = await this.store.providerProbe(ctx.provider, this.config.settings.adapt.incident);
       if (probe.value.ok) {
         ctx.ticket.probe = true;
         return null;
       }
-      return this.wait(ctx, probe.value.at, probe.now, `provider ${ctx.provider} probing after an incident`);
+      return this.wait(ctx, probe.value.at, probe.now, 'provider_probe', `provider ${ctx.provider} probing after an incident`);
     }
-    return this.wait(ctx, gate.at, now, `provider ${ctx.provider} paused (provider-wide incident)`);
+    return this.wait(ctx, gate.at, now, 'provider_incident', `provider ${ctx.provider} paused (provider-wide incident)`);
   }
 
   /** When this message could leave (from the peeked states): its booked slot, else the soonest-free candidate. */
@@ -345,7 +382,7 @@ export class Engine extends Outcomes {
   private async claimReserved(ctx: Ctx, c: Candidate, reserved: { lane: LaneRef; slot: number; epoch: number }): Promise<Decision> {
     const req = { slot: reserved.slot, epoch: reserved.epoch, ...this.newLease() };
     const { now, value, recheckMs } = await this.store.claim(c.lane, c.view.limits, req);
-    return this.conclude(ctx, c, value, now, 'reserved slot', recheckMs);
+    return this.conclude(ctx, c, value, now, 'reserved_slot', 'reserved slot', recheckMs);
   }
 
   private async choose(ctx: Ctx, now: number): Promise<Decision> {
@@ -359,7 +396,7 @@ export class Engine extends Outcomes {
     // A lone candidate: book it at once (a free slot is granted, else the next one is booked).
     if (order.length === 1) {
       const res = await acquire((order[0] as Ranked).c, 'reserve');
-      return this.conclude(ctx, (order[0] as Ranked).c, res.value, res.now, 'free slot', res.recheckMs);
+      return this.conclude(ctx, (order[0] as Ranked).c, res.value, res.now, 'free_slot', 'free slot', res.recheckMs);
     }
     // Free candidates take a slot now or not at all: one that another delivery took in between
     // says when it is free next, and the booking goes to whichever candidate is free soonest,
@@ -368,13 +405,13 @@ export class Engine extends Outcomes {
     for (const { c, at } of order) {
       if (at > now) break;
       const res = await acquire(c, 'now');
-      if (res.value.kind !== 'wait') return this.conclude(ctx, c, res.value, res.now, 'free slot', res.recheckMs);
+      if (res.value.kind !== 'wait') return this.conclude(ctx, c, res.value, res.now, 'free_slot', 'free slot', res.recheckMs);
       freeAt.set(c, res.value.at);
     }
     // ties keep the rank order (the sort is stable)
     const [soonest] = [...freeAt].sort((x, y) => x[1] - y[1])[0] as [Candidate, number];
     const res = await acquire(soonest, 'reserve');
-    return this.conclude(ctx, soonest, res.value, res.now, 'free slot', res.recheckMs);
+    return this.conclude(ctx, soonest, res.value, res.now, 'free_slot', 'free slot', res.recheckMs);
   }
 
   /**
@@ -393,14 +430,14 @@ export class Engine extends Outcomes {
       for (const { c, at } of this.rank(cands, peek.now)) {
         if (at > peek.now) break;
         const res = await this.store.acquire(c.lane, c.view.limits, { mode: 'now', ...this.newLease() });
-        if (res.value.kind === 'granted') return this.conclude(ctx, c, res.value, res.now, `overflow from pool ${pool.name}: free slot`);
+        if (res.value.kind === 'granted') return this.conclude(ctx, c, res.value, res.now, 'overflow', `overflow from pool ${pool.name}: free slot`);
       }
     }
     if (!pool.overflowRelay) return null;
     const relay = pool.overflowRelay;
     const hosts = [{ host: relay.host, priority: 0, port: relay.port, v4: [], v6: [] }];
     const source: Source = { name: `relay:${relay.host}`, limits: new Map(), poolLimits: new Map() };
-    return { action: 'send', source, provider: ctx.provider, hosts, relay: true, why: `${ctx.prefix}overflow from pool ${pool.name} to relay ${relay.host}:${relay.port}` };
+    return { action: 'send', source, provider: ctx.provider, hosts, relay: true, reason: 'relay', why: `${ctx.prefix}overflow from pool ${pool.name} to relay ${relay.host}:${relay.port}` };
   }
 
   /** The candidates in rank order (lib/core/rank.ts). */
@@ -409,7 +446,7 @@ export class Engine extends Outcomes {
   }
 
   /** `recheckMs`: the store's (see StoreResult); a lane in its start phase rechecks every start interval. */
-  private conclude(ctx: Ctx, c: Candidate, result: AcquireResult, now: number, what: string, recheckMs = 0): Decision {
+  private conclude(ctx: Ctx, c: Candidate, result: AcquireResult, now: number, how: DecisionReason, what: string, recheckMs = 0): Decision {
     const { source, lane } = c;
     if (result.kind === 'granted') {
       delete ctx.ticket.reservation;
@@ -417,29 +454,30 @@ export class Engine extends Outcomes {
       this.leases.keep(result.leaseId, lane, now + this.config.settings.leaseMs);
       const probe = ctx.ticket.probe ? ' (provider probe)' : '';
       const warm = c.view.warm ? ` (warm-up ${c.view.warm.schedule} day ${c.view.warm.day}, cap ${c.view.warm.cap})` : '';
-      return { action: 'send', source, provider: ctx.provider, hosts: ctx.hosts, why: `${ctx.prefix}${what} on ${source.name}${warm}${probe}` };
+      return { action: 'send', source, provider: ctx.provider, hosts: ctx.hosts, reason: how, why: `${ctx.prefix}${what} on ${source.name}${warm}${probe}` };
     }
     if (result.kind === 'reserved') ctx.ticket.reservation = { lane, at: result.at, slot: result.slot, epoch: result.epoch };
     const booked = result.kind === 'reserved' || (result.kind === 'wait' && result.reason === 'rate' && ctx.ticket.reservation !== undefined);
     const reason = result.kind === 'reserved' ? `reserved rate slot on ${source.name}` : `${result.reason} limit on ${source.name}`;
     const startMs = starting(c.state) ? (c.view.limits.policy?.startIntervalMs ?? 0) : 0;
     const every = [startMs, recheckMs].filter((ms) => ms > 0);
-    return this.wait(ctx, result.at, now, reason, booked, every.length > 0 ? Math.min(...every) : 0);
+    const code: DecisionReason = result.kind === 'reserved' ? 'reserved_slot' : result.reason;
+    return this.wait(ctx, result.at, now, code, reason, booked, every.length > 0 ? Math.min(...every) : 0);
   }
 
   /** Delay until `at`, but never past max_hold; a message already past it expires. */
   /** `recheckMs`: how often a booked message comes back, when its slot may come nearer (see bookedDelaySeconds). */
-  private wait(ctx: Ctx, at: number, now: number, reason: string, booked = false, recheckMs = 0): Decision {
+  private wait(ctx: Ctx, at: number, now: number, code: DecisionReason, reason: string, booked = false, recheckMs = 0): Decision {
     const holdUntil = ctx.msg.queueTime + this.config.settings.maxHoldMs;
     if (now >= holdUntil) {
-      return { action: 'expire', provider: ctx.provider, why: `held by pacing since ${new Date(ctx.msg.queueTime).toISOString()} (${reason}), beyond max_hold` };
+      return { action: 'expire', provider: ctx.provider, reason: 'max_hold', why: `held by pacing since ${new Date(ctx.msg.queueTime).toISOString()} (${reason}), beyond max_hold` };
     }
     if (booked && at <= holdUntil) {
-      if (at - now <= PRECISE_MS) return { action: 'hold', ms: Math.max(0, at - now), provider: ctx.provider, why: `${ctx.prefix}${reason}, leaving in ${at - now} ms` };
+      if (at - now <= PRECISE_MS) return { action: 'hold', ms: Math.max(0, at - now), provider: ctx.provider, reason: code, why: `${ctx.prefix}${reason}, leaving in ${at - now} ms` };
       const early = bookedDelaySeconds(at, now, recheckMs);
-      return { action: 'delay', seconds: early, provider: ctx.provider, why: `${ctx.prefix}${reason}, next slot in ${Math.ceil((at - now) / 1000)}s (back in ${early}s)` };
+      return { action: 'delay', seconds: early, provider: ctx.provider, reason: code, why: `${ctx.prefix}${reason}, next slot in ${Math.ceil((at - now) / 1000)}s (back in ${early}s)` };
     }
     const seconds = delaySeconds(Math.min(at, holdUntil), now);
-    return { action: 'delay', seconds, provider: ctx.provider, why: `${ctx.prefix}${reason}, next slot in ${seconds}s` };
+    return { action: 'delay', seconds, provider: ctx.provider, reason: code, why: `${ctx.prefix}${reason}, next slot in ${seconds}s` };
   }
 }

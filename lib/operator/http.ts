@@ -35,7 +35,7 @@ function send(res: http.ServerResponse, status: number, body: unknown): void {
 }
 
 /** Constant-time comparison of the presented bearer token with the configured one. */
-function authorized(req: http.IncomingMessage, token: string): boolean {
+export function authorized(req: http.IncomingMessage, token: string): boolean {
   if (token === '') return true;
   const given = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
   const a = crypto.createHash('sha256').update(given).digest();

@@ -76,6 +76,7 @@ export class FallbackStore implements PacingStore {
   private probing = false;
   /** The provider of the latest decision: what the probe peeks. */
   private lastProvider = '';
+  private failures = 0;
 
   constructor(
     private readonly primary: PacingStore,
@@ -83,6 +84,11 @@ export class FallbackStore implements PacingStore {
   ) {
     this.clock = o.clock ?? Date.now;
     this.local = new MemoryStore(this.clock);
+  }
+
+  /** Calls to the primary that failed (answered by the policy), since this store was made. */
+  get errors(): number {
+    return this.failures;
   }
 
   /** True while the primary is considered down. */
@@ -105,6 +111,7 @@ export class FallbackStore implements PacingStore {
       return await primary();
     } catch (err) {
       const now = this.clock();
+      this.failures += 1;
       if (this.downSince === 0) {
         this.downSince = now;
         this.o.log('error', `paceline: shared store failed (${what}: ${(err as Error).message}); on_store_error=${this.o.policy} until it answers again`);
@@ -120,7 +127,10 @@ export class FallbackStore implements PacingStore {
     this.probing = true;
     this.primary.peek([], this.lastProvider).then(
       () => this.resume(),
-      () => (this.retryAt = this.clock() + this.o.retryMs),
+      () => {
+        this.failures += 1;
+        this.retryAt = this.clock() + this.o.retryMs;
+      },
     ).finally(() => (this.probing = false));
   }
 

@@ -7,6 +7,9 @@ import constants from 'haraka-constants';
 import * as plugin from '../../plugins/paceline';
 import { packageRoot } from '../../lib/config/package-root';
 import type { HMail } from '../../lib/haraka/types';
+import http from 'node:http';
+import { freePort } from '../helpers/ports';
+import { parseExposition, total } from '../helpers/prom';
 
 const YAML = `
 sources:
@@ -254,4 +257,41 @@ t.test('"Tried all MXs" counts against the source: logged, marked down, written 
   t.match(JSON.parse(fs.readFileSync(file, 'utf8')), { sources: [] });
   (self.shutdown as () => void).call(self);
   t.notOk(fs.existsSync(file), 'removed when the process stops');
+});
+
+t.test('[metrics] with one process: the plugin serves GET /metrics; a reload that moves it warns and keeps it where it is', async (t) => {
+  const port = await freePort();
+  const { self, logs, dir } = makePlugin(YAML, `[main]\nmax_hold=1h\n[metrics]\nlisten=127.0.0.1:${port}\n`);
+  t.teardown(() => (self.shutdown as () => void).call(self));
+  const status = (p: number) =>
+    new Promise<number>((resolve) => {
+      http.get({ host: '127.0.0.1', port: p, path: '/metrics' }, (res) => (res.resume(), resolve(res.statusCode ?? 0))).on('error', () => resolve(0));
+    });
+  const waitLog = async (re: RegExp) => {
+    for (let i = 0; i < 300 && !logs.some((l) => re.test(l)); i++) await new Promise((r) => setTimeout(r, 50));
+    return logs.some((l) => re.test(l));
+  };
+  t.ok(await waitLog(/paceline: metrics on http:\/\/127\.0\.0\.1:\d+\/metrics/), 'logs where it listens');
+  t.equal(await status(port), 200, 'the endpoint answers');
+  const other = await freePort();
+  fs.writeFileSync(path.join(dir, 'config', 'paceline.ini'), `[main]\nmax_hold=1h\n[metrics]\nlisten=127.0.0.1:${other}\n`);
+  t.ok(await waitLog(/\[metrics\] settings changed; they take effect when Haraka restarts/), 'a reload that changes [metrics] warns');
+  t.equal(await status(port), 200, 'the endpoint stays where it was');
+  t.equal(await status(other), 0, 'nothing listens on the new address');
+});
+
+t.test('metrics: a decision and a delivery are counted, even when the store cannot record the outcome', async (t) => {
+  const { self } = makePlugin(YAML.replace('"1/h"', 'unlimited'));
+  const state = self.paceline as { engine: { outcome: () => Promise<never> }; metrics: { registry: { metrics(): Promise<string> } } };
+  const ok = { ...hmail('contoso.test'), notes: {} } as HMail;
+  const lost = { ...hmail('contoso.test'), notes: {} } as HMail;
+  t.same((await call(self, 'hook_send_email', ok)).code, undefined);
+  t.same((await call(self, 'hook_send_email', lost)).code, undefined);
+  await call(self, 'hook_delivered', ok, []);
+  state.engine.outcome = () => Promise.reject(new Error('store down'));
+  t.same(await call(self, 'hook_delivered', lost, []), { code: undefined, msg: undefined }, 'answers CONT');
+  const text = await state.metrics.registry.metrics();
+  t.match(text, /^paceline_decisions_total\{action="send",reason="free_slot"\} 2$/m, 'two send decisions');
+  const f = parseExposition(text);
+  t.equal(total(f, 'paceline_deliveries_total', { provider: 'microsoft365' }), 2, 'both deliveries counted');
 });

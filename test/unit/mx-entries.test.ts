@@ -49,7 +49,7 @@ const host = (address: string, configured: boolean): MxHost => ({
   v6: [],
   ...(configured ? { configured: true as const } : {}),
 });
-const send = (hosts: MxHost[]): Extract<Decision, { action: 'send' }> => ({ action: 'send', source, provider: 'p', hosts, why: 'test' });
+const send = (hosts: MxHost[]): Extract<Decision, { action: 'send' }> => ({ action: 'send', source, provider: 'p', hosts, reason: 'free_slot', why: 'test' });
 
 t.test('mxEntries: from_dns except on a static_mx route to a local address', async (t) => {
   const [local] = mxEntries(send([host('127.0.0.1', true)]));
@@ -60,7 +60,7 @@ t.test('mxEntries: from_dns except on a static_mx route to a local address', asy
 
 t.test('mxEntries: an overflow relay at a local address has no from_dns; one given by name or remote keeps it', async (t) => {
   const relay = (address: string): Extract<Decision, { action: 'send' }> => ({
-    action: 'send', source: { name: `relay:${address}`, limits: new Map(), poolLimits: new Map() }, provider: 'p', relay: true, why: 'test',
+    action: 'send', source: { name: `relay:${address}`, limits: new Map(), poolLimits: new Map() }, provider: 'p', relay: true, reason: 'relay', why: 'test',
     hosts: [{ host: address, priority: 0, port: 10025, v4: [], v6: [] }],
   });
   t.same(mxEntries(relay('127.0.0.1')), [{ exchange: '127.0.0.1', priority: 0, port: 10025 }], 'local address: no from_dns');
