@@ -8,7 +8,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { describeRedis, type RedisSettings } from '../config/redis-settings';
 import { createRedisClient, whenReady } from '../store/redis-client';
-import { redact, secretsOf } from '../store/redis-url';
+import { redact, secretsOf } from '../config/redis-url';
 
 /** One finding: `error` makes check exit 1, `warning` is printed but passes. */
 export interface Finding {

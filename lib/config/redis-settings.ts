@@ -3,9 +3,8 @@
 import fs from 'node:fs';
 import { parseDurationMs } from '../core/duration';
 import type { IssueList } from './errors';
-import type { RedisAddress, RedisConnectionSettings } from '../store/redis-client';
-import type { OnStoreError } from '../store/fallback';
-import { maskUrl, parseRedisUrl } from '../store/redis-url';
+import type { OnStoreError, RedisAddress, RedisConnectionSettings } from './types';
+import { maskUrl, parseRedisUrl } from './redis-url';
 
 /** Keys of [redis]; all read as strings here and parsed below. */
 export const REDIS_KEYS = [

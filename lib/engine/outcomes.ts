@@ -13,7 +13,7 @@ import type { Config } from '../config/types';
 import type { Ticket } from './engine';
 import type { LaneRef, PacingStore } from '../store/types';
 import { bindError } from './bind-check';
-import { type FailureReport, SourceHealth } from './source-health';
+import { type FailureReport, SourceHealth } from '../core/source-health';
 import { type LeaseIdentity, LeaseKeeper, localIdentity } from './lease-keeper';
 
 /** What a classifier says about one reply. */

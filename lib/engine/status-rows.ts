@@ -10,7 +10,7 @@ import type { Config } from '../config/types';
 import type { LaneRef } from '../store/types';
 import { dayNumber, zoneOffsetMs } from '../core/day';
 import { scheduleDay, type WarmRecord } from '../core/warmup';
-import type { SourceTrouble } from './source-health';
+import type { SourceTrouble } from '../core/source-health';
 import { plainLaneView, scheduleOf, warmLaneView, type LaneView } from './warmup-limits';
 
 export interface StatusRow {
@@ -105,7 +105,7 @@ export function statusTable(rows: readonly StatusRow[]): string[] {
   return [line(head), ...cells.map(line)];
 }
 
-/** A source with failures in a row in one Haraka process (per process: see lib/engine/source-health.ts). */
+/** A source with failures in a row in one Haraka process (per process: see lib/core/source-health.ts). */
 export type SourceRow = SourceTrouble & { readonly pid: number };
 
 /** One line per source with failures: down until when, or being retried, and why. */

@@ -26,7 +26,8 @@ import type { Control, ControlRequest, ControlTarget } from '../core/control';
 import { MemoryStore } from './memory';
 import { laneKey, type LaneRef, type PacingStore, type StoreResult } from './types';
 
-export type OnStoreError = 'local' | 'delay' | 'allow';
+import type { OnStoreError } from '../config/types';
+export type { OnStoreError };
 
 export interface FallbackOptions {
   readonly policy: OnStoreError;

@@ -12,10 +12,10 @@ import { MemoryStore } from './memory';
 import { restoreState, startPersisting, STATE_FILE } from './memory-file';
 import { RedisStore } from './redis';
 import { createRedisClient } from './redis-client';
-import { redact, secretsOf } from './redis-url';
+import { redact, secretsOf } from '../config/redis-url';
 import type { LaneRef, PacingStore } from './types';
 import type { WarmRecord } from '../core/warmup';
-import type { SourceHealth, SourceTrouble } from '../engine/source-health';
+import type { SourceHealth, SourceTrouble } from '../core/source-health';
 import { asControl, type Control } from '../core/control';
 
 export interface StoreLog {
@@ -166,7 +166,7 @@ export interface SourcesSnapshot {
 }
 
 /**
- * Source down marks live in each process (lib/engine/source-health.ts), whatever the
+ * Source down marks live in each process (lib/core/source-health.ts), whatever the
  * store: each process writes its own `<dir>/paceline-sources-<pid>.json`
  * every `everyMs` and whenever `write()` is called (a source marked down or
  * back), for `paceline status`. `stop()` ends it and removes the file.

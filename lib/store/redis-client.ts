@@ -10,36 +10,10 @@ import fs from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { RedisStore } from './redis';
-import { parseRedisUrl } from './redis-url';
+import { parseRedisUrl } from '../config/redis-url';
 
-/** Host and port of a Sentinel or a Cluster seed node. */
-export interface RedisAddress {
-  readonly host: string;
-  readonly port: number;
-}
-
-/** Where Redis is and how to log in; exactly one of `url`, `sentinel`, `cluster`. */
-export interface RedisConnectionSettings {
-  /** One server: `redis://[user:password@]host:6379[/db]` or `rediss://...` (TLS); user and password %-encoded. */
-  readonly url?: string;
-  /** A Sentinel-managed master: its name and some of its sentinels. */
-  readonly sentinel?: { readonly name: string; readonly sentinels: readonly RedisAddress[]; readonly username?: string; readonly password?: string };
-  /** A Redis Cluster: some of its nodes (the rest are discovered). */
-  readonly cluster?: readonly RedisAddress[];
-  /** ACL user and password (override those in the URL). */
-  readonly username?: string;
-  readonly password?: string;
-  /** Database number (standalone and Sentinel only; a Cluster has only 0). */
-  readonly db?: number;
-  /** TLS to Redis: true, or PEM files (CA to trust, client certificate and key) and the server name to check. */
-  readonly tls?:
-    | boolean
-    | { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string; readonly servername?: string };
-  /** Longest wait for one command's reply, ms; then the command fails. */
-  readonly commandTimeoutMs: number;
-  /** Longest wait for a connection, ms. */
-  readonly connectTimeoutMs?: number;
-}
+import type { RedisAddress, RedisConnectionSettings } from '../config/types';
+export type { RedisAddress, RedisConnectionSettings };
 
 /** A PEM file's content; the error names the key, not the path (a private key's path is not shown). */
 function readPem(file: string, key: string): Buffer {

@@ -47,9 +47,8 @@ t.test('the simulator', async (t) => {
     t.same(again.report, first.report);
   });
 
-  t.test('runs a short scenario in a few seconds', async (t) => {
-    t.ok(first.seconds < 60, `three strategies over 0.5 h took ${first.seconds.toFixed(1)} s (two runs side by side)`);
-  });
+  // how long a run takes is a benchmark's business (npm run bench), not a timed test's
+  t.comment(`three strategies over 0.5 h took ${first.seconds.toFixed(1)} s (two runs side by side)`);
 
   t.test('paceline delivers every message exactly once: none lost, none twice', async (t) => {
     for (const [what, p] of [['0.5 h', shipped]] as const) {

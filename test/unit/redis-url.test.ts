@@ -9,7 +9,7 @@ import t from 'tap';
 import { buildConfig } from '../../lib/config/load';
 import { ConfigError, formatIssue } from '../../lib/config/errors';
 import { describeRedis } from '../../lib/config/redis-settings';
-import { maskUrl, parseRedisUrl, redact } from '../../lib/store/redis-url';
+import { maskUrl, parseRedisUrl, redact } from '../../lib/config/redis-url';
 
 /** Every character with a meaning in a URL, plus space, quotes and backslash. */
 export const SPECIAL = [...':/?#[]@!$&\'()*+,;=% "\\<>^`{|}'];

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { SourceHealth } from '../../lib/engine/source-health';
+import { SourceHealth } from '../../lib/core/source-health';
 import { bindError } from '../../lib/engine/bind-check';
 import { unreachedOf } from '../../lib/haraka/glue';
 import { sourceLines } from '../../lib/engine/status-rows';
