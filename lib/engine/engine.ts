@@ -14,7 +14,7 @@ import type { Config, Pool, Source } from '../config/types';
 import { rank } from '../core/rank';
 import { type Control, describeTarget, pauseOn, targetKey } from '../core/control';
 import type { MxHost, MxResolver } from './mx';
-import { type Classifier, Outcomes, rulesClassifier } from './outcomes';
+import { type Classifier, Outcomes } from './outcomes';
 import type { LaneRef, PacingStore } from '../store/types';
 import { type LaneView, plainLaneView, WarmupLimits } from './warmup-limits';
 import type { LeaseIdentity } from './lease-keeper';
@@ -197,8 +197,11 @@ function unpaused(all: readonly Candidate[], controls: readonly Control[], provi
   return free.length > 0 ? { free } : { free, ...(pause ? { pause } : {}) };
 }
 
-export class Engine extends Outcomes {
+export class Engine {
   private turn = 0;
+
+  /** What happens after an attempt (replies, reactions, leases, source health): its own part, shared by reference. */
+  readonly outcomes: Outcomes;
 
   private controlCache: { at: number; list: readonly Control[] } | undefined;
 
@@ -217,23 +220,46 @@ export class Engine extends Outcomes {
   private readonly warmup: WarmupLimits;
 
   constructor(
-    config: Config,
-    store: PacingStore,
+    private config: Config,
+    private readonly store: PacingStore,
     private readonly mx: MxResolver,
-    clock: () => number = Date.now,
+    private readonly clock: () => number = Date.now,
     classifier?: Classifier,
     identity?: LeaseIdentity,
   ) {
-    super(config, store, clock, classifier, identity);
+    this.outcomes = new Outcomes(config, store, clock, classifier, identity);
     this.warmup = new WarmupLimits(store);
+  }
+
+  get current(): Config {
+    return this.config;
+  }
+
+  /** This process's sources that reach no MX host (see lib/core/source-health.ts). */
+  get health(): Outcomes['health'] {
+    return this.outcomes.health;
+  }
+
+  /** The leases of this process's deliveries in flight. */
+  get leases(): Outcomes['leases'] {
+    return this.outcomes.leases;
+  }
+
+  /** Records an attempt's end (see Outcomes.outcome). */
+  outcome(...args: Parameters<Outcomes['outcome']>): ReturnType<Outcomes['outcome']> {
+    return this.outcomes.outcome(...args);
+  }
+
+  /** Renews the leases of the deliveries in flight (see Outcomes.renewLeases). */
+  renewLeases(): Promise<number> {
+    return this.outcomes.renewLeases();
   }
 
   /** Swaps the whole config at once (a reload); state in the store carries on. */
   reconfigure(config: Config, classifier?: Classifier): void {
     this.config = config;
     this.warmup.reset();
-    this.health.reconfigure({ downAfter: config.settings.sourceDownAfter, downMs: config.settings.sourceDownMs });
-    this.classifier = classifier ?? rulesClassifier(config.rules);
+    this.outcomes.reconfigure(config, classifier);
     this.mx.reconfigure({ cacheMaxMs: config.settings.dnsCacheMaxMs, negativeMs: config.settings.dnsNegativeMs, staticMx: config.staticMx });
   }
 

@@ -100,7 +100,7 @@ export class LeaseKeeper {
  * deliveries died with it), then renews the leases of the deliveries in
  * flight every third of `lease_ttl`. Returns a function that stops renewing.
  */
-export function startLeases(engine: Outcomes, log: StoreLog): () => void {
+export function startLeases(engine: Pick<Outcomes, 'leases' | 'renewLeases' | 'current'>, log: StoreLog): () => void {
   const { node, boot } = engine.leases.identity;
   engine.leases.releaseEarlierBoots().then(
     (n) => log('notice', `paceline: node ${node} boot ${boot}: released ${n} leases of its earlier boots`),

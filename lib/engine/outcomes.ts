@@ -110,6 +110,13 @@ export class Outcomes {
     return this.config;
   }
 
+  /** A reload: the new config and its reply rules (or the given classifier). */
+  reconfigure(config: Config, classifier?: Classifier): void {
+    this.config = config;
+    this.health.reconfigure({ downAfter: config.settings.sourceDownAfter, downMs: config.settings.sourceDownMs });
+    this.classifier = classifier ?? rulesClassifier(config.rules);
+  }
+
   /** Records an attempt's end; returns what it did, or null when the message had no lane. */
   async outcome(ticket: Ticket, attempt: Attempt): Promise<OutcomeReport | null> {
     const lease = ticket.lease;
