@@ -1,6 +1,5 @@
 /** `paceline check [HARAKA_DIR]`: validate the config a Haraka server would load. */
 
-import path from 'node:path';
 import { formatDurationMs } from '../core/duration';
 import { formatRate } from '../core/rate';
 import { ConfigError, formatIssue } from '../config/errors';
@@ -8,6 +7,7 @@ import { laneLimits } from '../config/lane-limits';
 import { loadConfigFromDir } from '../config/load';
 import type { Config } from '../config/types';
 import { bindError } from '../engine/bind-check';
+import { harakaDir } from './args';
 
 export interface Output {
   out(line: string): void;
@@ -31,7 +31,7 @@ function summary(config: Config): string[] {
   return lines;
 }
 
-export const CHECK_USAGE = 'usage: paceline check [HARAKA_DIR] [--no-bind]';
+export const CHECK_USAGE = 'usage: paceline check [--config HARAKA_DIR | HARAKA_DIR] [--no-bind]';
 
 /** Sources whose address cannot be bound on this host, as problem lines ("source x: cannot bind ..."). */
 async function unbindable(config: Config): Promise<string[]> {
@@ -45,13 +45,21 @@ async function unbindable(config: Config): Promise<string[]> {
  * be bound here, unless --no-bind), 2 unreadable or bad arguments.
  */
 export async function check(args: readonly string[], io: Output): Promise<number> {
-  const noBind = args.includes('--no-bind');
-  const rest = args.filter((a) => a !== '--no-bind');
-  if (rest.some((a) => a.startsWith('-')) || rest.length > 1) {
-    io.err(CHECK_USAGE);
+  let noBind = false;
+  let config: string | undefined;
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    if (a === '--no-bind') noBind = true;
+    else if (a === '--config') config = args[++i] ?? '';
+    else rest.push(a);
+  }
+  const where = rest.some((a) => a.startsWith('-')) || rest.length > 1 ? 'unknown option or extra argument' : harakaDir(rest[0], config);
+  if (typeof where === 'string') {
+    io.err(`paceline check: ${where}\n${CHECK_USAGE}`);
     return 2;
   }
-  const dir = path.resolve(rest[0] ?? '.');
+  const { dir } = where;
   try {
     const config = loadConfigFromDir(dir);
     const problems = noBind ? [] : await unbindable(config);

@@ -12,6 +12,7 @@ import { dayNumber, zoneOffsetMs } from '../core/day';
 import { scheduleDay, type WarmRecord } from '../core/warmup';
 import type { SourceTrouble } from './source-health';
 import { plainLaneView, scheduleOf, warmLaneView, type LaneView } from './warmup-limits';
+import { stateDetail, type StateDetail } from './status-state';
 
 export interface StatusRow {
   source: string;
@@ -28,8 +29,12 @@ export interface StatusRow {
   inFlight: number;
   /** Seconds until the next free slot (0 = free now), a warming source's active hours included. */
   nextFreeS: number;
-  /** ok, slowed (pace factor), paused, capped, blocked. */
+  /** When the next slot is free, ISO (now when free now). */
+  nextFreeAt: string;
+  /** ok, slowed (pace factor), paused, capped, blocked: for people. */
   state: string;
+  /** The same state as machine fields (see status-state.ts). */
+  detail: StateDetail;
   factor: number;
   /** The pace factor learnt from what the provider accepted (see [adapt] accepted_share); null when none. */
   knownGood: number | null;
@@ -81,7 +86,9 @@ export function statusRows(config: Config, lanes: ReadonlyArray<{ lane: LaneRef;
       sentToday: s.dayCount,
       inFlight: s.leases.length,
       nextFreeS: Math.max(0, Math.ceil((freeAt - now) / 1000)),
+      nextFreeAt: new Date(Math.max(freeAt, now)).toISOString(),
       state: stateOf(s, limits, now),
+      detail: stateDetail(s, limits, now),
       factor: s.factor,
       knownGood: s.known > 0 ? s.known : null,
       ...(schedule && view.warm ? { warmup: { schedule: schedule.name, progression: schedule.progression, day: view.warm.day, cap: view.warm.cap } } : {}),
@@ -102,6 +109,12 @@ export function statusTable(rows: readonly StatusRow[]): string[] {
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] as string).length)));
   const line = (c: string[]) => c.map((x, i) => x.padEnd(widths[i] as number)).join('  ').trimEnd();
   return [line(head), ...cells.map(line)];
+}
+
+/** A row as `status --json` prints it: `state` the machine fields, `stateText` the words. */
+export function jsonRow(row: StatusRow): Omit<StatusRow, 'state' | 'detail'> & { state: StateDetail; stateText: string } {
+  const { state, detail, ...rest } = row;
+  return { ...rest, state: detail, stateText: state };
 }
 
 /** A source with failures in a row in one Haraka process (per process: see lib/source-health.ts). */

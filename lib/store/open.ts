@@ -49,12 +49,15 @@ export function openStore(config: Config, clock: () => number, log: StoreLog): {
 /** Name of the file the memory store's lanes are written to, in the Haraka directory, for `paceline status`. */
 export const SNAPSHOT_FILE = 'paceline-status.json';
 
+/** How often the memory store's snapshot is written (ms); `status` calls one older than 3 × this stale. */
+export const SNAPSHOT_EVERY_MS = 10_000;
+
 /**
  * With the memory store, nothing outside the Haraka process can read the
  * lanes: write them to `<dir>/paceline-status.json` every `everyMs`
  * (atomically, by rename). Returns a function that stops it.
  */
-export function startSnapshots(store: PacingStore, dir: string, everyMs = 10_000): () => void {
+export function startSnapshots(store: PacingStore, dir: string, everyMs = SNAPSHOT_EVERY_MS): () => void {
   const file = path.join(dir, SNAPSHOT_FILE);
   const write = async () => {
     try {
