@@ -1,0 +1,176 @@
+/**
+ * `paceline status` as an operator scripts it, on a real Haraka with the
+ * memory store: one lane paused by a throttle reply and one that is fine;
+ * --json's machine state (kind, until as ISO), the filters, --config as the
+ * positional form, --watch re-printing until killed, --version, and a
+ * snapshot whose Haraka was killed reported gone and then stale.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { startHaraka } from '../helpers/haraka';
+import { startReceiver } from '../helpers/receiver';
+import { sendMany, type MailSpec } from '../helpers/client';
+import { main } from '../../lib/cli/main';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+
+interface Lane {
+  source: string;
+  provider: string;
+  sentToday: number;
+  nextFreeAt: string;
+  stateText: string;
+  state: { kind: string; kinds: string[]; until: string | null; pausedUntil: string | null };
+}
+interface Status {
+  at: string;
+  notes: string[];
+  snapshot: { pid: number | null; pidAlive: boolean | null; stale: boolean; ageS: number; writtenAt: string } | null;
+  lanes: Lane[];
+}
+
+async function run(args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, out, err };
+}
+
+async function status(dir: string, ...more: string[]): Promise<Status> {
+  const r = await run(['status', '--config', dir, '--json', ...more]);
+  if (r.code !== 0) throw new Error(`status exit ${r.code}: ${r.err.join('\n')}`);
+  return JSON.parse(r.out[0] as string) as Status;
+}
+
+/** Polls `status --json` until `ok` holds; fails with the last status after `timeoutMs`. */
+async function until(dir: string, ok: (s: Status) => boolean, timeoutMs: number): Promise<Status> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const s = await status(dir).catch(() => null);
+    if (s && ok(s)) return s;
+    if (Date.now() > end) throw new Error(`status never got there: ${JSON.stringify(s)}`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+t.test('status --json, filters, --watch and a killed Haraka', async (t) => {
+  let accepted = 0;
+  const ms = await startReceiver({
+    reply: (ctx) => (ctx.stage === 'mail' && accepted++ >= 3 ? { code: 451, message: '4.7.500 Server busy. Please try again later from [127.0.0.2]' } : null),
+  });
+  const partner = await startReceiver();
+  t.teardown(() => ms.close());
+  t.teardown(() => partner.close());
+  const haraka = await startHaraka({
+    name: 'status-cli',
+    plugins: ['test_relay', 'paceline'],
+    files: {
+      'config/paceline.yaml': `
+sources:
+  s2: { address: 127.0.0.2 }
+  s3: { address: 127.0.0.3 }
+pools:
+  default: { sources: [s2] }
+  other: { sources: [s3] }
+providers:
+  partner: { mx: [mx.partner.test] }
+static_mx:
+  contoso.test:
+    - { host: contoso-test.mail.protection.outlook.com, address: 127.0.0.1, port: ${ms.port} }
+  partner.test:
+    - { host: mx.partner.test, address: 127.0.0.1, port: ${partner.port} }
+`,
+      // a long pause, so that the throttled lane is still paused when status reads it
+      'config/paceline.ini': '[main]\npool_header_unauthenticated=*\n[adapt]\nstart=1\nthrottle_pause=4m\n',
+      'config/outbound.ini': '[main]\ntemp_fail_intervals=10m*10\nenable_tls=false\nlocal_mx_ok=true\n',
+    },
+  });
+  t.teardown(() => haraka.stop());
+
+  const msgs: MailSpec[] = [];
+  for (let i = 0; i < 6; i++) msgs.push({ from: 's@paceline.test', to: [`a${i}@contoso.test`], messageId: `<ms-${i}@paceline.test>` });
+  for (let i = 0; i < 4; i++) {
+    msgs.push({ from: 's@paceline.test', to: [`p${i}@partner.test`], messageId: `<p-${i}@paceline.test>`, headers: { 'X-Paceline-Pool': 'other' } });
+  }
+  await sendMany(haraka.port, msgs, 4);
+  await partner.waitFor(4, 60_000);
+  await ms.waitFor(3, 60_000);
+  const paused = (s: Status) => s.lanes.some((l) => l.source === 's2' && l.provider === 'microsoft365' && l.state.kind === 'paused');
+  const before = await until(haraka.dir, (s) => paused(s) && s.lanes.some((l) => l.source === 's3' && l.sentToday === 4), 40_000);
+  t.ok(ms.rejections.length >= 1, `the receiver throttled s2 (${ms.rejections.length} replies)`);
+
+  t.equal(before.snapshot?.pid, haraka.pid, 'the snapshot names the Haraka process that wrote it');
+  t.equal(before.snapshot?.pidAlive, true);
+  t.equal(before.snapshot?.stale, false);
+  t.same(before.notes, [], 'no note while Haraka runs');
+  t.ok(Math.abs(Date.parse(before.at) - Date.now()) < 60_000, `at is an ISO time (${before.at})`);
+  const s2 = before.lanes.find((l) => l.source === 's2' && l.provider === 'microsoft365');
+  t.match(s2?.stateText, /^paused \d+s/, 'the words beside the machine fields');
+  const pauseEnd = Date.parse(s2?.state.until ?? '');
+  t.ok(pauseEnd > Date.parse(before.at) + 2 * 60_000, `paused until about 4 min on (${s2?.state.until})`);
+  t.equal(s2?.state.pausedUntil, s2?.state.until);
+  t.ok(Date.parse(s2?.nextFreeAt ?? '') >= pauseEnd, `its next slot is after the pause (${s2?.nextFreeAt})`);
+  const s3 = before.lanes.find((l) => l.source === 's3' && l.provider === 'partner');
+  t.match(s3, { sentToday: partner.deliveries.length, stateText: 'ok', state: { kind: 'ok', kinds: ['ok'], until: null } });
+
+  // filters
+  const lanesOf = (s: Status) => s.lanes.map((l) => `${l.source}|${l.provider}`).sort();
+  t.same(lanesOf(await status(haraka.dir, '--state', 'paused')), ['s2|microsoft365'], '--state paused');
+  t.same(lanesOf(await status(haraka.dir, '--provider', 'partner')), ['s3|partner'], '--provider partner');
+  t.ok(lanesOf(await status(haraka.dir, '--source', 's3')).every((k) => k.startsWith('s3|')), '--source s3');
+  t.notOk(lanesOf(await status(haraka.dir, '--state', 'ok')).includes('s2|microsoft365'), '--state ok leaves the paused lane out');
+  const text = await run(['status', haraka.dir, '--state', 'paused']);
+  t.equal(text.code, 0);
+  t.match(text.out[0], /^paceline status from .*: 1 lane$/, 'the positional form, filtered');
+  const bad = await run(['status', haraka.dir, '--state', 'sleepy']);
+  t.equal(bad.code, 2, 'an unknown state is a usage error');
+  t.match(bad.err.join('\n'), /--state needs one of blocked, paused, capped, connections, slowed, ok[\s\S]*usage: paceline status/);
+  const flag = await run(['status', haraka.dir, '--frobnicate']);
+  t.equal(flag.code, 2, 'an unknown flag is a usage error');
+  t.match(flag.err.join('\n'), /unknown option --frobnicate/);
+  const noSource = await run(['status', '--config', haraka.dir, '--source', 'nosuch']);
+  t.equal(noSource.code, 1);
+  t.match(noSource.err.join('\n'), /no source "nosuch" \(sources: .*s2.*\)/);
+
+  // --config and the positional form read the same directory, for check too
+  t.equal((await run(['check', '--config', haraka.dir])).code, 0, 'check --config DIR');
+  t.same(
+    (await run(['check', '--config', haraka.dir])).out,
+    (await run(['check', haraka.dir])).out,
+    'check --config DIR prints what check DIR prints',
+  );
+  const version = await run(['--version']);
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  t.same(version.out, [`paceline ${pkg.version}`], "--version prints package.json's version");
+
+  // --watch --count N prints N times; --watch alone re-prints until it is killed
+  const counted = await run(['status', haraka.dir, '--json', '--watch', '1', '--count', '2']);
+  t.equal(counted.code, 0);
+  t.equal(counted.out.length, 2, 'two prints');
+  t.ok(counted.out.every((l) => Array.isArray((JSON.parse(l) as Status).lanes)), 'each a JSON line');
+  const watcher = spawn(process.execPath, [path.join(ROOT, 'dist', 'bin', 'paceline.js'), 'status', '--config', haraka.dir, '--watch', '1']);
+  let watched = '';
+  watcher.stdout.on('data', (d: Buffer) => (watched += d.toString()));
+  const prints = () => (watched.match(/^paceline status from/gm) ?? []).length;
+  const watchEnd = Date.now() + 30_000;
+  while (prints() < 3 && Date.now() < watchEnd) await new Promise((r) => setTimeout(r, 200));
+  t.ok(watcher.exitCode === null, 'still watching after several prints');
+  const exited = new Promise<NodeJS.Signals | null>((r) => watcher.on('exit', (_c, sig) => r(sig)));
+  watcher.kill('SIGINT');
+  t.equal(await exited, 'SIGINT', 'an interrupt ends it');
+  t.ok(prints() >= 3, `re-printed (${prints()} prints)`);
+
+  // Haraka killed: its snapshot stays, its pid is gone; past 3 × 10 s it is stale too
+  await haraka.stop('SIGKILL');
+  const gone = await status(haraka.dir);
+  t.equal(gone.snapshot?.pidAlive, false, 'the writer is gone');
+  t.match(gone.notes, [new RegExp(`the Haraka process that wrote this snapshot \\(pid ${haraka.pid}\\) is gone`)]);
+  const goneText = await run(['status', haraka.dir]);
+  t.match(goneText.out[1], /^note: the Haraka process that wrote this snapshot .* is gone/, 'the table says so too');
+  const stale = await until(haraka.dir, (s) => s.snapshot?.stale === true, 60_000);
+  t.ok((stale.snapshot?.ageS ?? 0) >= 30, `stale past 30 s (${stale.snapshot?.ageS} s)`);
+  t.match(stale.notes, [/is gone/, /^stale: the snapshot is \d+ s old \(it is written every 10 s\)$/]);
+  t.ok(stale.lanes.some((l) => l.source === 's2'), 'the last numbers are still shown');
+});
