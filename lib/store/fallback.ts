@@ -227,6 +227,15 @@ export class FallbackStore implements PacingStore {
     return this.run('sourceStart', () => this.primary.sourceStart(source, today), () => this.local.sourceStart(source, today));
   }
 
+  /** While the primary is down, counted locally: those counts stay in this process (status shows the primary's). */
+  tally(lane: LaneRef, names: readonly string[], dayOffsetMs: number): Promise<void> {
+    return this.run('tally', () => this.primary.tally(lane, names, dayOffsetMs), () => this.local.tally(lane, names, dayOffsetMs));
+  }
+
+  tallies(lanes: readonly LaneRef[]) {
+    return this.run('tallies', () => this.primary.tallies(lanes), () => this.local.tallies(lanes));
+  }
+
   lanes() {
     return this.run('lanes', () => this.primary.lanes(), () => this.local.lanes());
   }

@@ -7,6 +7,7 @@
 import { react, type ReactEvent, type ReactParams } from '../core/adapt';
 import { acquire, claim, emptyLane, nextFreeAt, release, type AcquireRequest, type ClaimRequest, type LaneLimits, type LaneState } from '../core/lane';
 import { emptyProvider, providerDelivered, recordThrottle, takeProbe, type IncidentParams, type ProviderState } from '../core/provider-state';
+import { addTally, type TallyFields } from '../core/tally';
 import type { WarmRecord } from '../core/warmup';
 import { laneKey, type LaneRef, type PacingStore, type StoreResult } from './types';
 
@@ -19,6 +20,7 @@ export class MemoryStore implements PacingStore {
   private readonly hits = new Map<string, number[]>();
   private readonly warm = new Map<string, WarmRecord>();
   private readonly starts = new Map<string, number>();
+  private readonly counts = new Map<string, TallyFields>();
   private lastSweep = 0;
 
   /** `clock` returns epoch ms; tests inject a fake one. */
@@ -41,6 +43,8 @@ export class MemoryStore implements PacingStore {
       if (now - touched > IDLE_MS && pending < now && state.blockedAt === 0) this.states.delete(key);
     }
     for (const [key, times] of this.hits) if (times.every((t) => now - t > IDLE_MS)) this.hits.delete(key);
+    // a lane's counters outlive its state by the same idle time as in Redis (two days)
+    for (const [key, fields] of this.counts) if (Object.keys(addTally(fields, [], now, 0)).length === 0) this.counts.delete(key);
   }
 
   /** Snapshots are the stored objects themselves: core functions never mutate their input. */
@@ -121,6 +125,15 @@ export class MemoryStore implements PacingStore {
     return today;
   }
 
+  async tally(lane: LaneRef, names: readonly string[], dayOffsetMs: number): Promise<void> {
+    const key = laneKey(lane);
+    this.counts.set(key, addTally(this.counts.get(key) ?? {}, names, this.clock(), dayOffsetMs));
+  }
+
+  async tallies(lanes: readonly LaneRef[]) {
+    return { now: this.clock(), value: lanes.map((l) => ({ ...(this.counts.get(laneKey(l)) ?? {}) })) };
+  }
+
   async lanes() {
     return { now: this.clock(), value: [...this.states.values()].map(({ lane, state }) => ({ lane, state: structuredClone(state) })) };
   }
@@ -129,5 +142,6 @@ export class MemoryStore implements PacingStore {
     this.states.clear();
     this.providers.clear();
     this.hits.clear();
+    this.counts.clear();
   }
 }

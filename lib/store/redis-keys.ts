@@ -13,6 +13,7 @@
  *                                                    t:<source> (epoch ms)
  *   <prefix>v1:w:{<source>|<provider>}         HASH  warm-up record (WARM_FIELDS, day numbers)
  *   <prefix>v1:src:{<source>}                  STRING day number the source's warm-up started
+ *   <prefix>v1:t:{<source>|<provider>}         HASH  outcome counters (lib/core/tally.ts fields)
  *
  * The `{source|provider}` hash tag puts every key of a lane in one Cluster
  * slot, so each script touches one slot, and lanes spread over the slots.
@@ -65,6 +66,11 @@ export class RedisKeys {
   /** A lane's warm-up record. */
   warm(lane: LaneRef): string {
     return `${this.base}w:${this.tag(lane)}`;
+  }
+
+  /** A lane's outcome counters. */
+  tally(lane: LaneRef): string {
+    return `${this.base}t:${this.tag(lane)}`;
   }
 
   /** The day a source's warm-up started. */

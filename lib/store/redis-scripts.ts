@@ -84,6 +84,7 @@ const SCRIPTS = {
   'provider-peek': 1,
   'warm-save': 1,
   'source-start': 1,
+  tally: 1,
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;

@@ -14,6 +14,7 @@ import { Cluster, type Redis } from 'ioredis';
 import type { Effect, ReactEvent, ReactParams } from '../core/adapt';
 import type { AcquireRequest, ClaimRequest, LaneLimits, LaneState } from '../core/lane';
 import type { IncidentParams, ProviderState } from '../core/provider-state';
+import type { TallyFields } from '../core/tally';
 import type { WarmRecord } from '../core/warmup';
 import { decodeDecision, decodeProvider, decodeState, decodeWarm, durationArg, incidentArgs, item, limitArgs, reactArgs, WARM_FIELDS, warmArgs } from './redis-codec';
 import { RedisKeys } from './redis-keys';
@@ -130,6 +131,21 @@ export class RedisStore implements PacingStore {
 
   async sourceStart(source: string, today: number): Promise<number> {
     return Number(await this.run('source-start', [this.keys.sourceStart(source)], [String(today)]));
+  }
+
+  async tally(lane: LaneRef, names: readonly string[], dayOffsetMs: number): Promise<void> {
+    await this.run('tally', [this.keys.tally(lane)], [this.clock(), String(dayOffsetMs), ...names]);
+  }
+
+  /** One HGETALL per lane (each in its lane's slot), sent together. */
+  async tallies(lanes: readonly LaneRef[]): Promise<StoreResult<TallyFields[]>> {
+    const [now, ...hashes] = await Promise.all([this.serverNow(), ...lanes.map((l) => this.client.hgetall(this.keys.tally(l)))]);
+    const value = (hashes as Array<Record<string, string>>).map((h) => {
+      const fields: TallyFields = {};
+      for (const [field, n] of Object.entries(h)) if (field !== 'b') fields[field] = Number(n);
+      return fields;
+    });
+    return { now: now as number, value };
   }
 
   /** Every lane with state: SCAN of each master (each Cluster master in turn), then one peek per lane. */

@@ -9,6 +9,7 @@
 import type { Effect, ReactEvent, ReactParams } from '../core/adapt';
 import type { AcquireRequest, AcquireResult, ClaimRequest, LaneLimits, LaneState } from '../core/lane';
 import type { IncidentParams, ProviderState } from '../core/provider-state';
+import type { TallyFields } from '../core/tally';
 import type { WarmRecord } from '../core/warmup';
 
 /** A lane: one source × one provider. */
@@ -54,6 +55,10 @@ export interface PacingStore {
   /** The day a source's warm-up started: the stored one, else `today`, stored now. */
   sourceStart(source: string, today: number): Promise<number>;
   /** Every lane with state, for `paceline status`. */
+  /** Counts one attempt's outcome on a lane: 1 for each name, today (zone offset `dayOffsetMs`) and in this 5-minute bucket. */
+  tally(lane: LaneRef, names: readonly string[], dayOffsetMs: number): Promise<void>;
+  /** The stored outcome counter fields of some lanes (read them with readTally of lib/core/tally.ts). */
+  tallies(lanes: readonly LaneRef[]): Promise<StoreResult<TallyFields[]>>;
   lanes(): Promise<StoreResult<Array<{ lane: LaneRef; state: LaneState }>>>;
   close(): Promise<void>;
 }
