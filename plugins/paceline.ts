@@ -15,7 +15,7 @@ import { pluginClock } from '../lib/haraka/clock';
 import { logText } from '../lib/core/log-text';
 import { answerSeconds, describeConfig, headerPool, markExpired, MAX_HOLDS, memoryInClusterMode, messageOf, mxEntries, oneLine, replyOf, sourceHealthLine, storeChanged, unreachedOf, workerCount } from '../lib/haraka/glue';
 import { openStore, startSnapshots, startSourceSnapshots } from '../lib/store/open';
-import type { OutcomeReport } from '../lib/engine/outcomes';
+import type { Attempt, OutcomeReport } from '../lib/engine/outcomes';
 import type { LaneRef, PacingStore } from '../lib/store/types';
 
 interface PluginState {
@@ -167,7 +167,7 @@ function laneOf(hmail: HMail): LaneRef | undefined {
 }
 
 /** Records how an attempt ended; answers `next` with the lane's reopening time when a reaction closed it. */
-function ended(plugin: Plugin, hmail: HMail, attempt: { delivered: boolean; reply?: string; unreached?: boolean }, next: Next, retry: boolean): void {
+function ended(plugin: Plugin, hmail: HMail, attempt: Omit<Attempt, 'lane'>, next: Next, retry: boolean): void {
   const ticket = ticketOf(plugin, hmail);
   delete ticket.decision;
   const lane = laneOf(hmail);
@@ -220,11 +220,11 @@ export function hook_bounce(this: Plugin, next: Next, hmail: HMail, err: Error &
     const text = markExpired(hmail, decision.why);
     if (err) err.message = text;
     this.lognotice(`paceline bounced ${logText(hmail.todo.domain)}: ${logText(text, 1000)}`, hmail);
-    return ended(this, hmail, { delivered: false }, next, false);
+    return ended(this, hmail, { delivered: false, expired: true }, next, false);
   }
-  if (unreachedOf(err, err?.bounced_rcpt)) return ended(this, hmail, { delivered: false, unreached: true }, next, false);
+  if (unreachedOf(err, err?.bounced_rcpt)) return ended(this, hmail, { delivered: false, bounced: true, unreached: true }, next, false);
   const reply = replyOf(err, err?.bounced_rcpt);
-  ended(this, hmail, reply === undefined ? { delivered: false } : { delivered: false, reply }, next, false);
+  ended(this, hmail, reply === undefined ? { delivered: false, bounced: true } : { delivered: false, bounced: true, reply }, next, false);
 }
 
 export function shutdown(this: Plugin): void {

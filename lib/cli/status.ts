@@ -14,7 +14,8 @@ import type { WarmRecord } from '../core/warmup';
 import { jsonRow, sourceLines, statusRows, statusTable, type SourceRow, type StatusRow } from '../engine/status-rows';
 import { parseStateKind, type StateKind } from '../engine/status-state';
 import { openRedisStore } from '../store/redis-client';
-import type { LaneRef } from '../store/types';
+import { laneKey, type LaneRef } from '../store/types';
+import type { TallyFields } from '../core/tally';
 import { harakaDir } from './args';
 import type { Output } from './check';
 
@@ -37,6 +38,8 @@ type Lanes = {
   now: number;
   lanes: Array<{ lane: LaneRef; state: LaneState }>;
   warm: Map<string, WarmRecord>;
+  /** Outcome counter fields by lane key. */
+  tallies: Map<string, TallyFields>;
   from: string;
   snapshot: SnapshotInfo | null;
 };
@@ -69,14 +72,23 @@ async function readLanes(config: Config, dir: string): Promise<Lanes> {
     const store = await openRedisStore(r.connection, r.prefix);
     try {
       const { now, value } = await store.lanes();
-      return { now, lanes: value, warm: await warmRecords(store, value.map((l) => l.lane)), from: 'redis', snapshot: null };
+      const refs = value.map((l) => l.lane);
+      const counts = (await store.tallies(refs)).value;
+      const tallies = new Map(refs.map((l, i) => [laneKey(l), counts[i] ?? {}]));
+      return { now, lanes: value, warm: await warmRecords(store, refs), tallies, from: 'redis', snapshot: null };
     } finally {
       await store.close();
     }
   }
   const file = path.join(dir, SNAPSHOT_FILE);
   if (!fs.existsSync(file)) throw new Error(`no ${file}: is Haraka with paceline running in ${dir}? (the memory store writes it every 10 s)`);
-  const snap = JSON.parse(fs.readFileSync(file, 'utf8')) as { now: number; pid?: number; lanes: Lanes['lanes']; warm?: Array<[string, WarmRecord]> };
+  const snap = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+    now: number;
+    pid?: number;
+    lanes: Lanes['lanes'];
+    warm?: Array<[string, WarmRecord]>;
+    tallies?: Array<[string, TallyFields]>;
+  };
   const ageMs = Math.max(0, Date.now() - snap.now);
   const pid = typeof snap.pid === 'number' ? snap.pid : null;
   const snapshot: SnapshotInfo = {
@@ -87,7 +99,7 @@ async function readLanes(config: Config, dir: string): Promise<Lanes> {
     pidAlive: pid === null ? null : alive(pid),
     stale: ageMs > 3 * SNAPSHOT_EVERY_MS,
   };
-  return { now: snap.now, lanes: snap.lanes, warm: new Map(snap.warm ?? []), from: `${file} (written ${snapshot.ageS} s ago)`, snapshot };
+  return { now: snap.now, lanes: snap.lanes, warm: new Map(snap.warm ?? []), tallies: new Map(snap.tallies ?? []), from: `${file} (written ${snapshot.ageS} s ago)`, snapshot };
 }
 
 /** Warnings about the data: a snapshot too old to trust, or one whose writer is gone. */
@@ -145,8 +157,8 @@ function keep(o: StatusOptions, row: StatusRow): boolean {
 async function printOnce(o: StatusOptions, io: Output): Promise<void> {
   const config = loadConfigFromDir(o.dir);
   if (o.source && !config.sources.has(o.source)) throw new Error(`no source "${o.source}" (sources: ${[...config.sources.keys()].join(', ')})`);
-  const { now, lanes, warm, from, snapshot } = await readLanes(config, o.dir);
-  const rows = statusRows(config, lanes, now, warm).filter((r) => keep(o, r));
+  const { now, lanes, warm, tallies, from, snapshot } = await readLanes(config, o.dir);
+  const rows = statusRows(config, lanes, now, warm, tallies).filter((r) => keep(o, r));
   const sources: SourceRow[] = readSourceSnapshots(o.dir, Date.now())
     .flatMap((snap) => snap.sources.map((s) => ({ ...s, pid: snap.pid })))
     .filter((s) => !o.source || s.source === o.source);

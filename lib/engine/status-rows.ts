@@ -13,6 +13,8 @@ import { scheduleDay, type WarmRecord } from '../core/warmup';
 import type { SourceTrouble } from './source-health';
 import { plainLaneView, scheduleOf, warmLaneView, type LaneView } from './warmup-limits';
 import { stateDetail, type StateDetail } from './status-state';
+import { countsCell, outcomeCounts, type OutcomeCounts } from './status-counts';
+import type { TallyFields } from '../core/tally';
 
 export interface StatusRow {
   source: string;
@@ -38,6 +40,9 @@ export interface StatusRow {
   factor: number;
   /** The pace factor learnt from what the provider accepted (see [adapt] accepted_share); null when none. */
   knownGood: number | null;
+  /** What the lane's attempts came to today (in the configured zone) and in the last hour (55 to 60 min). */
+  today: OutcomeCounts;
+  lastHour: OutcomeCounts;
   /** A warming source's position: schedule, day, today's cap, progression. */
   warmup?: { schedule: string; progression: string; day: number; cap: number | null };
 }
@@ -67,9 +72,16 @@ function stateOf(s: LaneState, limits: LaneLimits, now: number): string {
 const orNull = (n: number | undefined): number | null => (n !== undefined && Number.isFinite(n) ? n : null);
 
 /** Rows for every lane with state, sorted by source then provider. */
-export function statusRows(config: Config, lanes: ReadonlyArray<{ lane: LaneRef; state: LaneState }>, now: number, warm: WarmRecords = new Map()): StatusRow[] {
+export function statusRows(
+  config: Config,
+  lanes: ReadonlyArray<{ lane: LaneRef; state: LaneState }>,
+  now: number,
+  warm: WarmRecords = new Map(),
+  tallies: ReadonlyMap<string, TallyFields> = new Map(),
+): StatusRow[] {
   const rows = lanes.map(({ lane, state }): StatusRow => {
     const record = warm.get(`${lane.source}|${lane.provider}`);
+    const counts = outcomeCounts(tallies.get(`${lane.source}|${lane.provider}`) ?? {}, now, zoneOffsetMs(config.settings.timezone, now));
     const view = viewOf(config, lane, record, now);
     const { limits } = view;
     const s = normalize(state, limits, now, true);
@@ -91,6 +103,8 @@ export function statusRows(config: Config, lanes: ReadonlyArray<{ lane: LaneRef;
       detail: stateDetail(s, limits, now),
       factor: s.factor,
       knownGood: s.known > 0 ? s.known : null,
+      today: counts.today,
+      lastHour: counts.lastHour,
       ...(schedule && view.warm ? { warmup: { schedule: schedule.name, progression: schedule.progression, day: view.warm.day, cap: view.warm.cap } } : {}),
       ...(schedule && record && !view.warm ? { warmup: { schedule: schedule.name, progression: schedule.progression, day: scheduleDay(schedule, record, dayNumber(now, zoneOffsetMs(config.settings.timezone, now))), cap: null } } : {}),
     };
@@ -103,9 +117,9 @@ const concurrencyCell = (r: StatusRow): string =>
 
 /** The rows as an aligned text table. */
 export function statusTable(rows: readonly StatusRow[]): string[] {
-  const head = ['source', 'provider', 'rate', 'conc', 'per_day', 'last min', 'today', 'in flight', 'next free', 'warm-up', 'state'];
+  const head = ['source', 'provider', 'rate', 'conc', 'per_day', 'last min', 'today', 'in flight', 'next free', 'warm-up', 'today d/def/b', 'hour d/def/b', 'thr/100 h', 'state'];
   const warm = (r: StatusRow) => (r.warmup ? `${r.warmup.schedule} day ${r.warmup.day} (${r.warmup.progression}), cap ${r.warmup.cap ?? 'warm'}, used ${r.sentToday}` : '-');
-  const cells = rows.map((r) => [r.source, r.provider, r.rate, concurrencyCell(r), String(r.perDay ?? '-'), String(r.sentLastMinute), String(r.sentToday), String(r.inFlight), r.nextFreeS ? `${r.nextFreeS}s` : 'now', warm(r), r.state]);
+  const cells = rows.map((r) => [r.source, r.provider, r.rate, concurrencyCell(r), String(r.perDay ?? '-'), String(r.sentLastMinute), String(r.sentToday), String(r.inFlight), r.nextFreeS ? `${r.nextFreeS}s` : 'now', warm(r), countsCell(r.today), countsCell(r.lastHour), String(r.lastHour.throttlesPer100 ?? '-'), r.state]);
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] as string).length)));
   const line = (c: string[]) => c.map((x, i) => x.padEnd(widths[i] as number)).join('  ').trimEnd();
   return [line(head), ...cells.map(line)];

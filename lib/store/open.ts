@@ -11,7 +11,7 @@ import { FallbackStore } from './fallback';
 import { MemoryStore } from './memory';
 import { RedisStore } from './redis';
 import { createRedisClient } from './redis-client';
-import type { LaneRef, PacingStore } from './types';
+import { laneKey, type LaneRef, type PacingStore } from './types';
 import type { WarmRecord } from '../core/warmup';
 import type { SourceHealth, SourceTrouble } from '../engine/source-health';
 
@@ -63,8 +63,10 @@ export function startSnapshots(store: PacingStore, dir: string, everyMs = SNAPSH
     try {
       const { now, value } = await store.lanes();
       const warm = await warmRecords(store, value.map((l) => l.lane));
+      const counts = (await store.tallies(value.map((l) => l.lane))).value;
+      const tallies = value.map((l, i) => [laneKey(l.lane), counts[i] ?? {}]);
       const tmp = `${file}.${process.pid}.tmp`;
-      await fs.promises.writeFile(tmp, JSON.stringify({ now, pid: process.pid, lanes: value, warm: [...warm] }));
+      await fs.promises.writeFile(tmp, JSON.stringify({ now, pid: process.pid, lanes: value, warm: [...warm], tallies }));
       await fs.promises.rename(tmp, file);
     } catch {
       // a status snapshot is a convenience; pacing never depends on it

@@ -16,9 +16,19 @@ import { main } from '../../lib/cli/main';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
+interface Counts {
+  attempts: number;
+  delivered: number;
+  deferred: Record<string, number>;
+  bounced: number;
+  throttles: number;
+  throttlesPer100: number | null;
+}
 interface Lane {
   source: string;
   provider: string;
+  today: Counts;
+  lastHour: Counts;
   sentToday: number;
   nextFreeAt: string;
   stateText: string;
@@ -60,9 +70,13 @@ t.test('status --json, filters, --watch and a killed Haraka', async (t) => {
   const ms = await startReceiver({
     reply: (ctx) => (ctx.stage === 'mail' && accepted++ >= 3 ? { code: 451, message: '4.7.500 Server busy. Please try again later from [127.0.0.2]' } : null),
   });
-  const partner = await startReceiver();
+  // the partner refuses one mailbox for good: that message bounces
+  const partner = await startReceiver({ reply: (ctx) => (ctx.stage === 'rcpt' && ctx.rcptTo[ctx.rcptTo.length - 1] === 'nobody@partner.test' ? { code: 550, message: '5.1.1 No such user' } : null) });
+  // the bounce report goes back to the sender's domain, here
+  const home = await startReceiver();
   t.teardown(() => ms.close());
   t.teardown(() => partner.close());
+  t.teardown(() => home.close());
   const haraka = await startHaraka({
     name: 'status-cli',
     plugins: ['test_relay', 'paceline'],
@@ -81,6 +95,8 @@ static_mx:
     - { host: contoso-test.mail.protection.outlook.com, address: 127.0.0.1, port: ${ms.port} }
   partner.test:
     - { host: mx.partner.test, address: 127.0.0.1, port: ${partner.port} }
+  paceline.test:
+    - { host: mx.home.test, address: 127.0.0.1, port: ${home.port} }
 `,
       // a long pause, so that the throttled lane is still paused when status reads it
       'config/paceline.ini': '[main]\npool_header_unauthenticated=*\n[adapt]\nstart=1\nthrottle_pause=4m\n',
@@ -94,12 +110,32 @@ static_mx:
   for (let i = 0; i < 4; i++) {
     msgs.push({ from: 's@paceline.test', to: [`p${i}@partner.test`], messageId: `<p-${i}@paceline.test>`, headers: { 'X-Paceline-Pool': 'other' } });
   }
+  msgs.push({ from: 's@paceline.test', to: ['nobody@partner.test'], messageId: '<p-bounce@paceline.test>', headers: { 'X-Paceline-Pool': 'other' } });
   await sendMany(haraka.port, msgs, 4);
   await partner.waitFor(4, 60_000);
   await ms.waitFor(3, 60_000);
+  await home.waitFor(1, 60_000);
   const paused = (s: Status) => s.lanes.some((l) => l.source === 's2' && l.provider === 'microsoft365' && l.state.kind === 'paused');
-  const before = await until(haraka.dir, (s) => paused(s) && s.lanes.some((l) => l.source === 's3' && l.sentToday === 4), 40_000);
+  // the snapshot is written every 10 s: wait until it holds every attempt the receivers answered
+  const lane = (s: Status, source: string, provider: string) => s.lanes.find((l) => l.source === source && l.provider === provider);
+  const allCounted = (s: Status) =>
+    lane(s, 's2', 'microsoft365')?.today.attempts === ms.deliveries.length + ms.rejections.length && lane(s, 's3', 'partner')?.today.attempts === 5;
+  const before = await until(haraka.dir, (s) => paused(s) && allCounted(s), 40_000);
   t.ok(ms.rejections.length >= 1, `the receiver throttled s2 (${ms.rejections.length} replies)`);
+
+  // the counts are what the receivers counted
+  const throttled = ms.rejections.filter((r) => r.stage === 'mail' && r.code === 451).length;
+  const msCounts = { attempts: 3 + throttled, delivered: 3, deferred: { throttle: throttled }, bounced: 0, throttles: throttled };
+  t.match(lane(before, 's2', 'microsoft365')?.today, msCounts, 's2/microsoft365 today: delivered, deferred by category, throttles');
+  t.match(lane(before, 's2', 'microsoft365')?.lastHour, msCounts, 'and in the last hour');
+  t.equal(ms.deliveries.length, 3);
+  t.equal(lane(before, 's2', 'microsoft365')?.today.throttlesPer100, Math.round((throttled * 1000) / (3 + throttled)) / 10, 'throttle replies per 100 attempts');
+  const bounces = partner.rejections.filter((r) => r.stage === 'rcpt' && r.code === 550).length;
+  t.equal(bounces, 1, 'the partner refused one mailbox once');
+  t.same(lane(before, 's3', 'partner')?.today, { attempts: 5, delivered: 4, deferred: {}, bounced: 1, throttles: 0, throttlesPer100: 0 }, 's3/partner today');
+  t.equal(partner.deliveries.length, 4);
+  const text0 = await run(['status', haraka.dir, '--source', 's3', '--provider', 'partner']);
+  t.match(text0.out.join('\n'), /\b4\/0\/1\b/, 'the table shows delivered/deferred/bounced');
 
   t.equal(before.snapshot?.pid, haraka.pid, 'the snapshot names the Haraka process that wrote it');
   t.equal(before.snapshot?.pidAlive, true);
@@ -113,7 +149,8 @@ static_mx:
   t.equal(s2?.state.pausedUntil, s2?.state.until);
   t.ok(Date.parse(s2?.nextFreeAt ?? '') >= pauseEnd, `its next slot is after the pause (${s2?.nextFreeAt})`);
   const s3 = before.lanes.find((l) => l.source === 's3' && l.provider === 'partner');
-  t.match(s3, { sentToday: partner.deliveries.length, stateText: 'ok', state: { kind: 'ok', kinds: ['ok'], until: null } });
+  // sentToday counts the slots taken: the 4 delivered and the one that bounced
+  t.match(s3, { sentToday: partner.deliveries.length + 1, stateText: 'ok', state: { kind: 'ok', kinds: ['ok'], until: null } });
 
   // filters
   const lanesOf = (s: Status) => s.lanes.map((l) => `${l.source}|${l.provider}`).sort();
