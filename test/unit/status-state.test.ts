@@ -2,6 +2,9 @@ import t from 'tap';
 import { DAY_MS } from '../../lib/core/day';
 import { emptyLane, type LaneLimits } from '../../lib/core/lane';
 import { parseStateKind, stateDetail } from '../../lib/engine/status-state';
+import { tallyNames, type Attempt } from '../../lib/engine/outcomes';
+import { outcomeCounts } from '../../lib/engine/status-counts';
+import type { Category } from '../../lib/core/classify';
 
 const NOW = 20_400 * DAY_MS + 12 * 3_600_000;
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -25,4 +28,25 @@ t.test('--state takes the known kinds and names them when given another', async 
   t.same(parseStateKind('paused'), { kind: 'paused' });
   t.match(parseStateKind('pausd'), /--state needs one of blocked, paused, capped, connections, slowed, ok \(got "pausd"\)/);
   t.match(parseStateKind(undefined), /got ""/);
+});
+
+t.test('the counter names of an attempt', async (t) => {
+  const cases: Array<[string, Attempt, Category | undefined, string[]]> = [
+    ['delivered', { delivered: true }, undefined, ['attempts', 'delivered']],
+    ['deferred by a throttle reply', { delivered: false, reply: '451 4.7.500 busy' }, 'throttle', ['attempts', 'deferred:throttle', 'throttles']],
+    ['deferred without a reply', { delivered: false }, undefined, ['attempts', 'deferred:none']],
+    ['no MX host reached', { delivered: false, unreached: true }, undefined, ['attempts', 'deferred:unreached']],
+    ['bounced by the remote side', { delivered: false, bounced: true, reply: '550 5.1.1 no' }, 'recipient', ['attempts', 'bounced']],
+    ['bounced after a throttle reply', { delivered: false, bounced: true, reply: '451 4.7.500' }, 'throttle', ['attempts', 'bounced', 'throttles']],
+    ['expired unsent by paceline: not an attempt', { delivered: false, expired: true }, undefined, ['bounced']],
+  ];
+  for (const [name, attempt, category, want] of cases) t.same(tallyNames(attempt, category), want, name);
+});
+
+t.test('throttles per 100 attempts, one decimal; null without attempts', async (t) => {
+  const fields = (day: number, counts: Record<string, number>) => Object.fromEntries(Object.entries(counts).map(([k, v]) => [`d${day}:${k}`, v]));
+  const day = Math.floor(NOW / DAY_MS);
+  t.match(outcomeCounts(fields(day, { attempts: 3, throttles: 1, 'deferred:throttle': 1 }), NOW, 0).today, { throttlesPer100: 33.3, deferred: { throttle: 1 } });
+  t.equal(outcomeCounts({}, NOW, 0).today.throttlesPer100, null);
+  t.equal(outcomeCounts(fields(day - 1, { attempts: 3 }), NOW, 0).today.attempts, 0, "yesterday's counts are not today's");
 });
