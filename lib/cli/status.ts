@@ -14,7 +14,7 @@ import type { WarmRecord } from '../core/warmup';
 import { jsonRow, sourceLines, statusRows, statusTable, type SourceRow, type StatusRow } from '../engine/status-rows';
 import { parseStateKind, type StateKind } from '../engine/status-state';
 import { openRedisStore } from '../store/redis-client';
-import { laneKey, type LaneRef } from '../store/types';
+import { laneKey, type LaneReason, type LaneRef } from '../store/types';
 import type { TallyFields } from '../core/tally';
 import { harakaDir } from './args';
 import type { Output } from './check';
@@ -40,6 +40,8 @@ type Lanes = {
   warm: Map<string, WarmRecord>;
   /** Outcome counter fields by lane key. */
   tallies: Map<string, TallyFields>;
+  /** The last reaction's reason by lane key. */
+  reasons: Map<string, LaneReason>;
   from: string;
   snapshot: SnapshotInfo | null;
 };
@@ -75,7 +77,9 @@ async function readLanes(config: Config, dir: string): Promise<Lanes> {
       const refs = value.map((l) => l.lane);
       const counts = (await store.tallies(refs)).value;
       const tallies = new Map(refs.map((l, i) => [laneKey(l), counts[i] ?? {}]));
-      return { now, lanes: value, warm: await warmRecords(store, refs), tallies, from: 'redis', snapshot: null };
+      const why = (await store.reasons(refs)).value;
+      const reasons = new Map(refs.flatMap((l, i): Array<[string, LaneReason]> => (why[i] ? [[laneKey(l), why[i] as LaneReason]] : [])));
+      return { now, lanes: value, warm: await warmRecords(store, refs), tallies, reasons, from: 'redis', snapshot: null };
     } finally {
       await store.close();
     }
@@ -88,6 +92,7 @@ async function readLanes(config: Config, dir: string): Promise<Lanes> {
     lanes: Lanes['lanes'];
     warm?: Array<[string, WarmRecord]>;
     tallies?: Array<[string, TallyFields]>;
+    reasons?: Array<[string, LaneReason]>;
   };
   const ageMs = Math.max(0, Date.now() - snap.now);
   const pid = typeof snap.pid === 'number' ? snap.pid : null;
@@ -99,7 +104,7 @@ async function readLanes(config: Config, dir: string): Promise<Lanes> {
     pidAlive: pid === null ? null : alive(pid),
     stale: ageMs > 3 * SNAPSHOT_EVERY_MS,
   };
-  return { now: snap.now, lanes: snap.lanes, warm: new Map(snap.warm ?? []), tallies: new Map(snap.tallies ?? []), from: `${file} (written ${snapshot.ageS} s ago)`, snapshot };
+  return { now: snap.now, lanes: snap.lanes, warm: new Map(snap.warm ?? []), tallies: new Map(snap.tallies ?? []), reasons: new Map(snap.reasons ?? []), from: `${file} (written ${snapshot.ageS} s ago)`, snapshot };
 }
 
 /** Warnings about the data: a snapshot too old to trust, or one whose writer is gone. */
@@ -157,8 +162,8 @@ function keep(o: StatusOptions, row: StatusRow): boolean {
 async function printOnce(o: StatusOptions, io: Output): Promise<void> {
   const config = loadConfigFromDir(o.dir);
   if (o.source && !config.sources.has(o.source)) throw new Error(`no source "${o.source}" (sources: ${[...config.sources.keys()].join(', ')})`);
-  const { now, lanes, warm, tallies, from, snapshot } = await readLanes(config, o.dir);
-  const rows = statusRows(config, lanes, now, warm, tallies).filter((r) => keep(o, r));
+  const { now, lanes, warm, tallies, reasons, from, snapshot } = await readLanes(config, o.dir);
+  const rows = statusRows(config, lanes, now, warm, tallies, reasons).filter((r) => keep(o, r));
   const sources: SourceRow[] = readSourceSnapshots(o.dir, Date.now())
     .flatMap((snap) => snap.sources.map((s) => ({ ...s, pid: snap.pid })))
     .filter((s) => !o.source || s.source === o.source);

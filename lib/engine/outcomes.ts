@@ -8,6 +8,7 @@
 import type { Effect } from '../core/adapt';
 import { classify, type Category, type Rule } from '../core/classify';
 import { zoneOffsetMs } from '../core/day';
+import { LOG_TEXT_MAX, logText } from '../core/log-text';
 import { parseReply } from '../core/reply';
 import { laneLimits } from '../config/lane-limits';
 import type { Config } from '../config/types';
@@ -98,6 +99,9 @@ export const UNREACHED_RETRY_MS = 2000;
 /** A message refused while its lane had too many sessions open is tried again this soon (ms), paced. */
 export const CAPPED_RETRY_MS = 2000;
 
+/** Reactions that change what a lane may do: status shows the reply that caused the last one. */
+const REASON_EFFECTS: ReadonlySet<Effect> = new Set<Effect>(['slowed', 'overshot', 'extended', 'capped', 'suspended', 'blocked']);
+
 export class Outcomes {
   protected classifier: Classifier;
 
@@ -144,7 +148,7 @@ export class Outcomes {
       return { lane, ...recovered };
     }
     if (!c || !this.config.settings.adapt.enabled) return { lane, ...recovered };
-    return { ...(await this.react(lane, limits, c, lease?.startedAt)), ...recovered };
+    return { ...(await this.react(lane, limits, c, attempt.reply as string, lease?.startedAt)), ...recovered };
   }
 
   /** Counts the attempt for `paceline status`; a store that fails loses the count, never the outcome. */
@@ -170,7 +174,7 @@ export class Outcomes {
     return { ...this.health.failed(source, this.clock(), reason), reason };
   }
 
-  private async react(lane: LaneRef, limits: ReturnType<typeof laneLimits>, c: Classification, sentAt?: number): Promise<OutcomeReport> {
+  private async react(lane: LaneRef, limits: ReturnType<typeof laneLimits>, c: Classification, reply: string, sentAt?: number): Promise<OutcomeReport> {
     const adapt = this.config.settings.adapt;
     let category = c.category;
     if (c.threshold && c.rule && category !== 'unknown') {
@@ -179,6 +183,10 @@ export class Outcomes {
     }
     const event = { category, ...(c.durationMs !== undefined ? { durationMs: c.durationMs } : {}), ...(sentAt !== undefined ? { sentAt } : {}) };
     const { now, value } = await this.store.react(lane, limits, event, adapt.react);
+    if (REASON_EFFECTS.has(value.effect)) {
+      const why = { effect: value.effect, category, rule: c.rule ?? '', reply: logText(reply, LOG_TEXT_MAX) };
+      await this.store.reason(lane, why).catch(() => undefined);
+    }
     const incidentUntil = value.effect === 'slowed' ? await this.checkIncident(lane) : 0;
     const s = value.state;
     // a message refused for its lane's sessions comes back to be paced, not after Haraka's next retry interval

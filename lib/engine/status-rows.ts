@@ -12,7 +12,7 @@ import { dayNumber, zoneOffsetMs } from '../core/day';
 import { scheduleDay, type WarmRecord } from '../core/warmup';
 import type { SourceTrouble } from './source-health';
 import { plainLaneView, scheduleOf, warmLaneView, type LaneView } from './warmup-limits';
-import { stateDetail, type StateDetail } from './status-state';
+import { stateDetail, type ReasonRecord, type StateDetail } from './status-state';
 import { countsCell, outcomeCounts, type OutcomeCounts } from './status-counts';
 import type { TallyFields } from '../core/tally';
 
@@ -69,6 +69,13 @@ function stateOf(s: LaneState, limits: LaneLimits, now: number): string {
   return parts.join(', ') || 'ok';
 }
 
+/** The state in words, the reason appended when something holds the lane back, and as machine fields. */
+function stateCells(s: LaneState, limits: LaneLimits, now: number, why: ReasonRecord | null): { state: string; detail: StateDetail } {
+  const detail = stateDetail(s, limits, now, why);
+  const text = stateOf(s, limits, now);
+  return { state: detail.reason ? `${text} (${detail.reason})` : text, detail };
+}
+
 const orNull = (n: number | undefined): number | null => (n !== undefined && Number.isFinite(n) ? n : null);
 
 /** Rows for every lane with state, sorted by source then provider. */
@@ -78,6 +85,7 @@ export function statusRows(
   now: number,
   warm: WarmRecords = new Map(),
   tallies: ReadonlyMap<string, TallyFields> = new Map(),
+  reasons: ReadonlyMap<string, ReasonRecord> = new Map(),
 ): StatusRow[] {
   const rows = lanes.map(({ lane, state }): StatusRow => {
     const record = warm.get(`${lane.source}|${lane.provider}`);
@@ -99,8 +107,7 @@ export function statusRows(
       inFlight: s.leases.length,
       nextFreeS: Math.max(0, Math.ceil((freeAt - now) / 1000)),
       nextFreeAt: new Date(Math.max(freeAt, now)).toISOString(),
-      state: stateOf(s, limits, now),
-      detail: stateDetail(s, limits, now),
+      ...stateCells(s, limits, now, reasons.get(`${lane.source}|${lane.provider}`) ?? null),
       factor: s.factor,
       knownGood: s.known > 0 ? s.known : null,
       today: counts.today,

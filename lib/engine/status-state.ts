@@ -28,6 +28,22 @@ export interface StateDetail {
   connectionsCapUntil: string | null;
   /** Share of the configured pace in force (1 = full). */
   factor: number;
+  /** Why, when something holds the lane back: the last reaction's reply, in words; null when `ok` or unknown. */
+  reason: string | null;
+  /** That reply's rule ('' when no rule matched), category, text (escaped, cut at 200 characters) and time (ISO). */
+  rule: string | null;
+  category: string | null;
+  reply: string | null;
+  reactedAt: string | null;
+}
+
+/** Why a lane's state last changed (a reaction to a reply), as the store keeps it. */
+export interface ReasonRecord {
+  readonly at: number;
+  readonly effect: string;
+  readonly category: string;
+  readonly rule: string;
+  readonly reply: string;
 }
 
 const iso = (ms: number): string | null => (ms > 0 ? new Date(ms).toISOString() : null);
@@ -44,9 +60,10 @@ function kindsOf(s: LaneState, limits: LaneLimits, now: number): Array<[StateKin
 }
 
 /** The state detail of a normalized lane state. */
-export function stateDetail(s: LaneState, limits: LaneLimits, now: number): StateDetail {
+export function stateDetail(s: LaneState, limits: LaneLimits, now: number, why: ReasonRecord | null = null): StateDetail {
   const kinds = kindsOf(s, limits, now);
   const [first] = kinds;
+  const r = first ? why : null;
   return {
     kind: first ? first[0] : 'ok',
     kinds: kinds.length > 0 ? kinds.map(([k]) => k) : ['ok'],
@@ -56,6 +73,11 @@ export function stateDetail(s: LaneState, limits: LaneLimits, now: number): Stat
     connectionsCap: s.connCap > 0 ? s.connCap : null,
     connectionsCapUntil: s.connCap > 0 ? iso(s.connCapUntil) : null,
     factor: s.factor,
+    reason: r ? `${r.effect} after a ${r.category} reply${r.rule ? ` (rule ${r.rule})` : ''}` : null,
+    rule: r ? r.rule : null,
+    category: r ? r.category : null,
+    reply: r ? r.reply : null,
+    reactedAt: r ? new Date(r.at).toISOString() : null,
   };
 }
 

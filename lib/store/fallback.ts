@@ -23,7 +23,7 @@ import type { AcquireRequest, AcquireResult, ClaimRequest, LaneLimits } from '..
 import type { IncidentParams } from '../core/provider-state';
 import type { WarmRecord } from '../core/warmup';
 import { MemoryStore } from './memory';
-import { laneKey, type LaneRef, type PacingStore, type StoreResult } from './types';
+import { laneKey, type LaneReason, type LaneRef, type PacingStore, type StoreResult } from './types';
 
 export type OnStoreError = 'local' | 'delay' | 'allow';
 
@@ -234,6 +234,14 @@ export class FallbackStore implements PacingStore {
 
   tallies(lanes: readonly LaneRef[]) {
     return this.run('tallies', () => this.primary.tallies(lanes), () => this.local.tallies(lanes));
+  }
+
+  reason(lane: LaneRef, reason: Omit<LaneReason, 'at'>): Promise<void> {
+    return this.run('reason', () => this.primary.reason(lane, reason), () => this.local.reason(lane, reason));
+  }
+
+  reasons(lanes: readonly LaneRef[]) {
+    return this.run('reasons', () => this.primary.reasons(lanes), () => this.local.reasons(lanes));
   }
 
   lanes() {

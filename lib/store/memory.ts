@@ -9,7 +9,7 @@ import { acquire, claim, emptyLane, nextFreeAt, release, type AcquireRequest, ty
 import { emptyProvider, providerDelivered, recordThrottle, takeProbe, type IncidentParams, type ProviderState } from '../core/provider-state';
 import { addTally, type TallyFields } from '../core/tally';
 import type { WarmRecord } from '../core/warmup';
-import { laneKey, type LaneRef, type PacingStore, type StoreResult } from './types';
+import { laneKey, type LaneReason, type LaneRef, type PacingStore, type StoreResult } from './types';
 
 /** Idle lanes (no leases, no future slot, no reaction in force) older than this are dropped. */
 const IDLE_MS = 2 * 86_400_000;
@@ -21,6 +21,7 @@ export class MemoryStore implements PacingStore {
   private readonly warm = new Map<string, WarmRecord>();
   private readonly starts = new Map<string, number>();
   private readonly counts = new Map<string, TallyFields>();
+  private readonly why = new Map<string, LaneReason>();
   private lastSweep = 0;
 
   /** `clock` returns epoch ms; tests inject a fake one. */
@@ -44,6 +45,7 @@ export class MemoryStore implements PacingStore {
     }
     for (const [key, times] of this.hits) if (times.every((t) => now - t > IDLE_MS)) this.hits.delete(key);
     // a lane's counters outlive its state by the same idle time as in Redis (two days)
+    for (const [key, r] of this.why) if (now - r.at > IDLE_MS) this.why.delete(key);
     for (const [key, fields] of this.counts) if (Object.keys(addTally(fields, [], now, 0)).length === 0) this.counts.delete(key);
   }
 
@@ -134,6 +136,20 @@ export class MemoryStore implements PacingStore {
     return { now: this.clock(), value: lanes.map((l) => ({ ...(this.counts.get(laneKey(l)) ?? {}) })) };
   }
 
+  async reason(lane: LaneRef, reason: Omit<LaneReason, 'at'>): Promise<void> {
+    this.why.set(laneKey(lane), { ...reason, at: this.clock() });
+  }
+
+  async reasons(lanes: readonly LaneRef[]) {
+    const now = this.clock();
+    return { now, value: lanes.map((l) => this.fresh(this.why.get(laneKey(l)), now)) };
+  }
+
+  /** A reason younger than the idle time (Redis expires it then). */
+  private fresh(r: LaneReason | undefined, now: number): LaneReason | null {
+    return r && now - r.at <= IDLE_MS ? { ...r } : null;
+  }
+
   async lanes() {
     return { now: this.clock(), value: [...this.states.values()].map(({ lane, state }) => ({ lane, state: structuredClone(state) })) };
   }
@@ -143,5 +159,6 @@ export class MemoryStore implements PacingStore {
     this.providers.clear();
     this.hits.clear();
     this.counts.clear();
+    this.why.clear();
   }
 }

@@ -65,8 +65,10 @@ export function startSnapshots(store: PacingStore, dir: string, everyMs = SNAPSH
       const warm = await warmRecords(store, value.map((l) => l.lane));
       const counts = (await store.tallies(value.map((l) => l.lane))).value;
       const tallies = value.map((l, i) => [laneKey(l.lane), counts[i] ?? {}]);
+      const why = (await store.reasons(value.map((l) => l.lane))).value;
+      const reasons = value.flatMap((l, i) => (why[i] ? [[laneKey(l.lane), why[i]]] : []));
       const tmp = `${file}.${process.pid}.tmp`;
-      await fs.promises.writeFile(tmp, JSON.stringify({ now, pid: process.pid, lanes: value, warm: [...warm], tallies }));
+      await fs.promises.writeFile(tmp, JSON.stringify({ now, pid: process.pid, lanes: value, warm: [...warm], tallies, reasons }));
       await fs.promises.rename(tmp, file);
     } catch {
       // a status snapshot is a convenience; pacing never depends on it

@@ -14,6 +14,8 @@
  *   <prefix>v1:w:{<source>|<provider>}         HASH  warm-up record (WARM_FIELDS, day numbers)
  *   <prefix>v1:src:{<source>}                  STRING day number the source's warm-up started
  *   <prefix>v1:t:{<source>|<provider>}         HASH  outcome counters (lib/core/tally.ts fields)
+ *   <prefix>v1:r:{<source>|<provider>}         HASH  the last reaction's reason: at, effect, category,
+ *                                                    rule, reply
  *
  * The `{source|provider}` hash tag puts every key of a lane in one Cluster
  * slot, so each script touches one slot, and lanes spread over the slots.
@@ -71,6 +73,11 @@ export class RedisKeys {
   /** A lane's outcome counters. */
   tally(lane: LaneRef): string {
     return `${this.base}t:${this.tag(lane)}`;
+  }
+
+  /** Why a lane's state last changed. */
+  reason(lane: LaneRef): string {
+    return `${this.base}r:${this.tag(lane)}`;
   }
 
   /** The day a source's warm-up started. */

@@ -85,6 +85,7 @@ const SCRIPTS = {
   'warm-save': 1,
   'source-start': 1,
   tally: 1,
+  reason: 1,
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;

@@ -19,7 +19,7 @@ import type { WarmRecord } from '../core/warmup';
 import { decodeDecision, decodeProvider, decodeState, decodeWarm, durationArg, incidentArgs, item, limitArgs, reactArgs, WARM_FIELDS, warmArgs } from './redis-codec';
 import { RedisKeys } from './redis-keys';
 import { defineScripts, type ScriptRunner } from './redis-scripts';
-import type { LaneRef, PacingStore, StoreResult } from './types';
+import type { LaneReason, LaneRef, PacingStore, StoreResult } from './types';
 
 export interface RedisStoreOptions {
   /** Key prefix, e.g. `paceline:`; lets several installations share one Redis. No `{` or `}`. */
@@ -145,6 +145,18 @@ export class RedisStore implements PacingStore {
       for (const [field, n] of Object.entries(h)) if (field !== 'b') fields[field] = Number(n);
       return fields;
     });
+    return { now: now as number, value };
+  }
+
+  async reason(lane: LaneRef, r: Omit<LaneReason, 'at'>): Promise<void> {
+    await this.run('reason', [this.keys.reason(lane)], [this.clock(), r.effect, r.category, r.rule, r.reply]);
+  }
+
+  async reasons(lanes: readonly LaneRef[]): Promise<StoreResult<Array<LaneReason | null>>> {
+    const [now, ...hashes] = await Promise.all([this.serverNow(), ...lanes.map((l) => this.client.hgetall(this.keys.reason(l)))]);
+    const value = (hashes as Array<Record<string, string>>).map((h): LaneReason | null =>
+      h.at === undefined ? null : { at: Number(h.at), effect: h.effect ?? '', category: h.category ?? '', rule: h.rule ?? '', reply: h.reply ?? '' },
+    );
     return { now: now as number, value };
   }
 

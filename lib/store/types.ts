@@ -12,6 +12,18 @@ import type { IncidentParams, ProviderState } from '../core/provider-state';
 import type { TallyFields } from '../core/tally';
 import type { WarmRecord } from '../core/warmup';
 
+/** Why a lane's state last changed: the reaction and the reply that caused it. */
+export interface LaneReason {
+  /** When it was recorded (epoch ms, the store's clock). */
+  readonly at: number;
+  readonly effect: string;
+  readonly category: string;
+  /** The rule that matched ('' when none). */
+  readonly rule: string;
+  /** The reply text, escaped and cut (lib/core/log-text.ts). */
+  readonly reply: string;
+}
+
 /** A lane: one source × one provider. */
 export interface LaneRef {
   readonly source: string;
@@ -59,6 +71,10 @@ export interface PacingStore {
   tally(lane: LaneRef, names: readonly string[], dayOffsetMs: number): Promise<void>;
   /** The stored outcome counter fields of some lanes (read them with readTally of lib/core/tally.ts). */
   tallies(lanes: readonly LaneRef[]): Promise<StoreResult<TallyFields[]>>;
+  /** Records why a lane's state changed (a reaction to a reply), at the store's time. */
+  reason(lane: LaneRef, reason: Omit<LaneReason, 'at'>): Promise<void>;
+  /** The last reason recorded for each of some lanes (null: none in the last two days). */
+  reasons(lanes: readonly LaneRef[]): Promise<StoreResult<Array<LaneReason | null>>>;
   lanes(): Promise<StoreResult<Array<{ lane: LaneRef; state: LaneState }>>>;
   close(): Promise<void>;
 }

@@ -32,7 +32,16 @@ interface Lane {
   sentToday: number;
   nextFreeAt: string;
   stateText: string;
-  state: { kind: string; kinds: string[]; until: string | null; pausedUntil: string | null };
+  state: {
+    kind: string;
+    kinds: string[];
+    until: string | null;
+    pausedUntil: string | null;
+    reason: string | null;
+    rule: string | null;
+    category: string | null;
+    reply: string | null;
+  };
 }
 interface Status {
   at: string;
@@ -147,6 +156,12 @@ static_mx:
   const pauseEnd = Date.parse(s2?.state.until ?? '');
   t.ok(pauseEnd > Date.parse(before.at) + 2 * 60_000, `paused until about 4 min on (${s2?.state.until})`);
   t.equal(s2?.state.pausedUntil, s2?.state.until);
+  // why: the rule Haraka's log names for the reply, and the reply the receiver sent
+  const rule = /paceline reply on s2\/microsoft365: throttle \(([^)]+)\)/.exec(haraka.log())?.[1];
+  t.ok(rule, `the log names the rule (${rule})`);
+  t.match(s2?.state, { rule, category: 'throttle', reply: /451 4\.7\.500 Server busy\. Please try again later from \[127\.0\.0\.2\]/ });
+  t.match(s2?.state.reason, new RegExp(`^(slowed|overshot|extended) after a throttle reply \\(rule ${rule}\\)$`));
+  t.match(s2?.stateText, `(rule ${rule})`, 'the table says why too');
   t.ok(Date.parse(s2?.nextFreeAt ?? '') >= pauseEnd, `its next slot is after the pause (${s2?.nextFreeAt})`);
   const s3 = before.lanes.find((l) => l.source === 's3' && l.provider === 'partner');
   // sentToday counts the slots taken: the 4 delivered and the one that bounced

@@ -110,4 +110,24 @@ t.test('memory and Redis stores count outcomes alike', async (t) => {
   t.same(redis, memory, 'the same counts and fields on both stores');
   const ttl = await client.pttl(`test:${run}:t0:v1:t:{s2|microsoft365}`);
   t.ok(ttl > DAY_MS && ttl <= 2 * DAY_MS, `the Redis counters expire after two idle days (${ttl} ms)`);
+
+  // the last reaction's reason: the same on both stores, the latest kept, gone after two idle days
+  const reasons = async (store: PacingStore) => {
+    const seen: unknown[] = [];
+    setNow(T0);
+    await store.reason(lane, { effect: 'slowed', category: 'throttle', rule: 'r1', reply: '451 4.7.500 busy' });
+    setNow(T0 + 5000);
+    await store.reason(lane, { effect: 'suspended', category: 'suspend', rule: '', reply: '421 4.7.28 go away' });
+    seen.push((await store.reasons([lane, { source: 's3', provider: 'none' }])).value);
+    setNow(T0 + 5000 + 2 * DAY_MS + 1);
+    seen.push((await store.reasons([lane])).value);
+    return seen;
+  };
+  const fromMemory = await reasons(new MemoryStore(() => now));
+  const fromRedis = await reasons(new RedisStore(client, { prefix: `test:${run}:why:`, clockOverride: () => now }));
+  t.same(fromMemory[0], [{ at: T0 + 5000, effect: 'suspended', category: 'suspend', rule: '', reply: '421 4.7.28 go away' }, null], 'the latest reason');
+  t.same(fromRedis[0], fromMemory[0], 'Redis keeps the same');
+  t.same(fromMemory[1], [null], 'forgotten after two idle days (memory)');
+  const whyTtl = await client.pttl(`test:${run}:why:v1:r:{s2|microsoft365}`);
+  t.ok(whyTtl > DAY_MS && whyTtl <= 2 * DAY_MS, `the Redis reason expires after two idle days (${whyTtl} ms)`);
 });

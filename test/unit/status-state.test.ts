@@ -24,6 +24,19 @@ t.test('each state: its kind, every kind that applies, and when the most severe 
   for (const [name, change, want] of cases) t.match(stateDetail({ ...emptyLane(), ...change }, limits, NOW), want, name);
 });
 
+t.test('the reason of the last reaction is shown while something holds the lane back', async (t) => {
+  const why = { at: NOW - 1000, effect: 'slowed', category: 'throttle', rule: 'ms-busy', reply: '451 4.7.500 Server busy' };
+  t.match(stateDetail({ ...emptyLane(), pauseUntil: NOW + 60_000, factor: 0.5 }, limits, NOW, why), {
+    kind: 'paused',
+    reason: 'slowed after a throttle reply (rule ms-busy)',
+    rule: 'ms-busy',
+    category: 'throttle',
+    reply: '451 4.7.500 Server busy',
+    reactedAt: iso(NOW - 1000),
+  });
+  t.match(stateDetail(emptyLane(), limits, NOW, why), { kind: 'ok', reason: null, rule: null, reply: null, reactedAt: null }, 'an ok lane shows no old reason');
+});
+
 t.test('--state takes the known kinds and names them when given another', async (t) => {
   t.same(parseStateKind('paused'), { kind: 'paused' });
   t.match(parseStateKind('pausd'), /--state needs one of blocked, paused, capped, connections, slowed, ok \(got "pausd"\)/);
