@@ -16,6 +16,7 @@ import { logText } from '../lib/core/log-text';
 import { answerSeconds, describeConfig, headerPool, markExpired, MAX_HOLDS, memoryInClusterMode, messageOf, mxEntries, oneLine, replyOf, sourceHealthLine, storeChanged, unreachedOf, workerCount } from '../lib/haraka/glue';
 import { openStore, startSnapshots, startSourceSnapshots } from '../lib/store/open';
 import type { Attempt, OutcomeReport } from '../lib/engine/outcomes';
+import { WaitingMessages } from '../lib/engine/waiting';
 import type { LaneRef, PacingStore } from '../lib/store/types';
 
 interface PluginState {
@@ -25,6 +26,8 @@ interface PluginState {
   tickets: WeakMap<HMail, Ticket & { decision?: Decision }>;
   /** The per-process sources file for `paceline status`, when Haraka runs from a directory. */
   sources?: { write(): void; stop(): void };
+  /** The messages this process told to wait, by lane (published in the sources file). */
+  waiting: WaitingMessages;
 }
 
 /** The plugin object Haraka builds; our exports are copied onto it. */
@@ -51,9 +54,9 @@ export function register(this: Plugin): void {
   const { store, describe: where } = openStore(config, clock, (level, text) => (level === 'error' ? this.logerror(text) : this.lognotice(text)));
   const mx = new MxResolver({ cacheMaxMs: config.settings.dnsCacheMaxMs, negativeMs: config.settings.dnsNegativeMs, staticMx: config.staticMx }, undefined, clock);
   const engine = new Engine(config, store, mx, clock);
-  this.paceline = { engine, clock, store, tickets: new WeakMap() };
+  this.paceline = { engine, clock, store, tickets: new WeakMap(), waiting: new WaitingMessages() };
   if (config.settings.store === 'memory' && process.env.HARAKA) startSnapshots(store, process.env.HARAKA);
-  if (process.env.HARAKA) this.paceline.sources = startSourceSnapshots(engine.health, process.env.HARAKA, clock);
+  if (process.env.HARAKA) this.paceline.sources = startSourceSnapshots(engine.health, process.env.HARAKA, clock, undefined, this.paceline.waiting);
   this.loginfo(`paceline ready: ${describeConfig(config)} (${where})`);
 }
 
@@ -123,6 +126,7 @@ function decideAndAnswer(plugin: Plugin, hmail: HMail, next: Next, holds: number
   state.engine.decide(msg, ticket).then(
     (decision) => {
       ticket.decision = decision;
+      noteWaiting(state, msg, decision, ticket);
       if (decision.action === 'send' && !decision.relay && hmail.notes) hmail.notes[LANE_NOTE] = { source: decision.source.name, provider: decision.provider };
       if (settings.logDecisions && decision.action !== 'hold') plugin.loginfo(`paceline ${decision.action} ${logText(msg.domain)}: ${logText(decision.why, 1000)}`, hmail);
       if (decision.action === 'hold') {
@@ -180,7 +184,10 @@ function ended(plugin: Plugin, hmail: HMail, attempt: Omit<Attempt, 'lane'>, nex
       }
       if (report) logSourceHealth(plugin, report, hmail);
       const wait = report?.reopensAt ? delaySeconds(report.reopensAt, (plugin.paceline as PluginState).clock()) : 0;
-      if (retry && wait > 1) return next(constants.denysoft, answerSeconds(wait));
+      if (retry && wait > 1) {
+        (plugin.paceline as PluginState).waiting.delayed(hmail.todo.uuid, report?.lane.provider ?? '', report?.lane.source ?? null, hmail.todo.queue_time);
+        return next(constants.denysoft, answerSeconds(wait));
+      }
       next();
     },
     (err: Error) => {
@@ -188,6 +195,13 @@ function ended(plugin: Plugin, hmail: HMail, attempt: Omit<Attempt, 'lane'>, nex
       next();
     },
   );
+}
+
+/** Keeps the waiting list for status: a delayed or held message waits on its lane, any other answer ends that. */
+function noteWaiting(state: PluginState, msg: { id: string; queueTime: number }, decision: Decision, ticket: Ticket): void {
+  if (decision.action === 'delay' || decision.action === 'hold') {
+    state.waiting.delayed(msg.id, decision.provider, ticket.reservation?.lane.source ?? null, msg.queueTime);
+  } else state.waiting.gone(msg.id);
 }
 
 /** A source that reached no MX host, was marked down, or is back: one log line, and the sources file rewritten. */

@@ -11,7 +11,8 @@ import { loadConfigFromDir } from '../config/load';
 import type { Config } from '../config/types';
 import { readSourceSnapshots, SNAPSHOT_EVERY_MS, SNAPSHOT_FILE, warmRecords } from '../store/open';
 import type { WarmRecord } from '../core/warmup';
-import { jsonRow, sourceLines, statusRows, statusTable, type SourceRow, type StatusRow } from '../engine/status-rows';
+import { jsonRow, sourceLines, statusRows, statusTable, unbookedLines, type SourceRow, type StatusRow } from '../engine/status-rows';
+import { sumWaiting } from '../engine/waiting';
 import { parseStateKind, type StateKind } from '../engine/status-state';
 import { openRedisStore } from '../store/redis-client';
 import { laneKey, type LaneReason, type LaneRef } from '../store/types';
@@ -163,18 +164,21 @@ async function printOnce(o: StatusOptions, io: Output): Promise<void> {
   const config = loadConfigFromDir(o.dir);
   if (o.source && !config.sources.has(o.source)) throw new Error(`no source "${o.source}" (sources: ${[...config.sources.keys()].join(', ')})`);
   const { now, lanes, warm, tallies, reasons, from, snapshot } = await readLanes(config, o.dir);
-  const rows = statusRows(config, lanes, now, warm, tallies, reasons).filter((r) => keep(o, r));
-  const sources: SourceRow[] = readSourceSnapshots(o.dir, Date.now())
-    .flatMap((snap) => snap.sources.map((s) => ({ ...s, pid: snap.pid })))
-    .filter((s) => !o.source || s.source === o.source);
+  const snaps = readSourceSnapshots(o.dir, Date.now());
+  const waitingAll = sumWaiting(snaps.map((snap) => snap.waiting ?? []));
+  const rows = statusRows(config, lanes, now, warm, tallies, reasons, waitingAll).filter((r) => keep(o, r));
+  const sources: SourceRow[] = snaps.flatMap((snap) => snap.sources.map((s) => ({ ...s, pid: snap.pid }))).filter((s) => !o.source || s.source === o.source);
+  const waiting = waitingAll.filter((w) => (!o.provider || w.provider === o.provider) && (!o.source || w.source === o.source));
   const warnings = notes(snapshot);
   if (o.json) {
-    io.out(JSON.stringify({ now, at: new Date(now).toISOString(), from, snapshot, notes: warnings, lanes: rows.map(jsonRow), sources }));
+    const waitingJson = waiting.map((w) => ({ ...w, oldestQueuedAt: new Date(w.oldestQueuedAt).toISOString() }));
+    io.out(JSON.stringify({ now, at: new Date(now).toISOString(), from, snapshot, notes: warnings, lanes: rows.map(jsonRow), sources, waiting: waitingJson }));
     return;
   }
   io.out(`paceline status from ${from}: ${rows.length} lane${rows.length === 1 ? '' : 's'}`);
   for (const line of warnings) io.out(`note: ${line}`);
   for (const line of statusTable(rows)) io.out(line);
+  for (const line of unbookedLines(waiting, now)) io.out(line);
   for (const line of sourceLines(sources, Date.now())) io.out(line);
 }
 

@@ -15,6 +15,7 @@ import { plainLaneView, scheduleOf, warmLaneView, type LaneView } from './warmup
 import { stateDetail, type ReasonRecord, type StateDetail } from './status-state';
 import { countsCell, outcomeCounts, type OutcomeCounts } from './status-counts';
 import type { TallyFields } from '../core/tally';
+import type { WaitingLane } from './waiting';
 
 export interface StatusRow {
   source: string;
@@ -43,6 +44,10 @@ export interface StatusRow {
   /** What the lane's attempts came to today (in the configured zone) and in the last hour (55 to 60 min). */
   today: OutcomeCounts;
   lastHour: OutcomeCounts;
+  /** Messages paceline told to wait with a slot booked on this lane (summed over the processes), and the oldest one's queue time. */
+  waiting: number;
+  oldestWaitingQueuedAt: string | null;
+  oldestWaitingAgeS: number | null;
   /** A warming source's position: schedule, day, today's cap, progression. */
   warmup?: { schedule: string; progression: string; day: number; cap: number | null };
 }
@@ -76,6 +81,18 @@ function stateCells(s: LaneState, limits: LaneLimits, now: number, why: ReasonRe
   return { state: detail.reason ? `${text} (${detail.reason})` : text, detail };
 }
 
+function waitingOf(w: WaitingLane | undefined, now: number): Pick<StatusRow, 'waiting' | 'oldestWaitingQueuedAt' | 'oldestWaitingAgeS'> {
+  if (!w) return { waiting: 0, oldestWaitingQueuedAt: null, oldestWaitingAgeS: null };
+  return { waiting: w.count, oldestWaitingQueuedAt: new Date(w.oldestQueuedAt).toISOString(), oldestWaitingAgeS: Math.max(0, Math.round((now - w.oldestQueuedAt) / 1000)) };
+}
+
+/** Messages told to wait before a slot was booked: only their provider is known. One line per provider. */
+export function unbookedLines(waiting: readonly WaitingLane[], now: number): string[] {
+  return waiting
+    .filter((w) => w.source === null)
+    .map((w) => `waiting for ${w.provider} without a booked slot: ${w.count} (oldest queued ${Math.max(0, Math.round((now - w.oldestQueuedAt) / 1000))}s ago)`);
+}
+
 const orNull = (n: number | undefined): number | null => (n !== undefined && Number.isFinite(n) ? n : null);
 
 /** Rows for every lane with state, sorted by source then provider. */
@@ -86,6 +103,7 @@ export function statusRows(
   warm: WarmRecords = new Map(),
   tallies: ReadonlyMap<string, TallyFields> = new Map(),
   reasons: ReadonlyMap<string, ReasonRecord> = new Map(),
+  waiting: readonly WaitingLane[] = [],
 ): StatusRow[] {
   const rows = lanes.map(({ lane, state }): StatusRow => {
     const record = warm.get(`${lane.source}|${lane.provider}`);
@@ -112,6 +130,7 @@ export function statusRows(
       knownGood: s.known > 0 ? s.known : null,
       today: counts.today,
       lastHour: counts.lastHour,
+      ...waitingOf(waiting.find((w) => w.source === lane.source && w.provider === lane.provider), now),
       ...(schedule && view.warm ? { warmup: { schedule: schedule.name, progression: schedule.progression, day: view.warm.day, cap: view.warm.cap } } : {}),
       ...(schedule && record && !view.warm ? { warmup: { schedule: schedule.name, progression: schedule.progression, day: scheduleDay(schedule, record, dayNumber(now, zoneOffsetMs(config.settings.timezone, now))), cap: null } } : {}),
     };
@@ -124,9 +143,9 @@ const concurrencyCell = (r: StatusRow): string =>
 
 /** The rows as an aligned text table. */
 export function statusTable(rows: readonly StatusRow[]): string[] {
-  const head = ['source', 'provider', 'rate', 'conc', 'per_day', 'last min', 'today', 'in flight', 'next free', 'warm-up', 'today d/def/b', 'hour d/def/b', 'thr/100 h', 'state'];
+  const head = ['source', 'provider', 'rate', 'conc', 'per_day', 'last min', 'today', 'in flight', 'next free', 'warm-up', 'today d/def/b', 'hour d/def/b', 'thr/100 h', 'waiting', 'state'];
   const warm = (r: StatusRow) => (r.warmup ? `${r.warmup.schedule} day ${r.warmup.day} (${r.warmup.progression}), cap ${r.warmup.cap ?? 'warm'}, used ${r.sentToday}` : '-');
-  const cells = rows.map((r) => [r.source, r.provider, r.rate, concurrencyCell(r), String(r.perDay ?? '-'), String(r.sentLastMinute), String(r.sentToday), String(r.inFlight), r.nextFreeS ? `${r.nextFreeS}s` : 'now', warm(r), countsCell(r.today), countsCell(r.lastHour), String(r.lastHour.throttlesPer100 ?? '-'), r.state]);
+  const cells = rows.map((r) => [r.source, r.provider, r.rate, concurrencyCell(r), String(r.perDay ?? '-'), String(r.sentLastMinute), String(r.sentToday), String(r.inFlight), r.nextFreeS ? `${r.nextFreeS}s` : 'now', warm(r), countsCell(r.today), countsCell(r.lastHour), String(r.lastHour.throttlesPer100 ?? '-'), r.waiting ? `${r.waiting} (oldest ${r.oldestWaitingAgeS}s)` : '0', r.state]);
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] as string).length)));
   const line = (c: string[]) => c.map((x, i) => x.padEnd(widths[i] as number)).join('  ').trimEnd();
   return [line(head), ...cells.map(line)];

@@ -14,6 +14,7 @@ import { createRedisClient } from './redis-client';
 import { laneKey, type LaneRef, type PacingStore } from './types';
 import type { WarmRecord } from '../core/warmup';
 import type { SourceHealth, SourceTrouble } from '../engine/source-health';
+import type { WaitingLane, WaitingMessages } from '../engine/waiting';
 
 export interface StoreLog {
   (level: 'error' | 'notice' | 'info', text: string): void;
@@ -102,6 +103,8 @@ export interface SourcesSnapshot {
   readonly now: number;
   readonly pid: number;
   readonly sources: readonly SourceTrouble[];
+  /** The messages this process told Haraka to wait, by lane (absent in files of older versions). */
+  readonly waiting?: readonly WaitingLane[];
 }
 
 /**
@@ -110,12 +113,18 @@ export interface SourcesSnapshot {
  * every `everyMs` and whenever `write()` is called (a source marked down or
  * back), for `paceline status`. `stop()` ends it and removes the file.
  */
-export function startSourceSnapshots(health: SourceHealth, dir: string, clock: () => number, everyMs = 10_000): { write(): void; stop(): void } {
+export function startSourceSnapshots(
+  health: SourceHealth,
+  dir: string,
+  clock: () => number,
+  everyMs = 10_000,
+  waiting?: WaitingMessages,
+): { write(): void; stop(): void } {
   const file = path.join(dir, `${SOURCES_FILE_PREFIX}${process.pid}.json`);
   const write = () => {
     try {
       const now = clock();
-      const snap: SourcesSnapshot = { now, pid: process.pid, sources: health.troubles(now) };
+      const snap: SourcesSnapshot = { now, pid: process.pid, sources: health.troubles(now), ...(waiting ? { waiting: waiting.lanes() } : {}) };
       fs.writeFileSync(`${file}.tmp`, JSON.stringify(snap));
       fs.renameSync(`${file}.tmp`, file);
     } catch {

@@ -29,6 +29,8 @@ interface Lane {
   provider: string;
   today: Counts;
   lastHour: Counts;
+  waiting: number;
+  oldestWaitingQueuedAt: string | null;
   sentToday: number;
   nextFreeAt: string;
   stateText: string;
@@ -45,6 +47,7 @@ interface Lane {
 }
 interface Status {
   at: string;
+  waiting: Array<{ source: string | null; provider: string; count: number; oldestQueuedAt: string }>;
   notes: string[];
   snapshot: { pid: number | null; pidAlive: boolean | null; stale: boolean; ageS: number; writtenAt: string } | null;
   lanes: Lane[];
@@ -120,6 +123,7 @@ static_mx:
     msgs.push({ from: 's@paceline.test', to: [`p${i}@partner.test`], messageId: `<p-${i}@paceline.test>`, headers: { 'X-Paceline-Pool': 'other' } });
   }
   msgs.push({ from: 's@paceline.test', to: ['nobody@partner.test'], messageId: '<p-bounce@paceline.test>', headers: { 'X-Paceline-Pool': 'other' } });
+  const testStart = Date.now();
   await sendMany(haraka.port, msgs, 4);
   await partner.waitFor(4, 60_000);
   await ms.waitFor(3, 60_000);
@@ -129,7 +133,11 @@ static_mx:
   const lane = (s: Status, source: string, provider: string) => s.lanes.find((l) => l.source === source && l.provider === provider);
   const allCounted = (s: Status) =>
     lane(s, 's2', 'microsoft365')?.today.attempts === ms.deliveries.length + ms.rejections.length && lane(s, 's3', 'partner')?.today.attempts === 5;
-  const before = await until(haraka.dir, (s) => paused(s) && allCounted(s), 40_000);
+  // the messages told to wait are published every 10 s too
+  const waitingMs = (s: Status) => s.waiting.filter((w) => w.provider === 'microsoft365');
+  const waitingAll = (s: Status) => waitingMs(s).reduce((n, w) => n + w.count, 0) === 6 - ms.deliveries.length;
+  const sentAt = Date.now();
+  const before = await until(haraka.dir, (s) => paused(s) && allCounted(s) && waitingAll(s), 40_000);
   t.ok(ms.rejections.length >= 1, `the receiver throttled s2 (${ms.rejections.length} replies)`);
 
   // the counts are what the receivers counted
@@ -139,6 +147,17 @@ static_mx:
   t.match(lane(before, 's2', 'microsoft365')?.lastHour, msCounts, 'and in the last hour');
   t.equal(ms.deliveries.length, 3);
   t.equal(lane(before, 's2', 'microsoft365')?.today.throttlesPer100, Math.round((throttled * 1000) / (3 + throttled)) / 10, 'throttle replies per 100 attempts');
+  // every message not delivered waits for Microsoft: on s2's lane, or (re-decided while it is paused) with no slot booked yet
+  const onLane = waitingMs(before).find((w) => w.source === 's2');
+  t.equal(lane(before, 's2', 'microsoft365')?.waiting, onLane?.count ?? 0, "the lane's row counts the ones waiting on it");
+  t.equal(lane(before, 's2', 'microsoft365')?.oldestWaitingQueuedAt, onLane?.oldestQueuedAt ?? null);
+  t.ok(waitingMs(before).every((w) => w.source === null || w.source === 's2'), 'none waits on another source');
+  for (const w of waitingMs(before)) {
+    const oldest = Date.parse(w.oldestQueuedAt);
+    t.ok(oldest > testStart - 1000 && oldest <= sentAt, `the oldest waiting was queued during the test (${w.oldestQueuedAt})`);
+  }
+  t.equal(lane(before, 's3', 'partner')?.waiting, 0, 'nothing waits on the partner lane');
+  t.notOk(before.waiting.some((w) => w.provider === 'partner'));
   const bounces = partner.rejections.filter((r) => r.stage === 'rcpt' && r.code === 550).length;
   t.equal(bounces, 1, 'the partner refused one mailbox once');
   t.same(lane(before, 's3', 'partner')?.today, { attempts: 5, delivered: 4, deferred: {}, bounced: 1, throttles: 0, throttlesPer100: 0 }, 's3/partner today');
