@@ -24,7 +24,8 @@ function counts(t: Tally): OutcomeCounts {
   const attempts = t.attempts ?? 0;
   const throttles = t.throttles ?? 0;
   const deferred: Record<string, number> = {};
-  for (const [name, n] of Object.entries(t)) if (name.startsWith('deferred:')) deferred[name.slice('deferred:'.length)] = n;
+  for (const [name, n] of Object.entries(t))
+    if (name.startsWith('deferred:')) deferred[name.slice('deferred:'.length)] = n;
   return {
     attempts,
     delivered: t.delivered ?? 0,
@@ -36,7 +37,11 @@ function counts(t: Tally): OutcomeCounts {
 }
 
 /** Today's and the last hour's counts of a lane from its stored fields. */
-export function outcomeCounts(fields: TallyFields, now: number, dayOffsetMs: number): { today: OutcomeCounts; lastHour: OutcomeCounts } {
+export function outcomeCounts(
+  fields: TallyFields,
+  now: number,
+  dayOffsetMs: number,
+): { today: OutcomeCounts; lastHour: OutcomeCounts } {
   const { today, lastHour } = readTally(fields, now, dayOffsetMs);
   return { today: counts(today), lastHour: counts(lastHour) };
 }

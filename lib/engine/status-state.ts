@@ -53,14 +53,20 @@ function kindsOf(s: LaneState, limits: LaneLimits, now: number): Array<[StateKin
   const out: Array<[StateKind, number]> = [];
   if (s.blockedAt) out.push(['blocked', s.probeAt]);
   if (s.pauseUntil > now) out.push(['paused', s.pauseUntil]);
-  if (limits.perDay !== undefined && s.dayCount >= limits.perDay) out.push(['capped', nextDayStartMs(now, limits.dayOffsetMs)]);
+  if (limits.perDay !== undefined && s.dayCount >= limits.perDay)
+    out.push(['capped', nextDayStartMs(now, limits.dayOffsetMs)]);
   if (s.connCap > 0) out.push(['connections', s.connCapUntil]);
   if (s.factor < 1) out.push(['slowed', 0]);
   return out;
 }
 
 /** The state detail of a normalized lane state. */
-export function stateDetail(s: LaneState, limits: LaneLimits, now: number, why: ReasonRecord | null = null): StateDetail {
+export function stateDetail(
+  s: LaneState,
+  limits: LaneLimits,
+  now: number,
+  why: ReasonRecord | null = null,
+): StateDetail {
   const kinds = kindsOf(s, limits, now);
   const [first] = kinds;
   const r = first ? why : null;

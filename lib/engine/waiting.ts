@@ -38,7 +38,9 @@ export class WaitingMessages {
         lane.oldestQueuedAt = Math.min(lane.oldestQueuedAt, w.queuedAt);
       } else out.set(key, { source: w.source, provider: w.provider, count: 1, oldestQueuedAt: w.queuedAt });
     }
-    return [...out.values()].sort((a, b) => a.provider.localeCompare(b.provider) || (a.source ?? '').localeCompare(b.source ?? ''));
+    return [...out.values()].sort(
+      (a, b) => a.provider.localeCompare(b.provider) || (a.source ?? '').localeCompare(b.source ?? ''),
+    );
   }
 }
 
@@ -48,7 +50,14 @@ export function sumWaiting(lists: ReadonlyArray<readonly WaitingLane[]>): Waitin
   for (const w of lists.flat()) {
     const key = `${w.source ?? ''}|${w.provider}`;
     const had = out.get(key);
-    out.set(key, had ? { ...had, count: had.count + w.count, oldestQueuedAt: Math.min(had.oldestQueuedAt, w.oldestQueuedAt) } : { ...w });
+    out.set(
+      key,
+      had
+        ? { ...had, count: had.count + w.count, oldestQueuedAt: Math.min(had.oldestQueuedAt, w.oldestQueuedAt) }
+        : { ...w },
+    );
   }
-  return [...out.values()].sort((a, b) => a.provider.localeCompare(b.provider) || (a.source ?? '').localeCompare(b.source ?? ''));
+  return [...out.values()].sort(
+    (a, b) => a.provider.localeCompare(b.provider) || (a.source ?? '').localeCompare(b.source ?? ''),
+  );
 }

@@ -34,21 +34,31 @@ interface Case {
 const CASES: Case[] = [
   {
     name: 'each name counted once per call, today and in the hour',
-    tallies: [[0, ['attempts', 'delivered']], [1000, ['attempts', 'deferred:throttle', 'throttles']], [2000, ['attempts', 'delivered']]],
+    tallies: [
+      [0, ['attempts', 'delivered']],
+      [1000, ['attempts', 'deferred:throttle', 'throttles']],
+      [2000, ['attempts', 'delivered']],
+    ],
     readAt: 3000,
     today: { attempts: 3, delivered: 2, 'deferred:throttle': 1, throttles: 1 },
     lastHour: { attempts: 3, delivered: 2, 'deferred:throttle': 1, throttles: 1 },
   },
   {
     name: 'an hour later the bucket has left the last hour, not the day',
-    tallies: [[0, ['attempts']], [50 * MIN, ['attempts', 'bounced']]],
+    tallies: [
+      [0, ['attempts']],
+      [50 * MIN, ['attempts', 'bounced']],
+    ],
     readAt: 61 * MIN,
     today: { attempts: 2, bounced: 1 },
     lastHour: { attempts: 1, bounced: 1 },
   },
   {
     name: 'the last hour is the current bucket and the 11 before it',
-    tallies: [[0, ['attempts']], [TALLY_BUCKET_MS, ['attempts']]],
+    tallies: [
+      [0, ['attempts']],
+      [TALLY_BUCKET_MS, ['attempts']],
+    ],
     readAt: 12 * TALLY_BUCKET_MS,
     today: { attempts: 2 },
     lastHour: { attempts: 1 },
@@ -56,14 +66,21 @@ const CASES: Case[] = [
   {
     name: 'days end at midnight in the configured zone (UTC+2 here: 22:00 UTC)',
     offsetMs: 2 * 3_600_000,
-    tallies: [[20 * 3_600_000 + 30 * MIN, ['attempts']], [21 * 3_600_000 + 2 * MIN, ['attempts']]],
+    tallies: [
+      [20 * 3_600_000 + 30 * MIN, ['attempts']],
+      [21 * 3_600_000 + 2 * MIN, ['attempts']],
+    ],
     readAt: 21 * 3_600_000 + 3 * MIN,
     today: { attempts: 1 },
     lastHour: { attempts: 2 },
   },
   {
     name: 'days before yesterday and old buckets are dropped',
-    tallies: [[0, ['attempts']], [DAY_MS, ['attempts']], [2 * DAY_MS, ['delivered']]],
+    tallies: [
+      [0, ['attempts']],
+      [DAY_MS, ['attempts']],
+      [2 * DAY_MS, ['delivered']],
+    ],
     readAt: 2 * DAY_MS,
     today: { delivered: 1 },
     lastHour: { delivered: 1 },
@@ -105,7 +122,11 @@ t.test('memory and Redis stores count outcomes alike', async (t) => {
     memory = await runCases(t, () => new MemoryStore(() => now), setNow);
   });
   await t.test('Redis store', async (t) => {
-    redis = await runCases(t, (i) => new RedisStore(client, { prefix: `test:${run}:t${i}:`, clockOverride: () => now }), setNow);
+    redis = await runCases(
+      t,
+      (i) => new RedisStore(client, { prefix: `test:${run}:t${i}:`, clockOverride: () => now }),
+      setNow,
+    );
   });
   t.same(redis, memory, 'the same counts and fields on both stores');
   const ttl = await client.pttl(`test:${run}:t0:v1:t:{s2|microsoft365}`);
@@ -125,7 +146,11 @@ t.test('memory and Redis stores count outcomes alike', async (t) => {
   };
   const fromMemory = await reasons(new MemoryStore(() => now));
   const fromRedis = await reasons(new RedisStore(client, { prefix: `test:${run}:why:`, clockOverride: () => now }));
-  t.same(fromMemory[0], [{ at: T0 + 5000, effect: 'suspended', category: 'suspend', rule: '', reply: '421 4.7.28 go away' }, null], 'the latest reason');
+  t.same(
+    fromMemory[0],
+    [{ at: T0 + 5000, effect: 'suspended', category: 'suspend', rule: '', reply: '421 4.7.28 go away' }, null],
+    'the latest reason',
+  );
   t.same(fromRedis[0], fromMemory[0], 'Redis keeps the same');
   t.same(fromMemory[1], [null], 'forgotten after two idle days (memory)');
   const whyTtl = await client.pttl(`test:${run}:why:v1:r:{s2|microsoft365}`);

@@ -32,7 +32,13 @@ t.test('one way to name the Haraka directory, and clear errors for a wrong one',
 });
 
 t.test('status usage errors exit 2 with the usage', async (t) => {
-  for (const args of [['--count', '2'], ['--watch', '0'], ['--watch', '1', '--count', '0'], ['--provider'], ['extra', 'args']]) {
+  for (const args of [
+    ['--count', '2'],
+    ['--watch', '0'],
+    ['--watch', '1', '--count', '0'],
+    ['--provider'],
+    ['extra', 'args'],
+  ]) {
     const r = await run(['status', ...args]);
     t.equal(r.code, 2, args.join(' '));
     t.match(r.err, /usage: paceline status/);
