@@ -15,7 +15,7 @@ import { pluginClock } from '../lib/haraka/clock';
 import { logText } from '../lib/core/log-text';
 import { answerSeconds, BOOT_ENV, describeConfig, headerPool, leaseIdentity, markExpired, MAX_HOLDS, memoryInClusterMode, messageOf, mxEntries, oneLine, replyOf, sourceHealthLine, storeChanged, unreachedOf, workerCount } from '../lib/haraka/glue';
 import { openStore, persistMemory, startSnapshots, startSourceSnapshots } from '../lib/store/open';
-import type { OutcomeReport } from '../lib/engine/outcomes';
+import type { Attempt, OutcomeReport } from '../lib/engine/outcomes';
 import { startPluginControls } from '../lib/operator/plugin-controls';
 import type { ControlListener } from '../lib/operator/http';
 import { newBootId, startLeases } from '../lib/engine/lease-keeper';
@@ -24,6 +24,7 @@ import { PacelineMetrics } from '../lib/metrics/metrics';
 import type { MetricsListener } from '../lib/metrics/http';
 import { startClusterMetrics, startProcessMetrics } from '../lib/metrics/plugin-metrics';
 import { FallbackStore } from '../lib/store/fallback';
+import { WaitingMessages } from '../lib/core/waiting';
 import type { LaneRef, PacingStore } from '../lib/store/types';
 
 interface PluginState {
@@ -37,6 +38,8 @@ interface PluginState {
   sources?: { write(): void; stop(): void };
   control?: ControlListener;
   metrics: PacelineMetrics;
+  /** The messages this process told to wait, by lane (published in the sources file). */
+  waiting: WaitingMessages;
 }
 
 /** The plugin object Haraka builds; our exports are copied onto it. */
@@ -71,7 +74,7 @@ export function register(this: Plugin): void {
   const engine = new Engine(config, store, mx, clock, undefined, identity);
   const storeHealth = store instanceof FallbackStore ? () => ({ errors: store.errors, degraded: store.degraded }) : undefined;
   const metrics = new PacelineMetrics({ config: () => engine.current, store, ...(storeHealth ? { storeHealth } : {}) });
-  const state: PluginState = { engine, clock, store, tickets: new WeakMap(), metrics };
+  const state: PluginState = { engine, clock, store, tickets: new WeakMap(), metrics, waiting: new WaitingMessages() };
   state.engine.controlLog = (text) => this.lognotice(text);
   const persisted = store instanceof MemoryStore && process.env.HARAKA ? persistMemory(store, process.env.HARAKA, log) : undefined;
   if (persisted) state.persisted = persisted;
@@ -81,7 +84,7 @@ export function register(this: Plugin): void {
   const dir = process.env.HARAKA;
   const snapshots = config.settings.store === 'memory' && dir ? startSnapshots(store, dir) : undefined;
   // several workers would share one socket: in cluster mode (Redis) the CLI acts through the store
-  if (dir) state.sources = startSourceSnapshots(state.engine.health, dir, clock);
+  if (dir) state.sources = startSourceSnapshots(state.engine.health, dir, clock, undefined, state.waiting);
   if (dir && workers <= 1) startControls(this, state, dir, snapshots?.write);
   this.loginfo(`paceline ready: ${describeConfig(config)} (${where})`);
 }
@@ -182,6 +185,7 @@ function decideAndAnswer(plugin: Plugin, hmail: HMail, next: Next, holds: number
     (decision) => {
       state.metrics.decided(decision, took());
       ticket.decision = decision;
+      noteWaiting(state, msg, decision, ticket);
       if (decision.action === 'send' && !decision.relay && hmail.notes) hmail.notes[LANE_NOTE] = { source: decision.source.name, provider: decision.provider };
       if (settings.logDecisions && decision.action !== 'hold') plugin.loginfo(`paceline ${decision.action} ${logText(msg.domain)}: ${logText(decision.why, 1000)}`, hmail);
       if (decision.action === 'hold') {
@@ -227,7 +231,7 @@ function laneOf(hmail: HMail): LaneRef | undefined {
 }
 
 /** Records how an attempt ended; answers `next` with the lane's reopening time when a reaction closed it. */
-function ended(plugin: Plugin, hmail: HMail, attempt: { delivered: boolean; reply?: string; unreached?: boolean }, next: Next, retry: boolean, count = true): void {
+function ended(plugin: Plugin, hmail: HMail, attempt: Omit<Attempt, 'lane'>, next: Next, retry: boolean, count = true): void {
   const ticket = ticketOf(plugin, hmail);
   delete ticket.decision;
   const lane = laneOf(hmail);
@@ -241,7 +245,10 @@ function ended(plugin: Plugin, hmail: HMail, attempt: { delivered: boolean; repl
       }
       if (report) logSourceHealth(plugin, report, hmail);
       const wait = report?.reopensAt ? delaySeconds(report.reopensAt, (plugin.paceline as PluginState).clock()) : 0;
-      if (retry && wait > 1) return next(constants.denysoft, answerSeconds(wait));
+      if (retry && wait > 1) {
+        (plugin.paceline as PluginState).waiting.delayed(hmail.todo.uuid, report?.lane.provider ?? '', report?.lane.source ?? null, hmail.todo.queue_time);
+        return next(constants.denysoft, answerSeconds(wait));
+      }
       next();
     },
     (err: Error) => {
@@ -251,6 +258,13 @@ function ended(plugin: Plugin, hmail: HMail, attempt: { delivered: boolean; repl
       next();
     },
   );
+}
+
+/** Keeps the waiting list for status: a delayed or held message waits on its lane, any other answer ends that. */
+function noteWaiting(state: PluginState, msg: { id: string; queueTime: number }, decision: Decision, ticket: Ticket): void {
+  if (decision.action === 'delay' || decision.action === 'hold') {
+    state.waiting.delayed(msg.id, decision.provider, ticket.reservation?.lane.source ?? null, msg.queueTime);
+  } else state.waiting.gone(msg.id);
 }
 
 /** A source that reached no MX host, was marked down, or is back: one log line, and the sources file rewritten. */
@@ -283,11 +297,11 @@ export function hook_bounce(this: Plugin, next: Next, hmail: HMail, err: Error &
     const text = markExpired(hmail, decision.why);
     if (err) err.message = text;
     this.lognotice(`paceline bounced ${logText(hmail.todo.domain)}: ${logText(text, 1000)}`, hmail);
-    return ended(this, hmail, { delivered: false }, next, false, false); // held too long: not an attempt
+    return ended(this, hmail, { delivered: false, expired: true }, next, false, false); // held too long: not an attempt
   }
-  if (unreachedOf(err, err?.bounced_rcpt)) return ended(this, hmail, { delivered: false, unreached: true }, next, false);
+  if (unreachedOf(err, err?.bounced_rcpt)) return ended(this, hmail, { delivered: false, bounced: true, unreached: true }, next, false);
   const reply = replyOf(err, err?.bounced_rcpt);
-  ended(this, hmail, reply === undefined ? { delivered: false } : { delivered: false, reply }, next, false);
+  ended(this, hmail, reply === undefined ? { delivered: false, bounced: true } : { delivered: false, bounced: true, reply }, next, false);
 }
 
 export function shutdown(this: Plugin): void {

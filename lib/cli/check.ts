@@ -12,13 +12,14 @@ import type { Config } from '../config/types';
 import { bindError } from '../engine/bind-check';
 import { memoryInClusterMode, workerCount } from '../haraka/glue';
 import { connectFindings } from './connect';
+import { harakaDir } from './args';
 
 export interface Output {
   out(line: string): void;
   err(line: string): void;
 }
 
-export const CHECK_USAGE = 'usage: paceline check [HARAKA_DIR] [--connect] [--no-bind]';
+export const CHECK_USAGE = 'usage: paceline check [--config HARAKA_DIR | HARAKA_DIR] [--connect] [--no-bind]';
 
 function summary(config: Config): string[] {
   const r = config.settings.redis;
@@ -62,13 +63,24 @@ function invalid(io: Output, dir: string, issues: readonly ConfigIssue[]): numbe
 
 /** The Haraka dir from the arguments, or why not (usage errors and missing directories exit 2). */
 function parseArgs(args: readonly string[]): { dir: string; connect: boolean; noBind: boolean } | { error: string } {
-  const connect = args.includes('--connect');
-  const noBind = args.includes('--no-bind');
-  const rest = args.filter((a) => a !== '--connect' && a !== '--no-bind');
+  let connect = false;
+  let noBind = false;
+  let configDir: string | undefined;
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    if (a === '--connect') connect = true;
+    else if (a === '--no-bind') noBind = true;
+    else if (a === '--config') configDir = args[++i] ?? '';
+    else rest.push(a);
+  }
   const bad = rest.find((a) => a.startsWith('-'));
   if (bad !== undefined) return { error: `paceline check: unknown option "${bad}"\n${CHECK_USAGE}` };
   if (rest.length > 1) return { error: `paceline check: one Haraka directory at most\n${CHECK_USAGE}` };
-  const dir = path.resolve(rest[0] ?? '.');
+  const where = harakaDir(rest[0], configDir);
+  // a directory that does not exist is reported below as not a Haraka directory
+  if (typeof where === 'string' && !where.startsWith('no directory')) return { error: `paceline check: ${where}\n${CHECK_USAGE}` };
+  const dir = typeof where === 'string' ? path.resolve(configDir ?? rest[0] ?? '.') : where.dir;
   if (!fs.existsSync(path.join(dir, 'config')) || !fs.statSync(path.join(dir, 'config')).isDirectory()) {
     return { error: `paceline check: ${dir} is not a Haraka directory (no config/ directory in it)` };
   }

@@ -1,7 +1,7 @@
 /**
- * `paceline status [HARAKA_DIR] [--json]`: every lane with state, read from
- * the shared store (Redis) or, with the memory store, from the snapshot the
- * running Haraka writes every 10 s.
+ * `paceline status [--config HARAKA_DIR | HARAKA_DIR] [filters] [--json] [--watch [SECONDS]]`:
+ * every lane with state, read from the shared store (Redis) or, with the
+ * memory store, from the snapshot the running Haraka writes every 10 s.
  */
 
 import fs from 'node:fs';
@@ -9,11 +9,15 @@ import path from 'node:path';
 import type { LaneState } from '../core/lane';
 import { loadConfigFromDir } from '../config/load';
 import type { Config } from '../config/types';
-import { readSourceSnapshots, SNAPSHOT_FILE, warmRecords } from '../store/open';
+import { readSourceSnapshots, SNAPSHOT_EVERY_MS, SNAPSHOT_FILE, warmRecords } from '../store/open';
 import type { WarmRecord } from '../core/warmup';
-import { sourceLines, statusRows, statusTable, type SourceRow } from '../engine/status-rows';
+import { jsonRow, sourceLines, statusRows, statusTable, unbookedLines, type SourceRow, type StatusRow } from '../engine/status-rows';
+import { sumWaiting } from '../core/waiting';
+import { parseStateKind, type StateKind } from '../engine/status-state';
 import { openRedisStore } from '../store/redis-client';
-import type { LaneRef } from '../store/types';
+import { laneKey, type LaneReason, type LaneRef } from '../store/types';
+import type { TallyFields } from '../core/tally';
+import { harakaDir } from './args';
 import type { Output } from './check';
 import { asControl, describeTarget, inForce, type Control } from '../core/control';
 
@@ -27,9 +31,57 @@ function controlLine(c: Control): string {
   return `${c.action} ${describeTarget(c.target)} ${until}, by ${c.who} since ${new Date(c.at).toISOString()}${c.reason ? `: ${c.reason}` : ''}`;
 }
 
-export const STATUS_USAGE = 'usage: paceline status [HARAKA_DIR] [--json]';
 
-type Lanes = { now: number; lanes: Array<{ lane: LaneRef; state: LaneState }>; warm: Map<string, WarmRecord>; controls: Control[]; from: string };
+export const STATUS_USAGE = `usage: paceline status [--config HARAKA_DIR | HARAKA_DIR] [--json] [--provider P] [--source S] [--state KIND]
+                       [--watch [SECONDS] [--count N]]`;
+
+/** How a memory-store snapshot stands: who wrote it, when, and whether that process still runs. */
+export interface SnapshotInfo {
+  file: string;
+  writtenAt: string;
+  ageS: number;
+  pid: number | null;
+  /** The writing process still runs (null when the file names no pid). */
+  pidAlive: boolean | null;
+  /** Older than 3 × the 10 s interval it is written at. */
+  stale: boolean;
+}
+
+type Lanes = {
+  now: number;
+  lanes: Array<{ lane: LaneRef; state: LaneState }>;
+  warm: Map<string, WarmRecord>;
+  /** Outcome counter fields by lane key. */
+  tallies: Map<string, TallyFields>;
+  /** The last reaction's reason by lane key. */
+  reasons: Map<string, LaneReason>;
+  /** The operator controls in force. */
+  controls: Control[];
+  from: string;
+  snapshot: SnapshotInfo | null;
+};
+
+interface StatusOptions {
+  dir: string;
+  json: boolean;
+  provider?: string;
+  source?: string;
+  state?: StateKind;
+  /** Seconds between prints with --watch; undefined = print once. */
+  watchS?: number;
+  /** Prints before --watch stops; undefined = until interrupted. */
+  count?: number;
+}
+
+/** Whether process `pid` runs on this host (EPERM: it runs as another user). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 async function readLanes(config: Config, dir: string): Promise<Lanes> {
   const r = config.settings.redis;
@@ -37,43 +89,134 @@ async function readLanes(config: Config, dir: string): Promise<Lanes> {
     const store = await openRedisStore(r.connection, r.prefix);
     try {
       const { now, value } = await store.lanes();
+      const refs = value.map((l) => l.lane);
+      const counts = (await store.tallies(refs)).value;
+      const tallies = new Map(refs.map((l, i) => [laneKey(l), counts[i] ?? {}]));
+      const why = (await store.reasons(refs)).value;
+      const reasons = new Map(refs.flatMap((l, i): Array<[string, LaneReason]> => (why[i] ? [[laneKey(l), why[i] as LaneReason]] : [])));
       const controls = (await store.controls()).value;
-      return { now, lanes: value, warm: await warmRecords(store, value.map((l) => l.lane)), controls, from: 'redis' };
+      return { now, lanes: value, warm: await warmRecords(store, refs), tallies, reasons, controls, from: 'redis', snapshot: null };
     } finally {
       await store.close();
     }
   }
   const file = path.join(dir, SNAPSHOT_FILE);
   if (!fs.existsSync(file)) throw new Error(`no ${file}: is Haraka with paceline running in ${dir}? (the memory store writes it every 10 s)`);
-  const snap = JSON.parse(fs.readFileSync(file, 'utf8')) as { now: number; lanes: Lanes['lanes']; warm?: Array<[string, WarmRecord]>; controls?: unknown[] };
+  const snap = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+    now: number;
+    pid?: number;
+    lanes: Lanes['lanes'];
+    warm?: Array<[string, WarmRecord]>;
+    tallies?: Array<[string, TallyFields]>;
+    reasons?: Array<[string, LaneReason]>;
+    controls?: unknown[];
+  };
   const controls = (snap.controls ?? []).map(asControl).filter((c): c is Control => c !== undefined && inForce(c, Date.now()));
-  return { now: snap.now, lanes: snap.lanes, warm: new Map(snap.warm ?? []), controls, from: `${file} (written ${Math.round((Date.now() - snap.now) / 1000)} s ago)` };
+  const ageMs = Math.max(0, Date.now() - snap.now);
+  const pid = typeof snap.pid === 'number' ? snap.pid : null;
+  const snapshot: SnapshotInfo = {
+    file,
+    writtenAt: new Date(snap.now).toISOString(),
+    ageS: Math.round(ageMs / 1000),
+    pid,
+    pidAlive: pid === null ? null : alive(pid),
+    stale: ageMs > 3 * SNAPSHOT_EVERY_MS,
+  };
+  return { now: snap.now, lanes: snap.lanes, warm: new Map(snap.warm ?? []), tallies: new Map(snap.tallies ?? []), reasons: new Map(snap.reasons ?? []), controls, from: `${file} (written ${snapshot.ageS} s ago)`, snapshot };
+}
+
+/** Warnings about the data: a snapshot too old to trust, or one whose writer is gone. */
+function notes(s: SnapshotInfo | null): string[] {
+  if (!s) return [];
+  const out: string[] = [];
+  if (s.pidAlive === false) out.push(`the Haraka process that wrote this snapshot (pid ${s.pid}) is gone: these numbers are from ${s.writtenAt}`);
+  if (s.stale) out.push(`stale: the snapshot is ${s.ageS} s old (it is written every ${SNAPSHOT_EVERY_MS / 1000} s)`);
+  return out;
+}
+
+/** Parses the arguments; a string is a usage error. */
+function parseArgs(args: readonly string[]): StatusOptions | string {
+  const o: Omit<StatusOptions, 'dir'> = { json: false };
+  let config: string | undefined;
+  const positional: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    const value = (): string | undefined => {
+      const v = args[++i];
+      return v === undefined || v === '' || v.startsWith('--') ? undefined : v;
+    };
+    if (a === '--json') o.json = true;
+    else if (a === '--config') config = value() ?? '';
+    else if (a === '--provider' || a === '--source') {
+      const v = value();
+      if (v === undefined) return `${a} needs a name`;
+      o[a === '--provider' ? 'provider' : 'source'] = v;
+    } else if (a === '--state') {
+      const kind = parseStateKind(value());
+      if (typeof kind === 'string') return kind;
+      o.state = kind.kind;
+    } else if (a === '--watch') {
+      o.watchS = 2;
+      if (/^\d+(\.\d+)?$/.test(args[i + 1] ?? '')) o.watchS = Number(args[++i]);
+      if (!(o.watchS > 0)) return '--watch SECONDS must be more than 0';
+    } else if (a === '--count') {
+      const n = Number(value());
+      if (!Number.isInteger(n) || n < 1) return '--count needs a whole number of at least 1';
+      o.count = n;
+    } else if (a.startsWith('-')) return `unknown option ${a}`;
+    else positional.push(a);
+  }
+  if (positional.length > 1) return `unexpected argument ${positional[1]}`;
+  if (o.count !== undefined && o.watchS === undefined) return '--count goes with --watch';
+  const where = harakaDir(positional[0], config);
+  return typeof where === 'string' ? where : { ...o, dir: where.dir };
+}
+
+function keep(o: StatusOptions, row: StatusRow): boolean {
+  return (!o.provider || row.provider === o.provider) && (!o.source || row.source === o.source) && (!o.state || row.detail.kinds.includes(o.state));
+}
+
+/** One print of the status; throws on unreadable config or store. */
+async function printOnce(o: StatusOptions, io: Output): Promise<void> {
+  const config = loadConfigFromDir(o.dir);
+  if (o.source && !config.sources.has(o.source)) throw new Error(`no source "${o.source}" (sources: ${[...config.sources.keys()].join(', ')})`);
+  const { now, lanes, warm, tallies, reasons, controls, from, snapshot } = await readLanes(config, o.dir);
+  const snaps = readSourceSnapshots(o.dir, Date.now());
+  const waitingAll = sumWaiting(snaps.map((snap) => snap.waiting ?? []));
+  const rows = statusRows(config, lanes, now, warm, tallies, reasons, waitingAll).filter((r) => keep(o, r));
+  const sources: SourceRow[] = snaps.flatMap((snap) => snap.sources.map((s) => ({ ...s, pid: snap.pid }))).filter((s) => !o.source || s.source === o.source);
+  const waiting = waitingAll.filter((w) => (!o.provider || w.provider === o.provider) && (!o.source || w.source === o.source));
+  const warnings = notes(snapshot);
+  if (o.json) {
+    const waitingJson = waiting.map((w) => ({ ...w, oldestQueuedAt: new Date(w.oldestQueuedAt).toISOString() }));
+    io.out(JSON.stringify({ now, at: new Date(now).toISOString(), from, snapshot, notes: warnings, lanes: rows.map(jsonRow), sources, waiting: waitingJson, controls: controls.map(controlRow) }));
+    return;
+  }
+  io.out(`paceline status from ${from}: ${rows.length} lane${rows.length === 1 ? '' : 's'}`);
+  for (const line of warnings) io.out(`note: ${line}`);
+  for (const line of statusTable(rows)) io.out(line);
+  for (const line of unbookedLines(waiting, now)) io.out(line);
+  for (const line of sourceLines(sources, Date.now())) io.out(line);
+  io.out(controls.length === 0 ? 'no operator controls in force' : `operator controls in force: ${controls.length}`);
+  for (const c of controls) io.out(`  ${controlLine(c)}`);
 }
 
 export async function statusCommand(args: readonly string[], io: Output): Promise<number> {
-  const json = args.includes('--json');
-  const rest = args.filter((a) => a !== '--json');
-  if (rest.some((a) => a.startsWith('-')) || rest.length > 1) {
-    io.err(STATUS_USAGE);
+  const o = parseArgs(args);
+  if (typeof o === 'string') {
+    io.err(`paceline status: ${o}\n${STATUS_USAGE}`);
     return 2;
   }
-  const dir = path.resolve(rest[0] ?? '.');
-  try {
-    const config = loadConfigFromDir(dir);
-    const { now, lanes, warm, controls, from } = await readLanes(config, dir);
-    const rows = statusRows(config, lanes, now, warm);
-    const sources: SourceRow[] = readSourceSnapshots(dir, Date.now()).flatMap((snap) => snap.sources.map((s) => ({ ...s, pid: snap.pid })));
-    if (json) io.out(JSON.stringify({ now, from, lanes: rows, sources, controls: controls.map(controlRow) }));
-    else {
-      io.out(`paceline status from ${from}: ${rows.length} lane${rows.length === 1 ? '' : 's'}`);
-      for (const line of statusTable(rows)) io.out(line);
-      for (const line of sourceLines(sources, Date.now())) io.out(line);
-      io.out(controls.length === 0 ? 'no operator controls in force' : `operator controls in force: ${controls.length}`);
-      for (const c of controls) io.out(`  ${controlLine(c)}`);
+  for (let printed = 0; ; ) {
+    let failed = false;
+    try {
+      await printOnce(o, io);
+    } catch (err) {
+      io.err(`paceline status: ${(err as Error).message}`);
+      failed = true;
     }
-    return 0;
-  } catch (err) {
-    io.err(`paceline status: ${(err as Error).message}`);
-    return 1;
+    printed++;
+    if (o.watchS === undefined || (o.count !== undefined && printed >= o.count)) return failed ? 1 : 0;
+    await new Promise((resolve) => setTimeout(resolve, (o.watchS as number) * 1000));
   }
 }

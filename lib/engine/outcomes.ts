@@ -7,6 +7,8 @@
 
 import type { Effect } from '../core/adapt';
 import { classify, type Category, type Rule } from '../core/classify';
+import { zoneOffsetMs } from '../core/day';
+import { LOG_TEXT_MAX, logText } from '../core/log-text';
 import { parseReply } from '../core/reply';
 import { laneLimits } from '../config/lane-limits';
 import type { Config } from '../config/types';
@@ -53,6 +55,24 @@ export interface Attempt {
   readonly lane?: LaneRef;
   /** No MX host was reached: bind or connect failed on every one (Haraka's "Tried all MXs"); no reply to classify. */
   readonly unreached?: boolean;
+  /** Haraka bounced the message (a permanent failure, or no retries left); else a failure is a deferral. */
+  readonly bounced?: boolean;
+  /** paceline bounced it unsent, past max_hold: counted as bounced, not as an attempt. */
+  readonly expired?: boolean;
+}
+
+/**
+ * The counter names of one attempt (see lib/core/tally.ts): attempts,
+ * delivered | bounced | deferred:<category> (`unreached` when no MX host was
+ * reached, `none` without a reply), and throttles for a reply the rules call
+ * throttle.
+ */
+export function tallyNames(attempt: Attempt, category: Category | undefined): string[] {
+  const names = attempt.expired ? [] : ['attempts'];
+  const why = attempt.unreached ? 'unreached' : (category ?? 'none');
+  names.push(attempt.delivered ? 'delivered' : attempt.bounced || attempt.expired ? 'bounced' : `deferred:${why}`);
+  if (category === 'throttle') names.push('throttles');
+  return names;
 }
 
 export interface OutcomeReport {
@@ -79,6 +99,9 @@ export const UNREACHED_RETRY_MS = 2000;
 
 /** A message refused while its lane had too many sessions open is tried again this soon (ms), paced. */
 export const CAPPED_RETRY_MS = 2000;
+
+/** Reactions that change what a lane may do: status shows the reply that caused the last one. */
+const REASON_EFFECTS: ReadonlySet<Effect> = new Set<Effect>(['slowed', 'overshot', 'extended', 'capped', 'suspended', 'blocked']);
 
 export class Outcomes {
   protected classifier: Classifier;
@@ -124,6 +147,8 @@ export class Outcomes {
     const lane = lease?.lane ?? attempt.lane;
     if (!lane) return null;
     const limits = lease?.limits ?? laneLimits(this.config, lane.source, lane.provider);
+    const c = attempt.reply !== undefined && !attempt.delivered && !attempt.unreached ? this.classifier(attempt.reply, lane.provider) : undefined;
+    await this.tally(lane, tallyNames(attempt, c?.category));
     if (lease) {
       this.leases.forget(lease.id);
       const duration = attempt.delivered ? this.clock() - lease.startedAt : undefined;
@@ -140,8 +165,14 @@ export class Outcomes {
       delete ticket.probe;
       return { lane, ...recovered };
     }
-    if (attempt.reply === undefined || !this.config.settings.adapt.enabled) return { lane, ...recovered };
-    return { ...(await this.react(lane, limits, attempt.reply, lease?.startedAt)), ...recovered };
+    if (!c || !this.config.settings.adapt.enabled) return { lane, ...recovered };
+    return { ...(await this.react(lane, limits, c, attempt.reply as string, lease?.startedAt)), ...recovered };
+  }
+
+  /** Counts the attempt for `paceline status`; a store that fails loses the count, never the outcome. */
+  private async tally(lane: LaneRef, names: readonly string[]): Promise<void> {
+    const now = this.clock();
+    await this.store.tally(lane, names, zoneOffsetMs(this.config.settings.timezone, now)).catch(() => undefined);
   }
 
   /** True when a pool of `source` has another source that is not marked down. */
@@ -161,9 +192,8 @@ export class Outcomes {
     return { ...this.health.failed(source, this.clock(), reason), reason };
   }
 
-  private async react(lane: LaneRef, limits: ReturnType<typeof laneLimits>, reply: string, sentAt?: number): Promise<OutcomeReport> {
+  private async react(lane: LaneRef, limits: ReturnType<typeof laneLimits>, c: Classification, reply: string, sentAt?: number): Promise<OutcomeReport> {
     const adapt = this.config.settings.adapt;
-    const c = this.classifier(reply, lane.provider);
     let category = c.category;
     if (c.threshold && c.rule && category !== 'unknown') {
       const hits = await this.store.hit(lane, c.rule, c.threshold.windowMs);
@@ -171,6 +201,10 @@ export class Outcomes {
     }
     const event = { category, ...(c.durationMs !== undefined ? { durationMs: c.durationMs } : {}), ...(sentAt !== undefined ? { sentAt } : {}) };
     const { now, value } = await this.store.react(lane, limits, event, adapt.react);
+    if (REASON_EFFECTS.has(value.effect)) {
+      const why = { effect: value.effect, category, rule: c.rule ?? '', reply: logText(reply, LOG_TEXT_MAX) };
+      await this.store.reason(lane, why).catch(() => undefined);
+    }
     const incidentUntil = value.effect === 'slowed' ? await this.checkIncident(lane) : 0;
     const s = value.state;
     // a message refused for its lane's sessions comes back to be paced, not after Haraka's next retry interval

@@ -12,6 +12,10 @@ import { dayNumber, zoneOffsetMs } from '../core/day';
 import { scheduleDay, type WarmRecord } from '../core/warmup';
 import type { SourceTrouble } from '../core/source-health';
 import { plainLaneView, scheduleOf, warmLaneView, type LaneView } from './warmup-limits';
+import { stateDetail, type ReasonRecord, type StateDetail } from './status-state';
+import { countsCell, outcomeCounts, type OutcomeCounts } from './status-counts';
+import type { TallyFields } from '../core/tally';
+import type { WaitingLane } from '../core/waiting';
 
 export interface StatusRow {
   source: string;
@@ -28,11 +32,22 @@ export interface StatusRow {
   inFlight: number;
   /** Seconds until the next free slot (0 = free now), a warming source's active hours included. */
   nextFreeS: number;
-  /** ok, slowed (pace factor), paused, capped, blocked. */
+  /** When the next slot is free, ISO (now when free now). */
+  nextFreeAt: string;
+  /** ok, slowed (pace factor), paused, capped, blocked: for people. */
   state: string;
+  /** The same state as machine fields (see status-state.ts). */
+  detail: StateDetail;
   factor: number;
   /** The pace factor learnt from what the provider accepted (see [adapt] accepted_share); null when none. */
   knownGood: number | null;
+  /** What the lane's attempts came to today (in the configured zone) and in the last hour (55 to 60 min). */
+  today: OutcomeCounts;
+  lastHour: OutcomeCounts;
+  /** Messages paceline told to wait with a slot booked on this lane (summed over the processes), and the oldest one's queue time. */
+  waiting: number;
+  oldestWaitingQueuedAt: string | null;
+  oldestWaitingAgeS: number | null;
   /** A warming source's position: schedule, day, today's cap, progression. */
   warmup?: { schedule: string; progression: string; day: number; cap: number | null; frozen?: true };
 }
@@ -59,12 +74,40 @@ function stateOf(s: LaneState, limits: LaneLimits, now: number): string {
   return parts.join(', ') || 'ok';
 }
 
+/** The state in words, the reason appended when something holds the lane back, and as machine fields. */
+function stateCells(s: LaneState, limits: LaneLimits, now: number, why: ReasonRecord | null): { state: string; detail: StateDetail } {
+  const detail = stateDetail(s, limits, now, why);
+  const text = stateOf(s, limits, now);
+  return { state: detail.reason ? `${text} (${detail.reason})` : text, detail };
+}
+
+function waitingOf(w: WaitingLane | undefined, now: number): Pick<StatusRow, 'waiting' | 'oldestWaitingQueuedAt' | 'oldestWaitingAgeS'> {
+  if (!w) return { waiting: 0, oldestWaitingQueuedAt: null, oldestWaitingAgeS: null };
+  return { waiting: w.count, oldestWaitingQueuedAt: new Date(w.oldestQueuedAt).toISOString(), oldestWaitingAgeS: Math.max(0, Math.round((now - w.oldestQueuedAt) / 1000)) };
+}
+
+/** Messages told to wait before a slot was booked: only their provider is known. One line per provider. */
+export function unbookedLines(waiting: readonly WaitingLane[], now: number): string[] {
+  return waiting
+    .filter((w) => w.source === null)
+    .map((w) => `waiting for ${w.provider} without a booked slot: ${w.count} (oldest queued ${Math.max(0, Math.round((now - w.oldestQueuedAt) / 1000))}s ago)`);
+}
+
 const orNull = (n: number | undefined): number | null => (n !== undefined && Number.isFinite(n) ? n : null);
 
 /** Rows for every lane with state, sorted by source then provider. */
-export function statusRows(config: Config, lanes: ReadonlyArray<{ lane: LaneRef; state: LaneState }>, now: number, warm: WarmRecords = new Map()): StatusRow[] {
+export function statusRows(
+  config: Config,
+  lanes: ReadonlyArray<{ lane: LaneRef; state: LaneState }>,
+  now: number,
+  warm: WarmRecords = new Map(),
+  tallies: ReadonlyMap<string, TallyFields> = new Map(),
+  reasons: ReadonlyMap<string, ReasonRecord> = new Map(),
+  waiting: readonly WaitingLane[] = [],
+): StatusRow[] {
   const rows = lanes.map(({ lane, state }): StatusRow => {
     const record = warm.get(`${lane.source}|${lane.provider}`);
+    const counts = outcomeCounts(tallies.get(`${lane.source}|${lane.provider}`) ?? {}, now, zoneOffsetMs(config.settings.timezone, now));
     const view = viewOf(config, lane, record, now);
     const { limits } = view;
     const s = normalize(state, limits, now, true);
@@ -82,9 +125,13 @@ export function statusRows(config: Config, lanes: ReadonlyArray<{ lane: LaneRef;
       sentToday: s.dayCount,
       inFlight: s.leases.length,
       nextFreeS: Math.max(0, Math.ceil((freeAt - now) / 1000)),
-      state: stateOf(s, limits, now),
+      nextFreeAt: new Date(Math.max(freeAt, now)).toISOString(),
+      ...stateCells(s, limits, now, reasons.get(`${lane.source}|${lane.provider}`) ?? null),
       factor: s.factor,
       knownGood: s.known > 0 ? s.known : null,
+      today: counts.today,
+      lastHour: counts.lastHour,
+      ...waitingOf(waiting.find((w) => w.source === lane.source && w.provider === lane.provider), now),
       ...(schedule && view.warm ? { warmup: { schedule: schedule.name, progression: schedule.progression, day: view.warm.day, cap: view.warm.cap, ...frozen } } : {}),
       ...(schedule && record && !view.warm ? { warmup: { schedule: schedule.name, progression: schedule.progression, day: scheduleDay(schedule, record, dayNumber(now, zoneOffsetMs(config.settings.timezone, now))), cap: null, ...frozen } } : {}),
     };
@@ -97,12 +144,18 @@ const concurrencyCell = (r: StatusRow): string =>
 
 /** The rows as an aligned text table. */
 export function statusTable(rows: readonly StatusRow[]): string[] {
-  const head = ['source', 'provider', 'rate', 'conc', 'per_day', 'last min', 'today', 'in flight', 'next free', 'warm-up', 'state'];
+  const head = ['source', 'provider', 'rate', 'conc', 'per_day', 'last min', 'today', 'in flight', 'next free', 'warm-up', 'today d/def/b', 'hour d/def/b', 'thr/100 h', 'waiting', 'state'];
   const warm = (r: StatusRow) => (r.warmup ? `${r.warmup.schedule} day ${r.warmup.day} (${r.warmup.progression}${r.warmup.frozen ? ', frozen' : ''}), cap ${r.warmup.cap ?? 'warm'}, used ${r.sentToday}` : '-');
-  const cells = rows.map((r) => [r.source, r.provider, r.rate, concurrencyCell(r), String(r.perDay ?? '-'), String(r.sentLastMinute), String(r.sentToday), String(r.inFlight), r.nextFreeS ? `${r.nextFreeS}s` : 'now', warm(r), r.state]);
+  const cells = rows.map((r) => [r.source, r.provider, r.rate, concurrencyCell(r), String(r.perDay ?? '-'), String(r.sentLastMinute), String(r.sentToday), String(r.inFlight), r.nextFreeS ? `${r.nextFreeS}s` : 'now', warm(r), countsCell(r.today), countsCell(r.lastHour), String(r.lastHour.throttlesPer100 ?? '-'), r.waiting ? `${r.waiting} (oldest ${r.oldestWaitingAgeS}s)` : '0', r.state]);
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] as string).length)));
   const line = (c: string[]) => c.map((x, i) => x.padEnd(widths[i] as number)).join('  ').trimEnd();
   return [line(head), ...cells.map(line)];
+}
+
+/** A row as `status --json` prints it: `state` the machine fields, `stateText` the words. */
+export function jsonRow(row: StatusRow): Omit<StatusRow, 'state' | 'detail'> & { state: StateDetail; stateText: string } {
+  const { state, detail, ...rest } = row;
+  return { ...rest, state: detail, stateText: state };
 }
 
 /** A source with failures in a row in one Haraka process (per process: see lib/core/source-health.ts). */

@@ -24,7 +24,7 @@ import type { IncidentParams } from '../core/provider-state';
 import type { WarmRecord } from '../core/warmup';
 import type { Control, ControlRequest, ControlTarget } from '../core/control';
 import { MemoryStore } from './memory';
-import { laneKey, type LaneRef, type PacingStore, type StoreResult } from './types';
+import { laneKey, type LaneReason, type LaneRef, type PacingStore, type StoreResult } from './types';
 
 import type { OnStoreError } from '../config/types';
 export type { OnStoreError };
@@ -288,6 +288,23 @@ export class FallbackStore implements PacingStore {
 
   liftProvider(provider: string): Promise<boolean> {
     return this.primary.liftProvider(provider);
+  }
+
+  /** While the primary is down, counted locally: those counts stay in this process (status shows the primary's). */
+  tally(lane: LaneRef, names: readonly string[], dayOffsetMs: number): Promise<void> {
+    return this.run('tally', () => this.primary.tally(lane, names, dayOffsetMs), () => this.local.tally(lane, names, dayOffsetMs));
+  }
+
+  tallies(lanes: readonly LaneRef[]) {
+    return this.run('tallies', () => this.primary.tallies(lanes), () => this.local.tallies(lanes));
+  }
+
+  reason(lane: LaneRef, reason: Omit<LaneReason, 'at'>): Promise<void> {
+    return this.run('reason', () => this.primary.reason(lane, reason), () => this.local.reason(lane, reason));
+  }
+
+  reasons(lanes: readonly LaneRef[]) {
+    return this.run('reasons', () => this.primary.reasons(lanes), () => this.local.reasons(lanes));
   }
 
   lanes() {

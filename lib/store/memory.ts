@@ -12,8 +12,9 @@ import { dropEarlierBoots, renewLeases } from '../core/lease';
 import { emptyProvider, providerDelivered, recordThrottle, takeProbe, type IncidentParams, type ProviderState } from '../core/provider-state';
 import { dayNumber } from '../core/day';
 import type { WarmRecord } from '../core/warmup';
-import { inForce, liftLane, liftProvider, makeControl, resetPace, targetKey, type Control, type ControlRequest, type ControlTarget } from '../core/control';
-import { laneKey, type LaneRef, type PacingStore, type StoreResult } from './types';
+import { type Control, type ControlRequest, type ControlTarget, inForce, liftLane, liftProvider, makeControl, resetPace, targetKey } from '../core/control';
+import { laneKey, type LaneReason, type LaneRef, type PacingStore, type StoreResult } from './types';
+import { addTally, type TallyFields } from '../core/tally';
 
 /** Idle lanes (no leases, no future slot, no reaction in force) older than this are dropped. */
 const IDLE_MS = 2 * 86_400_000;
@@ -56,6 +57,8 @@ export class MemoryStore implements PacingStore {
   private readonly starts = new Map<string, number>();
   private readonly kept = new Map<string, Control>();
   private readonly maxIdleLanes: number;
+  private readonly counts = new Map<string, TallyFields>();
+  private readonly why = new Map<string, LaneReason>();
   private lastSweep = 0;
   /** Lane count above which idle lanes are evicted: the busy lanes of the last eviction plus the cap. */
   private evictAbove: number;
@@ -137,6 +140,9 @@ export class MemoryStore implements PacingStore {
       const last = Math.max(p.pauseUntil, p.declaredAt, ...Object.values(p.throttled));
       if (p.probing === 0 && now - last > IDLE_MS) this.providers.delete(name);
     }
+    // a lane's counters outlive its state by the same idle time as in Redis (two days)
+    for (const [key, r] of this.why) if (now - r.at > IDLE_MS) this.why.delete(key);
+    for (const [key, fields] of this.counts) if (Object.keys(addTally(fields, [], now, 0)).length === 0) this.counts.delete(key);
   }
 
   /** Snapshots are the stored objects themselves: core functions never mutate their input. */
@@ -294,6 +300,29 @@ export class MemoryStore implements PacingStore {
     return true;
   }
 
+  async tally(lane: LaneRef, names: readonly string[], dayOffsetMs: number): Promise<void> {
+    const key = laneKey(lane);
+    this.counts.set(key, addTally(this.counts.get(key) ?? {}, names, this.clock(), dayOffsetMs));
+  }
+
+  async tallies(lanes: readonly LaneRef[]) {
+    return { now: this.clock(), value: lanes.map((l) => ({ ...(this.counts.get(laneKey(l)) ?? {}) })) };
+  }
+
+  async reason(lane: LaneRef, reason: Omit<LaneReason, 'at'>): Promise<void> {
+    this.why.set(laneKey(lane), { ...reason, at: this.clock() });
+  }
+
+  async reasons(lanes: readonly LaneRef[]) {
+    const now = this.clock();
+    return { now, value: lanes.map((l) => this.fresh(this.why.get(laneKey(l)), now)) };
+  }
+
+  /** A reason younger than the idle time (Redis expires it then). */
+  private fresh(r: LaneReason | undefined, now: number): LaneReason | null {
+    return r && now - r.at <= IDLE_MS ? { ...r } : null;
+  }
+
   async lanes() {
     return { now: this.clock(), value: [...this.states.values()].map(({ lane, state }) => ({ lane, state: structuredClone(state) })) };
   }
@@ -330,5 +359,7 @@ export class MemoryStore implements PacingStore {
     this.providers.clear();
     this.hits.clear();
     this.kept.clear();
+    this.counts.clear();
+    this.why.clear();
   }
 }

@@ -13,10 +13,11 @@ import { restoreState, startPersisting, STATE_FILE } from './memory-file';
 import { RedisStore } from './redis';
 import { createRedisClient } from './redis-client';
 import { redact, secretsOf } from '../config/redis-url';
-import type { LaneRef, PacingStore } from './types';
 import type { WarmRecord } from '../core/warmup';
 import type { SourceHealth, SourceTrouble } from '../core/source-health';
 import { asControl, type Control } from '../core/control';
+import { laneKey, type LaneRef, type PacingStore } from './types';
+import type { WaitingLane, WaitingMessages } from '../core/waiting';
 
 export interface StoreLog {
   (level: 'error' | 'warn' | 'notice' | 'info', text: string): void;
@@ -81,19 +82,26 @@ export function persistMemory(store: MemoryStore, dir: string, log: StoreLog): (
 /** Name of the file the memory store's lanes are written to, in the Haraka directory, for `paceline status`. */
 export const SNAPSHOT_FILE = 'paceline-status.json';
 
+/** How often the memory store's snapshot is written (ms); `status` calls one older than 3 × this stale. */
+export const SNAPSHOT_EVERY_MS = 10_000;
+
 /**
  * With the memory store, nothing outside the Haraka process can read the
  * lanes: write them to `<dir>/paceline-status.json` every `everyMs`
  * (atomically, by rename). Returns a function that stops it.
  */
-export function startSnapshots(store: PacingStore, dir: string, everyMs = 10_000): { stop: () => void; write: () => Promise<void> } {
+export function startSnapshots(store: PacingStore, dir: string, everyMs = SNAPSHOT_EVERY_MS): { stop: () => void; write: () => Promise<void> } {
   const file = path.join(dir, SNAPSHOT_FILE);
   const write = async () => {
     try {
       const { now, value } = await store.lanes();
       const warm = await warmRecords(store, value.map((l) => l.lane));
       const controls = (await store.controls()).value;
-      await writeAtomically(file, JSON.stringify({ now, pid: process.pid, lanes: value, warm: [...warm], controls }));
+      const counts = (await store.tallies(value.map((l) => l.lane))).value;
+      const tallies = value.map((l, i) => [laneKey(l.lane), counts[i] ?? {}]);
+      const why = (await store.reasons(value.map((l) => l.lane))).value;
+      const reasons = value.flatMap((l, i) => (why[i] ? [[laneKey(l.lane), why[i]]] : []));
+      await writeAtomically(file, JSON.stringify({ now, pid: process.pid, lanes: value, warm: [...warm], controls, tallies, reasons }));
     } catch {
       // a status snapshot is a convenience; pacing never depends on it
     }
@@ -163,6 +171,8 @@ export interface SourcesSnapshot {
   readonly now: number;
   readonly pid: number;
   readonly sources: readonly SourceTrouble[];
+  /** The messages this process told Haraka to wait, by lane (absent in files of older versions). */
+  readonly waiting?: readonly WaitingLane[];
 }
 
 /**
@@ -171,12 +181,18 @@ export interface SourcesSnapshot {
  * every `everyMs` and whenever `write()` is called (a source marked down or
  * back), for `paceline status`. `stop()` ends it and removes the file.
  */
-export function startSourceSnapshots(health: SourceHealth, dir: string, clock: () => number, everyMs = 10_000): { write(): void; stop(): void } {
+export function startSourceSnapshots(
+  health: SourceHealth,
+  dir: string,
+  clock: () => number,
+  everyMs = 10_000,
+  waiting?: WaitingMessages,
+): { write(): void; stop(): void } {
   const file = path.join(dir, `${SOURCES_FILE_PREFIX}${process.pid}.json`);
   const write = () => {
     try {
       const now = clock();
-      const snap: SourcesSnapshot = { now, pid: process.pid, sources: health.troubles(now) };
+      const snap: SourcesSnapshot = { now, pid: process.pid, sources: health.troubles(now), ...(waiting ? { waiting: waiting.lanes() } : {}) };
       fs.writeFileSync(`${file}.tmp`, JSON.stringify(snap));
       fs.renameSync(`${file}.tmp`, file);
     } catch {

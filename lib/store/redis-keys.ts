@@ -15,6 +15,9 @@
  *   <prefix>v1:src:{<source>}                  STRING day number the source's warm-up started
  *   <prefix>v1:ctl                             HASH  operator controls: field = targetKey(),
  *                                                    value = JSON (lua/control-1.lua)
+ *   <prefix>v1:t:{<source>|<provider>}         HASH  outcome counters (lib/core/tally.ts fields)
+ *   <prefix>v1:r:{<source>|<provider>}         HASH  the last reaction's reason: at, effect, category,
+ *                                                    rule, reply
  *
  * The `{source|provider}` hash tag puts every key of a lane in one Cluster
  * slot, so each script touches one slot, and lanes spread over the slots.
@@ -67,6 +70,16 @@ export class RedisKeys {
   /** A lane's warm-up record. */
   warm(lane: LaneRef): string {
     return `${this.base}w:${this.tag(lane)}`;
+  }
+
+  /** A lane's outcome counters. */
+  tally(lane: LaneRef): string {
+    return `${this.base}t:${this.tag(lane)}`;
+  }
+
+  /** Why a lane's state last changed. */
+  reason(lane: LaneRef): string {
+    return `${this.base}r:${this.tag(lane)}`;
   }
 
   /** The day a source's warm-up started. */

@@ -90,6 +90,8 @@ const SCRIPTS = {
   control: 1,
   'lane-control': 2,
   'provider-lift': 1,
+  tally: 1,
+  reason: 1,
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;

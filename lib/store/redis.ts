@@ -14,13 +14,14 @@ import { Cluster, type Redis } from 'ioredis';
 import type { Effect, ReactEvent, ReactParams } from '../core/adapt';
 import type { AcquireRequest, ClaimRequest, LaneLimits, LaneState } from '../core/lane';
 import type { IncidentParams, ProviderState } from '../core/provider-state';
+import type { TallyFields } from '../core/tally';
 import type { WarmRecord } from '../core/warmup';
 import { targetKey, type Control, type ControlRequest, type ControlTarget } from '../core/control';
 import { decodeControl } from './redis-control';
 import { decodeDecision, decodeProvider, decodeState, decodeWarm, durationArg, incidentArgs, item, limitArgs, reactArgs, WARM_FIELDS, warmArgs } from './redis-codec';
 import { RedisKeys } from './redis-keys';
 import { defineScripts, type ScriptRunner } from './redis-scripts';
-import type { LaneRef, PacingStore, StoreResult } from './types';
+import type { LaneReason, LaneRef, PacingStore, StoreResult } from './types';
 
 export interface RedisStoreOptions {
   /** Key prefix, e.g. `paceline:`; lets several installations share one Redis. No `{` or `}`. */
@@ -183,6 +184,33 @@ export class RedisStore implements PacingStore {
 
   async liftProvider(provider: string): Promise<boolean> {
     return item(await this.run('provider-lift', [this.keys.provider(provider)], [this.clock()]), 1) === '1';
+  }
+
+  async tally(lane: LaneRef, names: readonly string[], dayOffsetMs: number): Promise<void> {
+    await this.run('tally', [this.keys.tally(lane)], [this.clock(), String(dayOffsetMs), ...names]);
+  }
+
+  /** One HGETALL per lane (each in its lane's slot), sent together. */
+  async tallies(lanes: readonly LaneRef[]): Promise<StoreResult<TallyFields[]>> {
+    const [now, ...hashes] = await Promise.all([this.serverNow(), ...lanes.map((l) => this.client.hgetall(this.keys.tally(l)))]);
+    const value = (hashes as Array<Record<string, string>>).map((h) => {
+      const fields: TallyFields = {};
+      for (const [field, n] of Object.entries(h)) if (field !== 'b') fields[field] = Number(n);
+      return fields;
+    });
+    return { now: now as number, value };
+  }
+
+  async reason(lane: LaneRef, r: Omit<LaneReason, 'at'>): Promise<void> {
+    await this.run('reason', [this.keys.reason(lane)], [this.clock(), r.effect, r.category, r.rule, r.reply]);
+  }
+
+  async reasons(lanes: readonly LaneRef[]): Promise<StoreResult<Array<LaneReason | null>>> {
+    const [now, ...hashes] = await Promise.all([this.serverNow(), ...lanes.map((l) => this.client.hgetall(this.keys.reason(l)))]);
+    const value = (hashes as Array<Record<string, string>>).map((h): LaneReason | null =>
+      h.at === undefined ? null : { at: Number(h.at), effect: h.effect ?? '', category: h.category ?? '', rule: h.rule ?? '', reply: h.reply ?? '' },
+    );
+    return { now: now as number, value };
   }
 
   /** Every lane with state: SCAN of each master (each Cluster master in turn), then one peek per lane. */

@@ -9,8 +9,21 @@
 import type { Effect, ReactEvent, ReactParams } from '../core/adapt';
 import type { AcquireRequest, AcquireResult, ClaimRequest, LaneLimits, LaneState } from '../core/lane';
 import type { IncidentParams, ProviderState } from '../core/provider-state';
+import type { TallyFields } from '../core/tally';
 import type { WarmRecord } from '../core/warmup';
 import type { Control, ControlRequest, ControlTarget } from '../core/control';
+
+/** Why a lane's state last changed: the reaction and the reply that caused it. */
+export interface LaneReason {
+  /** When it was recorded (epoch ms, the store's clock). */
+  readonly at: number;
+  readonly effect: string;
+  readonly category: string;
+  /** The rule that matched ('' when none). */
+  readonly rule: string;
+  /** The reply text, escaped and cut (lib/core/log-text.ts). */
+  readonly reply: string;
+}
 
 /** A lane: one source × one provider. */
 export interface LaneRef {
@@ -77,6 +90,14 @@ export interface PacingStore {
   /** Ends the provider's incident (liftProvider); false when the provider has no state. */
   liftProvider(provider: string): Promise<boolean>;
   /** Every lane with state, for `paceline status`. */
+  /** Counts one attempt's outcome on a lane: 1 for each name, today (zone offset `dayOffsetMs`) and in this 5-minute bucket. */
+  tally(lane: LaneRef, names: readonly string[], dayOffsetMs: number): Promise<void>;
+  /** The stored outcome counter fields of some lanes (read them with readTally of lib/core/tally.ts). */
+  tallies(lanes: readonly LaneRef[]): Promise<StoreResult<TallyFields[]>>;
+  /** Records why a lane's state changed (a reaction to a reply), at the store's time. */
+  reason(lane: LaneRef, reason: Omit<LaneReason, 'at'>): Promise<void>;
+  /** The last reason recorded for each of some lanes (null: none in the last two days). */
+  reasons(lanes: readonly LaneRef[]): Promise<StoreResult<Array<LaneReason | null>>>;
   lanes(): Promise<StoreResult<Array<{ lane: LaneRef; state: LaneState }>>>;
   close(): Promise<void>;
 }

@@ -40,7 +40,7 @@ const YAML = 'sources:\n  s2: { address: 127.0.0.2 }\npools:\n  default: { sourc
 t.test('check refuses what it used to call valid', async (t) => {
   const holes: Array<{ what: string; args: string[]; code: number; says: RegExp }> = [
     { what: 'a directory that does not exist', args: ['/nonexistent/haraka'], code: 2, says: /\/nonexistent\/haraka is not a Haraka directory \(no config\/ directory in it\)/ },
-    { what: 'an unknown option', args: ['--bogus'], code: 2, says: /unknown option "--bogus"\nusage: paceline check \[HARAKA_DIR\] \[--connect\]/ },
+    { what: 'an unknown option', args: ['--bogus'], code: 2, says: /unknown option "--bogus"\nusage: paceline check \[--config HARAKA_DIR \| HARAKA_DIR\] \[--connect\]/ },
     { what: 'two directories', args: [harakaDir({}), harakaDir({})], code: 2, says: /one Haraka directory at most/ },
     {
       what: 'smtp.ini nodes=2 with store=memory (Haraka refuses to start)',

@@ -22,6 +22,7 @@ interface Row {
   sentToday: number;
   nextFreeS: number;
   warmup?: { day: number; cap: number | null };
+  today: { attempts: number; delivered: number; bounced: number; deferred: Record<string, number> };
 }
 
 async function run(args: string[]): Promise<{ code: number; out: string[] }> {
@@ -107,4 +108,9 @@ static_mx:
   const sentB = receiver.deliveries.filter((d) => d.remoteAddress === '127.0.0.4').length;
   t.equal(sentB, 4, 'the bulk pool\'s mail went through b');
   t.equal(row('b')?.sentToday, 4);
+  // the outcome counters, read from Redis: what the receiver accepted from each source
+  for (const [source, address] of [['a', '127.0.0.2'], ['warm', '127.0.0.3'], ['b', '127.0.0.4']] as const) {
+    const got = receiver.deliveries.filter((d) => d.remoteAddress === address).length;
+    t.match(row(source)?.today, { attempts: got, delivered: got, bounced: 0, deferred: {} }, `${source}: delivered today = the receiver's count (${got})`);
+  }
 });
