@@ -9,7 +9,10 @@ import type { Ticket } from '../lib/engine/engine';
 const YAML = {
   sources: { a: { address: '127.0.0.2' }, b: { address: '127.0.0.3' }, c: { address: '127.0.0.4' } },
   pools: { default: { sources: ['a', 'b', 'c'] } },
-  providers: { google: { limits: { rate: 'unlimited', concurrency: 'unlimited' } }, microsoft365: { limits: { rate: 'unlimited', concurrency: 'unlimited' } } },
+  providers: {
+    google: { limits: { rate: 'unlimited', concurrency: 'unlimited' } },
+    microsoft365: { limits: { rate: 'unlimited', concurrency: 'unlimited' } },
+  },
 };
 const DOMAINS = ['gmail.test', 'contoso.test', 'fabrikam.test', 'small.test'];
 
@@ -25,7 +28,10 @@ export async function benchDecide(n = 200_000): Promise<{ perSecond: number; bas
   const decideAndFinish = async (i: number) => {
     const ticket: Ticket = {};
     r.clock.advance(1);
-    await r.engine.decide({ id: String(i), domain: DOMAINS[i % DOMAINS.length] as string, queueTime: r.clock.t }, ticket);
+    await r.engine.decide(
+      { id: String(i), domain: DOMAINS[i % DOMAINS.length] as string, queueTime: r.clock.t },
+      ticket,
+    );
     await r.engine.outcome(ticket, { delivered: true });
   };
   await timeLoop(20_000, decideAndFinish); // warm up the JIT and the MX cache

@@ -24,12 +24,23 @@ static_mx:
 
 async function run(withPaceline: boolean, messages: number): Promise<number> {
   const sink = await startReceiver();
-  const files: Record<string, string> = { 'config/outbound.ini': OUTBOUND, 'config/paceline.ini': '[main]\nlog_decisions=false\n' };
+  const files: Record<string, string> = {
+    'config/outbound.ini': OUTBOUND,
+    'config/paceline.ini': '[main]\nlog_decisions=false\n',
+  };
   if (withPaceline) files['config/paceline.yaml'] = yaml(sink);
   else files['config/test_mx.ini'] = `[main]\nhost=127.0.0.1\nport=${sink.port}\n`;
-  const haraka = await startHaraka({ name: withPaceline ? 'bench-with' : 'bench-without', plugins: ['test_relay', withPaceline ? 'paceline' : 'test_mx'], files });
+  const haraka = await startHaraka({
+    name: withPaceline ? 'bench-with' : 'bench-without',
+    plugins: ['test_relay', withPaceline ? 'paceline' : 'test_mx'],
+    files,
+  });
   try {
-    const msgs: MailSpec[] = Array.from({ length: messages }, (_, i) => ({ from: 's@bench.test', to: [`u${i}@bench.test`], messageId: `<b${i}@bench.test>` }));
+    const msgs: MailSpec[] = Array.from({ length: messages }, (_, i) => ({
+      from: 's@bench.test',
+      to: [`u${i}@bench.test`],
+      messageId: `<b${i}@bench.test>`,
+    }));
     const start = Date.now();
     await sendMany(haraka.port, msgs, 20);
     await sink.waitFor(messages, 120_000);
@@ -40,7 +51,10 @@ async function run(withPaceline: boolean, messages: number): Promise<number> {
   }
 }
 
-export async function benchHaraka(messages = 2000, rounds = 3): Promise<{ with: number; without: number; messages: number }> {
+export async function benchHaraka(
+  messages = 2000,
+  rounds = 3,
+): Promise<{ with: number; without: number; messages: number }> {
   const withRates: number[] = [];
   const withoutRates: number[] = [];
   for (let i = 0; i < rounds; i++) {

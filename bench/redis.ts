@@ -20,7 +20,10 @@ import { RedisStore } from '../lib/store/redis';
 import { info, startRedis, type RedisServer } from '../test/helpers/redis';
 
 const LIMITS: LaneLimits = { rate: parseRate('1000/s,burst=50') as Rate, concurrency: 1000, perDay: 100_000_000 };
-const LANES = Array.from({ length: 1000 }, (_, i) => ({ source: `10.0.${i >> 8}.${i & 255}`, provider: i % 3 ? 'google' : 'microsoft365' }));
+const LANES = Array.from({ length: 1000 }, (_, i) => ({
+  source: `10.0.${i >> 8}.${i & 255}`,
+  provider: i % 3 ? 'google' : 'microsoft365',
+}));
 
 function line(label: string, value: string): void {
   console.log(`${label.padEnd(52)} ${value}`);
@@ -39,7 +42,11 @@ function incrPerSecond(port: number): Promise<number> {
 }
 
 function acquire(store: RedisStore, i: number) {
-  return store.acquire(LANES[i % LANES.length] as (typeof LANES)[number], LIMITS, { mode: 'now', leaseId: `b${i}`, leaseMs: 1000 });
+  return store.acquire(LANES[i % LANES.length] as (typeof LANES)[number], LIMITS, {
+    mode: 'now',
+    leaseId: `b${i}`,
+    leaseMs: 1000,
+  });
 }
 
 /** Closed loop: `workers` concurrent callers, each awaiting one acquire after another, for `n` decisions. */
@@ -66,7 +73,11 @@ function percentiles(samples: number[]): [number, number] {
  * catch up), interleaved, so that all of them meet the same hiccups of this
  * shared machine; returns [p50, p99] in ms for each.
  */
-async function latency(calls: ReadonlyArray<(i: number) => Promise<unknown>>, rate: number, seconds: number): Promise<Array<[number, number]>> {
+async function latency(
+  calls: ReadonlyArray<(i: number) => Promise<unknown>>,
+  rate: number,
+  seconds: number,
+): Promise<Array<[number, number]>> {
   const samples: number[][] = calls.map(() => []);
   const pending: Array<Promise<unknown>> = [];
   const total = rate * seconds;
@@ -99,7 +110,11 @@ async function bytesPerLane(server: RedisServer, client: Redis, count: number): 
   for (let i = 0; i < count; i += 500) {
     await Promise.all(
       Array.from({ length: Math.min(500, count - i) }, (_, j) =>
-        store.acquire({ source: `192.0.${(i + j) >> 8}.${(i + j) & 255}`, provider: 'google' }, LIMITS, { mode: 'now', leaseId: randomUUID(), leaseMs: 900_000 }),
+        store.acquire({ source: `192.0.${(i + j) >> 8}.${(i + j) & 255}`, provider: 'google' }, LIMITS, {
+          mode: 'now',
+          leaseId: randomUUID(),
+          leaseMs: 900_000,
+        }),
       ),
     );
   }
@@ -131,14 +146,26 @@ export async function benchRedis(): Promise<RedisBench> {
     await throughput(store, 20_000);
     collectGarbage();
     const other = new Redis(server.port, server.host, { enableAutoPipelining: true });
-    const [incrLatency, acquireLatency] = await latency([() => other.incr('bench:counter'), (i) => acquire(store, i)], 2000, 10);
+    const [incrLatency, acquireLatency] = await latency(
+      [() => other.incr('bench:counter'), (i) => acquire(store, i)],
+      2000,
+      10,
+    );
     other.disconnect();
     const [incrP50, incrP99] = incrLatency as [number, number];
     const [p50, p99] = acquireLatency as [number, number];
     collectGarbage();
     const decisions = await throughput(store, 200_000);
     const perLane = await bytesPerLane(server, client, 10_000);
-    return { incrPerSecond: incr, decisionsPerSecond: decisions, p50Ms: p50, p99Ms: p99, incrP50Ms: incrP50, incrP99Ms: incrP99, bytesPerLane: perLane };
+    return {
+      incrPerSecond: incr,
+      decisionsPerSecond: decisions,
+      p50Ms: p50,
+      p99Ms: p99,
+      incrP50Ms: incrP50,
+      incrP99Ms: incrP99,
+      bytesPerLane: perLane,
+    };
   } finally {
     client.disconnect();
     await server.stop();
@@ -151,11 +178,20 @@ export async function main(): Promise<void> {
   const r = await benchRedis();
   line('baseline: redis-benchmark INCR/s (50 clients)', r.incrPerSecond.toFixed(0));
   line('RedisStore.acquire decisions/s (auto-pipelined)', r.decisionsPerSecond.toFixed(0));
-  line('ratio decisions/s ÷ INCR/s (target ≥ 0.25)', `${(r.decisionsPerSecond / r.incrPerSecond).toFixed(3)} ${r.decisionsPerSecond / r.incrPerSecond >= 0.25 ? 'met' : 'NOT met'}`);
+  line(
+    'ratio decisions/s ÷ INCR/s (target ≥ 0.25)',
+    `${(r.decisionsPerSecond / r.incrPerSecond).toFixed(3)} ${r.decisionsPerSecond / r.incrPerSecond >= 0.25 ? 'met' : 'NOT met'}`,
+  );
   line('baseline: INCR at 2,000/s alongside, p50 / p99 ms', `${r.incrP50Ms.toFixed(3)} / ${r.incrP99Ms.toFixed(3)}`);
-  line('acquire at 2,000/s, p50 / p99 ms (target p99 ≤ 2)', `${r.p50Ms.toFixed(3)} / ${r.p99Ms.toFixed(3)} ${r.p99Ms <= 2 ? 'met' : 'NOT met'}`);
+  line(
+    'acquire at 2,000/s, p50 / p99 ms (target p99 ≤ 2)',
+    `${r.p50Ms.toFixed(3)} / ${r.p99Ms.toFixed(3)} ${r.p99Ms <= 2 ? 'met' : 'NOT met'}`,
+  );
   line('ratio acquire p99 ÷ INCR p99', (r.p99Ms / r.incrP99Ms).toFixed(2));
-  line('Redis memory per active lane, bytes (target ≤ 1024)', `${r.bytesPerLane.toFixed(0)} ${r.bytesPerLane <= 1024 ? 'met' : 'NOT met'}`);
+  line(
+    'Redis memory per active lane, bytes (target ≤ 1024)',
+    `${r.bytesPerLane.toFixed(0)} ${r.bytesPerLane <= 1024 ? 'met' : 'NOT met'}`,
+  );
 }
 
 if (require.main === module) {

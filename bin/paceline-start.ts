@@ -39,7 +39,9 @@ fs.mkdirSync(path.dirname(link), { recursive: true });
 if (!fs.existsSync(link)) fs.symlinkSync(root, link, 'dir');
 
 process.stdout.write(`paceline: starting Haraka in ${dir} on ${listen} (edit ${dir}/config to change it)\n`);
-const haraka = spawn(process.execPath, [path.join(root, 'node_modules/Haraka/bin/haraka'), '-c', dir], { stdio: 'inherit' });
+const haraka = spawn(process.execPath, [path.join(root, 'node_modules/Haraka/bin/haraka'), '-c', dir], {
+  stdio: 'inherit',
+});
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => haraka.kill(signal));
 haraka.on('exit', (code, signal) => {
   process.exitCode = code ?? (signal ? 1 : 0);

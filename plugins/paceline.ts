@@ -13,7 +13,24 @@ import type { Connection, HMail, Next } from '../lib/haraka/types';
 import { MxResolver } from '../lib/engine/mx';
 import { pluginClock } from '../lib/haraka/clock';
 import { logText } from '../lib/core/log-text';
-import { answerSeconds, BOOT_ENV, describeConfig, headerPool, leaseIdentity, markExpired, MAX_HOLDS, memoryInClusterMode, messageOf, mxEntries, oneLine, replyOf, sourceHealthLine, storeChanged, unreachedOf, workerCount } from '../lib/haraka/glue';
+import {
+  answerSeconds,
+  BOOT_ENV,
+  describeConfig,
+  headerPool,
+  leaseIdentity,
+  markExpired,
+  MAX_HOLDS,
+  memoryInClusterMode,
+  messageOf,
+  mxEntries,
+  oneLine,
+  replyOf,
+  sourceHealthLine,
+  storeChanged,
+  unreachedOf,
+  workerCount,
+} from '../lib/haraka/glue';
 import { openStore, persistMemory, startSnapshots, startSourceSnapshots } from '../lib/store/open';
 import type { Attempt, OutcomeReport } from '../lib/engine/outcomes';
 import { startPluginControls } from '../lib/operator/plugin-controls';
@@ -66,17 +83,30 @@ export function register(this: Plugin): void {
     return;
   }
   const clock = pluginClock();
-  const log = (level: string, text: string) => (level === 'error' ? this.logerror(text) : level === 'warn' ? this.logwarn(text) : this.lognotice(text));
+  const log = (level: string, text: string) =>
+    level === 'error' ? this.logerror(text) : level === 'warn' ? this.logwarn(text) : this.lognotice(text);
   const { store, describe: where } = openStore(config, clock, log);
-  const mx = new MxResolver({ cacheMaxMs: config.settings.dnsCacheMaxMs, negativeMs: config.settings.dnsNegativeMs, staticMx: config.staticMx }, undefined, clock);
+  const mx = new MxResolver(
+    { cacheMaxMs: config.settings.dnsCacheMaxMs, negativeMs: config.settings.dnsNegativeMs, staticMx: config.staticMx },
+    undefined,
+    clock,
+  );
   const me = String(this.config.get('me') ?? '').trim();
-  const identity = leaseIdentity(config.settings.node, me, process.env.HARAKA ?? process.cwd(), process.env, cluster.isWorker);
+  const identity = leaseIdentity(
+    config.settings.node,
+    me,
+    process.env.HARAKA ?? process.cwd(),
+    process.env,
+    cluster.isWorker,
+  );
   const engine = new Engine(config, store, mx, clock, undefined, identity);
-  const storeHealth = store instanceof FallbackStore ? () => ({ errors: store.errors, degraded: store.degraded }) : undefined;
+  const storeHealth =
+    store instanceof FallbackStore ? () => ({ errors: store.errors, degraded: store.degraded }) : undefined;
   const metrics = new PacelineMetrics({ config: () => engine.current, store, ...(storeHealth ? { storeHealth } : {}) });
   const state: PluginState = { engine, clock, store, tickets: new WeakMap(), metrics, waiting: new WaitingMessages() };
   state.engine.controlLog = (text) => this.lognotice(text);
-  const persisted = store instanceof MemoryStore && process.env.HARAKA ? persistMemory(store, process.env.HARAKA, log) : undefined;
+  const persisted =
+    store instanceof MemoryStore && process.env.HARAKA ? persistMemory(store, process.env.HARAKA, log) : undefined;
   if (persisted) state.persisted = persisted;
   this.paceline = state;
   serveMetrics(this, startProcessMetrics(config.settings.metrics, metrics));
@@ -92,7 +122,13 @@ export function register(this: Plugin): void {
 function startControls(plugin: Plugin, state: PluginState, dir: string, snapshot?: () => Promise<void>): void {
   const log = (level: 'error' | 'warn' | 'notice' | 'info', text: string) =>
     level === 'error' ? plugin.logerror(text) : level === 'warn' ? plugin.logwarn(text) : plugin.lognotice(text);
-  startPluginControls(state.engine.current, { engine: state.engine, store: state.store, dir, log, ...(snapshot ? { snapshot } : {}) }).then(
+  startPluginControls(state.engine.current, {
+    engine: state.engine,
+    store: state.store,
+    dir,
+    log,
+    ...(snapshot ? { snapshot } : {}),
+  }).then(
     (listener) => {
       if (!listener) return;
       state.control = listener;
@@ -123,8 +159,10 @@ function reload(plugin: Plugin): void {
   if (!state) return;
   try {
     const config = loadConfig(plugin.config, () => reload(plugin));
-    if (storeChanged(config, state.engine.current)) plugin.logwarn('paceline: store settings changed; they take effect when Haraka restarts');
-    const metricsChanged = JSON.stringify(config.settings.metrics) !== JSON.stringify(state.engine.current.settings.metrics);
+    if (storeChanged(config, state.engine.current))
+      plugin.logwarn('paceline: store settings changed; they take effect when Haraka restarts');
+    const metricsChanged =
+      JSON.stringify(config.settings.metrics) !== JSON.stringify(state.engine.current.settings.metrics);
     if (metricsChanged) plugin.logwarn('paceline: [metrics] settings changed; they take effect when Haraka restarts');
     state.engine.reconfigure(config);
     plugin.lognotice(`paceline config reloaded: ${describeConfig(config)}`);
@@ -186,8 +224,10 @@ function decideAndAnswer(plugin: Plugin, hmail: HMail, next: Next, holds: number
       state.metrics.decided(decision, took());
       ticket.decision = decision;
       noteWaiting(state, msg, decision, ticket);
-      if (decision.action === 'send' && !decision.relay && hmail.notes) hmail.notes[LANE_NOTE] = { source: decision.source.name, provider: decision.provider };
-      if (settings.logDecisions && decision.action !== 'hold') plugin.loginfo(`paceline ${decision.action} ${logText(msg.domain)}: ${logText(decision.why, 1000)}`, hmail);
+      if (decision.action === 'send' && !decision.relay && hmail.notes)
+        hmail.notes[LANE_NOTE] = { source: decision.source.name, provider: decision.provider };
+      if (settings.logDecisions && decision.action !== 'hold')
+        plugin.loginfo(`paceline ${decision.action} ${logText(msg.domain)}: ${logText(decision.why, 1000)}`, hmail);
       if (decision.action === 'hold') {
         if (holds >= MAX_HOLDS) return next(constants.delay, answerSeconds(1));
         return void setTimeout(() => decideAndAnswer(plugin, hmail, next, holds + 1), decision.ms);
@@ -199,7 +239,10 @@ function decideAndAnswer(plugin: Plugin, hmail: HMail, next: Next, holds: number
       state.metrics.decided('error', took());
       delete ticket.decision;
       const overdue = state.clock() - msg.queueTime > settings.maxHoldMs;
-      plugin.logerror(`paceline could not decide (${logText(err.message)}); ${overdue ? 'past max_hold, letting Haraka deliver' : 'retrying in 60s'}`, hmail);
+      plugin.logerror(
+        `paceline could not decide (${logText(err.message)}); ${overdue ? 'past max_hold, letting Haraka deliver' : 'retrying in 60s'}`,
+        hmail,
+      );
       if (overdue) return next();
       next(constants.delay, answerSeconds(60));
     },
@@ -231,7 +274,14 @@ function laneOf(hmail: HMail): LaneRef | undefined {
 }
 
 /** Records how an attempt ended; answers `next` with the lane's reopening time when a reaction closed it. */
-function ended(plugin: Plugin, hmail: HMail, attempt: Omit<Attempt, 'lane'>, next: Next, retry: boolean, count = true): void {
+function ended(
+  plugin: Plugin,
+  hmail: HMail,
+  attempt: Omit<Attempt, 'lane'>,
+  next: Next,
+  retry: boolean,
+  count = true,
+): void {
   const ticket = ticketOf(plugin, hmail);
   delete ticket.decision;
   const lane = laneOf(hmail);
@@ -246,7 +296,12 @@ function ended(plugin: Plugin, hmail: HMail, attempt: Omit<Attempt, 'lane'>, nex
       if (report) logSourceHealth(plugin, report, hmail);
       const wait = report?.reopensAt ? delaySeconds(report.reopensAt, (plugin.paceline as PluginState).clock()) : 0;
       if (retry && wait > 1) {
-        (plugin.paceline as PluginState).waiting.delayed(hmail.todo.uuid, report?.lane.provider ?? '', report?.lane.source ?? null, hmail.todo.queue_time);
+        (plugin.paceline as PluginState).waiting.delayed(
+          hmail.todo.uuid,
+          report?.lane.provider ?? '',
+          report?.lane.source ?? null,
+          hmail.todo.queue_time,
+        );
         return next(constants.denysoft, answerSeconds(wait));
       }
       next();
@@ -254,14 +309,22 @@ function ended(plugin: Plugin, hmail: HMail, attempt: Omit<Attempt, 'lane'>, nex
     (err: Error) => {
       // counted all the same, without a category: the metrics must not lose an attempt the store could not record
       if (lane && count) metrics.ended({ lane }, attempt.delivered);
-      plugin.logerror(`paceline could not record an outcome (a lease expires by itself): ${logText(err.message)}`, hmail);
+      plugin.logerror(
+        `paceline could not record an outcome (a lease expires by itself): ${logText(err.message)}`,
+        hmail,
+      );
       next();
     },
   );
 }
 
 /** Keeps the waiting list for status: a delayed or held message waits on its lane, any other answer ends that. */
-function noteWaiting(state: PluginState, msg: { id: string; queueTime: number }, decision: Decision, ticket: Ticket): void {
+function noteWaiting(
+  state: PluginState,
+  msg: { id: string; queueTime: number },
+  decision: Decision,
+  ticket: Ticket,
+): void {
   if (decision.action === 'delay' || decision.action === 'hold') {
     state.waiting.delayed(msg.id, decision.provider, ticket.reservation?.lane.source ?? null, msg.queueTime);
   } else state.waiting.gone(msg.id);
@@ -283,9 +346,15 @@ export function hook_delivered(this: Plugin, next: Next, hmail: HMail): void {
 }
 
 /** params: {delay, err, fail_recips?, mx?}; DENYSOFT with seconds sets this message's retry. */
-export function hook_deferred(this: Plugin, next: Next, hmail: HMail, params: { err?: unknown; fail_recips?: [] }): void {
+export function hook_deferred(
+  this: Plugin,
+  next: Next,
+  hmail: HMail,
+  params: { err?: unknown; fail_recips?: [] },
+): void {
   if (!this.paceline) return next(); // a cluster master: workers pace
-  if (unreachedOf(params?.err, params?.fail_recips)) return ended(this, hmail, { delivered: false, unreached: true }, next, true);
+  if (unreachedOf(params?.err, params?.fail_recips))
+    return ended(this, hmail, { delivered: false, unreached: true }, next, true);
   const reply = replyOf(params?.err, params?.fail_recips);
   ended(this, hmail, reply === undefined ? { delivered: false } : { delivered: false, reply }, next, true);
 }
@@ -299,9 +368,16 @@ export function hook_bounce(this: Plugin, next: Next, hmail: HMail, err: Error &
     this.lognotice(`paceline bounced ${logText(hmail.todo.domain)}: ${logText(text, 1000)}`, hmail);
     return ended(this, hmail, { delivered: false, expired: true }, next, false, false); // held too long: not an attempt
   }
-  if (unreachedOf(err, err?.bounced_rcpt)) return ended(this, hmail, { delivered: false, bounced: true, unreached: true }, next, false);
+  if (unreachedOf(err, err?.bounced_rcpt))
+    return ended(this, hmail, { delivered: false, bounced: true, unreached: true }, next, false);
   const reply = replyOf(err, err?.bounced_rcpt);
-  ended(this, hmail, reply === undefined ? { delivered: false, bounced: true } : { delivered: false, bounced: true, reply }, next, false);
+  ended(
+    this,
+    hmail,
+    reply === undefined ? { delivered: false, bounced: true } : { delivered: false, bounced: true, reply },
+    next,
+    false,
+  );
 }
 
 export function shutdown(this: Plugin): void {

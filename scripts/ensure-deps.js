@@ -25,7 +25,11 @@ function mtime(file) {
 
 function npmPackages() {
   const marker = path.join(root, 'node_modules', '.package-lock.json');
-  if (mtime(marker) >= mtime(path.join(root, 'package-lock.json')) && fs.existsSync(path.join(root, 'node_modules', 'typescript'))) return;
+  if (
+    mtime(marker) >= mtime(path.join(root, 'package-lock.json')) &&
+    fs.existsSync(path.join(root, 'node_modules', 'typescript'))
+  )
+    return;
   console.log('paceline: installing npm packages (npm ci)');
   execSync('npm ci --no-audit --no-fund', { cwd: root, stdio: 'inherit' });
 }
@@ -38,11 +42,17 @@ function redisServer() {
   if (hasCommand('redis-server')) return;
   if (typeof process.getuid === 'function' && process.getuid() === 0 && hasCommand('apt-get')) {
     console.log('paceline: installing redis-server (apt-get)');
-    execSync('apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server', { stdio: 'inherit' });
-    spawnSync('sh', ['-c', 'systemctl disable --now redis-server 2>/dev/null; service redis-server stop 2>/dev/null'], { stdio: 'ignore' });
+    execSync('apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server', {
+      stdio: 'inherit',
+    });
+    spawnSync('sh', ['-c', 'systemctl disable --now redis-server 2>/dev/null; service redis-server stop 2>/dev/null'], {
+      stdio: 'ignore',
+    });
     return;
   }
-  console.error('paceline: the tests need redis-server. Install it (Debian/Ubuntu: sudo apt-get install redis-server) and run again.');
+  console.error(
+    'paceline: the tests need redis-server. Install it (Debian/Ubuntu: sudo apt-get install redis-server) and run again.',
+  );
   process.exit(1);
 }
 

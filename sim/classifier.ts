@@ -27,7 +27,9 @@ export function makeClassifier(name: ClassifierName = 'shipped'): Classifier {
   if (name === 'local') return LOCAL;
   const rules = loadShippedRules();
   if (name === 'shipped') return rulesClassifier(rules);
-  return rulesClassifier(rules.map((r) => (r.category === 'throttle' && r.durationMs !== undefined ? stripDuration(r) : r)));
+  return rulesClassifier(
+    rules.map((r) => (r.category === 'throttle' && r.durationMs !== undefined ? stripDuration(r) : r)),
+  );
 }
 
 function stripDuration(rule: Rule): Rule {

@@ -168,7 +168,10 @@ function marks(t: FamilyTally, f: RunFacts): Mark[] {
 
 /** Derives the figures of a finished family run. */
 export function familyFigures(t: FamilyTally, f: RunFacts): FamilyFigures {
-  const times = [...t.deliveredAt].filter((x) => !Number.isNaN(x)).map((x) => (x - f.t0) / 1000).sort((a, b) => a - b);
+  const times = [...t.deliveredAt]
+    .filter((x) => !Number.isNaN(x))
+    .map((x) => (x - f.t0) / 1000)
+    .sort((a, b) => a - b);
   const end = f.oracle(f.minutes * 60_000).byProvider;
   const perProvider: Record<string, ProviderFigures> = {};
   let connects = 0;
@@ -182,10 +185,25 @@ export function familyFigures(t: FamilyTally, f: RunFacts): FamilyFigures {
   }
   const submitted = t.deliveredAt.length;
   return {
-    strategy: f.strategy, seed: f.seed, minutes: f.minutes, submitted, delivered: times.length, marks: marks(t, f),
-    connects, mails, refusals, refusalsPer100: pct(refusals, connects + mails),
-    medianDeliveryS: quantile(times, 0.5), p95DeliveryS: quantile(times, 0.95),
-    queued: f.queued, bounced: t.bounced, expired: t.expired, anomalies: t.anomalies, lost: submitted - times.length - f.queued, duplicated: t.duplicated,
-    perIp: Object.fromEntries([...t.bySource].sort(([a], [b]) => a.localeCompare(b))), perProvider,
+    strategy: f.strategy,
+    seed: f.seed,
+    minutes: f.minutes,
+    submitted,
+    delivered: times.length,
+    marks: marks(t, f),
+    connects,
+    mails,
+    refusals,
+    refusalsPer100: pct(refusals, connects + mails),
+    medianDeliveryS: quantile(times, 0.5),
+    p95DeliveryS: quantile(times, 0.95),
+    queued: f.queued,
+    bounced: t.bounced,
+    expired: t.expired,
+    anomalies: t.anomalies,
+    lost: submitted - times.length - f.queued,
+    duplicated: t.duplicated,
+    perIp: Object.fromEntries([...t.bySource].sort(([a], [b]) => a.localeCompare(b))),
+    perProvider,
   };
 }

@@ -22,18 +22,61 @@ function row(cells: readonly string[], widths: readonly number[]): string {
 export function familyTable(rows: readonly FamilyFigures[]): string[] {
   const marks = rows[0]?.marks ?? [];
   const w = [10, ...marks.map(() => 14), 9, 9, 9, 7, 5, 4, 20];
-  const head = ['strategy', ...marks.map((m) => `@${m.minute}min (%or)`), 'ref/100', 'p50 s', 'p95 s', 'queued', 'lost', 'dup', 'per IP'];
+  const head = [
+    'strategy',
+    ...marks.map((m) => `@${m.minute}min (%or)`),
+    'ref/100',
+    'p50 s',
+    'p95 s',
+    'queued',
+    'lost',
+    'dup',
+    'per IP',
+  ];
   const out = [row(head, w)];
   for (const f of rows) {
-    const ips = Object.entries(f.perIp).map(([ip, n]) => `${ip}:${n}`).join(' ');
+    const ips = Object.entries(f.perIp)
+      .map(([ip, n]) => `${ip}:${n}`)
+      .join(' ');
     const at = f.marks.map((m) => `${m.delivered} (${m.pctOfOracle.toFixed(0)}%)`);
-    out.push(row([f.strategy, ...at, f1(f.refusalsPer100), f1(f.medianDeliveryS), f1(f.p95DeliveryS), String(f.queued), String(f.lost), String(f.duplicated), ips], w));
+    out.push(
+      row(
+        [
+          f.strategy,
+          ...at,
+          f1(f.refusalsPer100),
+          f1(f.medianDeliveryS),
+          f1(f.p95DeliveryS),
+          String(f.queued),
+          String(f.lost),
+          String(f.duplicated),
+          ips,
+        ],
+        w,
+      ),
+    );
   }
-  out.push('', `oracle: ${marks.map((m) => `${m.oracle} by ${m.minute} min`).join(', ')} (an upper bound: sessions and penalties ignored)`);
+  out.push(
+    '',
+    `oracle: ${marks.map((m) => `${m.oracle} by ${m.minute} min`).join(', ')} (an upper bound: sessions and penalties ignored)`,
+  );
   out.push('ref/100: refusals per 100 attempts (connects + MAILs) at microsoft and google', '');
-  out.push(row(['by provider', ...Object.keys(rows[0]?.perProvider ?? {}).map((p) => `${p} dlv/sub · ref/100`)], [10, 28, 28, 28]));
+  out.push(
+    row(
+      ['by provider', ...Object.keys(rows[0]?.perProvider ?? {}).map((p) => `${p} dlv/sub · ref/100`)],
+      [10, 28, 28, 28],
+    ),
+  );
   for (const f of rows) {
-    out.push(row([f.strategy, ...Object.values(f.perProvider).map((p) => `${p.delivered}/${p.submitted} · ${p.refusalsPer100.toFixed(1)}`)], [10, 28, 28, 28]));
+    out.push(
+      row(
+        [
+          f.strategy,
+          ...Object.values(f.perProvider).map((p) => `${p.delivered}/${p.submitted} · ${p.refusalsPer100.toFixed(1)}`),
+        ],
+        [10, 28, 28, 28],
+      ),
+    );
   }
   return out;
 }
@@ -55,7 +98,11 @@ export interface FamilyArgs {
   readonly json: boolean;
 }
 
-const FLAGS: Readonly<Record<string, FamilyStrategy>> = { paceline: 'paceline', 'no-pacing': 'no-pacing', static: 'static' };
+const FLAGS: Readonly<Record<string, FamilyStrategy>> = {
+  paceline: 'paceline',
+  'no-pacing': 'no-pacing',
+  static: 'static',
+};
 
 function flag(args: readonly string[], name: string): string | undefined {
   const i = args.indexOf(name);
@@ -68,10 +115,15 @@ export function parseFamilyArgs(args: readonly string[]): FamilyArgs {
   const minutes = Number(flag(args, '--minutes') ?? 60);
   const messages = flag(args, '--messages');
   if (!Number.isSafeInteger(seed) || seed < 0) throw new Error('--seed: a whole number ≥ 0');
-  if (!(Number.isInteger(minutes) && minutes >= 1 && minutes <= 1440)) throw new Error('--minutes: a whole number of minutes from 1 to 1440');
-  if (messages !== undefined && !(Number(messages) >= 1 && Number.isSafeInteger(Number(messages)))) throw new Error('--messages: a whole number ≥ 1');
-  const only = flag(args, '--only')?.split(',').map((n) => FLAGS[n.trim()]);
-  if (only?.some((n) => n === undefined)) throw new Error(`--only: a comma-separated list of ${Object.keys(FLAGS).join(', ')}`);
+  if (!(Number.isInteger(minutes) && minutes >= 1 && minutes <= 1440))
+    throw new Error('--minutes: a whole number of minutes from 1 to 1440');
+  if (messages !== undefined && !(Number(messages) >= 1 && Number.isSafeInteger(Number(messages))))
+    throw new Error('--messages: a whole number ≥ 1');
+  const only = flag(args, '--only')
+    ?.split(',')
+    .map((n) => FLAGS[n.trim()]);
+  if (only?.some((n) => n === undefined))
+    throw new Error(`--only: a comma-separated list of ${Object.keys(FLAGS).join(', ')}`);
   const adapt = flag(args, '--adapt');
   return {
     seed,
@@ -92,7 +144,12 @@ export function familyText(scenario: FamilyScenario, minutes: number, figures: r
 /** `npm run simulate -- --family ...`: runs and prints. */
 export async function familyMain(args: readonly string[]): Promise<void> {
   const a = parseFamilyArgs(args);
-  const { scenario, figures } = await simulateFamily(a.seed, { minutes: a.minutes, ...(a.messages ? { messages: a.messages } : {}), ...(a.only ? { only: a.only } : {}), ...(a.adapt ? { adapt: a.adapt } : {}) });
+  const { scenario, figures } = await simulateFamily(a.seed, {
+    minutes: a.minutes,
+    ...(a.messages ? { messages: a.messages } : {}),
+    ...(a.only ? { only: a.only } : {}),
+    ...(a.adapt ? { adapt: a.adapt } : {}),
+  });
   if (a.json) {
     const report: FamilyReport = { seed: a.seed, minutes: a.minutes, scenario: describeScenario(scenario), figures };
     console.log(JSON.stringify(report));

@@ -46,7 +46,8 @@ function topology(s: FamilyScenario): Record<string, unknown> {
   const sources: Record<string, unknown> = {};
   for (const src of s.sources) sources[src.name] = { address: src.address, helo: `${src.name}.paceline.test` };
   const staticMx: Record<string, unknown> = {};
-  for (const p of s.providers) for (const d of p.domains) staticMx[d.domain] = [{ host: d.mxHost, address: '127.0.0.1' }];
+  for (const p of s.providers)
+    for (const d of p.domains) staticMx[d.domain] = [{ host: d.mxHost, address: '127.0.0.1' }];
   return { sources, pools: { default: { sources: s.sources.map((x) => x.name) } }, static_mx: staticMx };
 }
 
@@ -56,7 +57,11 @@ const shippedYaml = (file: string): unknown => parse(fs.readFileSync(path.join(R
  * The four shipped config files as Haraka would merge them, with the
  * scenario's topology in paceline.yaml; `[adapt] enabled=false` for the static strategy.
  */
-export function familyConfig(s: FamilyScenario, adapt: boolean, overrides: Readonly<Record<string, string>> = {}): PacelineConfig {
+export function familyConfig(
+  s: FamilyScenario,
+  adapt: boolean,
+  overrides: Readonly<Record<string, string>> = {},
+): PacelineConfig {
   const ini = parseIni(fs.readFileSync(path.join(ROOT, 'config', 'paceline.ini'), 'utf8'));
   ini.adapt = { ...(ini.adapt ?? {}), ...(adapt ? overrides : { enabled: 'false' }) };
   const yaml = { ...(shippedYaml('paceline.yaml') as Record<string, unknown>), ...topology(s) };
@@ -68,7 +73,12 @@ function queue(s: FamilyScenario, t0: number): SimMessage[] {
   return s.messages.map((m, i) => ({ id: i, domain: m.domain, provider: m.provider, queueTime: t0 }));
 }
 
-function pacerFor(strategy: FamilyStrategy, s: FamilyScenario, clock: SimClock, adapt: Readonly<Record<string, string>>): Pacer {
+function pacerFor(
+  strategy: FamilyStrategy,
+  s: FamilyScenario,
+  clock: SimClock,
+  adapt: Readonly<Record<string, string>>,
+): Pacer {
   if (strategy === 'no-pacing') {
     const provider = new Map(s.messages.map((m) => [m.domain, m.provider as string]));
     return roundRobinPacer(s.sources, (d) => provider.get(d) ?? 'plain');
@@ -108,7 +118,12 @@ interface Played {
   readonly limiters: ReadonlyMap<FamilyProviderName, HiddenLimiter | null>;
 }
 
-async function play(s: FamilyScenario, strategy: FamilyStrategy, minutes: number, adapt: Readonly<Record<string, string>> = {}): Promise<Played> {
+async function play(
+  s: FamilyScenario,
+  strategy: FamilyStrategy,
+  minutes: number,
+  adapt: Readonly<Record<string, string>> = {},
+): Promise<Played> {
   const t0 = FAMILY_T0;
   const messages = queue(s, t0);
   const setup: MtaSetup = { t0, endAt: t0 + minutes * 60_000, maxInFlight: CONCURRENCY_MAX, messages };
@@ -116,15 +131,32 @@ async function play(s: FamilyScenario, strategy: FamilyStrategy, minutes: number
   const address = new Map(s.sources.map((x) => [x.name, x.address]));
   const clock: SimClock = { now: t0 };
   const tally = new FamilyTally(messages);
-  const wire = sessionWire(limiters as ReadonlyMap<string, SessionLimiter | null>, (name) => address.get(name) ?? '', subSeed(s.seed, 7), tally);
+  const wire = sessionWire(
+    limiters as ReadonlyMap<string, SessionLimiter | null>,
+    (name) => address.get(name) ?? '',
+    subSeed(s.seed, 7),
+    tally,
+  );
   const queued = await new Mta(setup, clock, pacerFor(strategy, s, clock, adapt), wire, tally).run();
   return { tally, queued, limiters };
 }
 
 /** Runs one strategy on scenario `s` for `minutes`; every run has fresh limiters and a fresh engine. `adapt`: [adapt] overrides for paceline. */
-export async function runStrategy(s: FamilyScenario, strategy: FamilyStrategy, minutes: number, adapt: Readonly<Record<string, string>> = {}): Promise<FamilyFigures> {
+export async function runStrategy(
+  s: FamilyScenario,
+  strategy: FamilyStrategy,
+  minutes: number,
+  adapt: Readonly<Record<string, string>> = {},
+): Promise<FamilyFigures> {
   const { tally, queued } = await play(s, strategy, minutes, adapt);
-  return familyFigures(tally, { strategy, seed: s.seed, minutes, t0: FAMILY_T0, queued, oracle: (atMs) => oracle(s, atMs) });
+  return familyFigures(tally, {
+    strategy,
+    seed: s.seed,
+    minutes,
+    t0: FAMILY_T0,
+    queued,
+    oracle: (atMs) => oracle(s, atMs),
+  });
 }
 
 /** Runs one strategy and returns the raw outcome in the e2e benchmark's shape (times are epoch ms from {@link FAMILY_T0}). */
@@ -135,20 +167,32 @@ export async function runOutcome(s: FamilyScenario, strategy: FamilyStrategy, mi
   const queued = new Set<string>();
   s.messages.forEach((m, i) => {
     const at = tally.deliveredAt[i] as number;
-    if (!Number.isNaN(at)) arrivals.set(m.messageId, { at, address: address.get(tally.sourceOf[i] ?? '') ?? '', provider: m.provider });
+    if (!Number.isNaN(at))
+      arrivals.set(m.messageId, { at, address: address.get(tally.sourceOf[i] ?? '') ?? '', provider: m.provider });
     else if (!tally.droppedIds.has(i)) queued.add(m.messageId);
   });
   const counters = new Map<FamilyProviderName, ReadonlyMap<string, IpCounters>>();
   for (const [name, l] of limiters) if (l) counters.set(name, l.counters());
-  return { name: strategy, arrivals, duplicates: tally.duplicated, bounced: tally.bounced + tally.expired, queued, counters };
+  return {
+    name: strategy,
+    arrivals,
+    duplicates: tally.duplicated,
+    bounced: tally.bounced + tally.expired,
+    queued,
+    counters,
+  };
 }
 
 /** Runs the strategies on `drawScenario(seed)`; the figures in {@link FAMILY_STRATEGIES} order. */
-export async function simulateFamily(seed: number, opts: FamilyOptions = {}): Promise<{ scenario: FamilyScenario; figures: FamilyFigures[] }> {
+export async function simulateFamily(
+  seed: number,
+  opts: FamilyOptions = {},
+): Promise<{ scenario: FamilyScenario; figures: FamilyFigures[] }> {
   const scenario = drawScenario(seed, opts.messages === undefined ? {} : { messages: opts.messages });
   const figures: FamilyFigures[] = [];
   for (const strategy of FAMILY_STRATEGIES) {
-    if (!opts.only || opts.only.includes(strategy)) figures.push(await runStrategy(scenario, strategy, opts.minutes ?? 60, opts.adapt));
+    if (!opts.only || opts.only.includes(strategy))
+      figures.push(await runStrategy(scenario, strategy, opts.minutes ?? 60, opts.adapt));
   }
   return { scenario, figures };
 }

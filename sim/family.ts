@@ -146,7 +146,10 @@ function google(r: Prng, sources: readonly FamilySource[]): FamilyProvider {
 }
 
 function plain(): FamilyProvider {
-  const domains = Array.from({ length: 10 }, (_, i) => ({ domain: `plain${i + 1}.test`, mxHost: `mx.plain${i + 1}.test` }));
+  const domains = Array.from({ length: 10 }, (_, i) => ({
+    domain: `plain${i + 1}.test`,
+    mxHost: `mx.plain${i + 1}.test`,
+  }));
   return { name: 'plain', domains, limiter: null };
 }
 
@@ -155,7 +158,13 @@ function drawEvents(r: Prng, sources: readonly FamilySource[]): FamilyEvent[] {
   if (r.next() < 1 / 3) {
     const address = (sources[int(r, 0, sources.length - 1)] as FamilySource).address;
     const startMs = Math.round(r.between(0, 5) * MIN);
-    events.push({ kind: 'rule-bug', provider: 'microsoft', address, startMs, endMs: startMs + Math.round(r.between(5, 30) * MIN) });
+    events.push({
+      kind: 'rule-bug',
+      provider: 'microsoft',
+      address,
+      startMs,
+      endMs: startMs + Math.round(r.between(5, 30) * MIN),
+    });
   }
   if (r.next() < 1 / 3) {
     const provider = r.next() < 0.5 ? 'microsoft' : 'google';
@@ -169,7 +178,11 @@ function withBlackouts(p: FamilyProvider, events: readonly FamilyEvent[]): Famil
   if (p.limiter === null) return p;
   const blackouts: Blackout[] = events
     .filter((e) => e.provider === p.name)
-    .map((e) => (e.address === undefined ? { startMs: e.startMs, endMs: e.endMs } : { startMs: e.startMs, endMs: e.endMs, address: e.address }));
+    .map((e) =>
+      e.address === undefined
+        ? { startMs: e.startMs, endMs: e.endMs }
+        : { startMs: e.startMs, endMs: e.endMs, address: e.address },
+    );
   return { ...p, limiter: { ...p.limiter, blackouts } };
 }
 
@@ -181,7 +194,13 @@ function drawMessages(r: Prng, seed: number, n: number, providers: readonly Fami
     for (let j = 0; j < (counts[k] as number); j++) {
       const d = p.domains[int(r, 0, p.domains.length - 1)] as FamilyDomain;
       const id = out.length + 1;
-      out.push({ id, messageId: `<bench-${seed}-${id}@paceline.test>`, rcpt: `u${id}@${d.domain}`, domain: d.domain, provider: p.name });
+      out.push({
+        id,
+        messageId: `<bench-${seed}-${id}@paceline.test>`,
+        rcpt: `u${id}@${d.domain}`,
+        domain: d.domain,
+        provider: p.name,
+      });
     }
   });
   return out;
@@ -191,9 +210,11 @@ function drawMessages(r: Prng, seed: number, n: number, providers: readonly Fami
 export function drawScenario(seed: number, opts: { messages?: number } = {}): FamilyScenario {
   const sources = drawSources(new Prng(subSeed(seed, 1)));
   const events = drawEvents(new Prng(subSeed(seed, 4)), sources);
-  const providers = [microsoft(new Prng(subSeed(seed, 2)), sources), google(new Prng(subSeed(seed, 3)), sources), plain()].map((p) =>
-    withBlackouts(p, events),
-  );
+  const providers = [
+    microsoft(new Prng(subSeed(seed, 2)), sources),
+    google(new Prng(subSeed(seed, 3)), sources),
+    plain(),
+  ].map((p) => withBlackouts(p, events));
   const messages = drawMessages(new Prng(subSeed(seed, 5)), seed, opts.messages ?? DEFAULT_MESSAGES, providers);
   return { seed, sources, providers, events, messages };
 }
@@ -261,7 +282,11 @@ export function oracle(s: FamilyScenario, atMs: number): OracleFigure {
 }
 
 function fmtMs(ms: number): string {
-  return ms % MIN === 0 ? `${ms / MIN}min` : ms >= MIN ? `${(ms / MIN).toFixed(1)}min` : `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)}s`;
+  return ms % MIN === 0
+    ? `${ms / MIN}min`
+    : ms >= MIN
+      ? `${(ms / MIN).toFixed(1)}min`
+      : `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)}s`;
 }
 
 /** One line per source, provider × IP and event, for printing beside the figures. */
@@ -277,8 +302,13 @@ export function describeScenario(s: FamilyScenario): string[] {
     lines.push(`  ${p.name}: ${offered} messages, ${p.domains.length} domains`);
     for (const src of s.sources) {
       const l = p.limiter.limits[src.address] ?? p.limiter.unknown;
-      const pen = l.penalty === null ? 'no penalty' : `penalty ${l.penalty.strikes} refusals/min → ${fmtMs(l.penalty.durationMs)}`;
-      lines.push(`    ${src.name}: ${l.perWindow}/${fmtMs(l.windowMs)} (${((l.perWindow * 1000) / l.windowMs).toFixed(2)}/s), ${l.sessions} session(s), ${pen}`);
+      const pen =
+        l.penalty === null
+          ? 'no penalty'
+          : `penalty ${l.penalty.strikes} refusals/min → ${fmtMs(l.penalty.durationMs)}`;
+      lines.push(
+        `    ${src.name}: ${l.perWindow}/${fmtMs(l.windowMs)} (${((l.perWindow * 1000) / l.windowMs).toFixed(2)}/s), ${l.sessions} session(s), ${pen}`,
+      );
     }
   }
   for (const e of s.events) {

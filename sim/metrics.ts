@@ -87,7 +87,12 @@ export interface Figures {
   readonly maxQueueMin: number;
   readonly perHourInIncident: number;
   readonly perHourOutside: number;
-  readonly byProvider: ReadonlyArray<{ provider: string; delivered: number; pctOfCapacity: number; throttlesPer100: number }>;
+  readonly byProvider: ReadonlyArray<{
+    provider: string;
+    delivered: number;
+    pctOfCapacity: number;
+    throttlesPer100: number;
+  }>;
 }
 
 const pct = (part: number, whole: number): number => (whole > 0 ? (100 * part) / whole : 0);
@@ -100,7 +105,12 @@ export function figures(strategy: string, sc: Scenario, t: Tally, queued: number
   const incidentH = (sc.incidentEnd - sc.incidentStart) / 3_600_000;
   const byProvider = [...sc.capacity.entries()].map(([provider, cap]) => {
     const c = t.byProvider.get(provider) ?? { attempts: 0, throttles: 0, delivered: 0 };
-    return { provider, delivered: c.delivered, pctOfCapacity: pct(c.delivered, cap), throttlesPer100: pct(c.throttles, c.attempts) };
+    return {
+      provider,
+      delivered: c.delivered,
+      pctOfCapacity: pct(c.delivered, cap),
+      throttlesPer100: pct(c.throttles, c.attempts),
+    };
   });
   return {
     strategy,

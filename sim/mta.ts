@@ -116,7 +116,8 @@ export class Mta {
 
   /** Runs until the end of the setup; returns how many messages are still queued. */
   async run(): Promise<number> {
-    for (const msg of this.setup.messages) this.agenda.push(msg.queueTime, { kind: 'ready', item: { msg, ticket: {}, failures: 0, holds: 0 } });
+    for (const msg of this.setup.messages)
+      this.agenda.push(msg.queueTime, { kind: 'ready', item: { msg, ticket: {}, failures: 0, holds: 0 } });
     while (this.agenda.peekAt() < this.setup.endAt) {
       const next = this.agenda.pop();
       if (!next) break;
@@ -206,7 +207,10 @@ export class Mta {
       return;
     }
     this.tally.throttle(item.msg, source);
-    const report = await this.pacer.outcome(item.ticket, end.reply === undefined ? { delivered: false } : { delivered: false, reply: end.reply });
+    const report = await this.pacer.outcome(
+      item.ticket,
+      end.reply === undefined ? { delivered: false } : { delivered: false, reply: end.reply },
+    );
     item.failures += 1;
     if (item.failures >= MAX_TEMP_FAILURES) {
       this.tally.bounced += 1;

@@ -33,7 +33,11 @@ export interface PacelineConfig {
 export function enginePacer(cfg: PacelineConfig, clock: SimClock, classifier?: Classifier): Engine {
   const now = (): number => clock.now;
   const config = buildConfig(cfg.ini, cfg.yaml, cfg.warmup ?? {}, cfg.replies ?? {});
-  const mx = new MxResolver({ cacheMaxMs: config.settings.dnsCacheMaxMs, negativeMs: config.settings.dnsNegativeMs, staticMx: config.staticMx }, NO_DNS, now);
+  const mx = new MxResolver(
+    { cacheMaxMs: config.settings.dnsCacheMaxMs, negativeMs: config.settings.dnsNegativeMs, staticMx: config.staticMx },
+    NO_DNS,
+    now,
+  );
   return new Engine(config, new MemoryStore(now), mx, now, classifier);
 }
 
@@ -50,11 +54,23 @@ export interface BindSource {
  */
 export function roundRobinPacer(sources: readonly BindSource[], providerOf: (domain: string) => string): Pacer {
   let turn = 0;
-  const bound: Source[] = sources.map((s) => ({ name: s.name, address: s.address, limits: new Map(), poolLimits: new Map() }));
+  const bound: Source[] = sources.map((s) => ({
+    name: s.name,
+    address: s.address,
+    limits: new Map(),
+    poolLimits: new Map(),
+  }));
   return {
     decide(msg): Promise<Decision> {
       const source = bound[turn++ % bound.length] as Source;
-      return Promise.resolve({ action: 'send', source, provider: providerOf(msg.domain), hosts: [], reason: 'free_slot', why: 'no pacing: round robin' });
+      return Promise.resolve({
+        action: 'send',
+        source,
+        provider: providerOf(msg.domain),
+        hosts: [],
+        reason: 'free_slot',
+        why: 'no pacing: round robin',
+      });
     },
     outcome: () => Promise.resolve(undefined),
   };

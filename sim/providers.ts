@@ -111,7 +111,10 @@ export function microsoft(p: MicrosoftParams, t0: number, domains: readonly SimD
     limitPerMin,
     answer(s, now) {
       if (windows.admit(s.name, now, limitPerMin(s, now))) return { accepted: true };
-      return { accepted: false, reply: `Upstream error: 451 4.7.500 Server busy. Please try again later from [${s.address}]. (AS843)` };
+      return {
+        accepted: false,
+        reply: `Upstream error: 451 4.7.500 Server busy. Please try again later from [${s.address}]. (AS843)`,
+      };
     },
   };
 }

@@ -40,24 +40,60 @@ export function describe(sc: Scenario, classifier: string, adapt: string): strin
 export function table(rows: readonly Figures[]): string[] {
   const w = [10, 10, 8, 7, 11, 9, 9, 12, 12, 8, 10];
   const out = [
-    row(['strategy', 'delivered', '/hour', '% cap', 'thr/100 att', 'queue avg', 'queue max', '/h incident', '/h outside', 'queued', 'decide/msg'], w),
+    row(
+      [
+        'strategy',
+        'delivered',
+        '/hour',
+        '% cap',
+        'thr/100 att',
+        'queue avg',
+        'queue max',
+        '/h incident',
+        '/h outside',
+        'queued',
+        'decide/msg',
+      ],
+      w,
+    ),
   ];
   for (const f of rows) {
-    out.push(row([
-      f.strategy, int(f.delivered), int(f.deliveredPerHour), fix(f.pctOfCapacity), fix(f.throttlesPer100, 2),
-      `${fix(f.meanQueueMin)}m`, `${fix(f.maxQueueMin)}m`, int(f.perHourInIncident), int(f.perHourOutside), int(f.queuedAtEnd),
-      fix(f.decisionsPerDelivered),
-    ], w));
+    out.push(
+      row(
+        [
+          f.strategy,
+          int(f.delivered),
+          int(f.deliveredPerHour),
+          fix(f.pctOfCapacity),
+          fix(f.throttlesPer100, 2),
+          `${fix(f.meanQueueMin)}m`,
+          `${fix(f.maxQueueMin)}m`,
+          int(f.perHourInIncident),
+          int(f.perHourOutside),
+          int(f.queuedAtEnd),
+          fix(f.decisionsPerDelivered),
+        ],
+        w,
+      ),
+    );
   }
   out.push(
     '',
-    '% cap: delivered ÷ hidden capacity (a lane\'s one-minute window admits a little more at the start, so a provider can show 100.x %);',
+    "% cap: delivered ÷ hidden capacity (a lane's one-minute window admits a little more at the start, so a provider can show 100.x %);",
     'thr/100 att: throttle replies per 100 delivery attempts; queue: enqueue to acceptance of delivered messages;',
     'decide/msg: engine decisions (Haraka send_email hook calls) per delivered message.',
   );
-  out.push('', row(['by provider', ...(rows[0]?.byProvider.map((p) => `${p.provider} %cap · thr/100`) ?? [])], [10, 26, 26, 26]));
+  out.push(
+    '',
+    row(['by provider', ...(rows[0]?.byProvider.map((p) => `${p.provider} %cap · thr/100`) ?? [])], [10, 26, 26, 26]),
+  );
   for (const f of rows) {
-    out.push(row([f.strategy, ...f.byProvider.map((p) => `${fix(p.pctOfCapacity)} % · ${fix(p.throttlesPer100, 2)}`)], [10, 26, 26, 26]));
+    out.push(
+      row(
+        [f.strategy, ...f.byProvider.map((p) => `${fix(p.pctOfCapacity)} % · ${fix(p.throttlesPer100, 2)}`)],
+        [10, 26, 26, 26],
+      ),
+    );
   }
   return out;
 }

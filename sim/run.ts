@@ -54,13 +54,21 @@ export interface JsonReport {
 export async function runAll(o: RunOptions): Promise<{ scenario: Scenario; figures: Figures[] }> {
   const scenario = buildScenario({ seed: o.seed, hours: o.hours });
   const classifier = makeClassifier(o.classifier ?? 'shipped');
-  const strategies = [pacelineStrategy(scenario, parseOverrides(o.adapt ?? '')), staticStrategy(scenario), noPacingStrategy(scenario)];
+  const strategies = [
+    pacelineStrategy(scenario, parseOverrides(o.adapt ?? '')),
+    staticStrategy(scenario),
+    noPacingStrategy(scenario),
+  ];
   const out: Figures[] = [];
   for (const s of strategies) if (!o.only || o.only.includes(s.name)) out.push(await simulate(scenario, s, classifier));
   return { scenario, figures: out };
 }
 
-const STRATEGY_FLAGS: Readonly<Record<string, StrategyName>> = { paceline: 'paceline', 'static-3x': 'static-3x', 'no-pacing': 'no pacing' };
+const STRATEGY_FLAGS: Readonly<Record<string, StrategyName>> = {
+  paceline: 'paceline',
+  'static-3x': 'static-3x',
+  'no-pacing': 'no pacing',
+};
 
 function flag(args: readonly string[], name: string): string | undefined {
   const i = args.indexOf(name);
@@ -75,11 +83,21 @@ export function parseArgs(args: readonly string[]): RunOptions {
   if (!Number.isSafeInteger(seed) || seed < 0) throw new Error('--seed: a whole number ≥ 0');
   if (!(hours >= 0.5 && hours <= 23)) throw new Error('--hours: a number of hours from 0.5 to 23');
   if (!CLASSIFIERS.includes(classifier)) throw new Error(`--classifier: one of ${CLASSIFIERS.join(', ')}`);
-  const names = flag(args, '--only')?.split(',').map((n) => n.trim());
+  const names = flag(args, '--only')
+    ?.split(',')
+    .map((n) => n.trim());
   const only = names?.map((n) => STRATEGY_FLAGS[n]);
-  if (only?.some((n) => n === undefined)) throw new Error(`--only: a comma-separated list of ${Object.keys(STRATEGY_FLAGS).join(', ')}`);
+  if (only?.some((n) => n === undefined))
+    throw new Error(`--only: a comma-separated list of ${Object.keys(STRATEGY_FLAGS).join(', ')}`);
   const adapt = flag(args, '--adapt') ?? '';
-  return { seed, hours, adapt, classifier, ...(only ? { only: only as StrategyName[] } : {}), ...(args.includes('--json') ? { json: true } : {}) };
+  return {
+    seed,
+    hours,
+    adapt,
+    classifier,
+    ...(only ? { only: only as StrategyName[] } : {}),
+    ...(args.includes('--json') ? { json: true } : {}),
+  };
 }
 
 /** The command: parses `args` (without node and script), runs and prints. */
@@ -88,7 +106,13 @@ export async function main(args: readonly string[]): Promise<void> {
   const o = parseArgs(args);
   const { scenario, figures } = await runAll(o);
   if (o.json) {
-    const report: JsonReport = { seed: o.seed, hours: o.hours, offered: scenario.messages.length, capacity: Object.fromEntries(scenario.capacity), figures };
+    const report: JsonReport = {
+      seed: o.seed,
+      hours: o.hours,
+      offered: scenario.messages.length,
+      capacity: Object.fromEntries(scenario.capacity),
+      figures,
+    };
     console.log(JSON.stringify(report));
     return;
   }

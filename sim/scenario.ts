@@ -59,35 +59,56 @@ function domains(list: ReadonlyArray<readonly [string, string]>, base: number): 
   return list.map(([domain, mxHost], i) => ({ domain, mxHost, mxAddress: `192.0.2.${base + i}` }));
 }
 
-const MS_DOMAINS = domains([
-  ['contoso.example', 'contoso-example.mail.protection.outlook.com'],
-  ['fabrikam.example', 'fabrikam-example.mail.protection.outlook.com'],
-  ['northwind.example', 'northwind-example.mail.protection.outlook.com'],
-  ['tailspin.example', 'tailspin-example.mail.protection.outlook.com'],
-], 10);
-const GOOGLE_DOMAINS = domains([
-  ['gmail.example', 'gmail-smtp-in.l.google.com'],
-  ['workspace.example', 'aspmx.l.google.com'],
-], 20);
-const YAHOO_DOMAINS = domains([
-  ['yahoo.example', 'mta5.am0.yahoodns.net'],
-  ['aol.example', 'mx-aol.mail.gm0.yahoodns.net'],
-], 30);
+const MS_DOMAINS = domains(
+  [
+    ['contoso.example', 'contoso-example.mail.protection.outlook.com'],
+    ['fabrikam.example', 'fabrikam-example.mail.protection.outlook.com'],
+    ['northwind.example', 'northwind-example.mail.protection.outlook.com'],
+    ['tailspin.example', 'tailspin-example.mail.protection.outlook.com'],
+  ],
+  10,
+);
+const GOOGLE_DOMAINS = domains(
+  [
+    ['gmail.example', 'gmail-smtp-in.l.google.com'],
+    ['workspace.example', 'aspmx.l.google.com'],
+  ],
+  20,
+);
+const YAHOO_DOMAINS = domains(
+  [
+    ['yahoo.example', 'mta5.am0.yahoodns.net'],
+    ['aol.example', 'mx-aol.mail.gm0.yahoodns.net'],
+  ],
+  30,
+);
 
 /** Hidden limits, messages per minute per source. */
-export const HIDDEN = { msStart: 20, msMax: 200, msRampHours: 8, gmail: 60, yahoo: 30, yahooLockoutMs: 3_600_000 } as const;
+export const HIDDEN = {
+  msStart: 20,
+  msMax: 200,
+  msRampHours: 8,
+  gmail: 60,
+  yahoo: 30,
+  yahooLockoutMs: 3_600_000,
+} as const;
 
 /** The incident: 30 minutes (at most a sixth of the run) starting at 40 % of the run. */
 function incident(hours: number): { start: number; end: number } {
   const runMs = hours * 3_600_000;
-  const start = T0 + Math.round(0.4 * runMs / 60_000) * 60_000;
+  const start = T0 + Math.round((0.4 * runMs) / 60_000) * 60_000;
   return { start, end: start + Math.min(1_800_000, Math.round(runMs / 6 / 60_000) * 60_000) };
 }
 
 const STEP_MS = 10_000;
 
 /** Raw hidden capacity of each provider in each 10 s step: Σ over sources of the limit. */
-function capacitySteps(models: readonly ProviderModel[], sources: readonly SimSource[], t0: number, endAt: number): Map<string, number[]> {
+function capacitySteps(
+  models: readonly ProviderModel[],
+  sources: readonly SimSource[],
+  t0: number,
+  endAt: number,
+): Map<string, number[]> {
   const out = new Map<string, number[]>();
   for (const m of models) {
     const steps: number[] = [];
@@ -115,12 +136,29 @@ function oracle(steps: readonly number[], arrivals: readonly number[]): number {
 
 function models(t0: number, hours: number): ProviderModel[] {
   const inc = incident(hours);
-  const ms = { startPerMin: HIDDEN.msStart, maxPerMin: HIDDEN.msMax, rampHours: HIDDEN.msRampHours, incidentStart: inc.start, incidentEnd: inc.end };
-  return [microsoft(ms, t0, MS_DOMAINS), gmail(HIDDEN.gmail, GOOGLE_DOMAINS), yahoo(HIDDEN.yahoo, HIDDEN.yahooLockoutMs, YAHOO_DOMAINS)];
+  const ms = {
+    startPerMin: HIDDEN.msStart,
+    maxPerMin: HIDDEN.msMax,
+    rampHours: HIDDEN.msRampHours,
+    incidentStart: inc.start,
+    incidentEnd: inc.end,
+  };
+  return [
+    microsoft(ms, t0, MS_DOMAINS),
+    gmail(HIDDEN.gmail, GOOGLE_DOMAINS),
+    yahoo(HIDDEN.yahoo, HIDDEN.yahooLockoutMs, YAHOO_DOMAINS),
+  ];
 }
 
 /** The offered load: a backlog at the start, then Poisson arrivals; providers in proportion to their capacity. */
-function offer(rng: Prng, list: readonly ProviderModel[], raw: readonly number[], t0: number, endAt: number, o: Required<ScenarioOptions>): SimMessage[] {
+function offer(
+  rng: Prng,
+  list: readonly ProviderModel[],
+  raw: readonly number[],
+  t0: number,
+  endAt: number,
+  o: Required<ScenarioOptions>,
+): SimMessage[] {
   const perHour = raw.reduce((a, b) => a + b, 0) / o.hours;
   const backlog = Math.round(perHour * o.backlogHours);
   const meanGapMs = 3_600_000 / Math.max(1e-9, perHour * o.arrivalRatio);
@@ -156,7 +194,17 @@ export function buildScenario(options: ScenarioOptions): Scenario {
     capacity.set(m.name, oracle(s, arrivals));
   }
   return {
-    seed: o.seed, hours: o.hours, t0: T0, endAt, incidentStart: inc.start, incidentEnd: inc.end, sources: SOURCES,
-    maxInFlight: 100, latencyMs: [300, 1500], providers: () => models(T0, o.hours), messages, capacity,
+    seed: o.seed,
+    hours: o.hours,
+    t0: T0,
+    endAt,
+    incidentStart: inc.start,
+    incidentEnd: inc.end,
+    sources: SOURCES,
+    maxInFlight: 100,
+    latencyMs: [300, 1500],
+    providers: () => models(T0, o.hours),
+    messages,
+    capacity,
   };
 }

@@ -55,7 +55,12 @@ function refused(r: Refusal): Ending {
 }
 
 /** The session wire: `limiters` by provider name (null: no limits), `addressOf` maps a source name to its IP. */
-export function sessionWire(limiters: ReadonlyMap<string, SessionLimiter | null>, addressOf: (source: string) => string, seed: number, counter: SessionCounter): Wire {
+export function sessionWire(
+  limiters: ReadonlyMap<string, SessionLimiter | null>,
+  addressOf: (source: string) => string,
+  seed: number,
+  counter: SessionCounter,
+): Wire {
   const rng = new Prng(seed);
   let sessions = 0;
   return {

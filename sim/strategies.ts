@@ -44,7 +44,10 @@ export function parseIni(text: string): Record<string, Record<string, string>> {
 /** Parses `decrease=0.7,recover_step=0.05` into [adapt] keys (validated later by the real config loader). */
 export function parseOverrides(text: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const pair of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const pair of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const m = /^([a-z_]+)\s*=\s*(\S+)$/.exec(pair);
     if (!m) throw new Error(`--adapt: expected key=value pairs separated by commas, got "${pair}"`);
     out[m[1] as string] = m[2] as string;
@@ -67,7 +70,10 @@ function topology(sc: Scenario): Record<string, unknown> {
 export function pacelineStrategy(sc: Scenario, adapt: Record<string, string> = {}): Strategy {
   const ini = parseIni(fs.readFileSync(path.join(ROOT, 'config', 'paceline.ini'), 'utf8'));
   ini.adapt = { ...(ini.adapt ?? {}), ...adapt };
-  const shipped = (parse(fs.readFileSync(path.join(ROOT, 'config', 'paceline.yaml'), 'utf8')) ?? {}) as Record<string, unknown>;
+  const shipped = (parse(fs.readFileSync(path.join(ROOT, 'config', 'paceline.yaml'), 'utf8')) ?? {}) as Record<
+    string,
+    unknown
+  >;
   return { name: 'paceline', ini, yaml: { ...shipped, ...topology(sc) } };
 }
 
@@ -92,7 +98,11 @@ export function staticStrategy(sc: Scenario): Strategy {
   const sources: Record<string, unknown> = {};
   for (const s of sc.sources) {
     const limits: Record<string, unknown> = {};
-    for (const model of sc.providers()) limits[model.name] = { rate: `${Math.max(1, Math.round(3 * meanLimit(sc, model.name, s.name)))}/min`, concurrency: 'unlimited' };
+    for (const model of sc.providers())
+      limits[model.name] = {
+        rate: `${Math.max(1, Math.round(3 * meanLimit(sc, model.name, s.name)))}/min`,
+        concurrency: 'unlimited',
+      };
     sources[s.name] = { address: s.address, helo: `${s.name}.sender.example`, limits };
   }
   return { name: 'static-3x', ini: { adapt: { enabled: 'false' } }, yaml: { ...top, sources } };
@@ -103,5 +113,9 @@ export function noPacingStrategy(sc: Scenario): Strategy {
   const open = { limits: { rate: 'unlimited', concurrency: 'unlimited' } };
   const providers: Record<string, unknown> = {};
   for (const model of sc.providers()) providers[model.name] = open;
-  return { name: 'no pacing', ini: { adapt: { enabled: 'false' } }, yaml: { ...topology(sc), defaults: open, providers } };
+  return {
+    name: 'no pacing',
+    ini: { adapt: { enabled: 'false' } },
+    yaml: { ...topology(sc), defaults: open, providers },
+  };
 }

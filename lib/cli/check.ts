@@ -33,7 +33,11 @@ function summary(config: Config): string[] {
       lines.push(`  source ${name}: ${s?.address ?? '(system default address)'}${s?.helo ? ` helo ${s.helo}` : ''}`);
       for (const provider of config.providers.keys()) {
         const l = laneLimits(config, name, provider);
-        const parts = [l.rate ? `rate ${formatRate(l.rate)}` : 'rate unlimited', `concurrency ${l.concurrency ?? 'unlimited'}`, `per_day ${l.perDay ?? 'unlimited'}`];
+        const parts = [
+          l.rate ? `rate ${formatRate(l.rate)}` : 'rate unlimited',
+          `concurrency ${l.concurrency ?? 'unlimited'}`,
+          `per_day ${l.perDay ?? 'unlimited'}`,
+        ];
         lines.push(`    ${provider}: ${parts.join(', ')}`);
       }
     }
@@ -45,7 +49,9 @@ function summary(config: Config): string[] {
 async function unbindable(config: Config): Promise<string[]> {
   const sources = [...config.sources.values()].filter((s) => s.address !== undefined);
   const codes = await Promise.all(sources.map((s) => bindError(s.address as string)));
-  return sources.flatMap((s, i) => (codes[i] ? [`source ${s.name}: address ${s.address} cannot be bound on this host (${codes[i]})`] : []));
+  return sources.flatMap((s, i) =>
+    codes[i] ? [`source ${s.name}: address ${s.address} cannot be bound on this host (${codes[i]})`] : [],
+  );
 }
 
 /** What Haraka refuses at start that the paceline files alone do not show: the memory store in cluster mode. */
@@ -79,7 +85,8 @@ function parseArgs(args: readonly string[]): { dir: string; connect: boolean; no
   if (rest.length > 1) return { error: `paceline check: one Haraka directory at most\n${CHECK_USAGE}` };
   const where = harakaDir(rest[0], configDir);
   // a directory that does not exist is reported below as not a Haraka directory
-  if (typeof where === 'string' && !where.startsWith('no directory')) return { error: `paceline check: ${where}\n${CHECK_USAGE}` };
+  if (typeof where === 'string' && !where.startsWith('no directory'))
+    return { error: `paceline check: ${where}\n${CHECK_USAGE}` };
   const dir = typeof where === 'string' ? path.resolve(configDir ?? rest[0] ?? '.') : where.dir;
   if (!fs.existsSync(path.join(dir, 'config')) || !fs.statSync(path.join(dir, 'config')).isDirectory()) {
     return { error: `paceline check: ${dir} is not a Haraka directory (no config/ directory in it)` };
@@ -112,11 +119,15 @@ export async function check(args: readonly string[], io: Output): Promise<number
   }
   const problems = noBind ? [] : await unbindable(config);
   if (problems.length > 0) {
-    io.err(`paceline config in ${dir} is valid, but ${problems.length} source${problems.length === 1 ? '' : 's'} cannot send from this host:`);
+    io.err(
+      `paceline config in ${dir} is valid, but ${problems.length} source${problems.length === 1 ? '' : 's'} cannot send from this host:`,
+    );
     for (const line of problems) io.err(`  ${line}`);
     return 1;
   }
-  io.out(`paceline config in ${dir} is valid${noBind ? ' (source addresses not bound: --no-bind)' : '; every source address binds on this host'}`);
+  io.out(
+    `paceline config in ${dir} is valid${noBind ? ' (source addresses not bound: --no-bind)' : '; every source address binds on this host'}`,
+  );
   for (const line of summary(config)) io.out(line);
   if (!connect) return 0;
   const r = config.settings.redis;

@@ -25,17 +25,21 @@ export const CLASSIFY_USAGE = `usage: paceline classify [--mx HOST] [--json] [--
 /** What the lane does for each category, in words for operators. */
 const REACTIONS: Readonly<Record<Category, string>> = {
   throttle: 'slow the lane to the pace the provider accepted and pause briefly',
-  connections: 'cap the lane\'s concurrency at half of what is in force, for connections_duration',
+  connections: "cap the lane's concurrency at half of what is in force, for connections_duration",
   suspend: 'stop the lane for a while, then resume carefully',
   blocked: 'stop the lane until an operator acts or a slow probe succeeds',
   recipient: 'about one mailbox: no pacing change',
-  message: 'about this message or the sender\'s domain: no pacing change',
+  message: "about this message or the sender's domain: no pacing change",
   transient: 'retry normally: no pacing change',
   unknown: 'no rule matched',
 };
 
 /** How a rule's duration reads for each category that has one. */
-const DURATION_WORDS: Partial<Record<Category, string>> = { throttle: 'pause', connections: 'cap lasts', suspend: 'for' };
+const DURATION_WORDS: Partial<Record<Category, string>> = {
+  throttle: 'pause',
+  connections: 'cap lasts',
+  suspend: 'for',
+};
 
 interface Options {
   mx?: string;
@@ -85,10 +89,17 @@ export function reaction(result: RuleMatch, reply: Reply): string {
   let text = REACTIONS[result.category];
   if (result.category === 'unknown') {
     const cls = reply.code === undefined ? undefined : Math.floor(reply.code / 100);
-    text += cls === 4 ? ': 4xx, retried as transient, no pacing change' : cls === 5 ? ': 5xx, permanent failure, no pacing change' : ': no pacing change';
+    text +=
+      cls === 4
+        ? ': 4xx, retried as transient, no pacing change'
+        : cls === 5
+          ? ': 5xx, permanent failure, no pacing change'
+          : ': no pacing change';
   }
-  if (rule?.durationMs !== undefined) text += `; ${DURATION_WORDS[result.category] ?? 'for'} ${formatDurationMs(rule.durationMs)}`;
-  if (rule?.threshold) text += `; after ${rule.threshold.count} matches in ${formatDurationMs(rule.threshold.windowMs)}`;
+  if (rule?.durationMs !== undefined)
+    text += `; ${DURATION_WORDS[result.category] ?? 'for'} ${formatDurationMs(rule.durationMs)}`;
+  if (rule?.threshold)
+    text += `; after ${rule.threshold.count} matches in ${formatDurationMs(rule.threshold.windowMs)}`;
   return text;
 }
 
@@ -124,7 +135,9 @@ export async function classifyCommand(args: string[], input: NodeJS.ReadableStre
     found = setup(opts);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    io.err(`paceline classify: invalid configuration (${err.issues.length} problem${err.issues.length === 1 ? '' : 's'}):`);
+    io.err(
+      `paceline classify: invalid configuration (${err.issues.length} problem${err.issues.length === 1 ? '' : 's'}):`,
+    );
     for (const issue of err.issues) io.err(`  ${formatIssue(issue)}`);
     return 1;
   }

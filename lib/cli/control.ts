@@ -23,7 +23,14 @@ usage: paceline warmup reset|move|freeze|thaw [HARAKA_DIR] --source S [--provide
   a warming source's lanes (one provider, or every configured one) to day 1 (reset) or day N (move) from today;
   freeze keeps them on today's day until thaw, move or reset`;
 
-const VALUED = new Map([['--provider', 'provider'], ['--source', 'source'], ['--for', 'for'], ['--reason', 'reason'], ['--who', 'who'], ['--day', 'day']]);
+const VALUED = new Map([
+  ['--provider', 'provider'],
+  ['--source', 'source'],
+  ['--for', 'for'],
+  ['--reason', 'reason'],
+  ['--who', 'who'],
+  ['--day', 'day'],
+]);
 
 interface Parsed {
   dir: string;
@@ -53,10 +60,19 @@ function parse(args: readonly string[]): Parsed | string {
 /** POSTs the action to the running Haraka's control listener. */
 function postAction(config: Config, dir: string, req: ActionRequest): Promise<ActionResult> {
   const { listen, token } = config.settings.control;
-  if (listen.kind === 'off') return Promise.reject(new Error('the memory store needs the control listener, and [control] listen=off in paceline.ini'));
-  const where = listen.kind === 'socket' ? { socketPath: path.resolve(dir, listen.path) } : { host: listen.host, port: listen.port };
+  if (listen.kind === 'off')
+    return Promise.reject(
+      new Error('the memory store needs the control listener, and [control] listen=off in paceline.ini'),
+    );
+  const where =
+    listen.kind === 'socket'
+      ? { socketPath: path.resolve(dir, listen.path) }
+      : { host: listen.host, port: listen.port };
   const body = JSON.stringify(req);
-  const headers: http.OutgoingHttpHeaders = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
+  const headers: http.OutgoingHttpHeaders = {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+  };
   if (token) headers.authorization = `Bearer ${token}`;
   return new Promise((resolve, reject) => {
     const r = http.request({ ...where, path: '/actions', method: 'POST', headers, timeout: 10_000 }, (res) => {
@@ -77,7 +93,11 @@ function postAction(config: Config, dir: string, req: ActionRequest): Promise<Ac
     r.on('timeout', () => r.destroy(new Error('the control listener did not answer within 10 s')));
     r.on('error', (err: NodeJS.ErrnoException) => {
       const at = listen.kind === 'socket' ? where.socketPath : `${listen.host}:${listen.port}`;
-      reject(new Error(`cannot reach the control listener at ${at} (${err.code ?? err.message}): is Haraka with paceline running in ${dir}?`));
+      reject(
+        new Error(
+          `cannot reach the control listener at ${at} (${err.code ?? err.message}): is Haraka with paceline running in ${dir}?`,
+        ),
+      );
     });
     r.end(body);
   });
@@ -97,7 +117,8 @@ async function act(config: Config, dir: string, req: ActionRequest): Promise<Act
 /** `paceline warmup reset|move ...`. */
 export function warmupCommand(args: readonly string[], io: Output): Promise<number> | number {
   const [sub, ...rest] = args;
-  if (sub === 'reset' || sub === 'move' || sub === 'freeze' || sub === 'thaw') return controlCommand(`warmup-${sub}`, rest, io);
+  if (sub === 'reset' || sub === 'move' || sub === 'freeze' || sub === 'thaw')
+    return controlCommand(`warmup-${sub}`, rest, io);
   io.err(`paceline warmup: expected reset, move, freeze or thaw${sub ? `, not "${sub}"` : ''}\n${CONTROL_USAGE}`);
   return 2;
 }

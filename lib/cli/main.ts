@@ -29,7 +29,11 @@ commands:
 ${CONTROL_USAGE}`;
 
 /** Runs the command line; returns the process exit code (a promise for commands that read stdin). */
-export function main(argv: readonly string[], io: Output, input: NodeJS.ReadableStream = process.stdin): number | Promise<number> {
+export function main(
+  argv: readonly string[],
+  io: Output,
+  input: NodeJS.ReadableStream = process.stdin,
+): number | Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'check':

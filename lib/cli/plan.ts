@@ -10,7 +10,8 @@ import { loadConfigFromDir } from '../config/load';
 import type { Config } from '../config/types';
 import type { Output } from './check';
 
-export const PLAN_USAGE = 'usage: paceline plan SOURCE [--provider P] [--config HARAKA_DIR] [--start YYYY-MM-DD] [--json]';
+export const PLAN_USAGE =
+  'usage: paceline plan SOURCE [--provider P] [--config HARAKA_DIR] [--start YYYY-MM-DD] [--json]';
 
 interface PlanOptions {
   source: string;
@@ -45,7 +46,11 @@ export interface PlanRow {
 }
 
 /** The plan of a source, or an error message. */
-export function buildPlan(config: Config, o: { source: string; provider?: string; start?: string }, now: number): { schedule: string; rows: PlanRow[] } | string {
+export function buildPlan(
+  config: Config,
+  o: { source: string; provider?: string; start?: string },
+  now: number,
+): { schedule: string; rows: PlanRow[] } | string {
   const source = config.sources.get(o.source);
   if (!source) return `no source "${o.source}" (sources: ${[...config.sources.keys()].join(', ')})`;
   if (!source.warmup) return `source "${o.source}" has no warm-up schedule: it is warm`;
@@ -71,11 +76,23 @@ function table(source: string, plan: { schedule: string; rows: PlanRow[] }): str
   const head = ['day', 'date', ...providers].map((h) => h.padStart(14)).join('');
   const lines = [`warm-up of ${source}: schedule ${plan.schedule}`, head];
   for (const r of plan.rows) {
-    const cells = [String(r.day), r.date ?? '-', ...providers.map((p) => (r.caps[p] === null ? 'warm' : String(r.caps[p])))];
-    lines.push(cells.map((c) => c.padStart(14)).join('') + (r.today ? (plan.schedule.includes('earned') ? '   <- today by the calendar (earned days may lag: see paceline status)' : '   <- today') : ''));
+    const cells = [
+      String(r.day),
+      r.date ?? '-',
+      ...providers.map((p) => (r.caps[p] === null ? 'warm' : String(r.caps[p]))),
+    ];
+    lines.push(
+      cells.map((c) => c.padStart(14)).join('') +
+        (r.today
+          ? plan.schedule.includes('earned')
+            ? '   <- today by the calendar (earned days may lag: see paceline status)'
+            : '   <- today'
+          : ''),
+    );
   }
   lines.push('after the last day the source is warm: only its normal limits apply');
-  if (plan.rows.every((r) => r.date === null)) lines.push('(no start date: the warm-up starts the first time paceline sends from the source)');
+  if (plan.rows.every((r) => r.date === null))
+    lines.push('(no start date: the warm-up starts the first time paceline sends from the source)');
   return lines;
 }
 

@@ -11,7 +11,15 @@ import { loadConfigFromDir } from '../config/load';
 import type { Config } from '../config/types';
 import { readSourceSnapshots, SNAPSHOT_EVERY_MS, SNAPSHOT_FILE, warmRecords } from '../store/open';
 import type { WarmRecord } from '../core/warmup';
-import { jsonRow, sourceLines, statusRows, statusTable, unbookedLines, type SourceRow, type StatusRow } from '../engine/status-rows';
+import {
+  jsonRow,
+  sourceLines,
+  statusRows,
+  statusTable,
+  unbookedLines,
+  type SourceRow,
+  type StatusRow,
+} from '../engine/status-rows';
 import { sumWaiting } from '../core/waiting';
 import { parseStateKind, type StateKind } from '../engine/status-state';
 import { openRedisStore } from '../store/redis-client';
@@ -23,14 +31,21 @@ import { asControl, describeTarget, inForce, type Control } from '../core/contro
 
 /** A control as `paceline status --json` shows it: times as ISO text, `until` null = until resumed. */
 function controlRow(c: Control) {
-  return { target: c.target, what: describeTarget(c.target), action: c.action, since: new Date(c.at).toISOString(), until: c.until ? new Date(c.until).toISOString() : null, who: c.who, reason: c.reason };
+  return {
+    target: c.target,
+    what: describeTarget(c.target),
+    action: c.action,
+    since: new Date(c.at).toISOString(),
+    until: c.until ? new Date(c.until).toISOString() : null,
+    who: c.who,
+    reason: c.reason,
+  };
 }
 
 function controlLine(c: Control): string {
   const until = c.until ? `until ${new Date(c.until).toISOString()}` : 'until resumed';
   return `${c.action} ${describeTarget(c.target)} ${until}, by ${c.who} since ${new Date(c.at).toISOString()}${c.reason ? `: ${c.reason}` : ''}`;
 }
-
 
 export const STATUS_USAGE = `usage: paceline status [--config HARAKA_DIR | HARAKA_DIR] [--json] [--provider P] [--source S] [--state KIND]
                        [--watch [SECONDS] [--count N]]`;
@@ -93,15 +108,27 @@ async function readLanes(config: Config, dir: string): Promise<Lanes> {
       const counts = (await store.tallies(refs)).value;
       const tallies = new Map(refs.map((l, i) => [laneKey(l), counts[i] ?? {}]));
       const why = (await store.reasons(refs)).value;
-      const reasons = new Map(refs.flatMap((l, i): Array<[string, LaneReason]> => (why[i] ? [[laneKey(l), why[i] as LaneReason]] : [])));
+      const reasons = new Map(
+        refs.flatMap((l, i): Array<[string, LaneReason]> => (why[i] ? [[laneKey(l), why[i] as LaneReason]] : [])),
+      );
       const controls = (await store.controls()).value;
-      return { now, lanes: value, warm: await warmRecords(store, refs), tallies, reasons, controls, from: 'redis', snapshot: null };
+      return {
+        now,
+        lanes: value,
+        warm: await warmRecords(store, refs),
+        tallies,
+        reasons,
+        controls,
+        from: 'redis',
+        snapshot: null,
+      };
     } finally {
       await store.close();
     }
   }
   const file = path.join(dir, SNAPSHOT_FILE);
-  if (!fs.existsSync(file)) throw new Error(`no ${file}: is Haraka with paceline running in ${dir}? (the memory store writes it every 10 s)`);
+  if (!fs.existsSync(file))
+    throw new Error(`no ${file}: is Haraka with paceline running in ${dir}? (the memory store writes it every 10 s)`);
   const snap = JSON.parse(fs.readFileSync(file, 'utf8')) as {
     now: number;
     pid?: number;
@@ -111,7 +138,9 @@ async function readLanes(config: Config, dir: string): Promise<Lanes> {
     reasons?: Array<[string, LaneReason]>;
     controls?: unknown[];
   };
-  const controls = (snap.controls ?? []).map(asControl).filter((c): c is Control => c !== undefined && inForce(c, Date.now()));
+  const controls = (snap.controls ?? [])
+    .map(asControl)
+    .filter((c): c is Control => c !== undefined && inForce(c, Date.now()));
   const ageMs = Math.max(0, Date.now() - snap.now);
   const pid = typeof snap.pid === 'number' ? snap.pid : null;
   const snapshot: SnapshotInfo = {
@@ -122,14 +151,26 @@ async function readLanes(config: Config, dir: string): Promise<Lanes> {
     pidAlive: pid === null ? null : alive(pid),
     stale: ageMs > 3 * SNAPSHOT_EVERY_MS,
   };
-  return { now: snap.now, lanes: snap.lanes, warm: new Map(snap.warm ?? []), tallies: new Map(snap.tallies ?? []), reasons: new Map(snap.reasons ?? []), controls, from: `${file} (written ${snapshot.ageS} s ago)`, snapshot };
+  return {
+    now: snap.now,
+    lanes: snap.lanes,
+    warm: new Map(snap.warm ?? []),
+    tallies: new Map(snap.tallies ?? []),
+    reasons: new Map(snap.reasons ?? []),
+    controls,
+    from: `${file} (written ${snapshot.ageS} s ago)`,
+    snapshot,
+  };
 }
 
 /** Warnings about the data: a snapshot too old to trust, or one whose writer is gone. */
 function notes(s: SnapshotInfo | null): string[] {
   if (!s) return [];
   const out: string[] = [];
-  if (s.pidAlive === false) out.push(`the Haraka process that wrote this snapshot (pid ${s.pid}) is gone: these numbers are from ${s.writtenAt}`);
+  if (s.pidAlive === false)
+    out.push(
+      `the Haraka process that wrote this snapshot (pid ${s.pid}) is gone: these numbers are from ${s.writtenAt}`,
+    );
   if (s.stale) out.push(`stale: the snapshot is ${s.ageS} s old (it is written every ${SNAPSHOT_EVERY_MS / 1000} s)`);
   return out;
 }
@@ -173,23 +214,44 @@ function parseArgs(args: readonly string[]): StatusOptions | string {
 }
 
 function keep(o: StatusOptions, row: StatusRow): boolean {
-  return (!o.provider || row.provider === o.provider) && (!o.source || row.source === o.source) && (!o.state || row.detail.kinds.includes(o.state));
+  return (
+    (!o.provider || row.provider === o.provider) &&
+    (!o.source || row.source === o.source) &&
+    (!o.state || row.detail.kinds.includes(o.state))
+  );
 }
 
 /** One print of the status; throws on unreadable config or store. */
 async function printOnce(o: StatusOptions, io: Output): Promise<void> {
   const config = loadConfigFromDir(o.dir);
-  if (o.source && !config.sources.has(o.source)) throw new Error(`no source "${o.source}" (sources: ${[...config.sources.keys()].join(', ')})`);
+  if (o.source && !config.sources.has(o.source))
+    throw new Error(`no source "${o.source}" (sources: ${[...config.sources.keys()].join(', ')})`);
   const { now, lanes, warm, tallies, reasons, controls, from, snapshot } = await readLanes(config, o.dir);
   const snaps = readSourceSnapshots(o.dir, Date.now());
   const waitingAll = sumWaiting(snaps.map((snap) => snap.waiting ?? []));
   const rows = statusRows(config, lanes, now, warm, tallies, reasons, waitingAll).filter((r) => keep(o, r));
-  const sources: SourceRow[] = snaps.flatMap((snap) => snap.sources.map((s) => ({ ...s, pid: snap.pid }))).filter((s) => !o.source || s.source === o.source);
-  const waiting = waitingAll.filter((w) => (!o.provider || w.provider === o.provider) && (!o.source || w.source === o.source));
+  const sources: SourceRow[] = snaps
+    .flatMap((snap) => snap.sources.map((s) => ({ ...s, pid: snap.pid })))
+    .filter((s) => !o.source || s.source === o.source);
+  const waiting = waitingAll.filter(
+    (w) => (!o.provider || w.provider === o.provider) && (!o.source || w.source === o.source),
+  );
   const warnings = notes(snapshot);
   if (o.json) {
     const waitingJson = waiting.map((w) => ({ ...w, oldestQueuedAt: new Date(w.oldestQueuedAt).toISOString() }));
-    io.out(JSON.stringify({ now, at: new Date(now).toISOString(), from, snapshot, notes: warnings, lanes: rows.map(jsonRow), sources, waiting: waitingJson, controls: controls.map(controlRow) }));
+    io.out(
+      JSON.stringify({
+        now,
+        at: new Date(now).toISOString(),
+        from,
+        snapshot,
+        notes: warnings,
+        lanes: rows.map(jsonRow),
+        sources,
+        waiting: waitingJson,
+        controls: controls.map(controlRow),
+      }),
+    );
     return;
   }
   io.out(`paceline status from ${from}: ${rows.length} lane${rows.length === 1 ? '' : 's'}`);
@@ -207,7 +269,7 @@ export async function statusCommand(args: readonly string[], io: Output): Promis
     io.err(`paceline status: ${o}\n${STATUS_USAGE}`);
     return 2;
   }
-  for (let printed = 0; ; ) {
+  for (let printed = 0; ;) {
     let failed = false;
     try {
       await printOnce(o, io);

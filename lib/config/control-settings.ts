@@ -39,12 +39,21 @@ export function parseListen(text: string): ControlListen | string {
 export function parseControl(issues: IssueList, values: { listen: string; token: string }): ControlSettings {
   const listen = parseListen(values.listen);
   if (typeof listen === 'string') {
-    issues.add('[control].listen', values.listen, `a Unix socket path (relative to the Haraka directory), 127.0.0.1:PORT or off (${listen})`);
+    issues.add(
+      '[control].listen',
+      values.listen,
+      `a Unix socket path (relative to the Haraka directory), 127.0.0.1:PORT or off (${listen})`,
+    );
     return { listen: { kind: 'off' }, token: values.token };
   }
   if (listen.kind === 'tcp' && !loopback(listen.host) && values.token === '') {
-    issues.add('[control].listen', values.listen, 'a loopback address, or a token in [control].token to listen beyond loopback');
+    issues.add(
+      '[control].listen',
+      values.listen,
+      'a loopback address, or a token in [control].token to listen beyond loopback',
+    );
   }
-  if (values.token !== '' && values.token.length < 16) issues.add('[control].token', '(hidden)', 'a token of at least 16 characters');
+  if (values.token !== '' && values.token.length < 16)
+    issues.add('[control].token', '(hidden)', 'a token of at least 16 characters');
   return { listen, token: values.token };
 }

@@ -26,7 +26,8 @@ export function parseLimits(issues: IssueList, path: string, raw: unknown): Limi
   const layer: { -readonly [K in keyof LimitsLayer]: LimitsLayer[K] } = {};
   if (raw.rate !== undefined) {
     if (raw.rate === 'unlimited') layer.rate = null;
-    else if (typeof raw.rate !== 'string') issues.add(join(path, 'rate'), raw.rate, 'a rate string like "30/min" or "unlimited"');
+    else if (typeof raw.rate !== 'string')
+      issues.add(join(path, 'rate'), raw.rate, 'a rate string like "30/min" or "unlimited"');
     else {
       const rate = parseRate(raw.rate);
       if (typeof rate === 'string') issues.add(join(path, 'rate'), raw.rate, rate);
@@ -55,7 +56,11 @@ export function parseLimitsMap(
   }
   for (const [provider, block] of Object.entries(raw)) {
     if (provider !== '*' && !knownProviders.has(provider)) {
-      issues.add(join(path, provider), block, `a known provider name or "*" (known: ${[...knownProviders].join(', ')})`);
+      issues.add(
+        join(path, provider),
+        block,
+        `a known provider name or "*" (known: ${[...knownProviders].join(', ')})`,
+      );
       continue;
     }
     map.set(provider, parseLimits(issues, join(path, provider), block));

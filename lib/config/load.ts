@@ -30,7 +30,11 @@ export function buildConfig(ini: unknown, yamlDoc: unknown, warmupDoc: unknown =
   const repliesIssues = new IssueList(REPLIES_FILE);
   const rules = parseRules(repliesIssues, repliesDoc, new Set(parts.providers.keys()));
   if (!parts.pools.has(settings.defaultPool)) {
-    iniIssues.add('[main].default_pool', settings.defaultPool, `a pool defined in ${YAML_FILE} (pools: ${[...parts.pools.keys()].join(', ')})`);
+    iniIssues.add(
+      '[main].default_pool',
+      settings.defaultPool,
+      `a pool defined in ${YAML_FILE} (pools: ${[...parts.pools.keys()].join(', ')})`,
+    );
   }
   for (const [who, list] of Object.entries(settings.poolHeaderFrom)) {
     for (const name of list === '*' ? [] : list.filter((n) => !parts.pools.has(n))) {
@@ -39,17 +43,30 @@ export function buildConfig(ini: unknown, yamlDoc: unknown, warmupDoc: unknown =
     }
   }
   crossCheck(yamlIssues, parts, schedules);
-  const issues: ConfigIssue[] = [...iniIssues.issues, ...yamlIssues.issues, ...warmupIssues.issues, ...repliesIssues.issues];
+  const issues: ConfigIssue[] = [
+    ...iniIssues.issues,
+    ...yamlIssues.issues,
+    ...warmupIssues.issues,
+    ...repliesIssues.issues,
+  ];
   if (issues.length > 0) throw new ConfigError(issues);
   const matcher = new ProviderMatcher([...parts.providers.values()].map((p) => ({ name: p.name, mxSuffixes: p.mx })));
   return Object.freeze({ settings, ...parts, matcher, schedules, rules });
 }
 
 /** References between files and sections: warm-up schedules, overflow pools. */
-function crossCheck(issues: IssueList, parts: ReturnType<typeof validateYaml>, schedules: ReadonlyMap<string, unknown>): void {
+function crossCheck(
+  issues: IssueList,
+  parts: ReturnType<typeof validateYaml>,
+  schedules: ReadonlyMap<string, unknown>,
+): void {
   for (const s of parts.sources.values()) {
     if (s.warmup && !schedules.has(s.warmup.schedule)) {
-      issues.add(`sources.${s.name}.warmup.schedule`, s.warmup.schedule, `a schedule in ${WARMUP_FILE} (schedules: ${[...schedules.keys()].join(', ') || 'none'})`);
+      issues.add(
+        `sources.${s.name}.warmup.schedule`,
+        s.warmup.schedule,
+        `a schedule in ${WARMUP_FILE} (schedules: ${[...schedules.keys()].join(', ') || 'none'})`,
+      );
     }
   }
   for (const p of parts.pools.values()) {
@@ -77,10 +94,22 @@ function checkSyntax(reader: HarakaConfigReader): void {
   const issues: ConfigIssue[] = [];
   for (const dir of new Set([reader.root_path, reader.overrides_path])) {
     if (!dir) continue;
-    for (const [name, check] of [[YAML_FILE, yamlSyntax], [WARMUP_FILE, yamlSyntax], [REPLIES_FILE, yamlSyntax], [INI_FILE, iniSyntax]] as const) {
+    for (const [name, check] of [
+      [YAML_FILE, yamlSyntax],
+      [WARMUP_FILE, yamlSyntax],
+      [REPLIES_FILE, yamlSyntax],
+      [INI_FILE, iniSyntax],
+    ] as const) {
       const file = path.join(dir, name);
       if (!fs.existsSync(file)) continue;
-      issues.push(...check(fs.readFileSync(file, 'utf8')).map((problem) => ({ file, path: problem.where, value: problem.text, expected: problem.expected })));
+      issues.push(
+        ...check(fs.readFileSync(file, 'utf8')).map((problem) => ({
+          file,
+          path: problem.where,
+          value: problem.text,
+          expected: problem.expected,
+        })),
+      );
     }
   }
   if (issues.length > 0) throw new ConfigError(issues);
@@ -111,7 +140,9 @@ export function loadConfig(reader: HarakaConfigReader, onChange?: () => void): C
 /** The haraka-config reader a Haraka server in `harakaDir` uses (shipped defaults + its config/). */
 export function harakaReader(harakaDir: string): HarakaConfigReader {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const harakaConfig = require('haraka-config') as { module_config(defaults: string, overrides?: string): HarakaConfigReader };
+  const harakaConfig = require('haraka-config') as {
+    module_config(defaults: string, overrides?: string): HarakaConfigReader;
+  };
   return harakaConfig.module_config(packageRoot(), path.resolve(harakaDir));
 }
 

@@ -4,7 +4,8 @@ import { parseListen } from './control-settings';
 import type { IssueList } from './errors';
 
 /** A TCP address (Prometheus scrapes over TCP), or nowhere. */
-export type MetricsListen = { readonly kind: 'tcp'; readonly host: string; readonly port: number } | { readonly kind: 'off' };
+export type MetricsListen =
+  { readonly kind: 'tcp'; readonly host: string; readonly port: number } | { readonly kind: 'off' };
 
 export interface MetricsSettings {
   readonly listen: MetricsListen;
@@ -22,12 +23,21 @@ export function parseMetrics(issues: IssueList, values: { listen: string; token:
   const listen = parseListen(values.listen);
   if (typeof listen === 'string' || listen.kind === 'socket') {
     const why = typeof listen === 'string' ? ` (${listen})` : '';
-    issues.add('[metrics].listen', values.listen, `127.0.0.1:PORT, [::1]:PORT (a TCP address Prometheus can scrape) or off${why}`);
+    issues.add(
+      '[metrics].listen',
+      values.listen,
+      `127.0.0.1:PORT, [::1]:PORT (a TCP address Prometheus can scrape) or off${why}`,
+    );
     return { listen: { kind: 'off' }, token: values.token };
   }
   if (listen.kind === 'tcp' && !loopback(listen.host) && values.token === '') {
-    issues.add('[metrics].listen', values.listen, 'a loopback address, or a token in [metrics].token to listen beyond loopback');
+    issues.add(
+      '[metrics].listen',
+      values.listen,
+      'a loopback address, or a token in [metrics].token to listen beyond loopback',
+    );
   }
-  if (values.token !== '' && values.token.length < 16) issues.add('[metrics].token', '(hidden)', 'a token of at least 16 characters');
+  if (values.token !== '' && values.token.length < 16)
+    issues.add('[metrics].token', '(hidden)', 'a token of at least 16 characters');
   return { listen, token: values.token };
 }

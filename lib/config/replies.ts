@@ -80,7 +80,8 @@ function threshold(issues: IssueList, path: string, raw: unknown): Rule['thresho
   if (!countOk) issues.add(join(path, 'count'), count, 'a whole number of matches ≥ 1');
   const w = raw.window;
   const windowMs = typeof w === 'string' || typeof w === 'number' ? parseDurationMs(w) : undefined;
-  if (windowMs === undefined || windowMs <= 0) issues.add(join(path, 'window'), w, 'a duration above zero such as "1h"');
+  if (windowMs === undefined || windowMs <= 0)
+    issues.add(join(path, 'window'), w, 'a duration above zero such as "1h"');
   if (!countOk || windowMs === undefined || windowMs <= 0) return undefined;
   return Object.freeze({ count: count as number, windowMs });
 }
@@ -94,8 +95,14 @@ function parseRule(issues: IssueList, path: string, raw: unknown, known: Readonl
   const before = issues.issues.length;
   issues.unknownKeys(path, raw, RULE_KEYS);
   const { name, category } = raw;
-  if (typeof name !== 'string' || !NAME.test(name)) issues.add(join(path, 'name'), name, 'a name of letters, digits, "_", "." or "-" (at most 64)');
-  if (!isCategory(category)) issues.add(join(path, 'category'), category, 'one of throttle, connections, suspend, blocked, recipient, message, transient, unknown');
+  if (typeof name !== 'string' || !NAME.test(name))
+    issues.add(join(path, 'name'), name, 'a name of letters, digits, "_", "." or "-" (at most 64)');
+  if (!isCategory(category))
+    issues.add(
+      join(path, 'category'),
+      category,
+      'one of throttle, connections, suspend, blocked, recipient, message, transient, unknown',
+    );
   const code = pattern(issues, join(path, 'code'), raw.code, '');
   const enhanced = pattern(issues, join(path, 'enhanced'), raw.enhanced, '');
   const text = pattern(issues, join(path, 'text'), raw.text, 'i');
@@ -119,7 +126,13 @@ function parseRule(issues: IssueList, path: string, raw: unknown, known: Readonl
   return only.map((provider) => Object.freeze({ ...base, provider }));
 }
 
-function parseList(issues: IssueList, key: string, raw: unknown, known: ReadonlySet<string>, names: Map<string, string>): Rule[] {
+function parseList(
+  issues: IssueList,
+  key: string,
+  raw: unknown,
+  known: ReadonlySet<string>,
+  names: Map<string, string>,
+): Rule[] {
   if (raw === undefined || raw === null) return [];
   if (!Array.isArray(raw)) {
     issues.add(key, raw, 'a list of rules');
@@ -159,7 +172,8 @@ export function parseRules(issues: IssueList, doc: unknown, knownProviders: Read
 /** Parses YAML text with line-numbered syntax errors, then validates it. */
 export function rulesFromText(file: string, text: string, knownProviders: ReadonlySet<string>): Rule[] {
   const syntax = yamlSyntax(text);
-  if (syntax.length > 0) throw new ConfigError(syntax.map((p) => ({ file, path: p.where, value: p.text, expected: p.expected })));
+  if (syntax.length > 0)
+    throw new ConfigError(syntax.map((p) => ({ file, path: p.where, value: p.text, expected: p.expected })));
   const issues = new IssueList(file);
   const rules = parseRules(issues, parse(text), knownProviders);
   if (issues.issues.length > 0) throw new ConfigError(issues.issues);

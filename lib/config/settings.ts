@@ -77,7 +77,16 @@ export const INI_KEYS: Readonly<Record<string, Readonly<Record<string, Key>>>> =
   },
 };
 
-const BOOL = new Map([['true', true], ['yes', true], ['on', true], ['1', true], ['false', false], ['no', false], ['off', false], ['0', false]]);
+const BOOL = new Map([
+  ['true', true],
+  ['yes', true],
+  ['on', true],
+  ['1', true],
+  ['false', false],
+  ['no', false],
+  ['off', false],
+  ['0', false],
+]);
 
 function read(ini: Record<string, unknown>, section: string, key: string): string | number | boolean {
   const sect = ini[section];
@@ -100,14 +109,19 @@ function parseValue(issues: IssueList, path: string, kind: Kind, value: string |
       return ms ?? 0;
     }
     case 'header':
-      if (text !== '' && !/^[!-9;-~]+$/.test(text)) issues.add(path, value, 'a header field name (or empty to disable)');
+      if (text !== '' && !/^[!-9;-~]+$/.test(text))
+        issues.add(path, value, 'a header field name (or empty to disable)');
       return text;
     case 'name':
-      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(text)) issues.add(path, value, 'a name of letters, digits, "_", "." or "-"');
+      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(text))
+        issues.add(path, value, 'a name of letters, digits, "_", "." or "-"');
       return text;
     case 'names': {
       if (text === '*') return '*';
-      const names = text.split(',').map((n) => n.trim()).filter((n) => n !== '');
+      const names = text
+        .split(',')
+        .map((n) => n.trim())
+        .filter((n) => n !== '');
       if (names.some((n) => !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(n))) {
         issues.add(path, value, '"*", or pool names separated by commas, or empty for none');
       }
@@ -139,12 +153,15 @@ function parseValue(issues: IssueList, path: string, kind: Kind, value: string |
 /** Validates the parsed ini object (haraka-config's shape: {main: {...}, section: {...}}). */
 export function validateSettings(issues: IssueList, ini: Record<string, unknown>): Settings {
   // a misspelt section or [redis] key may hold a password: its value is never shown
-  issues.unknownKeys('', ini, Object.keys(INI_KEYS), (v) => (isMapping(v) ? `a section with ${Object.keys(v).length ? `keys ${Object.keys(v).join(', ')}` : 'no keys'}` : '***'));
+  issues.unknownKeys('', ini, Object.keys(INI_KEYS), (v) =>
+    isMapping(v) ? `a section with ${Object.keys(v).length ? `keys ${Object.keys(v).join(', ')}` : 'no keys'}` : '***',
+  );
   const values: Record<string, unknown> = {};
   for (const [section, keys] of Object.entries(INI_KEYS)) {
     const sect = ini[section];
     if (sect !== undefined && !isMapping(sect)) issues.add(`[${section}]`, sect, 'a section');
-    if (isMapping(sect)) issues.unknownKeys(`[${section}]`, sect, Object.keys(keys), section === 'redis' ? () => '***' : undefined);
+    if (isMapping(sect))
+      issues.unknownKeys(`[${section}]`, sect, Object.keys(keys), section === 'redis' ? () => '***' : undefined);
     for (const [key, spec] of Object.entries(keys)) {
       values[`${section}.${key}`] = parseValue(issues, join(`[${section}]`, key), spec.kind, read(ini, section, key));
     }
@@ -159,8 +176,14 @@ export function validateSettings(issues: IssueList, ini: Record<string, unknown>
   // [redis] is validated even with store=memory: switching the store must not reveal old mistakes
   const parsedRedis = parseRedis(issues, redisValues, store === 'redis');
   const redis = store === 'redis' ? parsedRedis : undefined;
-  const control = parseControl(issues, { listen: values['control.listen'] as string, token: values['control.token'] as string });
-  const metrics = parseMetrics(issues, { listen: values['metrics.listen'] as string, token: values['metrics.token'] as string });
+  const control = parseControl(issues, {
+    listen: values['control.listen'] as string,
+    token: values['control.token'] as string,
+  });
+  const metrics = parseMetrics(issues, {
+    listen: values['metrics.listen'] as string,
+    token: values['metrics.token'] as string,
+  });
   return Object.freeze({
     enabled: values['main.enabled'] as boolean,
     control,

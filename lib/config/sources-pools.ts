@@ -9,7 +9,8 @@ import { IMPLICIT, type LimitsLayer, type Pool, type Provider, type Source, type
 
 const TOP_KEYS = ['defaults', 'providers', 'sources', 'pools', 'static_mx'];
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-const HOSTNAME = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+const HOSTNAME =
+  /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
 export interface YamlParts {
   readonly defaults: LimitsLayer;
@@ -63,23 +64,34 @@ function parseProviders(issues: IssueList, raw: unknown): Map<string, Provider> 
         mx = list.filter((s): s is string => typeof s === 'string').map((s) => s.toLowerCase().replace(/^\.|\.$/g, ''));
       }
     } else if (!builtin) {
-      issues.add(join(path, 'mx'), undefined, 'a list of MX host suffixes (required for a provider paceline does not ship)');
+      issues.add(
+        join(path, 'mx'),
+        undefined,
+        'a list of MX host suffixes (required for a provider paceline does not ship)',
+      );
     }
     const shipped = builtin ? parseLimits(new IssueList('builtin'), path, builtin.limits) : {};
-    const limits = block.limits === undefined ? shipped : { ...shipped, ...parseLimits(issues, join(path, 'limits'), block.limits) };
+    const limits =
+      block.limits === undefined ? shipped : { ...shipped, ...parseLimits(issues, join(path, 'limits'), block.limits) };
     providers.set(name, Object.freeze({ name, mx: Object.freeze([...mx]), limits }));
   }
   return providers;
 }
 
-function parseSource(issues: IssueList, name: string, raw: unknown, providers: ReadonlySet<string>): Source | undefined {
+function parseSource(
+  issues: IssueList,
+  name: string,
+  raw: unknown,
+  providers: ReadonlySet<string>,
+): Source | undefined {
   const path = join('sources', name);
   const block = mapping(issues, path, raw, 'a mapping with address, helo and optional limits');
   issues.unknownKeys(path, block, ['address', 'helo', 'limits', 'warmup']);
   const warmup = parseWarmupRef(issues, join(path, 'warmup'), block.warmup);
   const address = block.address;
   const family = typeof address === 'string' ? ipFamily(address) : undefined;
-  if (!family) issues.add(join(path, 'address'), address, 'an IPv4 or IPv6 address literal (the local address to send from)');
+  if (!family)
+    issues.add(join(path, 'address'), address, 'an IPv4 or IPv6 address literal (the local address to send from)');
   const helo = block.helo;
   if (helo !== undefined && (typeof helo !== 'string' || !HOSTNAME.test(helo) || !helo.includes('.'))) {
     issues.add(join(path, 'helo'), helo, 'a fully qualified host name for EHLO');
@@ -117,7 +129,13 @@ function parseWarmupRef(issues: IssueList, path: string, raw: unknown): Source['
   return { schedule: block.schedule, start };
 }
 
-function parsePool(issues: IssueList, name: string, raw: unknown, sources: ReadonlyMap<string, Source>, providers: ReadonlySet<string>): Pool {
+function parsePool(
+  issues: IssueList,
+  name: string,
+  raw: unknown,
+  sources: ReadonlyMap<string, Source>,
+  providers: ReadonlySet<string>,
+): Pool {
   const path = join('pools', name);
   const block = mapping(issues, path, raw, 'a mapping with sources and optional limits');
   issues.unknownKeys(path, block, ['sources', 'limits', 'overflow', 'overflow_pool', 'overflow_relay']);
@@ -128,13 +146,20 @@ function parsePool(issues: IssueList, name: string, raw: unknown, sources: Reado
   } else {
     list.forEach((s, i) => {
       if (typeof s === 'string' && sources.has(s) && !names.includes(s)) names.push(s);
-      else issues.add(join(join(path, 'sources'), i), s, `a source name listed once (sources: ${[...sources.keys()].join(', ') || 'none'})`);
+      else
+        issues.add(
+          join(join(path, 'sources'), i),
+          s,
+          `a source name listed once (sources: ${[...sources.keys()].join(', ') || 'none'})`,
+        );
     });
   }
   const limits = parseLimitsMap(issues, join(path, 'limits'), block.limits, providers);
   const overflow = block.overflow ?? 'reroute';
-  if (overflow !== 'reroute' && overflow !== 'delay') issues.add(join(path, 'overflow'), overflow, '"reroute" or "delay"');
-  if (block.overflow_pool !== undefined && typeof block.overflow_pool !== 'string') issues.add(join(path, 'overflow_pool'), block.overflow_pool, 'a pool name');
+  if (overflow !== 'reroute' && overflow !== 'delay')
+    issues.add(join(path, 'overflow'), overflow, '"reroute" or "delay"');
+  if (block.overflow_pool !== undefined && typeof block.overflow_pool !== 'string')
+    issues.add(join(path, 'overflow_pool'), block.overflow_pool, 'a pool name');
   const relay = parseRelay(issues, join(path, 'overflow_relay'), block.overflow_relay);
   return Object.freeze({
     name,
@@ -178,11 +203,20 @@ function parseStaticMx(issues: IssueList, raw: unknown): Map<string, readonly St
         issues.add(join(p, 'address'), e.address, 'an IPv4 or IPv6 address');
       }
       const port = e.port ?? 25;
-      if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) issues.add(join(p, 'port'), e.port, 'a TCP port 1-65535');
+      if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535)
+        issues.add(join(p, 'port'), e.port, 'a TCP port 1-65535');
       const priority = e.priority ?? i * 10;
-      if (typeof priority !== 'number' || !Number.isInteger(priority) || priority < 0) issues.add(join(p, 'priority'), e.priority, 'a whole number ≥ 0');
+      if (typeof priority !== 'number' || !Number.isInteger(priority) || priority < 0)
+        issues.add(join(p, 'priority'), e.priority, 'a whole number ≥ 0');
       if (typeof e.host === 'string') {
-        list.push(Object.freeze({ host: e.host.toLowerCase(), ...(typeof e.address === 'string' ? { address: e.address } : {}), port: Number(port), priority: Number(priority) }));
+        list.push(
+          Object.freeze({
+            host: e.host.toLowerCase(),
+            ...(typeof e.address === 'string' ? { address: e.address } : {}),
+            port: Number(port),
+            priority: Number(priority),
+          }),
+        );
       }
     });
     out.set(domain.toLowerCase(), Object.freeze(list.sort((a, b) => a.priority - b.priority)));
@@ -193,7 +227,12 @@ function parseStaticMx(issues: IssueList, raw: unknown): Map<string, readonly St
 /** Without sources: one implicit source (no bind, the system's default address, Haraka's EHLO name). */
 function implicitParts(): { sources: Map<string, Source>; pools: Map<string, Pool> } {
   const source: Source = Object.freeze({ name: IMPLICIT, limits: new Map(), poolLimits: new Map() });
-  const pool: Pool = Object.freeze({ name: IMPLICIT, sources: [IMPLICIT], limits: new Map(), overflow: 'reroute' as const });
+  const pool: Pool = Object.freeze({
+    name: IMPLICIT,
+    sources: [IMPLICIT],
+    limits: new Map(),
+    overflow: 'reroute' as const,
+  });
   return { sources: new Map([[IMPLICIT, source]]), pools: new Map([[IMPLICIT, pool]]) };
 }
 
@@ -205,7 +244,11 @@ function checkSharedSources(issues: IssueList, pools: ReadonlyMap<string, Pool>)
       const other = seen.get(s);
       if (!other) seen.set(s, pool);
       else if (JSON.stringify([...other.limits]) !== JSON.stringify([...pool.limits])) {
-        issues.add(join(join('pools', pool.name), 'limits'), [...pool.limits.keys()], `the same limits as pool "${other.name}", which shares source "${s}" (or set the limits on the source)`);
+        issues.add(
+          join(join('pools', pool.name), 'limits'),
+          [...pool.limits.keys()],
+          `the same limits as pool "${other.name}", which shares source "${s}" (or set the limits on the source)`,
+        );
       }
     }
   }
@@ -233,21 +276,34 @@ export function validateYaml(issues: IssueList, doc: unknown): YamlParts {
   const defaults = parseLimits(issues, 'defaults.limits', defaultsBlock.limits);
 
   const sources = new Map<string, Source>();
-  for (const [name, raw] of Object.entries(mapping(issues, 'sources', root.sources, 'a mapping of source name to {address, helo}'))) {
+  for (const [name, raw] of Object.entries(
+    mapping(issues, 'sources', root.sources, 'a mapping of source name to {address, helo}'),
+  )) {
     if (!checkName(issues, join('sources', name), name)) continue;
     const source = parseSource(issues, name, raw, providerNames);
     if (source) sources.set(name, source);
   }
   const pools = new Map<string, Pool>();
-  for (const [name, raw] of Object.entries(mapping(issues, 'pools', root.pools, 'a mapping of pool name to {sources}'))) {
-    if (checkName(issues, join('pools', name), name)) pools.set(name, parsePool(issues, name, raw, sources, providerNames));
+  for (const [name, raw] of Object.entries(
+    mapping(issues, 'pools', root.pools, 'a mapping of pool name to {sources}'),
+  )) {
+    if (checkName(issues, join('pools', name), name))
+      pools.set(name, parsePool(issues, name, raw, sources, providerNames));
   }
   checkSharedSources(issues, pools);
   foldPoolLimits(sources, pools);
   const staticMx = parseStaticMx(issues, root.static_mx);
   if (sources.size === 0 && pools.size === 0) return { defaults, providers, staticMx, ...implicitParts() };
   if (pools.size === 0) {
-    pools.set(IMPLICIT, Object.freeze({ name: IMPLICIT, sources: Object.freeze([...sources.keys()]), limits: new Map(), overflow: 'reroute' as const }));
+    pools.set(
+      IMPLICIT,
+      Object.freeze({
+        name: IMPLICIT,
+        sources: Object.freeze([...sources.keys()]),
+        limits: new Map(),
+        overflow: 'reroute' as const,
+      }),
+    );
   }
   return { defaults, providers, sources, pools, staticMx };
 }

@@ -42,7 +42,8 @@ const INI_LINE = /^\s*(?:[;#].*|\[[^\]]+\]\s*|[^=\s][^=]*=.*|.*\\\s*|)$/;
 export function iniSyntax(text: string): SyntaxProblem[] {
   const problems: SyntaxProblem[] = [];
   text.split(/\r\n|\r|\n/).forEach((line, i) => {
-    if (!INI_LINE.test(line)) problems.push({ where: `line ${i + 1}`, text: line, expected: '"key=value", "[section]" or a ; comment' });
+    if (!INI_LINE.test(line))
+      problems.push({ where: `line ${i + 1}`, text: line, expected: '"key=value", "[section]" or a ; comment' });
     const key = /^\s*([^=\s[;#][^=]*?)(?:\[\])?\s*=/.exec(line)?.[1];
     if (key !== undefined && UNSAFE_KEYS.has(key)) {
       problems.push({ where: `line ${i + 1}`, text: key, expected: UNSAFE_EXPECTED });

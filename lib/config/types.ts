@@ -156,7 +156,12 @@ export interface RedisConnectionSettings {
   /** One server: `redis://[user:password@]host:6379[/db]` or `rediss://...` (TLS); user and password %-encoded. */
   readonly url?: string;
   /** A Sentinel-managed master: its name and some of its sentinels. */
-  readonly sentinel?: { readonly name: string; readonly sentinels: readonly RedisAddress[]; readonly username?: string; readonly password?: string };
+  readonly sentinel?: {
+    readonly name: string;
+    readonly sentinels: readonly RedisAddress[];
+    readonly username?: string;
+    readonly password?: string;
+  };
   /** A Redis Cluster: some of its nodes (the rest are discovered). */
   readonly cluster?: readonly RedisAddress[];
   /** ACL user and password (override those in the URL). */

@@ -37,11 +37,19 @@
 import type { Category } from './classify';
 
 export { CATEGORIES, type Category } from './classify';
-import { concurrencyLimit, DEFAULT_POLICY, normalize, slotTolerance, toleranceMs, type LaneLimits, type LanePolicy, type LaneState } from './lane';
+import {
+  concurrencyLimit,
+  DEFAULT_POLICY,
+  normalize,
+  slotTolerance,
+  toleranceMs,
+  type LaneLimits,
+  type LanePolicy,
+  type LaneState,
+} from './lane';
 import { acceptedLastMinute, MAX_CLIMB_DOUBLINGS, pauseClock, resumeClock, setFactor, slotTime } from './pace';
 import { endStart, startEndedAt, starting } from './start';
 import { perMinute } from './rate';
-
 
 /** Tunables of the reactions ([adapt] in paceline.ini). */
 export interface ReactParams {
@@ -75,7 +83,8 @@ export const DEFAULT_REACT: ReactParams = {
   climbCost: 0.1,
 };
 
-export type Effect = 'slowed' | 'overshot' | 'extended' | 'held' | 'capped' | 'suspended' | 'blocked' | 'counted' | 'forgiven';
+export type Effect =
+  'slowed' | 'overshot' | 'extended' | 'held' | 'capped' | 'suspended' | 'blocked' | 'counted' | 'forgiven';
 
 export interface ReactEvent {
   readonly category: Category | 'forgive';
@@ -102,7 +111,14 @@ function reopenedAt(s: LaneState, p: ReactParams): number {
  * known-good pace. When it accepted nothing, the pace is multiplied by
  * `decrease` and nothing is learnt.
  */
-function slowDown(s: LaneState, limits: LaneLimits, p: ReactParams, now: number, pauseMs: number, policyIntervalMs: number): void {
+function slowDown(
+  s: LaneState,
+  limits: LaneLimits,
+  p: ReactParams,
+  now: number,
+  pauseMs: number,
+  policyIntervalMs: number,
+): void {
   // a sample shorter than the minute it claims to measure overstates the limit of a longer window
   const sampled = s.holdUntil === 0 || now - reopenedAt(s, p) >= 60_000;
   const accepted = limits.rate && sampled ? acceptedLastMinute(s, now) / perMinute(limits.rate) : 0;
@@ -157,7 +173,14 @@ function pauseUntil(s: LaneState, limits: LaneLimits, now: number, until: number
 export const SETTLE_MS = 300_000;
 
 /** The throttle reaction (see the file's header). */
-function throttled(s: LaneState, limits: LaneLimits, now: number, event: ReactEvent, p: ReactParams, interval: number): Effect {
+function throttled(
+  s: LaneState,
+  limits: LaneLimits,
+  now: number,
+  event: ReactEvent,
+  p: ReactParams,
+  interval: number,
+): Effect {
   s.dayThrottles += 1;
   const sent = event.sentAt;
   // replies to messages sent before the lane reopened (or, not knowing when, arriving just after) are the same event
@@ -189,7 +212,13 @@ function throttled(s: LaneState, limits: LaneLimits, now: number, event: ReactEv
 }
 
 /** Applies one classified reply to a lane. */
-export function react(prior: LaneState, limits: LaneLimits, now: number, event: ReactEvent, p: ReactParams = DEFAULT_REACT): { state: LaneState; effect: Effect } {
+export function react(
+  prior: LaneState,
+  limits: LaneLimits,
+  now: number,
+  event: ReactEvent,
+  p: ReactParams = DEFAULT_REACT,
+): { state: LaneState; effect: Effect } {
   const s = normalize(prior, limits, now, true);
   const interval = limits.policy?.recoverIntervalMs ?? 300_000;
   switch (event.category) {

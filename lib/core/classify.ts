@@ -13,7 +13,16 @@
 import type { Reply } from './reply';
 
 /** Every category a rule can name; see docs and providers.md for their meaning. */
-export const CATEGORIES = ['throttle', 'connections', 'suspend', 'blocked', 'recipient', 'message', 'transient', 'unknown'] as const;
+export const CATEGORIES = [
+  'throttle',
+  'connections',
+  'suspend',
+  'blocked',
+  'recipient',
+  'message',
+  'transient',
+  'unknown',
+] as const;
 
 /**
  * What a reply means for the lane:

@@ -54,12 +54,23 @@ export function targetKey(t: ControlTarget): string {
 
 /** A target in words, for logs and status: `provider google`, `lane s2/google`. */
 export function describeTarget(t: ControlTarget): string {
-  return t.kind === 'lane' ? `lane ${t.source}/${t.provider}` : t.kind === 'provider' ? `provider ${t.provider}` : `source ${t.source}`;
+  return t.kind === 'lane'
+    ? `lane ${t.source}/${t.provider}`
+    : t.kind === 'provider'
+      ? `provider ${t.provider}`
+      : `source ${t.source}`;
 }
 
 /** Builds the stored control of a request at `now`. */
 export function makeControl(req: ControlRequest, now: number): Control {
-  return { target: req.target, action: 'pause', at: now, until: req.forMs > 0 ? now + req.forMs : 0, reason: req.reason, who: req.who };
+  return {
+    target: req.target,
+    action: 'pause',
+    at: now,
+    until: req.forMs > 0 ? now + req.forMs : 0,
+    reason: req.reason,
+    who: req.who,
+  };
 }
 
 /** Whether a control is still in force at `now`. */
@@ -77,7 +88,12 @@ export function covers(t: ControlTarget, source: string, provider: string): bool
  * The pause in force on a lane at `now`, if any: the one that ends last
  * (one without an end wins), so the lane waits for every pause covering it.
  */
-export function pauseOn(controls: readonly Control[], source: string, provider: string, now: number): Control | undefined {
+export function pauseOn(
+  controls: readonly Control[],
+  source: string,
+  provider: string,
+  now: number,
+): Control | undefined {
   let found: Control | undefined;
   for (const c of controls) {
     if (!inForce(c, now) || !covers(c.target, source, provider)) continue;
@@ -140,7 +156,8 @@ function isName(x: unknown): x is string {
 export function asTarget(x: unknown): ControlTarget | undefined {
   const o = x as Record<string, unknown> | null;
   if (!o || typeof o !== 'object') return undefined;
-  if (o.kind === 'lane' && isName(o.source) && isName(o.provider)) return { kind: 'lane', source: o.source, provider: o.provider };
+  if (o.kind === 'lane' && isName(o.source) && isName(o.provider))
+    return { kind: 'lane', source: o.source, provider: o.provider };
   if (o.kind === 'provider' && isName(o.provider)) return { kind: 'provider', provider: o.provider };
   if (o.kind === 'source' && isName(o.source)) return { kind: 'source', source: o.source };
   return undefined;
@@ -152,6 +169,7 @@ export function asControl(x: unknown): Control | undefined {
   const target = o && typeof o === 'object' ? asTarget(o.target) : undefined;
   if (!o || !target || o.action !== 'pause') return undefined;
   const { at, until, reason, who } = o;
-  if (typeof at !== 'number' || typeof until !== 'number' || typeof reason !== 'string' || typeof who !== 'string') return undefined;
+  if (typeof at !== 'number' || typeof until !== 'number' || typeof reason !== 'string' || typeof who !== 'string')
+    return undefined;
   return { target, action: 'pause', at, until, reason, who };
 }

@@ -41,7 +41,14 @@ export interface LanePolicy {
  * The policy of a lane given none (tests, tools): no start phase. The shipped
  * [adapt] section (config/paceline.ini) sets one.
  */
-export const DEFAULT_POLICY: LanePolicy = { recoverStep: 0.1, recoverIntervalMs: 300_000, climbStep: 0.05, probeIntervalMs: 3_600_000, start: 1, startIntervalMs: 10_000 };
+export const DEFAULT_POLICY: LanePolicy = {
+  recoverStep: 0.1,
+  recoverIntervalMs: 300_000,
+  climbStep: 0.05,
+  probeIntervalMs: 3_600_000,
+  start: 1,
+  startIntervalMs: 10_000,
+};
 
 /** Limits of one lane; an absent field is unlimited. */
 export interface LaneLimits {
@@ -171,10 +178,42 @@ export const INITIAL_DELIVERY_MS = 1000;
 
 export function emptyLane(): LaneState {
   return {
-    tat: 0, vAt: 0, vOrigin: 0, scale: 1, rateKey: '', leases: [], day: 0, dayCount: 0, dayThrottles: 0, prevDay: 0, prevDayCount: 0, prevDayThrottles: 0,
-    meanDeliveryMs: INITIAL_DELIVERY_MS, factor: 1, prevFactor: 1, pauseUntil: 0, connCap: 0, connCapUntil: 0,
-    blockedAt: 0, probeAt: 0, holdUntil: 0, recoverAt: 0, known: 0, climbMs: 0, climbs: 0, epoch: 0, departAt: 0, minute: 0, minuteCount: 0,
-    acceptMinute: 0, acceptCount: 0, acceptPrev: 0, growAt: 0, grown: 0, acceptedAt: 0, backoffs: 0,
+    tat: 0,
+    vAt: 0,
+    vOrigin: 0,
+    scale: 1,
+    rateKey: '',
+    leases: [],
+    day: 0,
+    dayCount: 0,
+    dayThrottles: 0,
+    prevDay: 0,
+    prevDayCount: 0,
+    prevDayThrottles: 0,
+    meanDeliveryMs: INITIAL_DELIVERY_MS,
+    factor: 1,
+    prevFactor: 1,
+    pauseUntil: 0,
+    connCap: 0,
+    connCapUntil: 0,
+    blockedAt: 0,
+    probeAt: 0,
+    holdUntil: 0,
+    recoverAt: 0,
+    known: 0,
+    climbMs: 0,
+    climbs: 0,
+    epoch: 0,
+    departAt: 0,
+    minute: 0,
+    minuteCount: 0,
+    acceptMinute: 0,
+    acceptCount: 0,
+    acceptPrev: 0,
+    growAt: 0,
+    grown: 0,
+    acceptedAt: 0,
+    backoffs: 0,
   };
 }
 
@@ -292,7 +331,8 @@ export function concurrencyFreeAt(state: LaneState, limits: LaneLimits, now: num
 
 /** What stops the lane now (first binding constraint) and until when; null when it can send. */
 export function blocker(state: LaneState, limits: LaneLimits, now: number): { reason: WaitReason; at: number } | null {
-  if (limits.perDay !== undefined && state.dayCount >= limits.perDay) return { reason: 'daily', at: nextDayStartMs(now, limits.dayOffsetMs) };
+  if (limits.perDay !== undefined && state.dayCount >= limits.perDay)
+    return { reason: 'daily', at: nextDayStartMs(now, limits.dayOffsetMs) };
   if (state.blockedAt !== 0) {
     if (state.probeAt > now) return { reason: 'blocked', at: state.probeAt };
     if (state.leases.length > 0) return { reason: 'blocked', at: concurrencyFreeAt(state, { concurrency: 1 }, now) };
@@ -342,12 +382,23 @@ function countLeaving(state: LaneState, limits: LaneLimits, now: number): void {
  * free now; in `reserve` mode books the next rate slot when only the rate
  * binds and that slot falls on the same day; otherwise says how long to wait.
  */
-export function acquire(prior: LaneState, limits: LaneLimits, now: number, req: AcquireRequest): { state: LaneState; result: AcquireResult } {
+export function acquire(
+  prior: LaneState,
+  limits: LaneLimits,
+  now: number,
+  req: AcquireRequest,
+): { state: LaneState; result: AcquireResult } {
   return take(normalize(prior, limits, now), limits, now, req, true);
 }
 
 /** acquire() on a normalized state; `countDay` false for a message that books again. */
-function take(state: LaneState, limits: LaneLimits, now: number, req: AcquireRequest, countDay: boolean): { state: LaneState; result: AcquireResult } {
+function take(
+  state: LaneState,
+  limits: LaneLimits,
+  now: number,
+  req: AcquireRequest,
+  countDay: boolean,
+): { state: LaneState; result: AcquireResult } {
   const b = blocker(state, limits, now);
   if (!b) {
     takeSlot(state, limits, now, countDay);
@@ -370,7 +421,12 @@ function take(state: LaneState, limits: LaneLimits, now: number, req: AcquireReq
  * slot (a stalled process, a restart) that finds the lane busy, in the order
  * it came back, rather than crowding every next departure.
  */
-export function claim(prior: LaneState, limits: LaneLimits, now: number, req: ClaimRequest): { state: LaneState; result: AcquireResult } {
+export function claim(
+  prior: LaneState,
+  limits: LaneLimits,
+  now: number,
+  req: ClaimRequest,
+): { state: LaneState; result: AcquireResult } {
   const state = normalize(prior, limits, now);
   const rebook = { mode: 'reserve', leaseId: req.leaseId, leaseMs: req.leaseMs } as const;
   if (req.epoch !== state.epoch) return take(state, limits, now, rebook, false);
@@ -379,9 +435,15 @@ export function claim(prior: LaneState, limits: LaneLimits, now: number, req: Cl
   if (state.pauseUntil > now) return { state, result: { kind: 'wait', at: state.pauseUntil, reason: 'paused' } };
   const late = now - due > LATE_MS;
   const at = concurrencyFreeAt(state, limits, now);
-  if (at > now) return late ? take(state, limits, now, rebook, false) : { state, result: { kind: 'wait', at, reason: 'concurrency' } };
+  if (at > now)
+    return late
+      ? take(state, limits, now, rebook, false)
+      : { state, result: { kind: 'wait', at, reason: 'concurrency' } };
   const departAt = departFreeAt(state, limits, now);
-  if (departAt > now) return late ? take(state, limits, now, rebook, false) : { state, result: { kind: 'wait', at: departAt, reason: 'rate' } };
+  if (departAt > now)
+    return late
+      ? take(state, limits, now, rebook, false)
+      : { state, result: { kind: 'wait', at: departAt, reason: 'rate' } };
   countLeaving(state, limits, now);
   state.leases.push({ id: req.leaseId, expiresAt: now + req.leaseMs });
   return { state, result: { kind: 'granted', leaseId: req.leaseId } };
@@ -397,7 +459,14 @@ export const EWMA_WEIGHT = 0.2;
  * A delivery ended: free its lease and learn its duration. A delivered probe
  * unblocks a blocked lane, which then climbs back from its lowered pace.
  */
-export function release(prior: LaneState, limits: LaneLimits, now: number, leaseId: string, delivered: boolean, durationMs?: number): LaneState {
+export function release(
+  prior: LaneState,
+  limits: LaneLimits,
+  now: number,
+  leaseId: string,
+  delivered: boolean,
+  durationMs?: number,
+): LaneState {
   const s = normalize(prior, limits, now, true);
   s.leases = s.leases.filter((l) => l.id !== leaseId);
   if (durationMs !== undefined && Number.isFinite(durationMs) && durationMs >= 0) {

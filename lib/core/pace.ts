@@ -80,7 +80,11 @@ export function recover(s: LaneState, policy: LanePolicy, now: number): void {
   while (s.factor < 1 && now >= s.recoverAt) {
     const at = s.recoverAt;
     if (s.known === 0 || s.factor < s.known) {
-      setFactor(s, at, Math.min(1, s.known === 0 ? s.factor + policy.recoverStep : Math.min(s.known, s.factor + policy.recoverStep)));
+      setFactor(
+        s,
+        at,
+        Math.min(1, s.known === 0 ? s.factor + policy.recoverStep : Math.min(s.known, s.factor + policy.recoverStep)),
+      );
       s.recoverAt += policy.recoverIntervalMs;
     } else {
       setFactor(s, at, Math.min(1, s.factor * (1 + policy.climbStep * 2 ** Math.min(s.climbs, MAX_CLIMB_DOUBLINGS))));

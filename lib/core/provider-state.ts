@@ -27,7 +27,13 @@ export interface IncidentParams {
  */
 export const INCIDENT_COOLDOWN_WINDOWS = 12;
 
-export const DEFAULT_INCIDENT: IncidentParams = { windowMs: 300_000, minSources: 2, share: 0.5, pauseMs: 300_000, probeIntervalMs: 30_000 };
+export const DEFAULT_INCIDENT: IncidentParams = {
+  windowMs: 300_000,
+  minSources: 2,
+  share: 0.5,
+  pauseMs: 300_000,
+  probeIntervalMs: 30_000,
+};
 
 export interface ProviderState {
   /** Recent throttle reactions: source name → time. */
@@ -53,7 +59,13 @@ export function emptyProvider(): ProviderState {
  * Records a throttle reaction of `source`. Returns whether this declared (or
  * prolonged) an incident, and which sources' reactions it explains.
  */
-export function recordThrottle(prior: ProviderState, source: string, sources: number, now: number, p: IncidentParams = DEFAULT_INCIDENT): { state: ProviderState; incident: boolean; explained: string[] } {
+export function recordThrottle(
+  prior: ProviderState,
+  source: string,
+  sources: number,
+  now: number,
+  p: IncidentParams = DEFAULT_INCIDENT,
+): { state: ProviderState; incident: boolean; explained: string[] } {
   const throttled: Record<string, number> = {};
   for (const [name, at] of Object.entries(prior.throttled)) if (now - at < p.windowMs) throttled[name] = at;
   throttled[source] = now;
@@ -77,8 +89,13 @@ export function providerGate(state: ProviderState, now: number): { at: number; p
 }
 
 /** Takes the provider's probe slot if it is due. */
-export function takeProbe(prior: ProviderState, now: number, p: IncidentParams = DEFAULT_INCIDENT): { state: ProviderState; ok: boolean; at: number } {
-  if (prior.probing !== 1 || prior.pauseUntil > now) return { state: prior, ok: prior.probing !== 1, at: prior.pauseUntil };
+export function takeProbe(
+  prior: ProviderState,
+  now: number,
+  p: IncidentParams = DEFAULT_INCIDENT,
+): { state: ProviderState; ok: boolean; at: number } {
+  if (prior.probing !== 1 || prior.pauseUntil > now)
+    return { state: prior, ok: prior.probing !== 1, at: prior.pauseUntil };
   if (prior.probeAt > now) return { state: prior, ok: false, at: prior.probeAt };
   return { state: { ...prior, probeAt: now + p.probeIntervalMs }, ok: true, at: now };
 }

@@ -28,7 +28,12 @@ export function remainingShare(state: LaneState, limits: LaneLimits, now: number
  * volume left, the most headroom (oldest rate slot), the least busy, and
  * round robin from `turn` (the caller's counter, one step per decision).
  */
-export function rank<T>(candidates: readonly T[], lane: (c: T) => RankedLane, now: number, turn: number): Array<{ c: T; at: number }> {
+export function rank<T>(
+  candidates: readonly T[],
+  lane: (c: T) => RankedLane,
+  now: number,
+  turn: number,
+): Array<{ c: T; at: number }> {
   const n = Math.max(1, candidates.length);
   const start = turn % n;
   const scored = candidates.map((c, i) => {
@@ -43,6 +48,9 @@ export function rank<T>(candidates: readonly T[], lane: (c: T) => RankedLane, no
       rotation: (i - start + n) % n,
     };
   });
-  scored.sort((a, b) => a.at - b.at || a.warm - b.warm || b.left - a.left || a.tat - b.tat || a.busy - b.busy || a.rotation - b.rotation);
+  scored.sort(
+    (a, b) =>
+      a.at - b.at || a.warm - b.warm || b.left - a.left || a.tat - b.tat || a.busy - b.busy || a.rotation - b.rotation,
+  );
   return scored.map(({ c, at }) => ({ c, at }));
 }

@@ -72,7 +72,8 @@ export function intervalMs(rate: Rate): number {
 export function keyIntervalMs(key: string): number | undefined {
   const m = /^(\d+)\/(s|min|h|day|(\d+)ms)(?:,|$)/.exec(key);
   if (!m) return undefined;
-  const periodMs = m[3] !== undefined ? Number(m[3]) : (PERIODS.find(([name]) => name === m[2]) as (typeof PERIODS)[number])[1];
+  const periodMs =
+    m[3] !== undefined ? Number(m[3]) : (PERIODS.find(([name]) => name === m[2]) as (typeof PERIODS)[number])[1];
   return periodMs / Number(m[1]);
 }
 

@@ -59,7 +59,11 @@ function splitHead(line: string): Head {
   }
   const e = ENHANCED.exec(rest);
   if (!e) return { ...(code === undefined ? {} : { code }), rest };
-  return { ...(code === undefined ? {} : { code }), enhanced: e[1] as string, rest: rest.slice(e[0].length).trimStart() };
+  return {
+    ...(code === undefined ? {} : { code }),
+    enhanced: e[1] as string,
+    rest: rest.slice(e[0].length).trimStart(),
+  };
 }
 
 /** A continuation line repeats the first line's code (and enhanced code); both go. */

@@ -82,13 +82,15 @@ export class SourceHealth {
 
   /** Every source with failures in a row, by name. */
   troubles(now: number): SourceTrouble[] {
-    return [...this.entries].map(([source, e]): SourceTrouble => ({
-      source,
-      failures: e.failures,
-      state: e.until > now ? 'down' : e.until > 0 ? 'retrying' : 'failing',
-      since: e.since,
-      until: e.until,
-      reason: e.reason,
-    })).sort((a, b) => a.source.localeCompare(b.source));
+    return [...this.entries]
+      .map(([source, e]): SourceTrouble => ({
+        source,
+        failures: e.failures,
+        state: e.until > now ? 'down' : e.until > 0 ? 'retrying' : 'failing',
+        since: e.since,
+        until: e.until,
+        reason: e.reason,
+      }))
+      .sort((a, b) => a.source.localeCompare(b.source));
   }
 }

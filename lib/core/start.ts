@@ -42,7 +42,15 @@ export function startEndedAt(s: LaneState): number {
  */
 function fresh(s: LaneState): boolean {
   const traffic = s.dayCount > 0 || s.prevDay !== 0 || s.acceptedAt !== 0 || s.leases.length > 0;
-  return s.growAt === 0 && !traffic && s.known === 0 && s.recoverAt === 0 && s.blockedAt === 0 && s.holdUntil === 0 && s.factor === 1;
+  return (
+    s.growAt === 0 &&
+    !traffic &&
+    s.known === 0 &&
+    s.recoverAt === 0 &&
+    s.blockedAt === 0 &&
+    s.holdUntil === 0 &&
+    s.factor === 1
+  );
 }
 
 /**

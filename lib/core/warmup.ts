@@ -81,7 +81,13 @@ export function startRecord(start: number, today: number): WarmRecord {
  * are known; earlier unjudged days count as idle, i.e. neither good nor bad).
  * A frozen record stays on its day.
  */
-export function evaluate(schedule: Schedule, provider: string, prior: WarmRecord, stats: DayStats, today: number): WarmRecord {
+export function evaluate(
+  schedule: Schedule,
+  provider: string,
+  prior: WarmRecord,
+  stats: DayStats,
+  today: number,
+): WarmRecord {
   if (prior.evaluated >= today) return prior;
   // frozen: the same schedule day today (a calendar start moves on with the days)
   if (prior.frozen) return { ...prior, start: prior.start + (today - prior.evaluated), evaluated: today };

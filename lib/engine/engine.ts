@@ -59,9 +59,24 @@ export type DecisionReason =
 
 /** Every DecisionReason once (a Record, so the compiler checks the list is complete). */
 const REASONS: Readonly<Record<DecisionReason, true>> = {
-  free_slot: true, reserved_slot: true, overflow: true, relay: true, rate: true, concurrency: true, daily: true, paused: true, blocked: true,
-  store: true, active_hours: true, provider_incident: true, provider_probe: true, operator_pause: true, max_hold: true, disabled: true,
-  mx_lookup: true, ip_family: true,
+  free_slot: true,
+  reserved_slot: true,
+  overflow: true,
+  relay: true,
+  rate: true,
+  concurrency: true,
+  daily: true,
+  paused: true,
+  blocked: true,
+  store: true,
+  active_hours: true,
+  provider_incident: true,
+  provider_probe: true,
+  operator_pause: true,
+  max_hold: true,
+  disabled: true,
+  mx_lookup: true,
+  ip_family: true,
 };
 
 /** Every DecisionReason, for tests and docs. */
@@ -73,7 +88,13 @@ interface Why {
 }
 
 export type Decision =
-  | ({ readonly action: 'send'; readonly source: Source; readonly provider: string; readonly hosts: readonly MxHost[]; readonly relay?: boolean } & Why)
+  | ({
+      readonly action: 'send';
+      readonly source: Source;
+      readonly provider: string;
+      readonly hosts: readonly MxHost[];
+      readonly relay?: boolean;
+    } & Why)
   | ({ readonly action: 'delay'; readonly seconds: number; readonly provider: string } & Why)
   | ({ readonly action: 'hold'; readonly ms: number; readonly provider: string } & Why)
   | ({ readonly action: 'expire'; readonly provider: string } & Why)
@@ -157,7 +178,9 @@ interface Candidate {
 /** The candidate whose lane holds the message's booked slot, if it has one for this provider. */
 function bookedCandidate(ctx: Ctx): Candidate | undefined {
   const reserved = ctx.ticket.reservation;
-  return reserved && reserved.lane.provider === ctx.provider ? ctx.candidates.find((c) => c.source.name === reserved.lane.source) : undefined;
+  return reserved && reserved.lane.provider === ctx.provider
+    ? ctx.candidates.find((c) => c.source.name === reserved.lane.source)
+    : undefined;
 }
 
 /**
@@ -185,7 +208,12 @@ function controlText(c: Control): string {
 }
 
 /** The candidates no operator pause covers, or the pause that holds back all of them. */
-function unpaused(all: readonly Candidate[], controls: readonly Control[], provider: string, now: number): { free: Candidate[]; pause?: Control } {
+function unpaused(
+  all: readonly Candidate[],
+  controls: readonly Control[],
+  provider: string,
+  now: number,
+): { free: Candidate[]; pause?: Control } {
   if (controls.length === 0) return { free: [...all] };
   const free: Candidate[] = [];
   let pause: Control | undefined;
@@ -260,7 +288,11 @@ export class Engine {
     this.config = config;
     this.warmup.reset();
     this.outcomes.reconfigure(config, classifier);
-    this.mx.reconfigure({ cacheMaxMs: config.settings.dnsCacheMaxMs, negativeMs: config.settings.dnsNegativeMs, staticMx: config.staticMx });
+    this.mx.reconfigure({
+      cacheMaxMs: config.settings.dnsCacheMaxMs,
+      negativeMs: config.settings.dnsNegativeMs,
+      staticMx: config.staticMx,
+    });
   }
 
   /** Resolves the pool a message asked for; an unknown name falls back to the default pool. */
@@ -275,19 +307,44 @@ export class Engine {
     const config = this.config;
     if (!config.settings.enabled) return { action: 'pass', reason: 'disabled', why: 'paceline disabled' };
     const answer = await this.mx.resolve(msg.domain);
-    if (!answer.ok) return { action: 'pass', reason: 'mx_lookup', why: `MX lookup for ${logText(msg.domain)}: ${logText(answer.error)}; Haraka decides` };
+    if (!answer.ok)
+      return {
+        action: 'pass',
+        reason: 'mx_lookup',
+        why: `MX lookup for ${logText(msg.domain)}: ${logText(answer.error)}; Haraka decides`,
+      };
     const provider = config.matcher.match(answer.hosts.map((h) => h.host));
     const { pool, note } = this.pool(msg.pool);
-    const sources = this.usable(pool.sources.map((n) => config.sources.get(n) as Source).filter((s) => reachable(s, answer.hosts)));
+    const sources = this.usable(
+      pool.sources.map((n) => config.sources.get(n) as Source).filter((s) => reachable(s, answer.hosts)),
+    );
     if (sources.length === 0) {
-      return { action: 'unroutable', provider, reason: 'ip_family', why: `no source of pool ${pool.name} shares an IP family with ${logText(msg.domain)}'s MX hosts` };
+      return {
+        action: 'unroutable',
+        provider,
+        reason: 'ip_family',
+        why: `no source of pool ${pool.name} shares an IP family with ${logText(msg.domain)}'s MX hosts`,
+      };
     }
     const lanes = sources.map((s) => ({ source: s.name, provider }));
     const peek = await this.store.peek(lanes, provider);
-    const { free: all, pause } = unpaused(await this.candidates(pool, sources, lanes, peek.value.lanes, provider, peek.now), await this.controls(), provider, peek.now);
+    const { free: all, pause } = unpaused(
+      await this.candidates(pool, sources, lanes, peek.value.lanes, provider, peek.now),
+      await this.controls(),
+      provider,
+      peek.now,
+    );
     if (pause) return this.operatorPaused(provider, pause, peek.now);
     const open = all.filter((c) => c.view.opensAt === undefined);
-    const ctx: Ctx = { msg, ticket, provider, pool, candidates: open, hosts: answer.hosts, prefix: note ? `${note}; ` : '' };
+    const ctx: Ctx = {
+      msg,
+      ticket,
+      provider,
+      pool,
+      candidates: open,
+      hosts: answer.hosts,
+      prefix: note ? `${note}; ` : '',
+    };
     // a pool outside its active hours waits for them, whatever the provider's state
     if (open.length === 0) {
       const at = Math.min(...all.map((c) => c.view.opensAt as number));
@@ -334,8 +391,10 @@ export class Engine {
   private noteControls(list: readonly Control[]): void {
     const next = new Map(list.map((c) => [`${targetKey(c.target)}@${c.at}`, c]));
     if (this.controlLog) {
-      for (const [key, c] of next) if (!this.controlSeen.has(key)) this.controlLog(`paceline: operator control in force: ${controlText(c)}`);
-      for (const [key, c] of this.controlSeen) if (!next.has(key)) this.controlLog(`paceline: operator control ended: ${controlText(c)}`);
+      for (const [key, c] of next)
+        if (!this.controlSeen.has(key)) this.controlLog(`paceline: operator control in force: ${controlText(c)}`);
+      for (const [key, c] of this.controlSeen)
+        if (!next.has(key)) this.controlLog(`paceline: operator control ended: ${controlText(c)}`);
     }
     this.controlSeen = next;
   }
@@ -355,13 +414,28 @@ export class Engine {
     const at = pause.until === 0 ? now + CONTROL_REPOLL_MS : Math.min(pause.until, now + CONTROL_REPOLL_MS);
     const by = `${describeTarget(pause.target)} paused by ${pause.who}${pause.reason ? ` (${pause.reason})` : ''}`;
     const ends = pause.until === 0 ? 'until resumed' : `until ${new Date(pause.until).toISOString()}`;
-    return { action: 'delay', seconds: delaySeconds(at, now), provider, reason: 'operator_pause', why: `${by} ${ends}` };
+    return {
+      action: 'delay',
+      seconds: delaySeconds(at, now),
+      provider,
+      reason: 'operator_pause',
+      why: `${by} ${ends}`,
+    };
   }
 
   /** The candidates with their limits today; only warming sources need the store (and a promise). */
-  private async candidates(pool: Pool, sources: readonly Source[], lanes: readonly LaneRef[], states: readonly LaneState[], provider: string, now: number): Promise<Candidate[]> {
+  private async candidates(
+    pool: Pool,
+    sources: readonly Source[],
+    lanes: readonly LaneRef[],
+    states: readonly LaneState[],
+    provider: string,
+    now: number,
+  ): Promise<Candidate[]> {
     const warming = sources.map((source, i) => this.warmup.warmView(this.config, source, provider, now, states[i]));
-    const views: ReadonlyArray<LaneView | undefined> = warming.some((w) => w !== undefined) ? await Promise.all(warming) : [];
+    const views: ReadonlyArray<LaneView | undefined> = warming.some((w) => w !== undefined)
+      ? await Promise.all(warming)
+      : [];
     return sources.map((source, i) => ({
       source,
       lane: lanes[i] as LaneRef,
@@ -371,7 +445,11 @@ export class Engine {
   }
 
   /** During a provider-wide incident: wait out the pause, then let one probe through at a time. */
-  private async providerHold(ctx: Ctx, state: Parameters<typeof providerGate>[0], now: number): Promise<Decision | null> {
+  private async providerHold(
+    ctx: Ctx,
+    state: Parameters<typeof providerGate>[0],
+    now: number,
+  ): Promise<Decision | null> {
     delete ctx.ticket.probe;
     const gate = providerGate(state, now);
     if (!gate) return null;
@@ -380,16 +458,35 @@ export class Engine {
       const ready = this.readyAt(ctx, now);
       if (ready > now) {
         const booked = ctx.ticket.reservation !== undefined;
-        return this.wait(ctx, ready, now, 'provider_probe', `provider ${ctx.provider} probing after an incident`, booked);
+        return this.wait(
+          ctx,
+          ready,
+          now,
+          'provider_probe',
+          `provider ${ctx.provider} probing after an incident`,
+          booked,
+        );
       }
       const probe = await this.store.providerProbe(ctx.provider, this.config.settings.adapt.incident);
       if (probe.value.ok) {
         ctx.ticket.probe = true;
         return null;
       }
-      return this.wait(ctx, probe.value.at, probe.now, 'provider_probe', `provider ${ctx.provider} probing after an incident`);
+      return this.wait(
+        ctx,
+        probe.value.at,
+        probe.now,
+        'provider_probe',
+        `provider ${ctx.provider} probing after an incident`,
+      );
     }
-    return this.wait(ctx, gate.at, now, 'provider_incident', `provider ${ctx.provider} paused (provider-wide incident)`);
+    return this.wait(
+      ctx,
+      gate.at,
+      now,
+      'provider_incident',
+      `provider ${ctx.provider} paused (provider-wide incident)`,
+    );
   }
 
   /** When this message could leave (from the peeked states): its booked slot, else the soonest-free candidate. */
@@ -405,7 +502,11 @@ export class Engine {
     return { leaseId: this.leases.newId(), leaseMs: this.config.settings.leaseTtlMs };
   }
 
-  private async claimReserved(ctx: Ctx, c: Candidate, reserved: { lane: LaneRef; slot: number; epoch: number }): Promise<Decision> {
+  private async claimReserved(
+    ctx: Ctx,
+    c: Candidate,
+    reserved: { lane: LaneRef; slot: number; epoch: number },
+  ): Promise<Decision> {
     const req = { slot: reserved.slot, epoch: reserved.epoch, ...this.newLease() };
     const { now, value, recheckMs } = await this.store.claim(c.lane, c.view.limits, req);
     return this.conclude(ctx, c, value, now, 'reserved_slot', 'reserved slot', recheckMs);
@@ -431,7 +532,8 @@ export class Engine {
     for (const { c, at } of order) {
       if (at > now) break;
       const res = await acquire(c, 'now');
-      if (res.value.kind !== 'wait') return this.conclude(ctx, c, res.value, res.now, 'free_slot', 'free slot', res.recheckMs);
+      if (res.value.kind !== 'wait')
+        return this.conclude(ctx, c, res.value, res.now, 'free_slot', 'free slot', res.recheckMs);
       freeAt.set(c, res.value.at);
     }
     // ties keep the rank order (the sort is stable)
@@ -448,43 +550,82 @@ export class Engine {
     const { pool } = ctx;
     const spare = pool.overflowPool ? this.config.pools.get(pool.overflowPool) : undefined;
     if (spare) {
-      const sources = this.usable(spare.sources.map((n) => this.config.sources.get(n) as Source).filter((s) => reachable(s, ctx.hosts)));
+      const sources = this.usable(
+        spare.sources.map((n) => this.config.sources.get(n) as Source).filter((s) => reachable(s, ctx.hosts)),
+      );
       const lanes = sources.map((s) => ({ source: s.name, provider: ctx.provider }));
       const peek = await this.store.peek(lanes, ctx.provider);
       const all = await this.candidates(spare, sources, lanes, peek.value.lanes, ctx.provider, peek.now);
-      const cands = unpaused(all, await this.controls(), ctx.provider, peek.now).free.filter((c) => c.view.opensAt === undefined);
+      const cands = unpaused(all, await this.controls(), ctx.provider, peek.now).free.filter(
+        (c) => c.view.opensAt === undefined,
+      );
       for (const { c, at } of this.rank(cands, peek.now)) {
         if (at > peek.now) break;
         const res = await this.store.acquire(c.lane, c.view.limits, { mode: 'now', ...this.newLease() });
-        if (res.value.kind === 'granted') return this.conclude(ctx, c, res.value, res.now, 'overflow', `overflow from pool ${pool.name}: free slot`);
+        if (res.value.kind === 'granted')
+          return this.conclude(ctx, c, res.value, res.now, 'overflow', `overflow from pool ${pool.name}: free slot`);
       }
     }
     if (!pool.overflowRelay) return null;
     const relay = pool.overflowRelay;
     const hosts = [{ host: relay.host, priority: 0, port: relay.port, v4: [], v6: [] }];
     const source: Source = { name: `relay:${relay.host}`, limits: new Map(), poolLimits: new Map() };
-    return { action: 'send', source, provider: ctx.provider, hosts, relay: true, reason: 'relay', why: `${ctx.prefix}overflow from pool ${pool.name} to relay ${relay.host}:${relay.port}` };
+    return {
+      action: 'send',
+      source,
+      provider: ctx.provider,
+      hosts,
+      relay: true,
+      reason: 'relay',
+      why: `${ctx.prefix}overflow from pool ${pool.name} to relay ${relay.host}:${relay.port}`,
+    };
   }
 
   /** The candidates in rank order (lib/core/rank.ts). */
   private rank(candidates: readonly Candidate[], now: number): Ranked[] {
-    return rank(candidates, (c) => ({ state: c.state, limits: c.view.limits, warming: c.view.warm !== undefined }), now, this.turn++);
+    return rank(
+      candidates,
+      (c) => ({ state: c.state, limits: c.view.limits, warming: c.view.warm !== undefined }),
+      now,
+      this.turn++,
+    );
   }
 
   /** `recheckMs`: the store's (see StoreResult); a lane in its start phase rechecks every start interval. */
-  private conclude(ctx: Ctx, c: Candidate, result: AcquireResult, now: number, how: DecisionReason, what: string, recheckMs = 0): Decision {
+  private conclude(
+    ctx: Ctx,
+    c: Candidate,
+    result: AcquireResult,
+    now: number,
+    how: DecisionReason,
+    what: string,
+    recheckMs = 0,
+  ): Decision {
     const { source, lane } = c;
     if (result.kind === 'granted') {
       delete ctx.ticket.reservation;
       ctx.ticket.lease = { lane, limits: c.view.limits, id: result.leaseId, startedAt: now };
       this.leases.keep(result.leaseId, lane, now + this.config.settings.leaseMs);
       const probe = ctx.ticket.probe ? ' (provider probe)' : '';
-      const warm = c.view.warm ? ` (warm-up ${c.view.warm.schedule} day ${c.view.warm.day}, cap ${c.view.warm.cap})` : '';
-      return { action: 'send', source, provider: ctx.provider, hosts: ctx.hosts, reason: how, why: `${ctx.prefix}${what} on ${source.name}${warm}${probe}` };
+      const warm = c.view.warm
+        ? ` (warm-up ${c.view.warm.schedule} day ${c.view.warm.day}, cap ${c.view.warm.cap})`
+        : '';
+      return {
+        action: 'send',
+        source,
+        provider: ctx.provider,
+        hosts: ctx.hosts,
+        reason: how,
+        why: `${ctx.prefix}${what} on ${source.name}${warm}${probe}`,
+      };
     }
-    if (result.kind === 'reserved') ctx.ticket.reservation = { lane, at: result.at, slot: result.slot, epoch: result.epoch };
-    const booked = result.kind === 'reserved' || (result.kind === 'wait' && result.reason === 'rate' && ctx.ticket.reservation !== undefined);
-    const reason = result.kind === 'reserved' ? `reserved rate slot on ${source.name}` : `${result.reason} limit on ${source.name}`;
+    if (result.kind === 'reserved')
+      ctx.ticket.reservation = { lane, at: result.at, slot: result.slot, epoch: result.epoch };
+    const booked =
+      result.kind === 'reserved' ||
+      (result.kind === 'wait' && result.reason === 'rate' && ctx.ticket.reservation !== undefined);
+    const reason =
+      result.kind === 'reserved' ? `reserved rate slot on ${source.name}` : `${result.reason} limit on ${source.name}`;
     const startMs = starting(c.state) ? (c.view.limits.policy?.startIntervalMs ?? 0) : 0;
     const every = [startMs, recheckMs].filter((ms) => ms > 0);
     const code: DecisionReason = result.kind === 'reserved' ? 'reserved_slot' : result.reason;
@@ -493,17 +634,49 @@ export class Engine {
 
   /** Delay until `at`, but never past max_hold; a message already past it expires. */
   /** `recheckMs`: how often a booked message comes back, when its slot may come nearer (see bookedDelaySeconds). */
-  private wait(ctx: Ctx, at: number, now: number, code: DecisionReason, reason: string, booked = false, recheckMs = 0): Decision {
+  private wait(
+    ctx: Ctx,
+    at: number,
+    now: number,
+    code: DecisionReason,
+    reason: string,
+    booked = false,
+    recheckMs = 0,
+  ): Decision {
     const holdUntil = ctx.msg.queueTime + this.config.settings.maxHoldMs;
     if (now >= holdUntil) {
-      return { action: 'expire', provider: ctx.provider, reason: 'max_hold', why: `held by pacing since ${new Date(ctx.msg.queueTime).toISOString()} (${reason}), beyond max_hold` };
+      return {
+        action: 'expire',
+        provider: ctx.provider,
+        reason: 'max_hold',
+        why: `held by pacing since ${new Date(ctx.msg.queueTime).toISOString()} (${reason}), beyond max_hold`,
+      };
     }
     if (booked && at <= holdUntil) {
-      if (at - now <= PRECISE_MS) return { action: 'hold', ms: Math.max(0, at - now), provider: ctx.provider, reason: code, why: `${ctx.prefix}${reason}, leaving in ${at - now} ms` };
+      if (at - now <= PRECISE_MS)
+        return {
+          action: 'hold',
+          ms: Math.max(0, at - now),
+          provider: ctx.provider,
+          reason: code,
+          why: `${ctx.prefix}${reason}, leaving in ${at - now} ms`,
+        };
       const early = bookedDelaySeconds(at, now, recheckMs);
-      return { action: 'delay', seconds: early, provider: ctx.provider, reason: code, why: `${ctx.prefix}${reason}, next slot in ${Math.ceil((at - now) / 1000)}s (back in ${early}s)` };
+      return {
+        action: 'delay',
+        seconds: early,
+        provider: ctx.provider,
+        reason: code,
+        why: `${ctx.prefix}${reason}, next slot in ${Math.ceil((at - now) / 1000)}s (back in ${early}s)`,
+      };
     }
     const seconds = delaySeconds(Math.min(at, holdUntil), now);
-    return { action: 'delay', seconds, provider: ctx.provider, reason: code, why: `${ctx.prefix}${reason}, next slot in ${seconds}s` };
+    return {
+      action: 'delay',
+      seconds,
+      provider: ctx.provider,
+      reason: code,
+      why: `${ctx.prefix}${reason}, next slot in ${seconds}s`,
+    };
   }
 }

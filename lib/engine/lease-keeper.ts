@@ -104,7 +104,11 @@ export function startLeases(engine: Pick<Outcomes, 'leases' | 'renewLeases' | 'c
   const { node, boot } = engine.leases.identity;
   engine.leases.releaseEarlierBoots().then(
     (n) => log('notice', `paceline: node ${node} boot ${boot}: released ${n} leases of its earlier boots`),
-    (err: Error) => log('error', `paceline: could not release the leases of earlier boots (they expire in lease_ttl): ${err.message}`),
+    (err: Error) =>
+      log(
+        'error',
+        `paceline: could not release the leases of earlier boots (they expire in lease_ttl): ${err.message}`,
+      ),
   );
   let timer: NodeJS.Timeout | undefined;
   const tick = (): void => {

@@ -22,8 +22,7 @@ export interface MxHost {
 }
 
 export type MxAnswer =
-  | { readonly ok: true; readonly hosts: readonly MxHost[] }
-  | { readonly ok: false; readonly error: string };
+  { readonly ok: true; readonly hosts: readonly MxHost[] } | { readonly ok: false; readonly error: string };
 
 /** The DNS calls used; tests and the CLI may pass another resolver. */
 export interface DnsLike {
@@ -80,11 +79,13 @@ export class MxResolver {
     try {
       const fixed = this.options.staticMx.get(domain);
       const exchanges = fixed ?? (await this.mxRecords(domain));
-      if (exchanges.length === 0) return this.remember(domain, { ok: false, error: 'null MX' }, this.options.negativeMs);
+      if (exchanges.length === 0)
+        return this.remember(domain, { ok: false, error: 'null MX' }, this.options.negativeMs);
       const resolved = await Promise.all(exchanges.map((e) => this.addresses(e)));
       const found = resolved.map((r) => r.host).filter((h) => h.v4.length + h.v6.length > 0);
       const hosts = fixed ? found.map((h): MxHost => ({ ...h, configured: true })) : found;
-      if (hosts.length === 0) return this.remember(domain, { ok: false, error: 'no address for any MX host' }, this.options.negativeMs);
+      if (hosts.length === 0)
+        return this.remember(domain, { ok: false, error: 'no address for any MX host' }, this.options.negativeMs);
       const ttl = Math.min(this.options.cacheMaxMs, ...resolved.map((r) => r.ttlMs));
       return this.remember(domain, { ok: true, hosts }, Math.max(1000, ttl));
     } catch (err) {
@@ -113,14 +114,32 @@ export class MxResolver {
   private async addresses(mx: StaticMx): Promise<{ host: MxHost; ttlMs: number }> {
     if (mx.address) {
       const v6 = mx.address.includes(':');
-      return { host: { host: mx.host, priority: mx.priority, port: mx.port, v4: v6 ? [] : [mx.address], v6: v6 ? [mx.address] : [] }, ttlMs: this.options.cacheMaxMs };
+      return {
+        host: {
+          host: mx.host,
+          priority: mx.priority,
+          port: mx.port,
+          v4: v6 ? [] : [mx.address],
+          v6: v6 ? [mx.address] : [],
+        },
+        ttlMs: this.options.cacheMaxMs,
+      };
     }
-    const [a, aaaa] = await Promise.allSettled([this.dns.resolve4(mx.host, { ttl: true }), this.dns.resolve6(mx.host, { ttl: true })]);
+    const [a, aaaa] = await Promise.allSettled([
+      this.dns.resolve4(mx.host, { ttl: true }),
+      this.dns.resolve6(mx.host, { ttl: true }),
+    ]);
     const v4 = a.status === 'fulfilled' ? a.value : [];
     const v6 = aaaa.status === 'fulfilled' ? aaaa.value : [];
     const ttls = [...v4, ...v6].map((r) => r.ttl * 1000);
     return {
-      host: { host: mx.host, priority: mx.priority, port: mx.port, v4: v4.map((r) => r.address), v6: v6.map((r) => r.address) },
+      host: {
+        host: mx.host,
+        priority: mx.priority,
+        port: mx.port,
+        v4: v4.map((r) => r.address),
+        v6: v6.map((r) => r.address),
+      },
       ttlMs: ttls.length ? Math.min(...ttls) : this.options.negativeMs,
     };
   }

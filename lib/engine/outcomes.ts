@@ -101,7 +101,14 @@ export const UNREACHED_RETRY_MS = 2000;
 export const CAPPED_RETRY_MS = 2000;
 
 /** Reactions that change what a lane may do: status shows the reply that caused the last one. */
-const REASON_EFFECTS: ReadonlySet<Effect> = new Set<Effect>(['slowed', 'overshot', 'extended', 'capped', 'suspended', 'blocked']);
+const REASON_EFFECTS: ReadonlySet<Effect> = new Set<Effect>([
+  'slowed',
+  'overshot',
+  'extended',
+  'capped',
+  'suspended',
+  'blocked',
+]);
 
 export class Outcomes {
   protected classifier: Classifier;
@@ -120,7 +127,10 @@ export class Outcomes {
     identity: LeaseIdentity = localIdentity(),
   ) {
     this.classifier = classifier ?? rulesClassifier(config.rules);
-    this.health = new SourceHealth({ downAfter: config.settings.sourceDownAfter, downMs: config.settings.sourceDownMs });
+    this.health = new SourceHealth({
+      downAfter: config.settings.sourceDownAfter,
+      downMs: config.settings.sourceDownMs,
+    });
     this.leases = new LeaseKeeper(store, identity);
   }
 
@@ -147,7 +157,10 @@ export class Outcomes {
     const lane = lease?.lane ?? attempt.lane;
     if (!lane) return null;
     const limits = lease?.limits ?? laneLimits(this.config, lane.source, lane.provider);
-    const c = attempt.reply !== undefined && !attempt.delivered && !attempt.unreached ? this.classifier(attempt.reply, lane.provider) : undefined;
+    const c =
+      attempt.reply !== undefined && !attempt.delivered && !attempt.unreached
+        ? this.classifier(attempt.reply, lane.provider)
+        : undefined;
     await this.tally(lane, tallyNames(attempt, c?.category));
     if (lease) {
       this.leases.forget(lease.id);
@@ -179,7 +192,8 @@ export class Outcomes {
   private otherSourceUp(source: string): boolean {
     const now = this.clock();
     for (const pool of this.config.pools.values()) {
-      if (pool.sources.includes(source) && pool.sources.some((s) => s !== source && !this.health.isDown(s, now))) return true;
+      if (pool.sources.includes(source) && pool.sources.some((s) => s !== source && !this.health.isDown(s, now)))
+        return true;
     }
     return false;
   }
@@ -192,14 +206,24 @@ export class Outcomes {
     return { ...this.health.failed(source, this.clock(), reason), reason };
   }
 
-  private async react(lane: LaneRef, limits: ReturnType<typeof laneLimits>, c: Classification, reply: string, sentAt?: number): Promise<OutcomeReport> {
+  private async react(
+    lane: LaneRef,
+    limits: ReturnType<typeof laneLimits>,
+    c: Classification,
+    reply: string,
+    sentAt?: number,
+  ): Promise<OutcomeReport> {
     const adapt = this.config.settings.adapt;
     let category = c.category;
     if (c.threshold && c.rule && category !== 'unknown') {
       const hits = await this.store.hit(lane, c.rule, c.threshold.windowMs);
       if (hits < c.threshold.count) category = 'transient';
     }
-    const event = { category, ...(c.durationMs !== undefined ? { durationMs: c.durationMs } : {}), ...(sentAt !== undefined ? { sentAt } : {}) };
+    const event = {
+      category,
+      ...(c.durationMs !== undefined ? { durationMs: c.durationMs } : {}),
+      ...(sentAt !== undefined ? { sentAt } : {}),
+    };
     const { now, value } = await this.store.react(lane, limits, event, adapt.react);
     if (REASON_EFFECTS.has(value.effect)) {
       const why = { effect: value.effect, category, rule: c.rule ?? '', reply: logText(reply, LOG_TEXT_MAX) };
@@ -211,7 +235,14 @@ export class Outcomes {
     const soon = value.effect === 'capped' ? now + CAPPED_RETRY_MS : 0;
     const reopensAt = Math.max(s.pauseUntil, s.blockedAt ? s.probeAt : 0, incidentUntil, soon);
     const incident = incidentUntil > 0;
-    return { lane, category, ...(c.rule ? { rule: c.rule } : {}), effect: value.effect, incident, ...(reopensAt > 0 ? { reopensAt } : {}) };
+    return {
+      lane,
+      category,
+      ...(c.rule ? { rule: c.rule } : {}),
+      effect: value.effect,
+      incident,
+      ...(reopensAt > 0 ? { reopensAt } : {}),
+    };
   }
 
   /**
@@ -221,7 +252,12 @@ export class Outcomes {
    */
   private async checkIncident(lane: LaneRef): Promise<number> {
     const sources = this.config.sources.size;
-    const r = await this.store.providerThrottle(lane.provider, lane.source, sources, this.config.settings.adapt.incident);
+    const r = await this.store.providerThrottle(
+      lane.provider,
+      lane.source,
+      sources,
+      this.config.settings.adapt.incident,
+    );
     if (!r.incident) return 0;
     await Promise.all(
       r.explained.map((source) => {
@@ -229,7 +265,12 @@ export class Outcomes {
         // every incident (declared or prolonged) pauses the provider incident.pauseMs from
         // the store's now: the same duration on the store's clock, not this host's
         const event = { category: 'forgive' as const, durationMs: this.config.settings.adapt.incident.pauseMs };
-        return this.store.react(l, laneLimits(this.config, source, lane.provider), event, this.config.settings.adapt.react);
+        return this.store.react(
+          l,
+          laneLimits(this.config, source, lane.provider),
+          event,
+          this.config.settings.adapt.react,
+        );
       }),
     );
     return r.pauseUntil;

@@ -64,33 +64,52 @@ function viewOf(config: Config, lane: LaneRef, record: WarmRecord | undefined, n
 }
 
 function stateOf(s: LaneState, limits: LaneLimits, now: number): string {
-  if (s.blockedAt) return `blocked since ${new Date(s.blockedAt).toISOString()}, next probe ${new Date(s.probeAt).toISOString()}`;
+  if (s.blockedAt)
+    return `blocked since ${new Date(s.blockedAt).toISOString()}, next probe ${new Date(s.probeAt).toISOString()}`;
   const parts: string[] = [];
   if (s.pauseUntil > now) parts.push(`paused ${Math.ceil((s.pauseUntil - now) / 1000)}s`);
   if (s.connCap > 0) parts.push(`connections capped at ${s.connCap}`);
   if (s.factor < 1) parts.push(`slowed to ${Math.round(s.factor * 100)}%`);
-  if (s.known > 0) parts.push(`known-good pace ${Math.round(s.known * 100)}%${limits.rate ? ` (${Math.round(s.known * perMinute(limits.rate))}/min)` : ''}`);
+  if (s.known > 0)
+    parts.push(
+      `known-good pace ${Math.round(s.known * 100)}%${limits.rate ? ` (${Math.round(s.known * perMinute(limits.rate))}/min)` : ''}`,
+    );
   if (limits.perDay !== undefined && s.dayCount >= limits.perDay) parts.push('daily volume used');
   return parts.join(', ') || 'ok';
 }
 
 /** The state in words, the reason appended when something holds the lane back, and as machine fields. */
-function stateCells(s: LaneState, limits: LaneLimits, now: number, why: ReasonRecord | null): { state: string; detail: StateDetail } {
+function stateCells(
+  s: LaneState,
+  limits: LaneLimits,
+  now: number,
+  why: ReasonRecord | null,
+): { state: string; detail: StateDetail } {
   const detail = stateDetail(s, limits, now, why);
   const text = stateOf(s, limits, now);
   return { state: detail.reason ? `${text} (${detail.reason})` : text, detail };
 }
 
-function waitingOf(w: WaitingLane | undefined, now: number): Pick<StatusRow, 'waiting' | 'oldestWaitingQueuedAt' | 'oldestWaitingAgeS'> {
+function waitingOf(
+  w: WaitingLane | undefined,
+  now: number,
+): Pick<StatusRow, 'waiting' | 'oldestWaitingQueuedAt' | 'oldestWaitingAgeS'> {
   if (!w) return { waiting: 0, oldestWaitingQueuedAt: null, oldestWaitingAgeS: null };
-  return { waiting: w.count, oldestWaitingQueuedAt: new Date(w.oldestQueuedAt).toISOString(), oldestWaitingAgeS: Math.max(0, Math.round((now - w.oldestQueuedAt) / 1000)) };
+  return {
+    waiting: w.count,
+    oldestWaitingQueuedAt: new Date(w.oldestQueuedAt).toISOString(),
+    oldestWaitingAgeS: Math.max(0, Math.round((now - w.oldestQueuedAt) / 1000)),
+  };
 }
 
 /** Messages told to wait before a slot was booked: only their provider is known. One line per provider. */
 export function unbookedLines(waiting: readonly WaitingLane[], now: number): string[] {
   return waiting
     .filter((w) => w.source === null)
-    .map((w) => `waiting for ${w.provider} without a booked slot: ${w.count} (oldest queued ${Math.max(0, Math.round((now - w.oldestQueuedAt) / 1000))}s ago)`);
+    .map(
+      (w) =>
+        `waiting for ${w.provider} without a booked slot: ${w.count} (oldest queued ${Math.max(0, Math.round((now - w.oldestQueuedAt) / 1000))}s ago)`,
+    );
 }
 
 const orNull = (n: number | undefined): number | null => (n !== undefined && Number.isFinite(n) ? n : null);
@@ -107,7 +126,11 @@ export function statusRows(
 ): StatusRow[] {
   const rows = lanes.map(({ lane, state }): StatusRow => {
     const record = warm.get(`${lane.source}|${lane.provider}`);
-    const counts = outcomeCounts(tallies.get(`${lane.source}|${lane.provider}`) ?? {}, now, zoneOffsetMs(config.settings.timezone, now));
+    const counts = outcomeCounts(
+      tallies.get(`${lane.source}|${lane.provider}`) ?? {},
+      now,
+      zoneOffsetMs(config.settings.timezone, now),
+    );
     const view = viewOf(config, lane, record, now);
     const { limits } = view;
     const s = normalize(state, limits, now, true);
@@ -131,29 +154,95 @@ export function statusRows(
       knownGood: s.known > 0 ? s.known : null,
       today: counts.today,
       lastHour: counts.lastHour,
-      ...waitingOf(waiting.find((w) => w.source === lane.source && w.provider === lane.provider), now),
-      ...(schedule && view.warm ? { warmup: { schedule: schedule.name, progression: schedule.progression, day: view.warm.day, cap: view.warm.cap, ...frozen } } : {}),
-      ...(schedule && record && !view.warm ? { warmup: { schedule: schedule.name, progression: schedule.progression, day: scheduleDay(schedule, record, dayNumber(now, zoneOffsetMs(config.settings.timezone, now))), cap: null, ...frozen } } : {}),
+      ...waitingOf(
+        waiting.find((w) => w.source === lane.source && w.provider === lane.provider),
+        now,
+      ),
+      ...(schedule && view.warm
+        ? {
+            warmup: {
+              schedule: schedule.name,
+              progression: schedule.progression,
+              day: view.warm.day,
+              cap: view.warm.cap,
+              ...frozen,
+            },
+          }
+        : {}),
+      ...(schedule && record && !view.warm
+        ? {
+            warmup: {
+              schedule: schedule.name,
+              progression: schedule.progression,
+              day: scheduleDay(schedule, record, dayNumber(now, zoneOffsetMs(config.settings.timezone, now))),
+              cap: null,
+              ...frozen,
+            },
+          }
+        : {}),
     };
   });
   return rows.sort((a, b) => a.source.localeCompare(b.source) || a.provider.localeCompare(b.provider));
 }
 
 const concurrencyCell = (r: StatusRow): string =>
-  r.concurrencyNow === r.concurrency ? String(r.concurrency ?? '-') : `${r.concurrencyNow ?? '-'} of ${r.concurrency ?? '-'}`;
+  r.concurrencyNow === r.concurrency
+    ? String(r.concurrency ?? '-')
+    : `${r.concurrencyNow ?? '-'} of ${r.concurrency ?? '-'}`;
 
 /** The rows as an aligned text table. */
 export function statusTable(rows: readonly StatusRow[]): string[] {
-  const head = ['source', 'provider', 'rate', 'conc', 'per_day', 'last min', 'today', 'in flight', 'next free', 'warm-up', 'today d/def/b', 'hour d/def/b', 'thr/100 h', 'waiting', 'state'];
-  const warm = (r: StatusRow) => (r.warmup ? `${r.warmup.schedule} day ${r.warmup.day} (${r.warmup.progression}${r.warmup.frozen ? ', frozen' : ''}), cap ${r.warmup.cap ?? 'warm'}, used ${r.sentToday}` : '-');
-  const cells = rows.map((r) => [r.source, r.provider, r.rate, concurrencyCell(r), String(r.perDay ?? '-'), String(r.sentLastMinute), String(r.sentToday), String(r.inFlight), r.nextFreeS ? `${r.nextFreeS}s` : 'now', warm(r), countsCell(r.today), countsCell(r.lastHour), String(r.lastHour.throttlesPer100 ?? '-'), r.waiting ? `${r.waiting} (oldest ${r.oldestWaitingAgeS}s)` : '0', r.state]);
+  const head = [
+    'source',
+    'provider',
+    'rate',
+    'conc',
+    'per_day',
+    'last min',
+    'today',
+    'in flight',
+    'next free',
+    'warm-up',
+    'today d/def/b',
+    'hour d/def/b',
+    'thr/100 h',
+    'waiting',
+    'state',
+  ];
+  const warm = (r: StatusRow) =>
+    r.warmup
+      ? `${r.warmup.schedule} day ${r.warmup.day} (${r.warmup.progression}${r.warmup.frozen ? ', frozen' : ''}), cap ${r.warmup.cap ?? 'warm'}, used ${r.sentToday}`
+      : '-';
+  const cells = rows.map((r) => [
+    r.source,
+    r.provider,
+    r.rate,
+    concurrencyCell(r),
+    String(r.perDay ?? '-'),
+    String(r.sentLastMinute),
+    String(r.sentToday),
+    String(r.inFlight),
+    r.nextFreeS ? `${r.nextFreeS}s` : 'now',
+    warm(r),
+    countsCell(r.today),
+    countsCell(r.lastHour),
+    String(r.lastHour.throttlesPer100 ?? '-'),
+    r.waiting ? `${r.waiting} (oldest ${r.oldestWaitingAgeS}s)` : '0',
+    r.state,
+  ]);
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] as string).length)));
-  const line = (c: string[]) => c.map((x, i) => x.padEnd(widths[i] as number)).join('  ').trimEnd();
+  const line = (c: string[]) =>
+    c
+      .map((x, i) => x.padEnd(widths[i] as number))
+      .join('  ')
+      .trimEnd();
   return [line(head), ...cells.map(line)];
 }
 
 /** A row as `status --json` prints it: `state` the machine fields, `stateText` the words. */
-export function jsonRow(row: StatusRow): Omit<StatusRow, 'state' | 'detail'> & { state: StateDetail; stateText: string } {
+export function jsonRow(
+  row: StatusRow,
+): Omit<StatusRow, 'state' | 'detail'> & { state: StateDetail; stateText: string } {
   const { state, detail, ...rest } = row;
   return { ...rest, state: detail, stateText: state };
 }
@@ -166,7 +255,11 @@ export function sourceLines(rows: readonly SourceRow[], now: number): string[] {
   if (rows.length === 0) return ['sources: every source reaches its MX hosts'];
   return rows.map((r) => {
     const state =
-      r.state === 'down' ? `down until ${new Date(r.until).toISOString()} (${Math.ceil((r.until - now) / 1000)}s)` : r.state === 'retrying' ? 'retrying after a down mark' : 'failing';
+      r.state === 'down'
+        ? `down until ${new Date(r.until).toISOString()} (${Math.ceil((r.until - now) / 1000)}s)`
+        : r.state === 'retrying'
+          ? 'retrying after a down mark'
+          : 'failing';
     return `source ${r.source}: ${state}, ${r.failures} attempt${r.failures === 1 ? '' : 's'} in a row reached no MX host (${r.reason}) [pid ${r.pid}]`;
   });
 }

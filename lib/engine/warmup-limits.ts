@@ -63,7 +63,14 @@ export function scheduleOf(config: Config, source: Source | undefined): Schedule
  * cap, the rate that spreads it over the active hours, and when the window
  * opens. Pure, so the engine and `paceline status` show the same limits.
  */
-export function warmLaneView(config: Config, source: Source, schedule: ScheduleConfig, provider: string, now: number, record: WarmRecord): LaneView {
+export function warmLaneView(
+  config: Config,
+  source: Source,
+  schedule: ScheduleConfig,
+  provider: string,
+  now: number,
+  record: WarmRecord,
+): LaneView {
   const offset = zoneOffsetMs(config.settings.timezone, now);
   const { limits } = plainLaneView(config, source.name, provider, now);
   const day = scheduleDay(schedule, record, dayNumber(now, offset));
@@ -72,8 +79,16 @@ export function warmLaneView(config: Config, source: Source, schedule: ScheduleC
   return narrow(limits, schedule, { schedule: schedule.name, day, cap }, now, offset);
 }
 
-function narrow(limits: LaneLimits, schedule: ScheduleConfig, warm: NonNullable<LaneView['warm']>, now: number, offset: number): LaneView {
-  const activeMs = schedule.activeMinutes ? (schedule.activeMinutes[1] - schedule.activeMinutes[0]) * 60_000 : 24 * HOUR_MS;
+function narrow(
+  limits: LaneLimits,
+  schedule: ScheduleConfig,
+  warm: NonNullable<LaneView['warm']>,
+  now: number,
+  offset: number,
+): LaneView {
+  const activeMs = schedule.activeMinutes
+    ? (schedule.activeMinutes[1] - schedule.activeMinutes[0]) * 60_000
+    : 24 * HOUR_MS;
   const hourly = schedule.hourly?.[warm.day - 1];
   const spread = spreadRate(warm.cap, activeMs, hourly);
   const rate = limits.rate && intervalMs(limits.rate) >= intervalMs(spread) ? limits.rate : spread;
@@ -95,20 +110,47 @@ export class WarmupLimits {
   }
 
   /** The view of a warming source's lane, or undefined when the source is warm. */
-  warmView(config: Config, source: Source, provider: string, now: number, state?: LaneState): Promise<LaneView> | undefined {
+  warmView(
+    config: Config,
+    source: Source,
+    provider: string,
+    now: number,
+    state?: LaneState,
+  ): Promise<LaneView> | undefined {
     const schedule = scheduleOf(config, source);
     if (!schedule || !source.warmup) return undefined;
     return this.warming(config, source, schedule, provider, now, state);
   }
 
-  private async warming(config: Config, source: Source, schedule: ScheduleConfig, provider: string, now: number, state?: LaneState): Promise<LaneView> {
+  private async warming(
+    config: Config,
+    source: Source,
+    schedule: ScheduleConfig,
+    provider: string,
+    now: number,
+    state?: LaneState,
+  ): Promise<LaneView> {
     const today = dayNumber(now, zoneOffsetMs(config.settings.timezone, now));
-    const record = await this.record({ source: source.name, provider }, schedule, source.warmup?.start, today, now, state);
+    const record = await this.record(
+      { source: source.name, provider },
+      schedule,
+      source.warmup?.start,
+      today,
+      now,
+      state,
+    );
     return warmLaneView(config, source, schedule, provider, now, record);
   }
 
   /** The lane's record, brought up to today (evaluated once a day; read again every WARM_REFRESH_MS). */
-  private async record(lane: LaneRef, schedule: ScheduleConfig, start: number | undefined, today: number, now: number, state?: LaneState): Promise<WarmRecord> {
+  private async record(
+    lane: LaneRef,
+    schedule: ScheduleConfig,
+    start: number | undefined,
+    today: number,
+    now: number,
+    state?: LaneState,
+  ): Promise<WarmRecord> {
     const key = `${lane.source}|${lane.provider}`;
     const hit = this.cache.get(key);
     if (hit && hit.day === today && now - hit.readAt < WARM_REFRESH_MS) return hit.record;

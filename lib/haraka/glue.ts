@@ -62,12 +62,17 @@ export function answerSeconds(seconds: number): string {
 }
 
 /** The pool a header asked for, when the sender may name it; else why it was ignored (one log line). */
-export function headerPool(config: Config, value: string, authenticated: boolean): { pool: string } | { ignored: string } {
+export function headerPool(
+  config: Config,
+  value: string,
+  authenticated: boolean,
+): { pool: string } | { ignored: string } {
   const { poolHeader, poolHeaderFrom, defaultPool } = config.settings;
   const who = authenticated ? 'authenticated' : 'unauthenticated';
   const allowed = poolHeaderFrom[who];
   const fallback = `; using the default pool "${defaultPool}"`;
-  if (!config.pools.has(value)) return { ignored: `${poolHeader} names an unknown pool "${logText(value, 64)}"${fallback}` };
+  if (!config.pools.has(value))
+    return { ignored: `${poolHeader} names an unknown pool "${logText(value, 64)}"${fallback}` };
   if (allowed !== '*' && !allowed.includes(value)) {
     const key = `[main] pool_header_${who}`;
     return { ignored: `${poolHeader}: pool "${value}" may not be chosen by an ${who} client (${key})${fallback}` };
@@ -86,7 +91,12 @@ export function mxEntries(decision: Extract<Decision, { action: 'send' }>): Hara
   const { source, hosts } = decision;
   // an overflow relay is the operator's route too; given by name, Haraka resolves it and marks it as from DNS itself
   if (decision.relay) {
-    return hosts.map((h) => ({ exchange: h.host, ...(isLocalAddress(h.host) ? {} : { from_dns: h.host }), priority: h.priority, port: h.port }));
+    return hosts.map((h) => ({
+      exchange: h.host,
+      ...(isLocalAddress(h.host) ? {} : { from_dns: h.host }),
+      priority: h.priority,
+      port: h.port,
+    }));
   }
   const entries: HarakaMxEntry[] = [];
   for (const host of hosts) {
@@ -143,7 +153,11 @@ export function unreachedOf(err: unknown, recipients?: readonly FailedRecipient[
  * it down (warn), its first success after failures (notice). `domain`: the
  * message's, from outside, escaped.
  */
-export function sourceHealthLine(report: OutcomeReport, domain: string, now: number): { level: 'info' | 'warn' | 'notice'; text: string } | undefined {
+export function sourceHealthLine(
+  report: OutcomeReport,
+  domain: string,
+  now: number,
+): { level: 'info' | 'warn' | 'notice'; text: string } | undefined {
   const source = report.lane.source;
   const u = report.unreached;
   if (u?.marked) {
@@ -151,8 +165,13 @@ export function sourceHealthLine(report: OutcomeReport, domain: string, now: num
     const text = `paceline: source ${source} marked down until ${until} after ${u.failures} attempts in a row reached no MX host: ${u.reason}`;
     return { level: 'warn', text: `${text}; its pools send from their other sources` };
   }
-  if (u) return { level: 'info', text: `paceline: source ${source} reached no MX host for ${logText(domain)} (${u.reason}), ${u.failures} in a row` };
-  if (report.recovered) return { level: 'notice', text: `paceline: source ${source} reached an MX host again; it is back in its pools` };
+  if (u)
+    return {
+      level: 'info',
+      text: `paceline: source ${source} reached no MX host for ${logText(domain)} (${u.reason}), ${u.failures} in a row`,
+    };
+  if (report.recovered)
+    return { level: 'notice', text: `paceline: source ${source} reached an MX host again; it is back in its pools` };
   return undefined;
 }
 
@@ -223,5 +242,9 @@ export function oneLine(err: unknown): string {
 export function storeChanged(next: Config, running: Config): boolean {
   const a = next.settings;
   const b = running.settings;
-  return a.store !== b.store || JSON.stringify(a.redis ?? null) !== JSON.stringify(b.redis ?? null) || a.memory.maxIdleLanes !== b.memory.maxIdleLanes;
+  return (
+    a.store !== b.store ||
+    JSON.stringify(a.redis ?? null) !== JSON.stringify(b.redis ?? null) ||
+    a.memory.maxIdleLanes !== b.memory.maxIdleLanes
+  );
 }

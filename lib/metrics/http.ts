@@ -26,18 +26,25 @@ function reply(res: http.ServerResponse, status: number, type: string, body: str
 }
 
 /** Starts the endpoint; undefined when [metrics] listen=off. */
-export async function startMetricsListener(settings: MetricsSettings, exposition: Exposition): Promise<MetricsListener | undefined> {
+export async function startMetricsListener(
+  settings: MetricsSettings,
+  exposition: Exposition,
+): Promise<MetricsListener | undefined> {
   const { listen, token } = settings;
   if (listen.kind === 'off') return undefined;
   const server = http.createServer((req, res) => {
-    if (!authorized(req, token)) return reply(res, 401, 'text/plain', 'a valid token is required (Authorization: Bearer ...)\n');
-    if (req.method !== 'GET' || (req.url ?? '/').split('?')[0] !== '/metrics') return reply(res, 404, 'text/plain', 'not found: GET /metrics\n');
+    if (!authorized(req, token))
+      return reply(res, 401, 'text/plain', 'a valid token is required (Authorization: Bearer ...)\n');
+    if (req.method !== 'GET' || (req.url ?? '/').split('?')[0] !== '/metrics')
+      return reply(res, 404, 'text/plain', 'not found: GET /metrics\n');
     exposition.text().then(
       (text) => reply(res, 200, exposition.contentType, text),
       (err: Error) => reply(res, 503, 'text/plain', `paceline could not gather metrics: ${err.message}\n`),
     );
   });
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(listen.port, listen.host, () => resolve()));
+  await new Promise<void>((resolve, reject) =>
+    server.once('error', reject).listen(listen.port, listen.host, () => resolve()),
+  );
   return {
     where: `${listen.host}:${listen.port}`,
     close: () =>

@@ -36,7 +36,12 @@ export interface MetricsSources {
   readonly storeHealth?: () => { errors: number; degraded: boolean };
 }
 
-function laneStateOf(s: LaneState, controls: readonly Control[], lane: LaneRef, now: number): (typeof LANE_STATES)[number] {
+function laneStateOf(
+  s: LaneState,
+  controls: readonly Control[],
+  lane: LaneRef,
+  now: number,
+): (typeof LANE_STATES)[number] {
   if (pauseOn(controls, lane.source, lane.provider, now)) return 'operator_paused';
   if (s.blockedAt) return 'blocked';
   if (s.pauseUntil > now) return 'paused';
@@ -77,7 +82,12 @@ export class PacelineMetrics {
       buckets: LATENCY_BUCKETS,
       registers,
     });
-    this.deliveries = new Counter({ name: 'paceline_deliveries_total', help: 'Messages delivered, by lane.', labelNames: ['source', 'provider'], registers });
+    this.deliveries = new Counter({
+      name: 'paceline_deliveries_total',
+      help: 'Messages delivered, by lane.',
+      labelNames: ['source', 'provider'],
+      registers,
+    });
     this.replies = new Counter({
       name: 'paceline_replies_total',
       help: 'Failed delivery attempts, by lane and reply category (unclassified: no reply text, or [adapt] enabled=false).',
@@ -141,14 +151,29 @@ export class PacelineMetrics {
     };
     const lane = { labelNames: ['source', 'provider'] as const, registers, aggregator: 'first' as const, collect };
     const gauges: LaneGauges = {
-      lanes: new Gauge({ name: 'paceline_lanes', help: 'Lanes with state, by state.', labelNames: ['state'], registers, aggregator: 'first', collect }),
+      lanes: new Gauge({
+        name: 'paceline_lanes',
+        help: 'Lanes with state, by state.',
+        labelNames: ['state'],
+        registers,
+        aggregator: 'first',
+        collect,
+      }),
       pace: new Gauge({
         name: 'paceline_lane_pace_factor',
         help: 'Share of the configured pace a lane runs at (1 = full); the lowest of the lanes a label value covers.',
         ...lane,
       }),
-      cap: new Gauge({ name: 'paceline_warmup_cap', help: "Today's warm-up cap of warming lanes (messages).", ...lane }),
-      used: new Gauge({ name: 'paceline_warmup_sent', help: 'Messages sent today on warming lanes that have a cap.', ...lane }),
+      cap: new Gauge({
+        name: 'paceline_warmup_cap',
+        help: "Today's warm-up cap of warming lanes (messages).",
+        ...lane,
+      }),
+      used: new Gauge({
+        name: 'paceline_warmup_sent',
+        help: 'Messages sent today on warming lanes that have a cap.',
+        ...lane,
+      }),
     };
   }
 

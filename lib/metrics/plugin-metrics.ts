@@ -12,7 +12,10 @@ import { startMetricsListener, type MetricsListener } from './http';
 import type { PacelineMetrics } from './metrics';
 
 /** A cluster worker: answers the master's requests with these metrics; one process: serves them itself. */
-export async function startProcessMetrics(settings: MetricsSettings, metrics: PacelineMetrics): Promise<MetricsListener | undefined> {
+export async function startProcessMetrics(
+  settings: MetricsSettings,
+  metrics: PacelineMetrics,
+): Promise<MetricsListener | undefined> {
   if (cluster.isWorker) {
     if (settings.listen.kind === 'off') return undefined;
     AggregatorRegistry.setRegistries([metrics.registry]);
@@ -20,7 +23,10 @@ export async function startProcessMetrics(settings: MetricsSettings, metrics: Pa
     new AggregatorRegistry();
     return undefined;
   }
-  return startMetricsListener(settings, { contentType: metrics.registry.contentType, text: () => metrics.registry.metrics() });
+  return startMetricsListener(settings, {
+    contentType: metrics.registry.contentType,
+    text: () => metrics.registry.metrics(),
+  });
 }
 
 /** The cluster master: serves the workers' metrics, summed (gauges read from the shared store: the first worker's). */

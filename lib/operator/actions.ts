@@ -17,7 +17,16 @@ import type { Source } from '../config/types';
 import type { ScheduleConfig } from '../config/warmup';
 import { WarmupLimits } from '../engine/warmup-limits';
 
-export const ACTIONS = ['pause', 'resume', 'lift', 'reset', 'warmup-reset', 'warmup-move', 'warmup-freeze', 'warmup-thaw'] as const;
+export const ACTIONS = [
+  'pause',
+  'resume',
+  'lift',
+  'reset',
+  'warmup-reset',
+  'warmup-move',
+  'warmup-freeze',
+  'warmup-thaw',
+] as const;
 export type ActionName = (typeof ACTIONS)[number];
 
 /** One action as the CLI and the HTTP listener receive it. */
@@ -48,13 +57,20 @@ export interface ActionResult {
 export class ActionError extends Error {}
 
 function checkSource(config: Config, source: string): void {
-  if (!config.sources.has(source)) throw new ActionError(`unknown source "${source}"; valid sources: ${[...config.sources.keys()].sort().join(', ')}`);
+  if (!config.sources.has(source))
+    throw new ActionError(`unknown source "${source}"; valid sources: ${[...config.sources.keys()].sort().join(', ')}`);
 }
 
 function checkProvider(config: Config, provider: string): void {
-  if (config.providers.has(provider) || (provider.startsWith(MX_PROVIDER_PREFIX) && provider.length > MX_PROVIDER_PREFIX.length)) return;
+  if (
+    config.providers.has(provider) ||
+    (provider.startsWith(MX_PROVIDER_PREFIX) && provider.length > MX_PROVIDER_PREFIX.length)
+  )
+    return;
   const valid = [...config.providers.keys()].sort().join(', ');
-  throw new ActionError(`unknown provider "${provider}"; valid providers: ${valid} (or ${MX_PROVIDER_PREFIX}<hosts> as paceline status shows it)`);
+  throw new ActionError(
+    `unknown provider "${provider}"; valid providers: ${valid} (or ${MX_PROVIDER_PREFIX}<hosts> as paceline status shows it)`,
+  );
 }
 
 /** The target of `--source` and/or `--provider` (both: one lane), every name checked. */
@@ -77,7 +93,8 @@ function lanesOf(config: Config, t: ControlTarget): LaneRef[] {
 function parseFor(text: string | undefined): number {
   if (text === undefined || text === '') return 0;
   const ms = parseDurationMs(text);
-  if (ms === undefined || ms < 1000) throw new ActionError(`bad duration "${text}": expected one like 90s, 15m, 2h or 3d`);
+  if (ms === undefined || ms < 1000)
+    throw new ActionError(`bad duration "${text}": expected one like 90s, 15m, 2h or 3d`);
   return ms;
 }
 
@@ -87,7 +104,12 @@ function why(req: ActionRequest): string {
 
 /** Free text for one log line: control characters become spaces, at most 200 characters. */
 function oneLine(text: string | undefined): string | undefined {
-  return text === undefined ? undefined : text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim().slice(0, 200);
+  return text === undefined
+    ? undefined
+    : text
+        .replace(/[\u0000-\u001f\u007f]+/g, ' ')
+        .trim()
+        .slice(0, 200);
 }
 
 /** Runs one action on the store; the result's line is what to log. */
@@ -100,21 +122,29 @@ export async function runAction(config: Config, store: PacingStore, asked: Actio
     case 'pause': {
       const forMs = parseFor(req.for);
       const { value } = await store.setControl({ target, forMs, reason: req.reason ?? '', who: req.who });
-      const span = forMs > 0 ? `for ${formatDurationMs(forMs)} (until ${new Date(value.until).toISOString()})` : 'until resumed';
+      const span =
+        forMs > 0 ? `for ${formatDurationMs(forMs)} (until ${new Date(value.until).toISOString()})` : 'until resumed';
       return { line: `paceline control: ${req.who} paused ${what} ${span}${why(req)}`, control: value };
     }
     case 'resume': {
       const { value } = await store.clearControl(target);
-      return { line: `paceline control: ${req.who} resumed ${what}${value ? '' : ' (it was not paused)'}${why(req)}`, control: value };
+      return {
+        line: `paceline control: ${req.who} resumed ${what}${value ? '' : ' (it was not paused)'}${why(req)}`,
+        control: value,
+      };
     }
     case 'lift':
     case 'reset': {
       let lanes = 0;
       for (const lane of lanesOf(config, target)) if (await store.laneControl(lane, req.action)) lanes++;
-      const incident = req.action === 'lift' && target.kind === 'provider' && (await store.liftProvider(target.provider));
+      const incident =
+        req.action === 'lift' && target.kind === 'provider' && (await store.liftProvider(target.provider));
       const done = req.action === 'lift' ? 'lifted suspensions and blocks of' : 'reset the pace of';
       const extra = incident ? ' and its provider-wide incident' : '';
-      return { line: `paceline control: ${req.who} ${done} ${what} (${lanes} lane${lanes === 1 ? '' : 's'} with state)${extra}${why(req)}`, lanes };
+      return {
+        line: `paceline control: ${req.who} ${done} ${what} (${lanes} lane${lanes === 1 ? '' : 's'} with state)${extra}${why(req)}`,
+        lanes,
+      };
     }
     case 'warmup-reset':
     case 'warmup-move':
@@ -132,13 +162,21 @@ export async function runAction(config: Config, store: PacingStore, asked: Actio
  * schedules count on from there.
  */
 /** The warming source a warm-up action names, its schedule, and the lanes it covers. */
-function warming(config: Config, req: ActionRequest): { source: Source; schedule: ScheduleConfig; providers: string[] } {
+function warming(
+  config: Config,
+  req: ActionRequest,
+): { source: Source; schedule: ScheduleConfig; providers: string[] } {
   if (req.source === undefined) throw new ActionError('warmup needs --source S (and optionally --provider P)');
   const source = config.sources.get(req.source);
   const schedule = source?.warmup ? config.schedules.get(source.warmup.schedule) : undefined;
   if (!source || !schedule) {
-    const names = [...config.sources.values()].filter((s) => s.warmup).map((s) => s.name).sort();
-    throw new ActionError(`source "${req.source}" has no warm-up schedule; warming sources: ${names.join(', ') || '(none)'}`);
+    const names = [...config.sources.values()]
+      .filter((s) => s.warmup)
+      .map((s) => s.name)
+      .sort();
+    throw new ActionError(
+      `source "${req.source}" has no warm-up schedule; warming sources: ${names.join(', ') || '(none)'}`,
+    );
   }
   return { source, schedule, providers: req.provider !== undefined ? [req.provider] : [...config.providers.keys()] };
 }
@@ -163,7 +201,10 @@ async function freezeAction(config: Config, store: PacingStore, req: ActionReque
   }
   const which = req.provider !== undefined ? `provider ${req.provider}` : 'every provider';
   const done = req.action === 'warmup-freeze' ? 'froze' : 'thawed';
-  return { line: `paceline control: ${req.who} ${done} the warm-up of source ${source.name} (${which}, ${schedule.name})${why(req)}`, lanes };
+  return {
+    line: `paceline control: ${req.who} ${done} the warm-up of source ${source.name} (${which}, ${schedule.name})${why(req)}`,
+    lanes,
+  };
 }
 
 async function warmupAction(config: Config, store: PacingStore, req: ActionRequest): Promise<ActionResult> {
@@ -171,11 +212,17 @@ async function warmupAction(config: Config, store: PacingStore, req: ActionReque
   const longest = Math.max(schedule.days.length, ...[...schedule.providers.values()].map((r) => r.length));
   const day = req.action === 'warmup-reset' ? 1 : Number(req.day);
   if (!Number.isSafeInteger(day) || day < 1 || day > longest + 1) {
-    throw new ActionError(`bad day "${req.day ?? ''}": expected a day of schedule ${schedule.name} from 1 to ${longest}, or ${longest + 1} (past the ramp: warm)`);
+    throw new ActionError(
+      `bad day "${req.day ?? ''}": expected a day of schedule ${schedule.name} from 1 to ${longest}, or ${longest + 1} (past the ramp: warm)`,
+    );
   }
   const now = (await store.controls()).now;
   const today = dayNumber(now, zoneOffsetMs(config.settings.timezone, now));
-  for (const provider of providers) await store.putWarmRecord({ source: source.name, provider }, { start: today - day + 1, step: day, evaluated: today, badDays: 0 });
+  for (const provider of providers)
+    await store.putWarmRecord(
+      { source: source.name, provider },
+      { start: today - day + 1, step: day, evaluated: today, badDays: 0 },
+    );
   const which = req.provider !== undefined ? `provider ${req.provider}` : 'every provider';
   const past = day > longest ? ' (past the ramp: warm)' : '';
   const line = `paceline control: ${req.who} moved the warm-up of source ${source.name} (${which}) to day ${day} of ${schedule.name}${past}${why(req)}`;
@@ -188,11 +235,22 @@ export function actionFromJson(body: unknown, fallbackWho: string): ActionReques
   if (!o || typeof o !== 'object' || Array.isArray(o)) throw new ActionError('the body must be a JSON object');
   const known = new Set(['action', 'source', 'provider', 'for', 'reason', 'who', 'day']);
   const unknown = Object.keys(o).filter((k) => !known.has(k));
-  if (unknown.length > 0) throw new ActionError(`unknown field${unknown.length === 1 ? '' : 's'} ${unknown.join(', ')}; expected ${[...known].join(', ')}`);
+  if (unknown.length > 0)
+    throw new ActionError(
+      `unknown field${unknown.length === 1 ? '' : 's'} ${unknown.join(', ')}; expected ${[...known].join(', ')}`,
+    );
   if (!ACTIONS.includes(o.action as ActionName)) throw new ActionError(`"action" must be one of ${ACTIONS.join(', ')}`);
   for (const k of ['source', 'provider', 'for', 'reason', 'who', 'day']) {
     if (o[k] !== undefined && typeof o[k] !== 'string') throw new ActionError(`"${k}" must be a string`);
   }
   const str = (k: string) => (typeof o[k] === 'string' ? { [k]: o[k] as string } : {});
-  return { action: o.action as ActionName, ...str('source'), ...str('provider'), ...str('for'), ...str('reason'), ...str('day'), who: (o.who as string | undefined) || fallbackWho };
+  return {
+    action: o.action as ActionName,
+    ...str('source'),
+    ...str('provider'),
+    ...str('for'),
+    ...str('reason'),
+    ...str('day'),
+    who: (o.who as string | undefined) || fallbackWho,
+  };
 }

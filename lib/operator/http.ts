@@ -84,11 +84,16 @@ export interface ControlListener {
 }
 
 /** Starts the listener; `dir` is the Haraka directory a socket path is relative to. */
-export async function startControlListener(settings: ControlSettings, dir: string, h: ControlHandlers): Promise<ControlListener | undefined> {
+export async function startControlListener(
+  settings: ControlSettings,
+  dir: string,
+  h: ControlHandlers,
+): Promise<ControlListener | undefined> {
   const { listen, token } = settings;
   if (listen.kind === 'off') return undefined;
   const server = http.createServer((req, res) => {
-    if (!authorized(req, token)) return send(res, 401, { error: 'a valid token is required (Authorization: Bearer ...)' });
+    if (!authorized(req, token))
+      return send(res, 401, { error: 'a valid token is required (Authorization: Bearer ...)' });
     route(req, res, h).catch((err: Error) => {
       if (err instanceof ActionError) send(res, 400, { error: err.message });
       else send(res, 503, { error: `paceline could not act: ${err.message}` });
@@ -106,7 +111,9 @@ export async function startControlListener(settings: ControlSettings, dir: strin
     fs.chmodSync(where, 0o660);
   } else {
     where = `${listen.host}:${listen.port}`;
-    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(listen.port, listen.host, () => resolve()));
+    await new Promise<void>((resolve, reject) =>
+      server.once('error', reject).listen(listen.port, listen.host, () => resolve()),
+    );
   }
   return {
     where,

@@ -51,7 +51,12 @@ export function shareOf(limits: LaneLimits, nodes: number): LaneLimits {
   const policy = limits.policy && limits.policy.start < 1 ? { ...limits.policy, start: 1 } : limits.policy;
   const out: { -readonly [K in keyof LaneLimits]: LaneLimits[K] } = { ...limits, ...(policy ? { policy } : {}) };
   if (nodes <= 1) return out;
-  if (limits.rate) out.rate = { ...limits.rate, count: limits.rate.count / nodes, burst: Math.max(1, Math.floor(limits.rate.burst / nodes)) };
+  if (limits.rate)
+    out.rate = {
+      ...limits.rate,
+      count: limits.rate.count / nodes,
+      burst: Math.max(1, Math.floor(limits.rate.burst / nodes)),
+    };
   if (limits.concurrency !== undefined) out.concurrency = Math.max(1, Math.floor(limits.concurrency / nodes));
   if (limits.perDay !== undefined) out.perDay = Math.max(1, Math.floor(limits.perDay / nodes));
   return out;
@@ -115,7 +120,10 @@ export class FallbackStore implements PacingStore {
       this.failures += 1;
       if (this.downSince === 0) {
         this.downSince = now;
-        this.o.log('error', `paceline: shared store failed (${what}: ${(err as Error).message}); on_store_error=${this.o.policy} until it answers again`);
+        this.o.log(
+          'error',
+          `paceline: shared store failed (${what}: ${(err as Error).message}); on_store_error=${this.o.policy} until it answers again`,
+        );
       }
       this.retryAt = now + this.o.retryMs;
       return fallback();
@@ -126,13 +134,16 @@ export class FallbackStore implements PacingStore {
   private probe(): void {
     if (this.probing || this.clock() < this.retryAt) return;
     this.probing = true;
-    this.primary.peek([], this.lastProvider).then(
-      () => this.resume(),
-      () => {
-        this.failures += 1;
-        this.retryAt = this.clock() + this.o.retryMs;
-      },
-    ).finally(() => (this.probing = false));
+    this.primary
+      .peek([], this.lastProvider)
+      .then(
+        () => this.resume(),
+        () => {
+          this.failures += 1;
+          this.retryAt = this.clock() + this.o.retryMs;
+        },
+      )
+      .finally(() => (this.probing = false));
   }
 
   private resume(): void {
@@ -189,11 +200,19 @@ export class FallbackStore implements PacingStore {
 
   peek(lanes: readonly LaneRef[], provider: string) {
     this.lastProvider = provider;
-    return this.run('peek', () => this.primary.peek(lanes, provider), () => this.local.peek(lanes, provider));
+    return this.run(
+      'peek',
+      () => this.primary.peek(lanes, provider),
+      () => this.local.peek(lanes, provider),
+    );
   }
 
   acquire(lane: LaneRef, limits: LaneLimits, req: AcquireRequest) {
-    return this.run('acquire', () => this.primary.acquire(lane, limits, req), () => this.answer(limits, lane, req));
+    return this.run(
+      'acquire',
+      () => this.primary.acquire(lane, limits, req),
+      () => this.answer(limits, lane, req),
+    );
   }
 
   claim(lane: LaneRef, limits: LaneLimits, req: ClaimRequest) {
@@ -201,52 +220,105 @@ export class FallbackStore implements PacingStore {
     if (this.booked.has(key)) return this.claimLocal(lane, limits, req, key);
     // a slot the primary booked means nothing to the local store: the message books again there
     const again: AcquireRequest = { mode: 'reserve', leaseId: req.leaseId, leaseMs: req.leaseMs };
-    return this.run('claim', () => this.primary.claim(lane, limits, req), () => this.answer(limits, lane, again));
+    return this.run(
+      'claim',
+      () => this.primary.claim(lane, limits, req),
+      () => this.answer(limits, lane, again),
+    );
   }
 
-  async release(lane: LaneRef, limits: LaneLimits, leaseId: string, delivered: boolean, durationMs?: number): Promise<void> {
+  async release(
+    lane: LaneRef,
+    limits: LaneLimits,
+    leaseId: string,
+    delivered: boolean,
+    durationMs?: number,
+  ): Promise<void> {
     await this.local.release(lane, shareOf(limits, this.o.clusterSize), leaseId, delivered, durationMs);
-    await this.run('release', () => this.primary.release(lane, limits, leaseId, delivered, durationMs), async () => undefined);
+    await this.run(
+      'release',
+      () => this.primary.release(lane, limits, leaseId, delivered, durationMs),
+      async () => undefined,
+    );
   }
 
   /** Both stores: a lease taken locally during an outage is renewed there too. */
   async renew(lane: LaneRef, leaseIds: readonly string[], ttlMs: number): Promise<number> {
     const local = await this.local.renew(lane, leaseIds, ttlMs);
-    const shared = await this.run('renew', () => this.primary.renew(lane, leaseIds, ttlMs), async () => 0);
+    const shared = await this.run(
+      'renew',
+      () => this.primary.renew(lane, leaseIds, ttlMs),
+      async () => 0,
+    );
     return local + shared;
   }
 
   async releaseStale(node: string, owner: string): Promise<number> {
     const local = await this.local.releaseStale(node, owner);
-    return local + (await this.run('releaseStale', () => this.primary.releaseStale(node, owner), async () => 0));
+    return (
+      local +
+      (await this.run(
+        'releaseStale',
+        () => this.primary.releaseStale(node, owner),
+        async () => 0,
+      ))
+    );
   }
 
   react(lane: LaneRef, limits: LaneLimits, event: ReactEvent, params: ReactParams) {
-    return this.run('react', () => this.primary.react(lane, limits, event, params), () => this.local.react(lane, shareOf(limits, this.o.clusterSize), event, params));
+    return this.run(
+      'react',
+      () => this.primary.react(lane, limits, event, params),
+      () => this.local.react(lane, shareOf(limits, this.o.clusterSize), event, params),
+    );
   }
 
   hit(lane: LaneRef, rule: string, windowMs: number) {
-    return this.run('hit', () => this.primary.hit(lane, rule, windowMs), () => this.local.hit(lane, rule, windowMs));
+    return this.run(
+      'hit',
+      () => this.primary.hit(lane, rule, windowMs),
+      () => this.local.hit(lane, rule, windowMs),
+    );
   }
 
   providerThrottle(provider: string, source: string, sources: number, params: IncidentParams) {
-    return this.run('providerThrottle', () => this.primary.providerThrottle(provider, source, sources, params), () => this.local.providerThrottle(provider, source, sources, params));
+    return this.run(
+      'providerThrottle',
+      () => this.primary.providerThrottle(provider, source, sources, params),
+      () => this.local.providerThrottle(provider, source, sources, params),
+    );
   }
 
   providerProbe(provider: string, params: IncidentParams) {
-    return this.run('providerProbe', () => this.primary.providerProbe(provider, params), () => this.local.providerProbe(provider, params));
+    return this.run(
+      'providerProbe',
+      () => this.primary.providerProbe(provider, params),
+      () => this.local.providerProbe(provider, params),
+    );
   }
 
   providerDelivered(provider: string) {
-    return this.run('providerDelivered', () => this.primary.providerDelivered(provider), () => this.local.providerDelivered(provider));
+    return this.run(
+      'providerDelivered',
+      () => this.primary.providerDelivered(provider),
+      () => this.local.providerDelivered(provider),
+    );
   }
 
   warmRecord(lane: LaneRef): Promise<WarmRecord | null> {
-    return this.run('warmRecord', () => this.primary.warmRecord(lane), () => this.local.warmRecord(lane));
+    return this.run(
+      'warmRecord',
+      () => this.primary.warmRecord(lane),
+      () => this.local.warmRecord(lane),
+    );
   }
 
   saveWarmRecord(lane: LaneRef, record: WarmRecord): Promise<WarmRecord> {
-    return this.run('saveWarmRecord', () => this.primary.saveWarmRecord(lane, record), async () => record);
+    return this.run(
+      'saveWarmRecord',
+      () => this.primary.saveWarmRecord(lane, record),
+      async () => record,
+    );
   }
 
   putWarmRecord(lane: LaneRef, record: WarmRecord): Promise<void> {
@@ -254,7 +326,11 @@ export class FallbackStore implements PacingStore {
   }
 
   sourceStart(source: string, today: number): Promise<number> {
-    return this.run('sourceStart', () => this.primary.sourceStart(source, today), () => this.local.sourceStart(source, today));
+    return this.run(
+      'sourceStart',
+      () => this.primary.sourceStart(source, today),
+      () => this.local.sourceStart(source, today),
+    );
   }
 
   /** During an outage the controls last read from the primary stay in force (ended ones drop out). */
@@ -292,27 +368,46 @@ export class FallbackStore implements PacingStore {
 
   /** While the primary is down, counted locally: those counts stay in this process (status shows the primary's). */
   tally(lane: LaneRef, names: readonly string[], dayOffsetMs: number): Promise<void> {
-    return this.run('tally', () => this.primary.tally(lane, names, dayOffsetMs), () => this.local.tally(lane, names, dayOffsetMs));
+    return this.run(
+      'tally',
+      () => this.primary.tally(lane, names, dayOffsetMs),
+      () => this.local.tally(lane, names, dayOffsetMs),
+    );
   }
 
   tallies(lanes: readonly LaneRef[]) {
-    return this.run('tallies', () => this.primary.tallies(lanes), () => this.local.tallies(lanes));
+    return this.run(
+      'tallies',
+      () => this.primary.tallies(lanes),
+      () => this.local.tallies(lanes),
+    );
   }
 
   reason(lane: LaneRef, reason: Omit<LaneReason, 'at'>): Promise<void> {
-    return this.run('reason', () => this.primary.reason(lane, reason), () => this.local.reason(lane, reason));
+    return this.run(
+      'reason',
+      () => this.primary.reason(lane, reason),
+      () => this.local.reason(lane, reason),
+    );
   }
 
   reasons(lanes: readonly LaneRef[]) {
-    return this.run('reasons', () => this.primary.reasons(lanes), () => this.local.reasons(lanes));
+    return this.run(
+      'reasons',
+      () => this.primary.reasons(lanes),
+      () => this.local.reasons(lanes),
+    );
   }
 
   lanes() {
-    return this.run('lanes', () => this.primary.lanes(), () => this.local.lanes());
+    return this.run(
+      'lanes',
+      () => this.primary.lanes(),
+      () => this.local.lanes(),
+    );
   }
 
   async close(): Promise<void> {
     await Promise.allSettled([this.primary.close(), this.local.close()]);
   }
 }
-

@@ -30,7 +30,12 @@ export function encodeState(snapshot: MemorySnapshot, savedAt: number, pid: numb
     return [e.lane.source, e.lane.provider, e.touched, e.dayOffsetMs ?? null, ...LANE_FIELDS.map((f) => s[f])];
   });
   const providers = snapshot.providers.map(([name, p]) => [
-    name, p.throttled, p.pauseUntil, p.probing, p.probeAt, p.declaredAt,
+    name,
+    p.throttled,
+    p.pauseUntil,
+    p.probing,
+    p.probeAt,
+    p.declaredAt,
   ]);
   const warm = snapshot.warm.map(([key, w]) => [key, w.start, w.step, w.evaluated, w.badDays]);
   const { starts, hits } = snapshot;

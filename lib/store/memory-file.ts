@@ -49,8 +49,11 @@ export function restoreState(store: MemoryStore, file: string, log: StateLog, no
     const age = Math.round((now - savedAt) / 1000);
     const { lanes, warm, providers } = snapshot;
     const counts = `${lanes.length} lanes, ${warm.length} warm-up records, ${providers.length} providers`;
-    log('notice', `paceline: memory store restored from ${file} (written ${age}s ago by pid ${pid}): ${counts}; ` +
-      'leases are not restored');
+    log(
+      'notice',
+      `paceline: memory store restored from ${file} (written ${age}s ago by pid ${pid}): ${counts}; ` +
+        'leases are not restored',
+    );
     return snapshot.lanes.length;
   } catch (err) {
     const aside = `${file}.bad-${stamp(now)}`;

@@ -7,12 +7,39 @@
  */
 
 import { react, type ReactEvent, type ReactParams } from '../core/adapt';
-import { acquire, claim, emptyLane, nextFreeAt, release, type AcquireRequest, type ClaimRequest, type LaneLimits, type LaneState } from '../core/lane';
+import {
+  acquire,
+  claim,
+  emptyLane,
+  nextFreeAt,
+  release,
+  type AcquireRequest,
+  type ClaimRequest,
+  type LaneLimits,
+  type LaneState,
+} from '../core/lane';
 import { dropEarlierBoots, renewLeases } from '../core/lease';
-import { emptyProvider, providerDelivered, recordThrottle, takeProbe, type IncidentParams, type ProviderState } from '../core/provider-state';
+import {
+  emptyProvider,
+  providerDelivered,
+  recordThrottle,
+  takeProbe,
+  type IncidentParams,
+  type ProviderState,
+} from '../core/provider-state';
 import { dayNumber } from '../core/day';
 import type { WarmRecord } from '../core/warmup';
-import { type Control, type ControlRequest, type ControlTarget, inForce, liftLane, liftProvider, makeControl, resetPace, targetKey } from '../core/control';
+import {
+  type Control,
+  type ControlRequest,
+  type ControlTarget,
+  inForce,
+  liftLane,
+  liftProvider,
+  makeControl,
+  resetPace,
+  targetKey,
+} from '../core/control';
 import { laneKey, type LaneReason, type LaneRef, type PacingStore, type StoreResult } from './types';
 import { addTally, type TallyFields } from '../core/tally';
 
@@ -89,7 +116,8 @@ export class MemoryStore implements PacingStore {
 
   private put(lane: LaneRef, state: LaneState, now: number, limits?: LaneLimits): void {
     const key = laneKey(lane);
-    const dayOffsetMs = limits?.perDay !== undefined && Number.isFinite(limits.perDay) ? (limits.dayOffsetMs ?? 0) : undefined;
+    const dayOffsetMs =
+      limits?.perDay !== undefined && Number.isFinite(limits.perDay) ? (limits.dayOffsetMs ?? 0) : undefined;
     this.states.delete(key);
     this.states.set(key, { lane, state, touched: now, ...(dayOffsetMs !== undefined ? { dayOffsetMs } : {}) });
     this.changeCount++;
@@ -124,7 +152,8 @@ export class MemoryStore implements PacingStore {
   }
 
   private dropOrphanHits(): void {
-    for (const key of this.hits.keys()) if (!this.states.has(key.slice(0, key.indexOf('\u0000')))) this.hits.delete(key);
+    for (const key of this.hits.keys())
+      if (!this.states.has(key.slice(0, key.indexOf('\u0000')))) this.hits.delete(key);
   }
 
   /** Forgets lanes idle for two days with nothing pending, and providers with nothing in force. */
@@ -132,7 +161,14 @@ export class MemoryStore implements PacingStore {
     this.lastSweep = now;
     for (const [key, entry] of this.states) {
       const s = entry.state;
-      const pending = Math.max(nextFreeAt(s), s.departAt, s.pauseUntil, s.connCapUntil, s.probeAt, ...s.leases.map((l) => l.expiresAt));
+      const pending = Math.max(
+        nextFreeAt(s),
+        s.departAt,
+        s.pauseUntil,
+        s.connCapUntil,
+        s.probeAt,
+        ...s.leases.map((l) => l.expiresAt),
+      );
       if (now - entry.touched > IDLE_MS && pending < now && s.blockedAt === 0) this.states.delete(key);
     }
     for (const [key, times] of this.hits) if (times.every((t) => now - t > IDLE_MS)) this.hits.delete(key);
@@ -142,15 +178,23 @@ export class MemoryStore implements PacingStore {
     }
     // a lane's counters outlive its state by the same idle time as in Redis (two days)
     for (const [key, r] of this.why) if (now - r.at > IDLE_MS) this.why.delete(key);
-    for (const [key, fields] of this.counts) if (Object.keys(addTally(fields, [], now, 0)).length === 0) this.counts.delete(key);
+    for (const [key, fields] of this.counts)
+      if (Object.keys(addTally(fields, [], now, 0)).length === 0) this.counts.delete(key);
   }
 
   /** Snapshots are the stored objects themselves: core functions never mutate their input. */
   async peek(lanes: readonly LaneRef[], provider: string) {
-    return { now: this.clock(), value: { lanes: lanes.map((l) => this.get(l)), provider: this.providers.get(provider) ?? emptyProvider() } };
+    return {
+      now: this.clock(),
+      value: { lanes: lanes.map((l) => this.get(l)), provider: this.providers.get(provider) ?? emptyProvider() },
+    };
   }
 
-  private step<T>(lane: LaneRef, limits: LaneLimits, fn: (s: LaneState, now: number) => { state: LaneState; result: T }): StoreResult<T> {
+  private step<T>(
+    lane: LaneRef,
+    limits: LaneLimits,
+    fn: (s: LaneState, now: number) => { state: LaneState; result: T },
+  ): StoreResult<T> {
     const now = this.clock();
     const { state, result } = fn(this.get(lane), now);
     this.put(lane, state, now, limits);
@@ -165,9 +209,18 @@ export class MemoryStore implements PacingStore {
     return this.step(lane, limits, (s, now) => claim(s, limits, now, req));
   }
 
-  async release(lane: LaneRef, limits: LaneLimits, leaseId: string, delivered: boolean, durationMs?: number): Promise<void> {
+  async release(
+    lane: LaneRef,
+    limits: LaneLimits,
+    leaseId: string,
+    delivered: boolean,
+    durationMs?: number,
+  ): Promise<void> {
     if (!this.states.has(laneKey(lane))) return;
-    this.step(lane, limits, (s, now) => ({ state: release(s, limits, now, leaseId, delivered, durationMs), result: null }));
+    this.step(lane, limits, (s, now) => ({
+      state: release(s, limits, now, leaseId, delivered, durationMs),
+      result: null,
+    }));
   }
 
   async renew(lane: LaneRef, leaseIds: readonly string[], ttlMs: number): Promise<number> {
@@ -288,7 +341,11 @@ export class MemoryStore implements PacingStore {
     const entry = this.states.get(key);
     if (!entry) return false;
     const now = this.clock();
-    this.states.set(key, { ...entry, state: op === 'lift' ? liftLane(entry.state, now) : resetPace(entry.state, now), touched: now });
+    this.states.set(key, {
+      ...entry,
+      state: op === 'lift' ? liftLane(entry.state, now) : resetPace(entry.state, now),
+      touched: now,
+    });
     this.changeCount++;
     return true;
   }
@@ -324,7 +381,10 @@ export class MemoryStore implements PacingStore {
   }
 
   async lanes() {
-    return { now: this.clock(), value: [...this.states.values()].map(({ lane, state }) => ({ lane, state: structuredClone(state) })) };
+    return {
+      now: this.clock(),
+      value: [...this.states.values()].map(({ lane, state }) => ({ lane, state: structuredClone(state) })),
+    };
   }
 
   /** Everything held, as plain data that shares nothing with the store. */

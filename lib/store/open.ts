@@ -27,7 +27,11 @@ export interface StoreLog {
 const ERROR_LOG_EVERY_MS = 60_000;
 
 /** Opens the configured store; connection errors are logged at most once a minute. */
-export function openStore(config: Config, clock: () => number, log: StoreLog): { store: PacingStore; describe: string } {
+export function openStore(
+  config: Config,
+  clock: () => number,
+  log: StoreLog,
+): { store: PacingStore; describe: string } {
   const r = config.settings.redis;
   if (config.settings.store !== 'redis' || !r) {
     return { store: new MemoryStore(clock, { maxIdleLanes: config.settings.memory.maxIdleLanes }), describe: 'memory' };
@@ -90,18 +94,28 @@ export const SNAPSHOT_EVERY_MS = 10_000;
  * lanes: write them to `<dir>/paceline-status.json` every `everyMs`
  * (atomically, by rename). Returns a function that stops it.
  */
-export function startSnapshots(store: PacingStore, dir: string, everyMs = SNAPSHOT_EVERY_MS): { stop: () => void; write: () => Promise<void> } {
+export function startSnapshots(
+  store: PacingStore,
+  dir: string,
+  everyMs = SNAPSHOT_EVERY_MS,
+): { stop: () => void; write: () => Promise<void> } {
   const file = path.join(dir, SNAPSHOT_FILE);
   const write = async () => {
     try {
       const { now, value } = await store.lanes();
-      const warm = await warmRecords(store, value.map((l) => l.lane));
+      const warm = await warmRecords(
+        store,
+        value.map((l) => l.lane),
+      );
       const controls = (await store.controls()).value;
       const counts = (await store.tallies(value.map((l) => l.lane))).value;
       const tallies = value.map((l, i) => [laneKey(l.lane), counts[i] ?? {}]);
       const why = (await store.reasons(value.map((l) => l.lane))).value;
       const reasons = value.flatMap((l, i) => (why[i] ? [[laneKey(l.lane), why[i]]] : []));
-      await writeAtomically(file, JSON.stringify({ now, pid: process.pid, lanes: value, warm: [...warm], controls, tallies, reasons }));
+      await writeAtomically(
+        file,
+        JSON.stringify({ now, pid: process.pid, lanes: value, warm: [...warm], controls, tallies, reasons }),
+      );
     } catch {
       // a status snapshot is a convenience; pacing never depends on it
     }
@@ -140,12 +154,16 @@ export function restoreControls(store: MemoryStore, dir: string, log: StoreLog):
     const raw = JSON.parse(fs.readFileSync(file, 'utf8')) as { controls?: unknown };
     const list = Array.isArray(raw.controls) ? raw.controls : [];
     const good = list.map(asControl).filter((c): c is Control => c !== undefined);
-    if (good.length !== list.length || !Array.isArray(raw.controls)) log('error', `paceline: ${file}: ${list.length - good.length} unreadable control(s) ignored`);
+    if (good.length !== list.length || !Array.isArray(raw.controls))
+      log('error', `paceline: ${file}: ${list.length - good.length} unreadable control(s) ignored`);
     store.restoreControls(good);
     if (good.length > 0) log('notice', `paceline: ${good.length} operator control(s) restored from ${file}`);
   } catch (err) {
     fs.renameSync(file, `${file}.unreadable`);
-    log('error', `paceline: ${file} is unreadable (moved to ${file}.unreadable), no operator control restored: ${(err as Error).message}`);
+    log(
+      'error',
+      `paceline: ${file} is unreadable (moved to ${file}.unreadable), no operator control restored: ${(err as Error).message}`,
+    );
   }
 }
 
@@ -192,7 +210,12 @@ export function startSourceSnapshots(
   const write = () => {
     try {
       const now = clock();
-      const snap: SourcesSnapshot = { now, pid: process.pid, sources: health.troubles(now), ...(waiting ? { waiting: waiting.lanes() } : {}) };
+      const snap: SourcesSnapshot = {
+        now,
+        pid: process.pid,
+        sources: health.troubles(now),
+        ...(waiting ? { waiting: waiting.lanes() } : {}),
+      };
       fs.writeFileSync(`${file}.tmp`, JSON.stringify(snap));
       fs.renameSync(`${file}.tmp`, file);
     } catch {

@@ -78,9 +78,16 @@ function newClient(s: RedisConnectionSettings): Redis | Cluster {
   if (modes !== 1) throw new Error('paceline: give exactly one of a Redis URL, a Sentinel master or Cluster nodes');
   if (s.cluster) {
     if (s.db) throw new Error('paceline: a Redis Cluster has only database 0');
-    return new Cluster(s.cluster.map((n) => ({ host: n.host, port: n.port })), { redisOptions: common(s), enableAutoPipelining: true, scaleReads: 'master' });
+    return new Cluster(
+      s.cluster.map((n) => ({ host: n.host, port: n.port })),
+      { redisOptions: common(s), enableAutoPipelining: true, scaleReads: 'master' },
+    );
   }
-  const options: RedisOptions = { ...common(s), enableAutoPipelining: true, ...(s.db !== undefined ? { db: s.db } : {}) };
+  const options: RedisOptions = {
+    ...common(s),
+    enableAutoPipelining: true,
+    ...(s.db !== undefined ? { db: s.db } : {}),
+  };
   if (s.sentinel) {
     const { name, sentinels, username, password } = s.sentinel;
     return new Redis({
@@ -125,7 +132,10 @@ export function whenReady(client: Redis | Cluster, timeoutMs: number): Promise<v
       else resolve();
     };
     const onReady = () => done();
-    const timer = setTimeout(() => done(new Error(`paceline: Redis not ready after ${timeoutMs} ms${last ? `: ${last.message}` : ''}`)), timeoutMs);
+    const timer = setTimeout(
+      () => done(new Error(`paceline: Redis not ready after ${timeoutMs} ms${last ? `: ${last.message}` : ''}`)),
+      timeoutMs,
+    );
     client.on('ready', onReady);
     client.on('error', onError);
   });
@@ -136,7 +146,11 @@ export function whenReady(client: Redis | Cluster, timeoutMs: number): Promise<v
  * connected (at most `connectTimeoutMs`, default 10 s) and wraps it.
  * `onError` hears connection errors (ioredis retries by itself); log them.
  */
-export async function openRedisStore(settings: RedisConnectionSettings, prefix: string, onError?: (err: Error) => void): Promise<RedisStore> {
+export async function openRedisStore(
+  settings: RedisConnectionSettings,
+  prefix: string,
+  onError?: (err: Error) => void,
+): Promise<RedisStore> {
   const client = createRedisClient(settings);
   if (onError) client.on('error', onError);
   try {

@@ -42,7 +42,14 @@ function encodeLimits(limits: LaneLimits): readonly string[] {
   const p = limits.policy;
   const policy = p ? [String(p.recoverStep), String(p.recoverIntervalMs), String(p.probeIntervalMs)] : ['', '', ''];
   const added = p ? [String(p.climbStep), String(p.start), String(p.startIntervalMs)] : ['', '', ''];
-  return [...rate, optional(limits.concurrency), optional(limits.perDay), ...policy, optional(limits.dayOffsetMs), ...added];
+  return [
+    ...rate,
+    optional(limits.concurrency),
+    optional(limits.perDay),
+    ...policy,
+    optional(limits.dayOffsetMs),
+    ...added,
+  ];
 }
 
 /** A delivery duration, ms, as ARGV: '' when it must not feed the average (as release() of lane.ts). */
@@ -55,7 +62,17 @@ export function durationArg(durationMs: number | undefined): string {
  * sent ('' = absent), then ReactParams (9): 12 ARGV.
  */
 export function reactArgs(event: ReactEvent, p: ReactParams): string[] {
-  const params = [p.decrease, p.floor, p.throttlePauseMs, p.holdMs, p.connectionsMs, p.suspendMs, p.acceptedShare, p.climbCost, p.throttlePauseMaxMs];
+  const params = [
+    p.decrease,
+    p.floor,
+    p.throttlePauseMs,
+    p.holdMs,
+    p.connectionsMs,
+    p.suspendMs,
+    p.acceptedShare,
+    p.climbCost,
+    p.throttlePauseMaxMs,
+  ];
   return [event.category, optional(event.durationMs), optional(event.sentAt), ...params.map(String)];
 }
 
@@ -84,7 +101,8 @@ export function decodeDecision(reply: unknown, leaseId: string): { now: number; 
   const now = Number(item(reply, 1));
   const at = Number(item(reply, 2));
   if (code === CODE.GRANTED) return { now, value: { kind: 'granted', leaseId } };
-  if (code === CODE.RESERVED) return { now, value: { kind: 'reserved', at, epoch: Number(item(reply, 3)), slot: Number(item(reply, 4)) } };
+  if (code === CODE.RESERVED)
+    return { now, value: { kind: 'reserved', at, epoch: Number(item(reply, 3)), slot: Number(item(reply, 4)) } };
   const reason = waitReason(code);
   if (!reason) throw new Error(`paceline: unknown result code ${code} from Redis`);
   return { now, value: { kind: 'wait', at, reason } };

@@ -7,7 +7,13 @@ export function decodeControl(value: string): Control {
   let raw: Record<string, unknown>;
   try {
     raw = JSON.parse(value) as Record<string, unknown>;
-    raw = { ...raw, action: 'pause', target: JSON.parse(String(raw.target)), at: Number(raw.at), until: Number(raw.until) };
+    raw = {
+      ...raw,
+      action: 'pause',
+      target: JSON.parse(String(raw.target)),
+      at: Number(raw.at),
+      until: Number(raw.until),
+    };
   } catch {
     throw new Error(`paceline: unreadable control in Redis: ${value}`);
   }

@@ -117,10 +117,14 @@ function luaValue(value: unknown): string {
 
 /** Refuses a STATE_FIELDS table that does not cover emptyLane() exactly (lane.ts grew). */
 function checkFields(empty: Record<string, unknown>): void {
-  const want = Object.keys(empty).filter((k) => k !== 'leases').sort();
+  const want = Object.keys(empty)
+    .filter((k) => k !== 'leases')
+    .sort();
   const have = STATE_FIELDS.map(([, p]) => p as string).sort();
   if (want.join() !== have.join()) {
-    throw new Error(`paceline: STATE_FIELDS in lib/store/redis-scripts.ts (${have.join(', ')}) do not match LaneState (${want.join(', ')})`);
+    throw new Error(
+      `paceline: STATE_FIELDS in lib/store/redis-scripts.ts (${have.join(', ')}) do not match LaneState (${want.join(', ')})`,
+    );
   }
 }
 
@@ -168,7 +172,11 @@ export function scriptSource(file: string, dir = luaDir()): string {
 type ScriptFn = (...args: Array<string | number>) => Promise<unknown>;
 
 /** Calls a defined script: `run(name, keys, args)` → the raw reply. */
-export type ScriptRunner = (name: ScriptName, keys: readonly string[], args: ReadonlyArray<string | number>) => Promise<unknown>;
+export type ScriptRunner = (
+  name: ScriptName,
+  keys: readonly string[],
+  args: ReadonlyArray<string | number>,
+) => Promise<unknown>;
 
 /** Defines every script on the client (command names `paceline_v1_<name>`) and returns a runner. */
 export function defineScripts(client: Redis | Cluster): ScriptRunner {

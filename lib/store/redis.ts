@@ -18,7 +18,19 @@ import type { TallyFields } from '../core/tally';
 import type { WarmRecord } from '../core/warmup';
 import { targetKey, type Control, type ControlRequest, type ControlTarget } from '../core/control';
 import { decodeControl } from './redis-control';
-import { decodeDecision, decodeProvider, decodeState, decodeWarm, durationArg, incidentArgs, item, limitArgs, reactArgs, WARM_FIELDS, warmArgs } from './redis-codec';
+import {
+  decodeDecision,
+  decodeProvider,
+  decodeState,
+  decodeWarm,
+  durationArg,
+  incidentArgs,
+  item,
+  limitArgs,
+  reactArgs,
+  WARM_FIELDS,
+  warmArgs,
+} from './redis-codec';
 import { RedisKeys } from './redis-keys';
 import { defineScripts, type ScriptRunner } from './redis-scripts';
 import type { LaneReason, LaneRef, PacingStore, StoreResult } from './types';
@@ -34,7 +46,17 @@ export interface RedisStoreOptions {
   readonly clockOverride?: () => number;
 }
 
-const EFFECTS: ReadonlySet<string> = new Set<Effect>(['slowed', 'overshot', 'extended', 'held', 'capped', 'suspended', 'blocked', 'counted', 'forgiven']);
+const EFFECTS: ReadonlySet<string> = new Set<Effect>([
+  'slowed',
+  'overshot',
+  'extended',
+  'held',
+  'capped',
+  'suspended',
+  'blocked',
+  'counted',
+  'forgiven',
+]);
 
 /** Lanes per batch of peek scripts when listing every lane. */
 const LIST_BATCH = 256;
@@ -69,7 +91,10 @@ export class RedisStore implements PacingStore {
    * auto-pipelining (per node, in parallel, on a Cluster). `now` is the
    * latest of the scripts' clocks.
    */
-  async peek(lanes: readonly LaneRef[], provider: string): Promise<StoreResult<{ lanes: LaneState[]; provider: ProviderState }>> {
+  async peek(
+    lanes: readonly LaneRef[],
+    provider: string,
+  ): Promise<StoreResult<{ lanes: LaneState[]; provider: ProviderState }>> {
     const laneReplies = lanes.map((l) => this.run('peek', this.keys.lane(l), [this.clock()]));
     const providerReply = this.run('provider-peek', [this.keys.provider(provider)], [this.clock()]);
     const replies = await Promise.all([...laneReplies, providerReply]);
@@ -84,11 +109,24 @@ export class RedisStore implements PacingStore {
   }
 
   async claim(lane: LaneRef, limits: LaneLimits, req: ClaimRequest) {
-    const args = [this.clock(), String(req.slot), String(req.epoch), req.leaseId, String(req.leaseMs), ...limitArgs(limits)];
+    const args = [
+      this.clock(),
+      String(req.slot),
+      String(req.epoch),
+      req.leaseId,
+      String(req.leaseMs),
+      ...limitArgs(limits),
+    ];
     return decodeDecision(await this.run('claim', this.keys.lane(lane), args), req.leaseId);
   }
 
-  async release(lane: LaneRef, limits: LaneLimits, leaseId: string, delivered: boolean, durationMs?: number): Promise<void> {
+  async release(
+    lane: LaneRef,
+    limits: LaneLimits,
+    leaseId: string,
+    delivered: boolean,
+    durationMs?: number,
+  ): Promise<void> {
     const args = [this.clock(), leaseId, delivered ? '1' : '0', durationArg(durationMs), ...limitArgs(limits)];
     await this.run('release', this.keys.lane(lane), args);
   }
@@ -115,7 +153,11 @@ export class RedisStore implements PacingStore {
   }
 
   async react(lane: LaneRef, limits: LaneLimits, event: ReactEvent, params: ReactParams) {
-    const reply = await this.run('react', this.keys.lane(lane), [this.clock(), ...reactArgs(event, params), ...limitArgs(limits)]);
+    const reply = await this.run('react', this.keys.lane(lane), [
+      this.clock(),
+      ...reactArgs(event, params),
+      ...limitArgs(limits),
+    ]);
     const effect = item(reply, 0);
     if (!EFFECTS.has(effect)) throw new Error(`paceline: unknown effect "${effect}" from Redis`);
     return { now: Number(item(reply, 1)), value: { effect: effect as Effect, state: decodeState(reply, 2) } };
@@ -128,12 +170,19 @@ export class RedisStore implements PacingStore {
   async providerThrottle(provider: string, source: string, sources: number, params: IncidentParams) {
     const args = [this.clock(), ...incidentArgs(params), source, String(sources)];
     const reply = (await this.run('provider-throttle', [this.keys.provider(provider)], args)) as unknown[];
-    const explained = reply.slice(3).map((_, i) => item(reply, i + 3)).sort();
+    const explained = reply
+      .slice(3)
+      .map((_, i) => item(reply, i + 3))
+      .sort();
     return { incident: item(reply, 1) === '1', explained, pauseUntil: Number(item(reply, 2)) };
   }
 
   async providerProbe(provider: string, params: IncidentParams) {
-    const reply = await this.run('provider-probe', [this.keys.provider(provider)], [this.clock(), ...incidentArgs(params)]);
+    const reply = await this.run(
+      'provider-probe',
+      [this.keys.provider(provider)],
+      [this.clock(), ...incidentArgs(params)],
+    );
     return { now: Number(item(reply, 0)), value: { ok: item(reply, 1) === '1', at: Number(item(reply, 2)) } };
   }
 
@@ -144,7 +193,10 @@ export class RedisStore implements PacingStore {
   async warmRecord(lane: LaneRef): Promise<WarmRecord | null> {
     const values = await this.client.hmget(this.keys.warm(lane), ...WARM_FIELDS);
     if (values.every((v) => v === null)) return null;
-    return decodeWarm(WARM_FIELDS.flatMap((f, i) => [f, values[i] ?? '0']), 0);
+    return decodeWarm(
+      WARM_FIELDS.flatMap((f, i) => [f, values[i] ?? '0']),
+      0,
+    );
   }
 
   async saveWarmRecord(lane: LaneRef, record: WarmRecord): Promise<WarmRecord> {
@@ -167,7 +219,15 @@ export class RedisStore implements PacingStore {
   }
 
   async setControl(req: ControlRequest): Promise<StoreResult<Control>> {
-    const args = [this.clock(), 'set', targetKey(req.target), JSON.stringify(req.target), String(req.forMs), req.reason, req.who];
+    const args = [
+      this.clock(),
+      'set',
+      targetKey(req.target),
+      JSON.stringify(req.target),
+      String(req.forMs),
+      req.reason,
+      req.who,
+    ];
     const reply = await this.run('control', [this.keys.controls()], args);
     return { now: Number(item(reply, 0)), value: decodeControl(item(reply, 1)) };
   }
@@ -192,7 +252,10 @@ export class RedisStore implements PacingStore {
 
   /** One HGETALL per lane (each in its lane's slot), sent together. */
   async tallies(lanes: readonly LaneRef[]): Promise<StoreResult<TallyFields[]>> {
-    const [now, ...hashes] = await Promise.all([this.serverNow(), ...lanes.map((l) => this.client.hgetall(this.keys.tally(l)))]);
+    const [now, ...hashes] = await Promise.all([
+      this.serverNow(),
+      ...lanes.map((l) => this.client.hgetall(this.keys.tally(l))),
+    ]);
     const value = (hashes as Array<Record<string, string>>).map((h) => {
       const fields: TallyFields = {};
       for (const [field, n] of Object.entries(h)) if (field !== 'b') fields[field] = Number(n);
@@ -206,9 +269,20 @@ export class RedisStore implements PacingStore {
   }
 
   async reasons(lanes: readonly LaneRef[]): Promise<StoreResult<Array<LaneReason | null>>> {
-    const [now, ...hashes] = await Promise.all([this.serverNow(), ...lanes.map((l) => this.client.hgetall(this.keys.reason(l)))]);
+    const [now, ...hashes] = await Promise.all([
+      this.serverNow(),
+      ...lanes.map((l) => this.client.hgetall(this.keys.reason(l))),
+    ]);
     const value = (hashes as Array<Record<string, string>>).map((h): LaneReason | null =>
-      h.at === undefined ? null : { at: Number(h.at), effect: h.effect ?? '', category: h.category ?? '', rule: h.rule ?? '', reply: h.reply ?? '' },
+      h.at === undefined
+        ? null
+        : {
+            at: Number(h.at),
+            effect: h.effect ?? '',
+            category: h.category ?? '',
+            rule: h.rule ?? '',
+            reply: h.reply ?? '',
+          },
     );
     return { now: now as number, value };
   }

@@ -44,7 +44,10 @@ export interface StoreResult<T> {
 
 export interface PacingStore {
   /** Current state of several lanes (missing lanes are empty), plus their provider's state. */
-  peek(lanes: readonly LaneRef[], provider: string): Promise<StoreResult<{ lanes: LaneState[]; provider: ProviderState }>>;
+  peek(
+    lanes: readonly LaneRef[],
+    provider: string,
+  ): Promise<StoreResult<{ lanes: LaneState[]; provider: ProviderState }>>;
   /** Atomically check the lane and take (or reserve) a slot. */
   acquire(lane: LaneRef, limits: LaneLimits, req: AcquireRequest): Promise<StoreResult<AcquireResult>>;
   /** Atomically take a concurrency lease for a message holding a reserved rate slot. */
@@ -62,11 +65,21 @@ export interface PacingStore {
    */
   releaseStale(node: string, owner: string): Promise<number>;
   /** Applies a classified reply to the lane. */
-  react(lane: LaneRef, limits: LaneLimits, event: ReactEvent, params: ReactParams): Promise<StoreResult<{ effect: Effect; state: LaneState }>>;
+  react(
+    lane: LaneRef,
+    limits: LaneLimits,
+    event: ReactEvent,
+    params: ReactParams,
+  ): Promise<StoreResult<{ effect: Effect; state: LaneState }>>;
   /** Counts a rule's matches on a lane within a window (for rules with a threshold); returns the count including this one. */
   hit(lane: LaneRef, rule: string, windowMs: number): Promise<number>;
   /** Records a lane's throttle reaction at provider level; says whether it is a provider-wide incident. */
-  providerThrottle(provider: string, source: string, sources: number, params: IncidentParams): Promise<{ incident: boolean; explained: string[]; pauseUntil: number }>;
+  providerThrottle(
+    provider: string,
+    source: string,
+    sources: number,
+    params: IncidentParams,
+  ): Promise<{ incident: boolean; explained: string[]; pauseUntil: number }>;
   /** Takes the provider's probe slot during an incident. */
   providerProbe(provider: string, params: IncidentParams): Promise<StoreResult<{ ok: boolean; at: number }>>;
   /** A delivery to the provider succeeded (ends an incident). */

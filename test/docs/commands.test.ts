@@ -28,7 +28,13 @@ interface Shown {
 
 /** Lines of ```sh / ```bash / ```shell blocks, trailing `# comments` removed. */
 function shownCommands(): Shown[] {
-  const files = ['README.md', ...fs.readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+  const files = [
+    'README.md',
+    ...fs
+      .readdirSync(path.join(ROOT, 'docs'))
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => `docs/${f}`),
+  ];
   const out: Shown[] = [];
   for (const file of files) {
     const lines = fs.readFileSync(path.join(ROOT, file), 'utf8').split('\n');
@@ -56,7 +62,13 @@ function workedExample(): string {
 }
 
 function sh(cmd: string, cwd: string, input?: string): { code: number | null; out: string } {
-  const r = spawnSync('bash', ['-c', cmd], { cwd, input, encoding: 'utf8', timeout: 180_000, env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false' } });
+  const r = spawnSync('bash', ['-c', cmd], {
+    cwd,
+    input,
+    encoding: 'utf8',
+    timeout: 180_000,
+    env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false' },
+  });
   return { code: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
 }
 
@@ -71,7 +83,8 @@ async function startServer(dir: string): Promise<{ stop(): Promise<void>; log():
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   const deadline = Date.now() + 60_000;
   while (!/paceline ready/.test(log)) {
-    if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`Haraka in ${dir} did not get ready:\n${log.slice(-3000)}`);
+    if (proc.exitCode !== null || Date.now() > deadline)
+      throw new Error(`Haraka in ${dir} did not get ready:\n${log.slice(-3000)}`);
     await new Promise((r) => setTimeout(r, 200));
   }
   return {
@@ -100,12 +113,19 @@ t.test('every documented shell command runs as written', async (t) => {
   const init = spawnSync(process.execPath, [HARAKA_BIN, '-i', dir], { encoding: 'utf8' });
   t.equal(init.status, 0, `haraka -i: ${init.stderr}`);
   fs.writeFileSync(path.join(dir, 'package.json'), '{ "name": "scratch-haraka", "private": true }\n');
-  fs.writeFileSync(path.join(scratch, 'replies.txt'), '451 4.7.500 Server busy. Please try again later from [192.0.2.10]\n421 4.7.28 Our system has detected an unusual rate of unsolicited mail\n');
+  fs.writeFileSync(
+    path.join(scratch, 'replies.txt'),
+    '451 4.7.500 Server busy. Please try again later from [192.0.2.10]\n421 4.7.28 Our system has detected an unusual rate of unsolicited mail\n',
+  );
 
   /** How each documented command is run; `cwd` defaults to the Haraka directory. */
   const done = new Set<Shown>();
   const run = (s: Shown, cmd = s.cmd, check: (out: string) => boolean = () => true, input?: string) => {
-    const r = sh(cmd.replaceAll('/etc/haraka', dir).replaceAll('< replies.txt', `< ${path.join(scratch, 'replies.txt')}`), dir, input);
+    const r = sh(
+      cmd.replaceAll('/etc/haraka', dir).replaceAll('< replies.txt', `< ${path.join(scratch, 'replies.txt')}`),
+      dir,
+      input,
+    );
     t.equal(r.code, 0, `${s.file}:${s.line} \`${s.cmd}\` exits 0\n${r.out.slice(-2000)}`);
     t.ok(check(r.out), `${s.file}:${s.line} \`${s.cmd}\` prints what the docs say\n${r.out.slice(-2000)}`);
     done.add(s);
@@ -117,8 +137,15 @@ t.test('every documented shell command runs as written', async (t) => {
   for (const s of take(/^cd \/etc\/haraka$/)) done.add(s); // the scratch directory is the cwd of every command
   for (const s of take(/^npm install haraka-plugin-paceline$/)) run(s, `npm install --no-save ${tarball}`);
   for (const s of take(/^echo paceline >> config\/plugins$/)) run(s);
-  for (const s of take(/^cp node_modules\/haraka-plugin-paceline\/config\/paceline\.\* config\/$/)) run(s, s.cmd, () => fs.existsSync(path.join(dir, 'config', 'paceline.yaml')));
-  t.ok(fs.readFileSync(path.join(dir, 'config', 'plugins'), 'utf8').split('\n').includes('paceline'), 'config/plugins names paceline');
+  for (const s of take(/^cp node_modules\/haraka-plugin-paceline\/config\/paceline\.\* config\/$/))
+    run(s, s.cmd, () => fs.existsSync(path.join(dir, 'config', 'paceline.yaml')));
+  t.ok(
+    fs
+      .readFileSync(path.join(dir, 'config', 'plugins'), 'utf8')
+      .split('\n')
+      .includes('paceline'),
+    'config/plugins names paceline',
+  );
   for (const s of take(/^npx paceline check \.$/)) run(s, s.cmd, (o) => /is valid/.test(o));
 
   // The worked example as printed: its addresses are not on this host, so `check` refuses it
@@ -128,12 +155,19 @@ t.test('every documented shell command runs as written', async (t) => {
   for (const s of take(/^npx paceline check \/etc\/haraka --no-bind$/)) run(s, s.cmd, (o) => /is valid/.test(o));
   // The README's worked example is the config every later command sees.
   fs.writeFileSync(path.join(dir, 'config', 'paceline.yaml'), workedExample().replaceAll('192.0.2.', '127.0.0.'));
-  for (const s of take(/^npx paceline check \/etc\/haraka$/)) run(s, s.cmd, (o) => /is valid/.test(o) && /source mta-new/.test(o));
-  for (const s of take(/^npx paceline check \/etc\/haraka --connect$/)) run(s, s.cmd, (o) => /store=memory, nothing to connect to/.test(o));
+  for (const s of take(/^npx paceline check \/etc\/haraka$/))
+    run(s, s.cmd, (o) => /is valid/.test(o) && /source mta-new/.test(o));
+  for (const s of take(/^npx paceline check \/etc\/haraka --connect$/))
+    run(s, s.cmd, (o) => /store=memory, nothing to connect to/.test(o));
   for (const s of take(/^npx paceline plan mta-new/)) run(s, s.cmd, (o) => /conservative/.test(o));
   for (const s of take(/^echo '451 4\.7\.500.*\| npx paceline classify/)) run(s, s.cmd, (o) => /throttle/.test(o));
   for (const s of take(/^npx paceline classify --mx .*< replies\.txt$/)) run(s, s.cmd, (o) => /throttle/.test(o));
-  const jsonLines = (o: string) => o.trim().split('\n').length === 2 && o.trim().split('\n').every((l) => typeof (JSON.parse(l) as { category?: unknown }).category === 'string');
+  const jsonLines = (o: string) =>
+    o.trim().split('\n').length === 2 &&
+    o
+      .trim()
+      .split('\n')
+      .every((l) => typeof (JSON.parse(l) as { category?: unknown }).category === 'string');
   for (const s of take(/^npx paceline classify --json .*< replies\.txt$/)) run(s, s.cmd, jsonLines);
 
   // Commands that read a running server: Haraka in the scratch directory.
@@ -143,11 +177,14 @@ t.test('every documented shell command runs as written', async (t) => {
     t.teardown(() => server.stop());
     // the embedded store writes its snapshot for `status` every 10 s
     const snapshot = Date.now() + 25_000;
-    while (Date.now() < snapshot && !fs.existsSync(path.join(dir, SNAPSHOT_FILE))) await new Promise((r) => setTimeout(r, 500));
+    while (Date.now() < snapshot && !fs.existsSync(path.join(dir, SNAPSHOT_FILE)))
+      await new Promise((r) => setTimeout(r, 500));
     // a pause first, so that status shows it: the embedded store's controls reach Haraka through its control socket
     // the controls first, in the order the docs show them, so that status then shows what they left
-    for (const s of needServer.filter((x) => !/^npx paceline status/.test(x.cmd))) run(s, s.cmd, (o) => o.trim().length > 0);
-    for (const s of needServer.filter((x) => /^npx paceline status/.test(x.cmd))) run(s, s.cmd, (o) => /paceline status from/.test(o) && /ticket 1234/.test(o));
+    for (const s of needServer.filter((x) => !/^npx paceline status/.test(x.cmd)))
+      run(s, s.cmd, (o) => o.trim().length > 0);
+    for (const s of needServer.filter((x) => /^npx paceline status/.test(x.cmd)))
+      run(s, s.cmd, (o) => /paceline status from/.test(o) && /ticket 1234/.test(o));
     await server.stop();
   }
 
@@ -155,5 +192,9 @@ t.test('every documented shell command runs as written', async (t) => {
   // `npm start` is run by test/docs/npm-start.test.ts.
   for (const s of take(/^npm (test|start)$/)) done.add(s);
   const unknown = shown.filter((s) => !done.has(s));
-  t.same(unknown.map((s) => `${s.file}:${s.line} ${s.cmd}`), [], 'every documented command was run (teach this test a new one)');
+  t.same(
+    unknown.map((s) => `${s.file}:${s.line} ${s.cmd}`),
+    [],
+    'every documented command was run (teach this test a new one)',
+  );
 });

@@ -44,7 +44,12 @@ t.test('npm start runs Haraka with paceline on the embedded store, relaying for 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'paceline-start-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const port = await freePort();
-  const proc = spawn('npm', ['start'], { cwd: ROOT, env: { ...process.env, PACELINE_DIR: dir, PACELINE_LISTEN: `127.0.0.1:${port}` }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn('npm', ['start'], {
+    cwd: ROOT,
+    env: { ...process.env, PACELINE_DIR: dir, PACELINE_LISTEN: `127.0.0.1:${port}` },
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let log = '';
   proc.stdout?.on('data', (d: Buffer) => (log += d.toString()));
   proc.stderr?.on('data', (d: Buffer) => (log += d.toString()));
@@ -54,10 +59,20 @@ t.test('npm start runs Haraka with paceline on the embedded store, relaying for 
     await exited;
   });
   const deadline = Date.now() + 120_000;
-  while (!/paceline ready/.test(log) && proc.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+  while (!/paceline ready/.test(log) && proc.exitCode === null && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 250));
   t.match(log, /paceline ready: store=memory/, `ready on the embedded store\n${log.slice(-3000)}`);
-  t.ok(fs.existsSync(path.join(dir, 'config', 'paceline.ini')) || fs.existsSync(path.join(dir, 'config', 'plugins')), 'the server directory was made');
-  const replies = await smtpDialogue(port, ['EHLO client.test', 'MAIL FROM:<s@client.test>', 'RCPT TO:<someone@elsewhere.test>', 'RSET', 'QUIT']);
+  t.ok(
+    fs.existsSync(path.join(dir, 'config', 'paceline.ini')) || fs.existsSync(path.join(dir, 'config', 'plugins')),
+    'the server directory was made',
+  );
+  const replies = await smtpDialogue(port, [
+    'EHLO client.test',
+    'MAIL FROM:<s@client.test>',
+    'RCPT TO:<someone@elsewhere.test>',
+    'RSET',
+    'QUIT',
+  ]);
   t.match(replies[0], /^220 /, 'the SMTP greeting');
   t.match(replies[3], /^250 /, `a loopback client may relay (RCPT to another domain accepted): ${replies.join(' | ')}`);
   t.notMatch(log, /\[(ERROR|CRIT)\]/, 'no ERROR or CRIT line at start');

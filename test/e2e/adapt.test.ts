@@ -19,7 +19,11 @@ function hiddenLimit(ip: string, perSecond: number) {
   return (ctx: ReplyContext) => {
     if (ctx.stage !== 'mail' || ctx.remoteAddress !== ip) return null;
     while (accepted.length && (accepted[0] as number) <= ctx.now - 5000) accepted.shift();
-    if (accepted.length >= perSecond * 5) return { code: 451, message: `4.7.500 Server busy. Please try again later from [${ip}]. (AS843) [BN8NAM11FT066.eop-nam11.prod.protection.outlook.com]` };
+    if (accepted.length >= perSecond * 5)
+      return {
+        code: 451,
+        message: `4.7.500 Server busy. Please try again later from [${ip}]. (AS843) [BN8NAM11FT066.eop-nam11.prod.protection.outlook.com]`,
+      };
     accepted.push(ctx.now);
     return null;
   };
@@ -29,7 +33,10 @@ t.test('a throttled lane converges under the hidden limit; other lanes keep thei
   const ms = await startReceiver({ reply: hiddenLimit('127.0.0.2', HIDDEN_PER_S) });
   let hostileAnswers = 0;
   const hostile = await startReceiver({
-    reply: (ctx) => (ctx.stage === 'mail' && hostileAnswers++ < 8 ? { code: 451, message: '4.7.500 Server busy. Please try again later from [127.0.0.3]' } : null),
+    reply: (ctx) =>
+      ctx.stage === 'mail' && hostileAnswers++ < 8
+        ? { code: 451, message: '4.7.500 Server busy. Please try again later from [127.0.0.3]' }
+        : null,
   });
   t.teardown(() => ms.close());
   t.teardown(() => hostile.close());
@@ -55,7 +62,8 @@ static_mx:
       // fast reactions so that the test runs in about a minute: 2 s pauses,
       // climbs above the known-good pace every 5 s (2 s ÷ climb_cost 0.4), and
       // a start phase that doubles the pace every 2 s
-      'config/paceline.ini': '[main]\npool_header_unauthenticated=*\n[adapt]\nthrottle_pause=2s\nhold=2s\nrecover_interval=5s\nrecover_step=0.1\nclimb_cost=0.4\nstart_interval=2s\n',
+      'config/paceline.ini':
+        '[main]\npool_header_unauthenticated=*\n[adapt]\nthrottle_pause=2s\nhold=2s\nrecover_interval=5s\nrecover_step=0.1\nclimb_cost=0.4\nstart_interval=2s\n',
       'config/outbound.ini': '[main]\ntemp_fail_intervals=5s*60\nenable_tls=false\nlocal_mx_ok=true\n',
     },
   });
@@ -64,9 +72,20 @@ static_mx:
   const msgs: MailSpec[] = [];
   for (let i = 0; i < PER_POOL; i++) {
     msgs.push({ from: 's@paceline.test', to: [`a${i}@contoso.test`], messageId: `<s2-${i}@paceline.test>` });
-    msgs.push({ from: 's@paceline.test', to: [`b${i}@contoso.test`], messageId: `<s3-${i}@paceline.test>`, headers: { 'X-Paceline-Pool': 'other' } });
+    msgs.push({
+      from: 's@paceline.test',
+      to: [`b${i}@contoso.test`],
+      messageId: `<s3-${i}@paceline.test>`,
+      headers: { 'X-Paceline-Pool': 'other' },
+    });
   }
-  for (let i = 0; i < 10; i++) msgs.push({ from: 's@paceline.test', to: [`h${i}@hostile.test`], messageId: `<h-${i}@paceline.test>`, headers: { 'X-Paceline-Pool': 'other' } });
+  for (let i = 0; i < 10; i++)
+    msgs.push({
+      from: 's@paceline.test',
+      to: [`h${i}@hostile.test`],
+      messageId: `<h-${i}@paceline.test>`,
+      headers: { 'X-Paceline-Pool': 'other' },
+    });
   const start = Date.now();
   await sendMany(haraka.port, msgs, 10);
   await ms.waitFor(2 * PER_POOL, 150_000);
@@ -84,7 +103,10 @@ static_mx:
   const rejects = ms.rejections.filter((r) => r.remoteAddress === '127.0.0.2').map((r) => r.at);
   t.equal(ms.rejections.filter((r) => r.remoteAddress === '127.0.0.3').length, 0, 's3 was never throttled');
   const s3Span = (Math.max(...s3) - start) / 1000;
-  t.ok(s3Span < 25, `s3 reached its pace after a start phase: ${PER_POOL} messages in ${s3Span.toFixed(1)} s (10/s configured)`);
+  t.ok(
+    s3Span < 25,
+    `s3 reached its pace after a start phase: ${PER_POOL} messages in ${s3Span.toFixed(1)} s (10/s configured)`,
+  );
   const s2Span = (Math.max(...s2) - start) / 1000;
   t.ok(s2Span > PER_POOL / HIDDEN_PER_S - 5, `s2 slowed to what the receiver accepts: ${s2Span.toFixed(1)} s`);
   const attempts = s2.length + rejects.length;
@@ -93,9 +115,20 @@ static_mx:
   const early = rejects.filter((x) => x < half).length;
   const late = rejects.length - early;
   t.ok(late <= early, `throttle replies fall as the lane adapts (first half ${early}, second half ${late})`);
-  t.ok(perHundred < 25, `${rejects.length} throttle replies per ${attempts} attempts on s2 (${perHundred.toFixed(1)} per 100)`);
-  t.match(haraka.log(), /paceline reply on s2\/microsoft365: throttle \(microsoft-as-throttle|paceline reply on s2\/microsoft365: throttle/, 'reactions logged');
+  t.ok(
+    perHundred < 25,
+    `${rejects.length} throttle replies per ${attempts} attempts on s2 (${perHundred.toFixed(1)} per 100)`,
+  );
+  t.match(
+    haraka.log(),
+    /paceline reply on s2\/microsoft365: throttle \(microsoft-as-throttle|paceline reply on s2\/microsoft365: throttle/,
+    'reactions logged',
+  );
   // Microsoft's rules apply to Microsoft only: elsewhere 4.7.500 "try again later" is transient
-  t.match(haraka.log(), /paceline reply on s3\/mx:mx\.hostile\.test: transient/, 'the hostile server’s replies land on its own lane');
+  t.match(
+    haraka.log(),
+    /paceline reply on s3\/mx:mx\.hostile\.test: transient/,
+    'the hostile server’s replies land on its own lane',
+  );
   t.notMatch(haraka.log(), /paceline reply on s3\/microsoft365/, 'and never s3’s Microsoft lane');
 });

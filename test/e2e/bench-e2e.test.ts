@@ -15,7 +15,10 @@ const MESSAGES = 60;
 t.test('one small scenario: accounting invariants for every strategy', async (t) => {
   const r = await runScenario(2, { minutes: 1, messages: MESSAGES, only: STRATEGIES, progressMs: 0 });
   t.comment(formatReport(r).join('\n'));
-  t.same(r.strategies.map((f) => f.name), STRATEGIES);
+  t.same(
+    r.strategies.map((f) => f.name),
+    STRATEGIES,
+  );
   const oracleEnd = r.oracle[r.oracle.length - 1];
   t.equal(oracleEnd?.minutes, 1);
   for (const f of r.strategies) {
@@ -24,14 +27,22 @@ t.test('one small scenario: accounting invariants for every strategy', async (t)
     t.equal(f.delivered + f.queued + f.bounced, f.submitted, `${f.name}: delivered + queued + bounced = submitted`);
     t.equal(f.lost, 0, `${f.name}: nothing lost`);
     t.equal(f.duplicated, 0, `${f.name}: no Message-ID delivered twice`);
-    t.equal(Object.values(f.perSource).reduce((a, b) => a + b, 0), f.delivered, `${f.name}: per-source counts add up`);
+    t.equal(
+      Object.values(f.perSource).reduce((a, b) => a + b, 0),
+      f.delivered,
+      `${f.name}: per-source counts add up`,
+    );
     f.checkpoints.forEach((c, i) => {
       const o = r.oracle[i];
       t.ok(o && c.delivered <= o.total, `${f.name}: ${c.delivered} ≤ oracle ${o?.total} at ${c.minutes} min`);
-      for (const p of ['microsoft', 'google', 'plain'] as const) t.ok(o && c.byProvider[p] <= o.byProvider[p], `${f.name} ${p} ≤ oracle`);
+      for (const p of ['microsoft', 'google', 'plain'] as const)
+        t.ok(o && c.byProvider[p] <= o.byProvider[p], `${f.name} ${p} ≤ oracle`);
     });
     t.ok(f.attempts > 0, `${f.name}: the limiters saw attempts`);
     t.ok(f.refusals <= f.attempts);
   }
-  t.ok(r.strategies.every((f) => f.checkpoints.length === 1), 'a one-minute run has one checkpoint');
+  t.ok(
+    r.strategies.every((f) => f.checkpoints.length === 1),
+    'a one-minute run has one checkpoint',
+  );
 });

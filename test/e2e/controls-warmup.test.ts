@@ -45,9 +45,18 @@ async function cli(...args: string[]): Promise<{ code: number; out: string; err:
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mails = (tag: string, n: number): MailSpec[] =>
-  Array.from({ length: n }, (_, i) => ({ from: 's@paceline.test', to: [`${tag}${i}@gmail.test`], messageId: `<${tag}-${i}@paceline.test>` }));
+  Array.from({ length: n }, (_, i) => ({
+    from: 's@paceline.test',
+    to: [`${tag}${i}@gmail.test`],
+    messageId: `<${tag}-${i}@paceline.test>`,
+  }));
 
-type Row = { source: string; provider: string; sentToday: number; warmup?: { day: number; cap: number | null; frozen?: true } };
+type Row = {
+  source: string;
+  provider: string;
+  sentToday: number;
+  warmup?: { day: number; cap: number | null; frozen?: true };
+};
 
 async function lane(dir: string): Promise<Row | undefined> {
   const r = await cli('status', dir, '--json');
@@ -72,9 +81,21 @@ t.test('warmup reset and move take effect on a running Haraka', async (t) => {
   await haraka.waitForLog(/operator controls listening/, 20_000);
   const dir = haraka.dir;
 
-  t.match((await cli('warmup', 'move', dir, '--source', 'warm', '--day', '2')).err, /source "warm" has no warm-up schedule; warming sources: lone/, 'a source that is not warming is refused');
-  t.match((await cli('warmup', 'move', dir, '--source', 'lone', '--day', '9')).err, /bad day "9": expected a day of schedule tiny from 1 to 2, or 3/, 'a day beyond the ramp is refused');
-  t.match((await cli('warmup', 'move', dir, '--source', 'lone', '--provider', 'gogle', '--day', '2')).err, /unknown provider "gogle"; valid providers:/, 'a typo is refused');
+  t.match(
+    (await cli('warmup', 'move', dir, '--source', 'warm', '--day', '2')).err,
+    /source "warm" has no warm-up schedule; warming sources: lone/,
+    'a source that is not warming is refused',
+  );
+  t.match(
+    (await cli('warmup', 'move', dir, '--source', 'lone', '--day', '9')).err,
+    /bad day "9": expected a day of schedule tiny from 1 to 2, or 3/,
+    'a day beyond the ramp is refused',
+  );
+  t.match(
+    (await cli('warmup', 'move', dir, '--source', 'lone', '--provider', 'gogle', '--day', '2')).err,
+    /unknown provider "gogle"; valid providers:/,
+    'a typo is refused',
+  );
 
   // day 1: a cap of 2
   await sendMany(haraka.port, mails('d1-', 4), 4);
@@ -83,22 +104,55 @@ t.test('warmup reset and move take effect on a running Haraka', async (t) => {
   t.equal(google.deliveries.length, 2, 'day 1 carried its cap of 2; the rest waits');
 
   // moved to day 2: status shows it at once
-  const moved = await cli('warmup', 'move', dir, '--source', 'lone', '--day', '2', '--who', 'erin', '--reason', 'reputation fine');
-  t.match(moved.out, /erin moved the warm-up of source lone \(every provider\) to day 2 of tiny: reputation fine/, moved.err);
+  const moved = await cli(
+    'warmup',
+    'move',
+    dir,
+    '--source',
+    'lone',
+    '--day',
+    '2',
+    '--who',
+    'erin',
+    '--reason',
+    'reputation fine',
+  );
+  t.match(
+    moved.out,
+    /erin moved the warm-up of source lone \(every provider\) to day 2 of tiny: reputation fine/,
+    moved.err,
+  );
   await haraka.waitForLog(/paceline control: erin moved the warm-up of source lone/, 5000);
-  t.match(await lane(dir), { sentToday: 2, warmup: { day: 2, cap: 4 } }, 'status (rewritten by the action): day 2, cap 4, 2 sent today');
-  t.match((await cli('warmup', 'freeze', dir, '--source', 'lone', '--provider', 'google')).out, /froze the warm-up of source lone \(provider google, tiny\)/);
+  t.match(
+    await lane(dir),
+    { sentToday: 2, warmup: { day: 2, cap: 4 } },
+    'status (rewritten by the action): day 2, cap 4, 2 sent today',
+  );
+  t.match(
+    (await cli('warmup', 'freeze', dir, '--source', 'lone', '--provider', 'google')).out,
+    /froze the warm-up of source lone \(provider google, tiny\)/,
+  );
   t.match(await lane(dir), { warmup: { day: 2, cap: 4, frozen: true } }, 'status: frozen on day 2');
-  t.match((await cli('warmup', 'thaw', dir, '--source', 'lone', '--provider', 'google')).out, /thawed the warm-up of source lone/);
+  t.match(
+    (await cli('warmup', 'thaw', dir, '--source', 'lone', '--provider', 'google')).out,
+    /thawed the warm-up of source lone/,
+  );
   t.notOk((await lane(dir))?.warmup?.frozen, 'status: thawed');
 
   // past the ramp: warm, and new mail flows at once
-  t.match((await cli('warmup', 'move', dir, '--source', 'lone', '--provider', 'google', '--day', '3')).out, /to day 3 of tiny \(past the ramp: warm\)/);
+  t.match(
+    (await cli('warmup', 'move', dir, '--source', 'lone', '--provider', 'google', '--day', '3')).out,
+    /to day 3 of tiny \(past the ramp: warm\)/,
+  );
   const warmIds = mails('warm-', 3).map((m) => m.messageId);
   await sendMany(haraka.port, mails('warm-', 3), 3);
   const t0 = Date.now();
-  while (!warmIds.every((id) => google.deliveries.some((d) => d.messageId === id)) && Date.now() - t0 < 20_000) await sleep(200);
-  t.ok(warmIds.every((id) => google.deliveries.some((d) => d.messageId === id)), `a warm source takes new mail at once (${google.deliveries.length} delivered)`);
+  while (!warmIds.every((id) => google.deliveries.some((d) => d.messageId === id)) && Date.now() - t0 < 20_000)
+    await sleep(200);
+  t.ok(
+    warmIds.every((id) => google.deliveries.some((d) => d.messageId === id)),
+    `a warm source takes new mail at once (${google.deliveries.length} delivered)`,
+  );
   t.match(await lane(dir), { warmup: { day: 3, cap: null } }, 'status: day 3, no cap (warm)');
 
   // reset to day 1: today's volume (now over 2) is used, so nothing more leaves today
@@ -110,6 +164,10 @@ t.test('warmup reset and move take effect on a running Haraka', async (t) => {
   const before = google.deliveries.length;
   await sendMany(haraka.port, mails('after-', 2), 2);
   await sleep(6000);
-  t.equal(google.deliveries.filter((d) => d.messageId.startsWith('<after-')).length, 0, `after the reset nothing more left today (${before} delivered before)`);
+  t.equal(
+    google.deliveries.filter((d) => d.messageId.startsWith('<after-')).length,
+    0,
+    `after the reset nothing more left today (${before} delivered before)`,
+  );
   t.notMatch(haraka.log(), /bounc/i, 'nothing bounced');
 });

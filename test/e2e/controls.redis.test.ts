@@ -43,44 +43,81 @@ t.test('a pause through Redis stops two Haraka processes within about a second',
   const dir = (harakas[0] as (typeof harakas)[0]).dir;
 
   const typo = await cli('pause', dir, '--provider', 'microsoft', '--for', '1m');
-  t.match(typo.err, /unknown provider "microsoft"; valid providers: .*microsoft365/, 'a typo is refused with the valid names on Redis too');
+  t.match(
+    typo.err,
+    /unknown provider "microsoft"; valid providers: .*microsoft365/,
+    'a typo is refused with the valid names on Redis too',
+  );
 
   await submitBacklog(harakas, 20, 'ctl'); // 40 messages at 4/s shared: about 10 s of mail
   // wait until both hosts deliver, then pause
   const t0 = Date.now();
-  while (new Set(receiver.deliveries.map((d) => hostOf(d.messageId))).size < 2 && Date.now() - t0 < 30_000) await sleep(100);
+  while (new Set(receiver.deliveries.map((d) => hostOf(d.messageId))).size < 2 && Date.now() - t0 < 30_000)
+    await sleep(100);
   await sleep(1000);
   const before = receiver.deliveries.length;
-  t.ok(new Set(receiver.deliveries.map((d) => hostOf(d.messageId))).size === 2, `both hosts delivered before the pause (${before} messages)`);
+  t.ok(
+    new Set(receiver.deliveries.map((d) => hostOf(d.messageId))).size === 2,
+    `both hosts delivered before the pause (${before} messages)`,
+  );
   const paused = await cli('pause', dir, '--provider', 'microsoft365', '--reason', 'incident 42', '--who', 'bob');
   const pausedAt = Date.now();
   t.equal(paused.code, 0, paused.err);
   t.match(paused.out, /bob paused provider microsoft365 until resumed: incident 42/);
   const st = await cli('status', dir, '--json');
-  t.match(JSON.parse(st.out).controls, [{ what: 'provider microsoft365', who: 'bob', reason: 'incident 42', until: null }], 'status (from Redis) shows the pause');
+  t.match(
+    JSON.parse(st.out).controls,
+    [{ what: 'provider microsoft365', who: 'bob', reason: 'incident 42', until: null }],
+    'status (from Redis) shows the pause',
+  );
 
-  for (const h of harakas) await h.waitForLog(/paceline: operator control in force: pause provider microsoft365 until resumed by bob: incident 42/, 5000);
+  for (const h of harakas)
+    await h.waitForLog(
+      /paceline: operator control in force: pause provider microsoft365 until resumed by bob: incident 42/,
+      5000,
+    );
   t.pass('each Haraka logged the pause it obeys: what, who, why');
   await sleep(Math.max(0, pausedAt + 7000 - Date.now()));
   const lateStarts = mailAt.filter((at) => at > pausedAt + 1500);
   const lastStart = Math.max(...mailAt.filter((at) => at > pausedAt - 1000));
-  t.equal(lateStarts.length, 0, `no delivery began later than 1.5 s after the pause on either host (last began ${lastStart - pausedAt} ms after it)`);
+  t.equal(
+    lateStarts.length,
+    0,
+    `no delivery began later than 1.5 s after the pause on either host (last began ${lastStart - pausedAt} ms after it)`,
+  );
   const during = receiver.deliveries.length;
   t.ok(during < 40, `mail was still queued when the pause held it (${during} of 40 delivered)`);
 
   // lift and reset act on the lane's state in Redis (the lane exists: it has sent)
-  t.match((await cli('lift', dir, '--provider', 'microsoft365')).out, /lifted suspensions and blocks of provider microsoft365 \(1 lane with state\)/);
-  const reset = JSON.parse((await cli('reset', dir, '--source', 's2', '--who', 'bob', '--json')).out) as { line: string; lanes: number };
-  t.match(reset, { line: /bob reset the pace of source s2 \(1 lane with state\)/, lanes: 1 }, 'reset --json: the line and the lanes changed');
+  t.match(
+    (await cli('lift', dir, '--provider', 'microsoft365')).out,
+    /lifted suspensions and blocks of provider microsoft365 \(1 lane with state\)/,
+  );
+  const reset = JSON.parse((await cli('reset', dir, '--source', 's2', '--who', 'bob', '--json')).out) as {
+    line: string;
+    lanes: number;
+  };
+  t.match(
+    reset,
+    { line: /bob reset the pace of source s2 \(1 lane with state\)/, lanes: 1 },
+    'reset --json: the line and the lanes changed',
+  );
   t.equal(receiver.deliveries.length, during, 'lift and reset do not end an operator pause');
 
   const resumed = await cli('resume', dir, '--provider', 'microsoft365', '--who', 'bob');
   t.match(resumed.out, /bob resumed provider microsoft365$/, resumed.err);
   const resumedAt = Date.now();
   await receiver.waitFor(40, 40_000);
-  for (const h of harakas) t.equal(h.log().match(/operator control (in force|ended): pause provider microsoft365/g)?.length, 2, 'each Haraka logged the pause once and its end once');
+  for (const h of harakas)
+    t.equal(
+      h.log().match(/operator control (in force|ended): pause provider microsoft365/g)?.length,
+      2,
+      'each Haraka logged the pause once and its end once',
+    );
   const firstAfter = Math.min(...mailAt.filter((at) => at > resumedAt));
-  t.comment(`first delivery began ${firstAfter - resumedAt} ms after the resume; ${lastStart - pausedAt} ms from pause to the last start`);
+  t.comment(
+    `first delivery began ${firstAfter - resumedAt} ms after the resume; ${lastStart - pausedAt} ms from pause to the last start`,
+  );
   t.same(JSON.parse((await cli('status', dir, '--json')).out).controls, [], 'status shows no control after the resume');
   const ids = receiver.deliveries.map((d) => d.messageId);
   t.equal(new Set(ids).size, 40, 'every message delivered exactly once');

@@ -57,7 +57,11 @@ async function status(dir: string): Promise<StatusJson> {
 }
 
 const mails = (tag: string, domain: string, n: number): MailSpec[] =>
-  Array.from({ length: n }, (_, i) => ({ from: 's@paceline.test', to: [`${tag}${i}@${domain}`], messageId: `<${tag}-${i}@paceline.test>` }));
+  Array.from({ length: n }, (_, i) => ({
+    from: 's@paceline.test',
+    to: [`${tag}${i}@${domain}`],
+    messageId: `<${tag}-${i}@paceline.test>`,
+  }));
 
 t.test('pause, resume and typos from the CLI on a running Haraka (memory store)', async (t) => {
   const ms = await startReceiver();
@@ -76,34 +80,72 @@ t.test('pause, resume and typos from the CLI on a running Haraka (memory store)'
   // a typo is an error listing the valid names, and sets nothing
   const typo = await cli('pause', haraka.dir, '--provider', 'gogle', '--for', '10s');
   t.equal(typo.code, 1, 'a typo’d provider is refused');
-  t.match(typo.err, /unknown provider "gogle"; valid providers: .*\bgoogle\b.*\bmicrosoft365\b/, `the valid providers are listed (${typo.err})`);
+  t.match(
+    typo.err,
+    /unknown provider "gogle"; valid providers: .*\bgoogle\b.*\bmicrosoft365\b/,
+    `the valid providers are listed (${typo.err})`,
+  );
   const typoSource = await cli('pause', haraka.dir, '--source', 's9');
   t.match(typoSource.err, /unknown source "s9"; valid sources: s2, s3/, 'a typo’d source lists the valid sources');
-  t.match((await cli('pause', haraka.dir, '--provider', 'google', '--for', 'soon')).err, /bad duration "soon"/, 'a bad duration is refused');
+  t.match(
+    (await cli('pause', haraka.dir, '--provider', 'google', '--for', 'soon')).err,
+    /bad duration "soon"/,
+    'a bad duration is refused',
+  );
   t.same((await status(haraka.dir)).controls, [], 'nothing was paused by the refused requests');
 
   // a provider paused for 10 s: nothing reaches its receiver until then; the other provider flows
-  const paused = await cli('pause', haraka.dir, '--provider', 'microsoft365', '--for', '10s', '--reason', 'test window', '--who', 'alice');
+  const paused = await cli(
+    'pause',
+    haraka.dir,
+    '--provider',
+    'microsoft365',
+    '--for',
+    '10s',
+    '--reason',
+    'test window',
+    '--who',
+    'alice',
+  );
   t.equal(paused.code, 0, paused.err);
   const pausedAt = Date.now();
-  t.match(paused.out, /alice paused provider microsoft365 for 10s \(until .*\): test window/, 'the CLI says what it did');
+  t.match(
+    paused.out,
+    /alice paused provider microsoft365 for 10s \(until .*\): test window/,
+    'the CLI says what it did',
+  );
   await haraka.waitForLog(/paceline control: alice paused provider microsoft365 for 10s .*: test window/, 5000);
   t.equal(haraka.log().match(/paceline control: alice paused/g)?.length, 1, 'the action is logged once');
-  t.match((await status(haraka.dir)).controls, [{ what: 'provider microsoft365', who: 'alice', reason: 'test window' }], 'status shows the pause');
+  t.match(
+    (await status(haraka.dir)).controls,
+    [{ what: 'provider microsoft365', who: 'alice', reason: 'test window' }],
+    'status shows the pause',
+  );
   await sendMany(haraka.port, [...mails('ms', 'contoso.test', 6), ...mails('g', 'gmail.test', 4)], 5);
   await google.waitFor(4, 20_000);
   await sleep(Math.max(0, pausedAt + 9000 - Date.now()));
-  t.equal(ms.deliveries.length, 0, `nothing reached Microsoft 365 during the pause (Google got ${google.deliveries.length})`);
+  t.equal(
+    ms.deliveries.length,
+    0,
+    `nothing reached Microsoft 365 during the pause (Google got ${google.deliveries.length})`,
+  );
   await ms.waitFor(6, 30_000);
   const first = Math.min(...ms.deliveries.map((d) => d.receivedAt));
-  t.ok(first >= pausedAt + 9000, `the held mail left once the pause ended (first ${first - pausedAt} ms after the pause began)`);
+  t.ok(
+    first >= pausedAt + 9000,
+    `the held mail left once the pause ended (first ${first - pausedAt} ms after the pause began)`,
+  );
   t.same((await status(haraka.dir)).controls, [], 'an ended pause leaves status');
 
   // a paused source: its pool's other source carries the mail
   t.equal((await cli('pause', haraka.dir, '--source', 's2', '--reason', 'rDNS fix')).code, 0);
   await sendMany(haraka.port, mails('src', 'contoso.test', 4), 4);
   await ms.waitFor(10, 20_000);
-  t.same([...new Set(ms.deliveries.slice(6).map((d) => d.remoteAddress))], ['127.0.0.3'], 'with s2 paused, everything left from s3');
+  t.same(
+    [...new Set(ms.deliveries.slice(6).map((d) => d.remoteAddress))],
+    ['127.0.0.3'],
+    'with s2 paused, everything left from s3',
+  );
 
   // a paused lane holds its mail until an operator resumes it
   t.equal((await cli('pause', haraka.dir, '--source', 's3', '--provider', 'microsoft365')).code, 0);
@@ -114,20 +156,41 @@ t.test('pause, resume and typos from the CLI on a running Haraka (memory store)'
   t.match(resumed.out, /resumed lane s3\/microsoft365$/, resumed.err);
   const resumedAt = Date.now();
   await ms.waitFor(13, 30_000);
-  t.ok(ms.deliveries.slice(10).every((d) => d.remoteAddress === '127.0.0.3'), 'the held mail left from s3 after the resume');
-  t.comment(`held mail delivered ${Math.max(...ms.deliveries.map((d) => d.receivedAt)) - resumedAt} ms after the resume`);
-  t.match((await cli('resume', haraka.dir, '--provider', 'google')).out, /resumed provider google \(it was not paused\)/, 'resuming what is not paused says so');
+  t.ok(
+    ms.deliveries.slice(10).every((d) => d.remoteAddress === '127.0.0.3'),
+    'the held mail left from s3 after the resume',
+  );
+  t.comment(
+    `held mail delivered ${Math.max(...ms.deliveries.map((d) => d.receivedAt)) - resumedAt} ms after the resume`,
+  );
+  t.match(
+    (await cli('resume', haraka.dir, '--provider', 'google')).out,
+    /resumed provider google \(it was not paused\)/,
+    'resuming what is not paused says so',
+  );
 
   // kept across a restart: the controls file brings s2's pause back
   const kept = fs.readFileSync(path.join(haraka.dir, 'paceline-controls.json'), 'utf8');
   await haraka.stop();
-  const again = await startHaraka({ name: 'controls-restart', plugins: ['test_relay', 'paceline'], files: { ...files, 'paceline-controls.json': kept } });
+  const again = await startHaraka({
+    name: 'controls-restart',
+    plugins: ['test_relay', 'paceline'],
+    files: { ...files, 'paceline-controls.json': kept },
+  });
   t.teardown(() => again.stop());
   await again.waitForLog(/1 operator control\(s\) restored/, 20_000);
-  t.match((await status(again.dir)).controls, [{ what: 'source s2', reason: 'rDNS fix', until: null }], 'status after the restart shows the pause of s2');
+  t.match(
+    (await status(again.dir)).controls,
+    [{ what: 'source s2', reason: 'rDNS fix', until: null }],
+    'status after the restart shows the pause of s2',
+  );
   await sendMany(again.port, mails('after', 'gmail.test', 3), 3);
   await google.waitFor(7, 20_000);
-  t.same([...new Set(google.deliveries.slice(4).map((d) => d.remoteAddress))], ['127.0.0.3'], 's2 is still paused after the restart');
+  t.same(
+    [...new Set(google.deliveries.slice(4).map((d) => d.remoteAddress))],
+    ['127.0.0.3'],
+    's2 is still paused after the restart',
+  );
   const ids = [...ms.deliveries, ...google.deliveries].map((d) => d.messageId);
   t.equal(new Set(ids).size, 20, 'all 20 messages delivered, each once');
   t.notMatch(haraka.log() + again.log(), /bounc/i, 'nothing bounced');

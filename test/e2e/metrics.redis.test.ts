@@ -51,7 +51,10 @@ t.test('metrics of a two-worker Haraka add up to what the receiver saw', async (
   const redis = await startRedis();
   t.teardown(() => redis.stop());
   const receiver = await startReceiver({
-    reply: (ctx) => (ctx.stage === 'rcpt' && ctx.rcptTo.at(-1)?.startsWith('nobody') ? { code: 550, message: '5.1.1 User unknown' } : null),
+    reply: (ctx) =>
+      ctx.stage === 'rcpt' && ctx.rcptTo.at(-1)?.startsWith('nobody')
+        ? { code: 550, message: '5.1.1 User unknown' }
+        : null,
   });
   t.teardown(() => receiver.close());
   const metricsPort = await freePort();
@@ -79,12 +82,17 @@ ${staticMx}
       'config/paceline.ini':
         `[main]\nstore=redis\n[redis]\nurl=${redis.url}\nprefix=m${randomUUID().slice(0, 8)}\n` +
         `[adapt]\nstart=1\n[metrics]\nlisten=127.0.0.1:${metricsPort}\n`,
-      'config/outbound.ini': '[main]\ntemp_fail_intervals=5s*60\nenable_tls=false\nlocal_mx_ok=true\nconcurrency_max=100\n',
+      'config/outbound.ini':
+        '[main]\ntemp_fail_intervals=5s*60\nenable_tls=false\nlocal_mx_ok=true\nconcurrency_max=100\n',
     },
   });
   t.teardown(() => haraka.stop());
   await haraka.waitForLog(/paceline: metrics on http:\/\/127\.0\.0\.1:\d+\/metrics/, 20_000);
-  const ready = await until('two workers ready', async () => ((haraka.log().match(/paceline ready/g) ?? []).length >= 2 ? true : undefined), 30_000);
+  const ready = await until(
+    'two workers ready',
+    async () => ((haraka.log().match(/paceline ready/g) ?? []).length >= 2 ? true : undefined),
+    30_000,
+  );
   t.ok(ready, 'both workers loaded paceline');
 
   const before = await scrape(metricsPort);
@@ -98,7 +106,8 @@ ${staticMx}
     msgs.push({ from: 's@paceline.test', to: [`${user}@contoso.test`], messageId: `<k${i}@paceline.test>` });
   }
   unknown.forEach((d, i) => {
-    for (let j = 0; j < PER_UNKNOWN; j++) msgs.push({ from: 's@paceline.test', to: [`u${j}@${d}`], messageId: `<x${i}-${j}@paceline.test>` });
+    for (let j = 0; j < PER_UNKNOWN; j++)
+      msgs.push({ from: 's@paceline.test', to: [`u${j}@${d}`], messageId: `<x${i}-${j}@paceline.test>` });
   });
   // several connections at once: node's cluster hands them to both workers
   const submitted = sendMany(haraka.port, msgs, 8);
@@ -121,7 +130,8 @@ ${staticMx}
     'the counters to reach the receiver',
     async () => {
       last = parseExposition((await scrape(metricsPort)).body);
-      const done = total(last, 'paceline_deliveries_total') >= expected && total(last, 'paceline_replies_total') >= REFUSED;
+      const done =
+        total(last, 'paceline_deliveries_total') >= expected && total(last, 'paceline_replies_total') >= REFUSED;
       return done ? true : undefined;
     },
     30_000,
@@ -130,18 +140,22 @@ ${staticMx}
 
   // exposition: every paceline family documented, typed, with its samples
   const names = [...f.keys()].filter((n) => n.startsWith('paceline_')).sort();
-  t.same(names, [
-    'paceline_decision_seconds',
-    'paceline_decisions_total',
-    'paceline_deliveries_total',
-    'paceline_lane_pace_factor',
-    'paceline_lanes',
-    'paceline_replies_total',
-    'paceline_store_errors_total',
-    'paceline_store_fallback',
-    'paceline_warmup_cap',
-    'paceline_warmup_sent',
-  ], 'the paceline families');
+  t.same(
+    names,
+    [
+      'paceline_decision_seconds',
+      'paceline_decisions_total',
+      'paceline_deliveries_total',
+      'paceline_lane_pace_factor',
+      'paceline_lanes',
+      'paceline_replies_total',
+      'paceline_store_errors_total',
+      'paceline_store_fallback',
+      'paceline_warmup_cap',
+      'paceline_warmup_sent',
+    ],
+    'the paceline families',
+  );
   t.equal(f.get('paceline_decisions_total')?.type, 'counter');
   t.equal(f.get('paceline_decision_seconds')?.type, 'histogram');
   t.equal(f.get('paceline_lane_pace_factor')?.type, 'gauge');
@@ -150,46 +164,71 @@ ${staticMx}
   const delivered = receiver.deliveries.length;
   t.equal(delivered, expected, `the receiver accepted ${expected}`);
   t.equal(total(f, 'paceline_deliveries_total'), delivered, 'deliveries counted = messages the receiver accepted');
-  t.equal(total(f, 'paceline_replies_total', { category: 'recipient' }), receiver.rejections.length, 'recipient refusals counted = the receiver\'s 550s');
+  t.equal(
+    total(f, 'paceline_replies_total', { category: 'recipient' }),
+    receiver.rejections.length,
+    "recipient refusals counted = the receiver's 550s",
+  );
   t.equal(total(f, 'paceline_replies_total'), REFUSED, 'no other failed attempt counted');
   t.equal(total(f, 'paceline_decisions_total', { action: 'send' }), TOTAL, 'one send decision per attempt');
   const decisions = total(f, 'paceline_decisions_total');
-  t.equal(total(f, 'paceline_decision_seconds', {}, 'paceline_decision_seconds_count'), decisions, 'every decision timed');
+  t.equal(
+    total(f, 'paceline_decision_seconds', {}, 'paceline_decision_seconds_count'),
+    decisions,
+    'every decision timed',
+  );
   const inf = total(f, 'paceline_decision_seconds', { le: '+Inf' }, 'paceline_decision_seconds_bucket');
   t.equal(inf, decisions, 'the +Inf bucket holds every decision');
 
   // both workers delivered: a sum, not one worker's numbers
   const byPid = new Map<string, number>();
-  for (const m of haraka.log().matchAll(/\[(?:NOTICE|INFO)\] \[[^\]]*\] \[outbound\] .*?delivered file=\d+_\d+_\d+_(\d+)_/g)) {
+  for (const m of haraka
+    .log()
+    .matchAll(/\[(?:NOTICE|INFO)\] \[[^\]]*\] \[outbound\] .*?delivered file=\d+_\d+_\d+_(\d+)_/g)) {
     byPid.set(m[1] as string, (byPid.get(m[1] as string) ?? 0) + 1);
   }
   t.ok(byPid.size >= 2, `deliveries by worker pid (from Haraka's log): ${JSON.stringify([...byPid])}`);
 
   // bounded labels: configured names, and `other` for every unknown destination together
-  t.same(labelValues(f, 'paceline_deliveries_total', 'provider'), ['microsoft365', 'other'], 'providers: the configured one and other');
-  t.ok(labelValues(f, 'paceline_deliveries_total', 'source').every((s) => s === 's2' || s === 's3'), 'sources: configured names only');
-  t.equal(total(f, 'paceline_deliveries_total', { provider: 'other' }), UNKNOWN_DOMAINS * PER_UNKNOWN, 'unknown destinations counted under other');
-  t.ok(labelValues(f, 'paceline_lane_pace_factor', 'provider').every((p) => p === 'microsoft365' || p === 'other'), 'pace gauge labels bounded too');
+  t.same(
+    labelValues(f, 'paceline_deliveries_total', 'provider'),
+    ['microsoft365', 'other'],
+    'providers: the configured one and other',
+  );
+  t.ok(
+    labelValues(f, 'paceline_deliveries_total', 'source').every((s) => s === 's2' || s === 's3'),
+    'sources: configured names only',
+  );
+  t.equal(
+    total(f, 'paceline_deliveries_total', { provider: 'other' }),
+    UNKNOWN_DOMAINS * PER_UNKNOWN,
+    'unknown destinations counted under other',
+  );
+  t.ok(
+    labelValues(f, 'paceline_lane_pace_factor', 'provider').every((p) => p === 'microsoft365' || p === 'other'),
+    'pace gauge labels bounded too',
+  );
   const laneCount = total(f, 'paceline_lanes');
   t.ok(laneCount > 4, `paceline_lanes counts every lane (${laneCount}), more than the 4 label sets`);
   t.equal(total(f, 'paceline_lanes', { state: 'ok' }), laneCount, 'every lane ok (no reaction to mailbox refusals)');
   t.equal(total(f, 'paceline_store_fallback'), 0, 'no worker in fallback');
   t.equal(total(f, 'paceline_store_errors_total'), 0, 'no store errors');
-
 });
 
-t.test('Redis away mid-run: both workers show in paceline_store_fallback, errors counted, both cleared when it is back', async (t) => {
-  const redis = await startRedis();
-  t.teardown(() => redis.stop());
-  const receiver = await startReceiver();
-  t.teardown(() => receiver.close());
-  const metricsPort = await freePort();
-  const haraka = await startHaraka({
-    name: 'metrics-outage',
-    nodes: 2,
-    plugins: ['test_relay', 'paceline'],
-    files: {
-      'config/paceline.yaml': `
+t.test(
+  'Redis away mid-run: both workers show in paceline_store_fallback, errors counted, both cleared when it is back',
+  async (t) => {
+    const redis = await startRedis();
+    t.teardown(() => redis.stop());
+    const receiver = await startReceiver();
+    t.teardown(() => receiver.close());
+    const metricsPort = await freePort();
+    const haraka = await startHaraka({
+      name: 'metrics-outage',
+      nodes: 2,
+      plugins: ['test_relay', 'paceline'],
+      files: {
+        'config/paceline.yaml': `
 sources:
   s2: { address: 127.0.0.2, helo: s2.paceline.test }
 providers:
@@ -198,47 +237,56 @@ static_mx:
   contoso.test:
     - { host: contoso-test.mail.protection.outlook.com, address: 127.0.0.1, port: ${receiver.port} }
 `,
-      'config/paceline.ini':
-        `[main]\nstore=redis\nlog_decisions=false\n[redis]\nurl=${redis.url}\nprefix=o${randomUUID().slice(0, 8)}\n` +
-        'on_store_error=local\ncluster_size=2\ncommand_timeout=300ms\nretry_after=2s\n' +
-        `[adapt]\nstart=1\n[metrics]\nlisten=127.0.0.1:${metricsPort}\n`,
-      'config/outbound.ini': '[main]\ntemp_fail_intervals=5s*60\nenable_tls=false\nlocal_mx_ok=true\n',
-    },
-  });
-  t.teardown(() => haraka.stop());
-  await haraka.waitForLog(/paceline: metrics on http/, 20_000);
-  await until('two workers ready', async () => ((haraka.log().match(/paceline ready/g) ?? []).length >= 2 ? true : undefined), 30_000);
-  const healthy = parseExposition((await scrape(metricsPort)).body);
-  t.equal(total(healthy, 'paceline_store_fallback'), 0, 'shared pacing at first');
-  t.equal(total(healthy, 'paceline_store_errors_total'), 0, 'no store errors at first');
+        'config/paceline.ini':
+          `[main]\nstore=redis\nlog_decisions=false\n[redis]\nurl=${redis.url}\nprefix=o${randomUUID().slice(0, 8)}\n` +
+          'on_store_error=local\ncluster_size=2\ncommand_timeout=300ms\nretry_after=2s\n' +
+          `[adapt]\nstart=1\n[metrics]\nlisten=127.0.0.1:${metricsPort}\n`,
+        'config/outbound.ini': '[main]\ntemp_fail_intervals=5s*60\nenable_tls=false\nlocal_mx_ok=true\n',
+      },
+    });
+    t.teardown(() => haraka.stop());
+    await haraka.waitForLog(/paceline: metrics on http/, 20_000);
+    await until(
+      'two workers ready',
+      async () => ((haraka.log().match(/paceline ready/g) ?? []).length >= 2 ? true : undefined),
+      30_000,
+    );
+    const healthy = parseExposition((await scrape(metricsPort)).body);
+    t.equal(total(healthy, 'paceline_store_fallback'), 0, 'shared pacing at first');
+    t.equal(total(healthy, 'paceline_store_errors_total'), 0, 'no store errors at first');
 
-  await redis.kill();
-  const msgs: MailSpec[] = Array.from({ length: 10 }, (_, i) => ({ from: 's@paceline.test', to: [`u${i}@contoso.test`], messageId: `<o${i}@paceline.test>` }));
-  await sendMany(haraka.port, msgs, 4);
-  // a scrape itself reads the store in each worker: within a couple of scrapes both are in fallback
-  const down = await until(
-    'both workers in fallback',
-    async () => {
-      const f = parseExposition((await scrape(metricsPort)).body);
-      return total(f, 'paceline_store_fallback') === 2 ? f : undefined;
-    },
-    30_000,
-  );
-  t.equal(total(down, 'paceline_store_fallback'), 2, 'both workers answer from on_store_error');
-  const errors = total(down, 'paceline_store_errors_total');
-  t.ok(errors >= 2, `store errors counted over both workers (${errors})`);
-  await receiver.waitFor(msgs.length, 60_000);
-  t.equal(receiver.deliveries.length, msgs.length, 'mail kept moving meanwhile');
+    await redis.kill();
+    const msgs: MailSpec[] = Array.from({ length: 10 }, (_, i) => ({
+      from: 's@paceline.test',
+      to: [`u${i}@contoso.test`],
+      messageId: `<o${i}@paceline.test>`,
+    }));
+    await sendMany(haraka.port, msgs, 4);
+    // a scrape itself reads the store in each worker: within a couple of scrapes both are in fallback
+    const down = await until(
+      'both workers in fallback',
+      async () => {
+        const f = parseExposition((await scrape(metricsPort)).body);
+        return total(f, 'paceline_store_fallback') === 2 ? f : undefined;
+      },
+      30_000,
+    );
+    t.equal(total(down, 'paceline_store_fallback'), 2, 'both workers answer from on_store_error');
+    const errors = total(down, 'paceline_store_errors_total');
+    t.ok(errors >= 2, `store errors counted over both workers (${errors})`);
+    await receiver.waitFor(msgs.length, 60_000);
+    t.equal(receiver.deliveries.length, msgs.length, 'mail kept moving meanwhile');
 
-  await redis.restart();
-  const back = await until(
-    'shared pacing again',
-    async () => {
-      const f = parseExposition((await scrape(metricsPort)).body);
-      return total(f, 'paceline_store_fallback') === 0 ? f : undefined;
-    },
-    30_000,
-  );
-  t.equal(total(back, 'paceline_store_fallback'), 0, 'no worker in fallback once Redis answers');
-  t.ok(total(back, 'paceline_store_errors_total') >= errors, 'the error counter did not go back');
-});
+    await redis.restart();
+    const back = await until(
+      'shared pacing again',
+      async () => {
+        const f = parseExposition((await scrape(metricsPort)).body);
+        return total(f, 'paceline_store_fallback') === 0 ? f : undefined;
+      },
+      30_000,
+    );
+    t.equal(total(back, 'paceline_store_fallback'), 0, 'no worker in fallback once Redis answers');
+    t.ok(total(back, 'paceline_store_errors_total') >= errors, 'the error counter did not go back');
+  },
+);

@@ -29,7 +29,10 @@ function scrape(port: number, token?: string): Promise<{ status: number; body: s
 
 t.test('one Haraka process serves its own metrics, behind a token', async (t) => {
   const receiver = await startReceiver({
-    reply: (ctx) => (ctx.stage === 'rcpt' && ctx.rcptTo.at(-1)?.startsWith('nobody') ? { code: 550, message: '5.1.1 User unknown' } : null),
+    reply: (ctx) =>
+      ctx.stage === 'rcpt' && ctx.rcptTo.at(-1)?.startsWith('nobody')
+        ? { code: 550, message: '5.1.1 User unknown' }
+        : null,
   });
   t.teardown(() => receiver.close());
   const port = await freePort();
@@ -68,11 +71,23 @@ static_mx:
     await new Promise((r) => setTimeout(r, 250));
     f = parseExposition((await scrape(port, TOKEN)).body);
   }
-  t.equal(total(f, 'paceline_deliveries_total', { source: 's2', provider: 'microsoft365' }), receiver.deliveries.length, 'deliveries = the receiver\'s');
-  t.equal(total(f, 'paceline_replies_total', { category: 'recipient' }), receiver.rejections.length, 'the refusal, as recipient');
+  t.equal(
+    total(f, 'paceline_deliveries_total', { source: 's2', provider: 'microsoft365' }),
+    receiver.deliveries.length,
+    "deliveries = the receiver's",
+  );
+  t.equal(
+    total(f, 'paceline_replies_total', { category: 'recipient' }),
+    receiver.rejections.length,
+    'the refusal, as recipient',
+  );
   t.equal(receiver.rejections.length, 1);
   t.equal(total(f, 'paceline_decisions_total', { action: 'send' }), 12, 'one send per message');
-  t.equal(total(f, 'paceline_lane_pace_factor', { source: 's2', provider: 'microsoft365' }), 1, 'the lane at full pace');
+  t.equal(
+    total(f, 'paceline_lane_pace_factor', { source: 's2', provider: 'microsoft365' }),
+    1,
+    'the lane at full pace',
+  );
   t.equal(total(f, 'paceline_store_errors_total'), 0, 'the memory store has no store errors');
 });
 
@@ -125,9 +140,15 @@ static_mx:
     f = parseExposition((await scrape(port)).body);
   }
   t.equal(receiver.rejections.length, 1, 'the receiver refused the busy recipient once');
-  t.equal(total(f, 'paceline_replies_total', { source: 's2', provider: 'microsoft365', category: 'throttle' }), 1, 'the throttle reply counted');
+  t.equal(
+    total(f, 'paceline_replies_total', { source: 's2', provider: 'microsoft365', category: 'throttle' }),
+    1,
+    'the throttle reply counted',
+  );
   t.equal(total(f, 'paceline_deliveries_total'), msgs.length, 'every message delivered in the end, and counted');
-  const effects = [...haraka.log().matchAll(/paceline reply on s2\/microsoft365: throttle \([^)]*\) → (\w+)/g)].map((m) => m[1]);
+  const effects = [...haraka.log().matchAll(/paceline reply on s2\/microsoft365: throttle \([^)]*\) → (\w+)/g)].map(
+    (m) => m[1],
+  );
   t.same(effects, ['slowed'], 'the lane reacted: slowed');
   const factor = total(f, 'paceline_lane_pace_factor', { source: 's2', provider: 'microsoft365' });
   t.ok(factor > 0 && factor < 1, `the pace gauge shows it (${factor}); recovery starts after recover_interval (2 min)`);

@@ -75,11 +75,21 @@ t.test('paces Microsoft 365 per source, leaves Google alone, honours pools', asy
 
   const msgs: MailSpec[] = [];
   for (let i = 0; i < MS_MESSAGES; i++) {
-    msgs.push({ from: 'sender@paceline.test', to: [`user${i}@${i % 2 ? 'contoso' : 'fabrikam'}.test`], messageId: `<ms-${i}@paceline.test>` });
-    if (i % 10 === 0 && i / 10 < GOOGLE_MESSAGES) msgs.push({ from: 'sender@paceline.test', to: [`g${i}@gmail.test`], messageId: `<g-${i / 10}@paceline.test>` });
+    msgs.push({
+      from: 'sender@paceline.test',
+      to: [`user${i}@${i % 2 ? 'contoso' : 'fabrikam'}.test`],
+      messageId: `<ms-${i}@paceline.test>`,
+    });
+    if (i % 10 === 0 && i / 10 < GOOGLE_MESSAGES)
+      msgs.push({ from: 'sender@paceline.test', to: [`g${i}@gmail.test`], messageId: `<g-${i / 10}@paceline.test>` });
   }
   for (let i = 0; i < BULK_MESSAGES; i++) {
-    msgs.push({ from: 'sender@paceline.test', to: [`gb${i}@gmail.test`], messageId: `<bulk-${i}@paceline.test>`, headers: { 'X-Paceline-Pool': 'bulk' } });
+    msgs.push({
+      from: 'sender@paceline.test',
+      to: [`gb${i}@gmail.test`],
+      messageId: `<bulk-${i}@paceline.test>`,
+      headers: { 'X-Paceline-Pool': 'bulk' },
+    });
   }
   const submitted = Date.now();
   await sendMany(haraka.port, msgs, 10);
@@ -97,10 +107,16 @@ t.test('paces Microsoft 365 per source, leaves Google alone, honours pools', asy
   const sources = bySource(ms.deliveries);
   t.same([...sources.keys()].sort(), ['127.0.0.2', '127.0.0.3'], 'default pool sources only');
   for (const [ip, ds] of sources) {
-    t.ok(ds.every((d) => d.helo === `s${ip.slice(-1)}.paceline.test`), `${ip} greets with its own HELO`);
+    t.ok(
+      ds.every((d) => d.helo === `s${ip.slice(-1)}.paceline.test`),
+      `${ip} greets with its own HELO`,
+    );
     const times = ds.map((d) => d.receivedAt);
     const span = (Math.max(...times) - Math.min(...times)) / 1000;
-    t.ok(span >= (ds.length - 1) / RATE - 1.5, `${ip}: ${ds.length} messages took ${span.toFixed(1)} s, pacing at ${RATE}/s needs ≥ ${((ds.length - 1) / RATE - 1.5).toFixed(1)} s`);
+    t.ok(
+      span >= (ds.length - 1) / RATE - 1.5,
+      `${ip}: ${ds.length} messages took ${span.toFixed(1)} s, pacing at ${RATE}/s needs ≥ ${((ds.length - 1) / RATE - 1.5).toFixed(1)} s`,
+    );
     // A message with a booked slot leaves on it: DELAY brings it back early and paceline
     // holds it in-process for the rest. So any 1 s window holds the rate plus the burst;
     // one more is allowed for delivery-time jitter (SMTP round trips vary by some ms).
@@ -120,21 +136,43 @@ t.test('paces Microsoft 365 per source, leaves Google alone, honours pools', asy
   // pools: bulk mail leaves only from s4, and the header never leaves the server
   const bulk = google.deliveries.filter((d) => d.messageId.startsWith('<bulk-'));
   t.equal(bulk.length, BULK_MESSAGES);
-  t.ok(bulk.every((d) => d.remoteAddress === '127.0.0.4' && d.helo === 's4.paceline.test'), 'bulk pool → 127.0.0.4');
-  t.ok(google.deliveries.every((d) => !('x-paceline-pool' in d.headers)), 'pool header removed');
-  t.ok(google.deliveries.filter((d) => !d.messageId.startsWith('<bulk-')).every((d) => d.remoteAddress !== '127.0.0.4'), 'default pool never uses s4');
+  t.ok(
+    bulk.every((d) => d.remoteAddress === '127.0.0.4' && d.helo === 's4.paceline.test'),
+    'bulk pool → 127.0.0.4',
+  );
+  t.ok(
+    google.deliveries.every((d) => !('x-paceline-pool' in d.headers)),
+    'pool header removed',
+  );
+  t.ok(
+    google.deliveries.filter((d) => !d.messageId.startsWith('<bulk-')).every((d) => d.remoteAddress !== '127.0.0.4'),
+    'default pool never uses s4',
+  );
 
-  t.match(haraka.log(), /paceline delay \w+\.test: reserved rate slot on s[23], next slot in \d+s/, 'decisions are logged');
+  t.match(
+    haraka.log(),
+    /paceline delay \w+\.test: reserved rate slot on s[23], next slot in \d+s/,
+    'decisions are logged',
+  );
 
   // paceline status reads the snapshot the memory store writes every 10 s
   await new Promise((r) => setTimeout(r, 10_500));
   const out: string[] = [];
   const code = await main(['status', haraka.dir, '--json'], { out: (l) => out.push(l), err: (l) => out.push(l) });
   t.equal(code, 0, out.join('\n'));
-  const status = JSON.parse(out[0] as string) as { lanes: Array<{ source: string; provider: string; sentToday: number; rate: string; inFlight: number }> };
+  const status = JSON.parse(out[0] as string) as {
+    lanes: Array<{ source: string; provider: string; sentToday: number; rate: string; inFlight: number }>;
+  };
   const ms2 = status.lanes.find((l) => l.source === 's2' && l.provider === 'microsoft365');
-  t.match(ms2, { rate: `${RATE}/s`, sentToday: 100, inFlight: 0 }, 'status shows the lane: its rate, what it sent today, nothing in flight');
-  t.ok(status.lanes.some((l) => l.source === 's4' && l.provider === 'google' && l.sentToday === BULK_MESSAGES), 'and the bulk pool’s lane');
+  t.match(
+    ms2,
+    { rate: `${RATE}/s`, sentToday: 100, inFlight: 0 },
+    'status shows the lane: its rate, what it sent today, nothing in flight',
+  );
+  t.ok(
+    status.lanes.some((l) => l.source === 's4' && l.provider === 'google' && l.sentToday === BULK_MESSAGES),
+    'and the bulk pool’s lane',
+  );
   t.notMatch(haraka.log(), /bounc/i, 'nothing bounced');
 });
 

@@ -76,31 +76,69 @@ t.test('the pool header is honoured only where the operator allows it', async (t
 
   // a relaying client without AUTH names the warm pool: ignored (default settings)
   const header = { 'X-Paceline-Pool': 'transactional' };
-  for (let i = 0; i < 3; i++) await sendMail(haraka.port, { from: 'open@paceline.test', to: [`o${i}@partner.test`], messageId: `<open-${i}@paceline.test>`, headers: header });
+  for (let i = 0; i < 3; i++)
+    await sendMail(haraka.port, {
+      from: 'open@paceline.test',
+      to: [`o${i}@partner.test`],
+      messageId: `<open-${i}@paceline.test>`,
+      headers: header,
+    });
   // an authenticated client names it: honoured
-  const auth = createTransport({ host: '127.0.0.1', port: haraka.port, secure: false, ignoreTLS: true, name: 'client.test', auth: { user: 'alice', pass: 'secret-of-alice' } });
+  const auth = createTransport({
+    host: '127.0.0.1',
+    port: haraka.port,
+    secure: false,
+    ignoreTLS: true,
+    name: 'client.test',
+    auth: { user: 'alice', pass: 'secret-of-alice' },
+  });
   t.teardown(() => auth.close());
   for (let i = 0; i < 3; i++) {
-    await auth.sendMail({ envelope: { from: 'alice@paceline.test', to: [`a${i}@partner.test`] }, from: 'alice@paceline.test', to: `a${i}@partner.test`, messageId: `<auth-${i}@paceline.test>`, subject: 'auth', text: 'auth\n', headers: header });
+    await auth.sendMail({
+      envelope: { from: 'alice@paceline.test', to: [`a${i}@partner.test`] },
+      from: 'alice@paceline.test',
+      to: `a${i}@partner.test`,
+      messageId: `<auth-${i}@paceline.test>`,
+      subject: 'auth',
+      text: 'auth\n',
+      headers: header,
+    });
   }
   // a 10 KB header value with NUL and ESC, folded over lines Haraka accepts
-  const chunks = Array.from({ length: 12 }, (_, i) => `${'\u0000\u001b[31m'.repeat(4)}${String.fromCharCode(97 + i).repeat(860)}`);
+  const chunks = Array.from(
+    { length: 12 },
+    (_, i) => `${'\u0000\u001b[31m'.repeat(4)}${String.fromCharCode(97 + i).repeat(860)}`,
+  );
   const hostile = chunks.join('\r\n\t');
-  const data = [`X-Paceline-Pool: ${hostile}`, 'From: raw@paceline.test', 'To: raw@partner.test', 'Message-ID: <raw-1@paceline.test>', 'Subject: raw', '', 'raw body'].join('\r\n');
+  const data = [
+    `X-Paceline-Pool: ${hostile}`,
+    'From: raw@paceline.test',
+    'To: raw@partner.test',
+    'Message-ID: <raw-1@paceline.test>',
+    'Subject: raw',
+    '',
+    'raw body',
+  ].join('\r\n');
   t.ok(data.length > 10_240, `the hostile header is ${hostile.length} chars`);
   await rawSmtp(haraka.port, data);
 
   await rx.waitFor(7, 60_000);
   await new Promise((r) => setTimeout(r, 1500)); // anything duplicated would arrive now
-  const from = (prefix: string) => rx.deliveries.filter((d) => d.messageId.startsWith(prefix)).map((d) => d.remoteAddress);
-  t.same(from('<open-'), ['127.0.0.2', '127.0.0.2', '127.0.0.2'], 'without AUTH: the default pool\'s source');
+  const from = (prefix: string) =>
+    rx.deliveries.filter((d) => d.messageId.startsWith(prefix)).map((d) => d.remoteAddress);
+  t.same(from('<open-'), ['127.0.0.2', '127.0.0.2', '127.0.0.2'], "without AUTH: the default pool's source");
   t.same(from('<auth-'), ['127.0.0.3', '127.0.0.3', '127.0.0.3'], 'with AUTH: the pool the header names');
   t.same(from('<raw-'), ['127.0.0.2'], 'the hostile header: the default pool');
   t.equal(rx.deliveries.length, 7, 'each message once');
-  t.ok(rx.deliveries.every((d) => d.headers['x-paceline-pool'] === undefined), 'the header never leaves the server');
+  t.ok(
+    rx.deliveries.every((d) => d.headers['x-paceline-pool'] === undefined),
+    'the header never leaves the server',
+  );
 
   const log = haraka.log();
-  const refused = log.split('\n').filter((l) => /pool "transactional" may not be chosen by an unauthenticated client/.test(l));
+  const refused = log
+    .split('\n')
+    .filter((l) => /pool "transactional" may not be chosen by an unauthenticated client/.test(l));
   t.equal(refused.length, 3, 'one warning per message whose header was ignored');
   t.match(refused[0], /using the default pool "default"/);
   const unknown = log.split('\n').filter((l) => /X-Paceline-Pool names an unknown pool/.test(l));
@@ -108,7 +146,12 @@ t.test('the pool header is honoured only where the operator allows it', async (t
   const line = unknown[0] as string;
   t.ok(line.length < 400, `that log line is ${line.length} chars for a ${hostile.length}-char value`);
   t.match(line, /unknown pool "\\x00\\x1b\[31m\\x00\\x1b\[31m.*…\[\d+ more chars\]"/, 'escaped and cut');
-  t.notOk(/[\u0000\u001b]/.test(log), 'no NUL or ESC anywhere in Haraka\'s log');
-  const longest = Math.max(...log.split('\n').filter((l) => /paceline/.test(l)).map((l) => l.length));
+  t.notOk(/[\u0000\u001b]/.test(log), "no NUL or ESC anywhere in Haraka's log");
+  const longest = Math.max(
+    ...log
+      .split('\n')
+      .filter((l) => /paceline/.test(l))
+      .map((l) => l.length),
+  );
   t.ok(longest < 1200, `longest paceline log line: ${longest} chars`);
 });

@@ -29,14 +29,18 @@ static_mx:
 }
 
 function count(haraka: HarakaProcess, re: RegExp): number {
-  return haraka.log().split('\n').filter((l) => re.test(l)).length;
+  return haraka
+    .log()
+    .split('\n')
+    .filter((l) => re.test(l)).length;
 }
 
 /** Waits until `re` has matched `n` log lines (reloads follow file watching with a 5 s settle: generous timeout). */
 async function waitForCount(haraka: HarakaProcess, re: RegExp, n: number): Promise<void> {
   const deadline = Date.now() + 30_000;
   while (count(haraka, re) < n) {
-    if (Date.now() > deadline) throw new Error(`fewer than ${n} log lines match ${re}:\n${haraka.log().split('\n').slice(-15).join('\n')}`);
+    if (Date.now() > deadline)
+      throw new Error(`fewer than ${n} log lines match ${re}:\n${haraka.log().split('\n').slice(-15).join('\n')}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -63,15 +67,27 @@ t.test('deleting a broken replies or warm-up file lets the next reload through',
   let sent = 0;
   const sendFrom = async (want: string, why: string) => {
     sent++;
-    await sendMail(haraka.port, { from: 's@paceline.test', to: [`u${sent}@contoso.test`], messageId: `<reload-${sent}@paceline.test>` });
+    await sendMail(haraka.port, {
+      from: 's@paceline.test',
+      to: [`u${sent}@contoso.test`],
+      messageId: `<reload-${sent}@paceline.test>`,
+    });
     await receiver.waitFor(sent, 30_000);
     t.equal(receiver.deliveries[sent - 1]?.remoteAddress, want, `message ${sent} left from ${want}: ${why}`);
   };
   await sendFrom('127.0.0.2', 'the starting config');
 
   const cases = [
-    { name: 'paceline-replies.yaml', broken: 'rules:\n  - { code: 451, category: no-such-category }\n', error: /paceline-replies\.yaml: rules\[0\]/ },
-    { name: 'paceline-warmup.yaml', broken: 'schedules:\n  slow: { days: [] }\n', error: /paceline-warmup\.yaml: schedules\.slow\.days/ },
+    {
+      name: 'paceline-replies.yaml',
+      broken: 'rules:\n  - { code: 451, category: no-such-category }\n',
+      error: /paceline-replies\.yaml: rules\[0\]/,
+    },
+    {
+      name: 'paceline-warmup.yaml',
+      broken: 'schedules:\n  slow: { days: [] }\n',
+      error: /paceline-warmup\.yaml: schedules\.slow\.days/,
+    },
   ];
   // haraka-config reloads a changed file 5 s after its last event, prints "Reloaded file: <path>",
   // then calls paceline's callback, which logs exactly one of REFUSED or ACCEPTED
@@ -82,7 +98,13 @@ t.test('deleting a broken replies or warm-up file lets the next reload through',
     act();
     await waitForCount(haraka, re, before + 1);
     await waitForCount(haraka, VERDICT, verdicts + 1);
-    return haraka.log().split('\n').filter((l) => VERDICT.test(l)).at(-1) ?? '';
+    return (
+      haraka
+        .log()
+        .split('\n')
+        .filter((l) => VERDICT.test(l))
+        .at(-1) ?? ''
+    );
   };
   let source: 's2' | 's3' = 's2';
   for (const c of cases) {
@@ -98,7 +120,9 @@ t.test('deleting a broken replies or warm-up file lets the next reload through',
     const deleted = await change(c.name, () => fs.rmSync(file(c.name)));
     t.match(deleted, ACCEPTED, `once ${c.name} is deleted, the reload is accepted: ${deleted}`);
     t.match(deleted, new RegExp(`pools default=\\[${source}\\]`), 'with the new paceline.yaml');
-    const touched = await change('paceline.ini', () => fs.writeFileSync(file('paceline.ini'), `${INI}; touched ${c.name}\n`));
+    const touched = await change('paceline.ini', () =>
+      fs.writeFileSync(file('paceline.ini'), `${INI}; touched ${c.name}\n`),
+    );
     t.match(touched, ACCEPTED, `and so is every later reload (paceline.ini touched): ${touched}`);
     await sendFrom(source === 's3' ? '127.0.0.3' : '127.0.0.2', `the reloaded config's pool (${source})`);
   }

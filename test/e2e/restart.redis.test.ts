@@ -83,7 +83,11 @@ async function killAndRestart(t: Test, run: Run): Promise<void> {
     },
   });
   t.teardown(() => receiver.close());
-  const first = await startHaraka({ name: 'restart', plugins: ['test_relay', 'paceline'], files: files(receiver.port, run.store) });
+  const first = await startHaraka({
+    name: 'restart',
+    plugins: ['test_relay', 'paceline'],
+    files: files(receiver.port, run.store),
+  });
   t.teardown(() => first.stop());
   const ids: string[] = [];
   const msgs: MailSpec[] = Array.from({ length: N }, (_, j) => {
@@ -115,7 +119,10 @@ async function killAndRestart(t: Test, run: Run): Promise<void> {
   const got = receiver.deliveries.map((d) => d.messageId);
   t.equal(new Set(got).size, N, `every message arrived (${new Set(got).size} of ${N})`);
   // a message whose 250 the receiver sent as Haraka died is sent again (SMTP delivers at least once)
-  t.ok(got.length <= N + C, `at most the ${C} in flight at the kill twice (${got.length - new Set(got).size} duplicates)`);
+  t.ok(
+    got.length <= N + C,
+    `at most the ${C} in flight at the kill twice (${got.length - new Set(got).size} duplicates)`,
+  );
   const resumedAt = Math.min(...mailAt.filter((x) => x > restarted));
   const resumeS = (resumedAt - restarted) / 1000;
   t.ok(resumeS < 5, `the first delivery after the restart began within 5 s (${resumeS.toFixed(1)} s)`);
@@ -132,26 +139,39 @@ async function killAndRestart(t: Test, run: Run): Promise<void> {
   t.ok(later.length >= 10, `mail kept flowing after the restart (${later.length} deliveries from 5 s after it on)`);
   // whole-second retries of the messages waiting for a slot fall in step after a restart (every queued message
   // comes back at once): the measured pace is reported, and only a floor far below it is asserted
-  t.ok(paceAfter >= 0.4 * PACE, `paced on after the restart: ${paceAfter.toFixed(2)}/s, ${paceBefore.toFixed(2)}/s before the kill (configured ${PACE}/s)`);
+  t.ok(
+    paceAfter >= 0.4 * PACE,
+    `paced on after the restart: ${paceAfter.toFixed(2)}/s, ${paceBefore.toFixed(2)}/s before the kill (configured ${PACE}/s)`,
+  );
   t.ok(maxOpen <= C, `never more than ${C} deliveries at once, before or after the restart (saw ${maxOpen})`);
   const left = after.filter(([id]) => held.some(([h]) => h === id)).length;
   const drainS = (drained - restarted) / 1000;
   const ideal = (N - deliveredBefore) / PACE;
-  t.comment(`figures: ${run.store.split('\n')[0]}: ${queued} queued at the kill (${deliveredBefore} delivered), ${inFlight} deliveries and ${held.length} leases in flight at the kill, ${left} of them left after the restart (${after.length} leases in all), first delivery ${resumeS.toFixed(1)} s after the restart, pace ${paceBefore.toFixed(2)}/s before and ${paceAfter.toFixed(2)}/s after (configured ${PACE}/s), drained in ${drainS.toFixed(1)} s (ideal ${ideal.toFixed(1)} s), load ${fs.readFileSync('/proc/loadavg', 'utf8').trim()}`);
-  t.comment(`MAIL FROMs after the restart (s): ${mailAt.filter((x) => x > restarted).map((x) => ((x - restarted) / 1000).toFixed(1)).join(' ')}`);
+  t.comment(
+    `figures: ${run.store.split('\n')[0]}: ${queued} queued at the kill (${deliveredBefore} delivered), ${inFlight} deliveries and ${held.length} leases in flight at the kill, ${left} of them left after the restart (${after.length} leases in all), first delivery ${resumeS.toFixed(1)} s after the restart, pace ${paceBefore.toFixed(2)}/s before and ${paceAfter.toFixed(2)}/s after (configured ${PACE}/s), drained in ${drainS.toFixed(1)} s (ideal ${ideal.toFixed(1)} s), load ${fs.readFileSync('/proc/loadavg', 'utf8').trim()}`,
+  );
+  t.comment(
+    `MAIL FROMs after the restart (s): ${mailAt
+      .filter((x) => x > restarted)
+      .map((x) => ((x - restarted) / 1000).toFixed(1))
+      .join(' ')}`,
+  );
   if (run.before) {
     t.ok(held.length >= 1, `leases were held at the kill (${held.length})`);
     t.equal(left, 0, 'none of them is left once the restarted node started');
   }
 }
 
-t.test('store=redis: kill -9 mid-run, restart: the earlier boot\'s leases are released, the lane runs all its slots within 5 s', async (t) => {
-  const redis = await startRedis();
-  t.teardown(() => redis.stop());
-  const prefix = `r${randomUUID().slice(0, 8)}`;
-  const before = () => leasesInRedis(redis.port, prefix);
-  await killAndRestart(t, { store: `store=redis\n[redis]\nurl=${redis.url}\nprefix=${prefix}`, before });
-});
+t.test(
+  "store=redis: kill -9 mid-run, restart: the earlier boot's leases are released, the lane runs all its slots within 5 s",
+  async (t) => {
+    const redis = await startRedis();
+    t.teardown(() => redis.stop());
+    const prefix = `r${randomUUID().slice(0, 8)}`;
+    const before = () => leasesInRedis(redis.port, prefix);
+    await killAndRestart(t, { store: `store=redis\n[redis]\nurl=${redis.url}\nprefix=${prefix}`, before });
+  },
+);
 
 t.test('store=memory: the same kill -9 and restart', async (t) => {
   await killAndRestart(t, { store: 'store=memory' });

@@ -19,7 +19,8 @@ import { STATE_FILE } from '../../lib/store/memory-file';
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const OUTBOUND = '[main]\ntemp_fail_intervals=5s*60\nenable_tls=false\nlocal_mx_ok=true\n';
-const TSS04 = '4.7.0 [TSS04] Messages from 127.0.0.2 temporarily deferred due to unexpected volume or user complaints - 4.16.55.1';
+const TSS04 =
+  '4.7.0 [TSS04] Messages from 127.0.0.2 temporarily deferred due to unexpected volume or user complaints - 4.16.55.1';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -44,7 +45,9 @@ function fileSuspension(dir: string): number {
 
 t.test('a [TSS04] suspension holds across a SIGKILL and a SIGTERM restart', async (t) => {
   let yahooRefusals = 0;
-  const yahoo = await startReceiver({ reply: (ctx) => (ctx.stage === 'mail' && yahooRefusals++ < 1 ? { code: 421, message: TSS04 } : null) });
+  const yahoo = await startReceiver({
+    reply: (ctx) => (ctx.stage === 'mail' && yahooRefusals++ < 1 ? { code: 421, message: TSS04 } : null),
+  });
   const google = await startReceiver();
   t.teardown(() => yahoo.close());
   t.teardown(() => google.close());
@@ -65,28 +68,49 @@ static_mx:
 `,
     'config/outbound.ini': OUTBOUND,
   };
-  let haraka: HarakaProcess = await startHaraka({ name: 'restart-suspend', plugins: ['test_relay', 'paceline'], files });
+  let haraka: HarakaProcess = await startHaraka({
+    name: 'restart-suspend',
+    plugins: ['test_relay', 'paceline'],
+    files,
+  });
   t.teardown(() => haraka.stop());
-  const mail = (id: string, domain: string): MailSpec => ({ from: 's@paceline.test', to: [`${id}@${domain}`], messageId: `<${id}@paceline.test>` });
+  const mail = (id: string, domain: string): MailSpec => ({
+    from: 's@paceline.test',
+    to: [`${id}@${domain}`],
+    messageId: `<${id}@paceline.test>`,
+  });
 
   await sendMail(haraka.port, mail('y0', 'yahoo.test'));
   await haraka.waitForLog(/paceline reply on s2\/yahoo: suspend \(yahoo-tss04\) → suspended/, 30_000);
   const reactedAt = Date.now();
   await until('the suspension in the state file', 20_000, () => fileSuspension(haraka.dir) > Date.now() + HOUR);
   const writtenAfterS = (Date.now() - reactedAt) / 1000;
-  t.ok(writtenAfterS < 10, `the periodic write had the suspension on disk ${writtenAfterS.toFixed(1)} s after the reaction`);
+  t.ok(
+    writtenAfterS < 10,
+    `the periodic write had the suspension on disk ${writtenAfterS.toFixed(1)} s after the reaction`,
+  );
   t.equal(yahoo.rejections.length, 1, 'the receiver answered [TSS04] once');
 
-  for (const [how, signal] of [['SIGKILL', 'SIGKILL'], ['SIGTERM', 'SIGTERM']] as const) {
+  for (const [how, signal] of [
+    ['SIGKILL', 'SIGKILL'],
+    ['SIGTERM', 'SIGTERM'],
+  ] as const) {
     await haraka.stop(signal);
     haraka = await startHaraka({ dir: haraka.dir, plugins: [], files: {} });
     await haraka.waitForLog(/paceline: memory store restored from .* lanes/, 20_000);
     const before = google.deliveries.length;
     await sendMany(haraka.port, [mail(`y-${how}`, 'yahoo.test'), mail(`g-${how}`, 'gmail.test')], 2);
     await google.waitFor(before + 1, 30_000);
-    const delay = await haraka.waitForLog(/paceline delay yahoo\.test: paused limit on s2, next slot in (\d+)s/, 20_000);
+    const delay = await haraka.waitForLog(
+      /paceline delay yahoo\.test: paused limit on s2, next slot in (\d+)s/,
+      20_000,
+    );
     await sleep(3000);
-    t.equal(yahoo.deliveries.length, 0, `after ${how}: nothing reached the suspended Yahoo lane (the control message to Google did)`);
+    t.equal(
+      yahoo.deliveries.length,
+      0,
+      `after ${how}: nothing reached the suspended Yahoo lane (the control message to Google did)`,
+    );
     t.equal(yahoo.rejections.length, 1, `after ${how}: no new attempt on Yahoo`);
     t.ok(Number(delay[1]) > 6000, `after ${how}: Yahoo mail waits for the end of the 2 h suspension (${delay[1]} s)`);
   }
@@ -116,7 +140,12 @@ static_mx:
   };
   const env = { PACELINE_CLOCK_FILE: clockFile };
   setClock(realStart + 5 * 60_000);
-  let haraka: HarakaProcess = await startHaraka({ name: 'restart-warmup', plugins: ['test_relay', 'paceline'], env, files });
+  let haraka: HarakaProcess = await startHaraka({
+    name: 'restart-warmup',
+    plugins: ['test_relay', 'paceline'],
+    env,
+    files,
+  });
   t.teardown(() => haraka.stop());
 
   // Day 1: one message starts the source's warm-up (its start day is stored).
@@ -141,14 +170,22 @@ static_mx:
     }
   };
   const batch = (from: number, n: number): MailSpec[] =>
-    Array.from({ length: n }, (_, i) => ({ from: 's@paceline.test', to: [`d${from + i}@gmail.test`], messageId: `<d2-${from + i}@paceline.test>` }));
+    Array.from({ length: n }, (_, i) => ({
+      from: 's@paceline.test',
+      to: [`d${from + i}@gmail.test`],
+      messageId: `<d2-${from + i}@paceline.test>`,
+    }));
   setClock(day2);
   await sleep(300);
   await sendMany(haraka.port, batch(0, 5), 5);
   let k = 0;
   for (; k < 12 && onDay2() < 5; k++) await step(day2 + k * 2 * HOUR);
   const beforeRestart = onDay2();
-  t.equal(beforeRestart, 5, `day 2: the first 5 messages delivered by ${new Date(day2 + (k - 1) * 2 * HOUR).toISOString().slice(11, 16)}`);
+  t.equal(
+    beforeRestart,
+    5,
+    `day 2: the first 5 messages delivered by ${new Date(day2 + (k - 1) * 2 * HOUR).toISOString().slice(11, 16)}`,
+  );
 
   await haraka.stop();
   haraka = await startHaraka({ dir: haraka.dir, plugins: [], env, files: {} });
@@ -156,13 +193,22 @@ static_mx:
   await sendMany(haraka.port, batch(5, 9), 5);
   for (; k < 12; k++) await step(day2 + k * 2 * HOUR);
   const day2Total = onDay2();
-  t.equal(day2Total, 10, `day 2 carried exactly its cap across the restart (${beforeRestart} before, ${day2Total - beforeRestart} after)`);
-  t.match(haraka.log(), /(free|reserved) slot on fresh \(warm-up tiny day 2, cap 10\)/, 'after the restart the source is still on day 2');
+  t.equal(
+    day2Total,
+    10,
+    `day 2 carried exactly its cap across the restart (${beforeRestart} before, ${day2Total - beforeRestart} after)`,
+  );
+  t.match(
+    haraka.log(),
+    /(free|reserved) slot on fresh \(warm-up tiny day 2, cap 10\)/,
+    'after the restart the source is still on day 2',
+  );
   t.notMatch(haraka.log(), /warm-up tiny day 1/, 'never back on day 1');
   t.match(haraka.log(), /daily limit on fresh/, 'the surplus waits for the next day');
 
   // Day 3 (cap 20): the 4 left over leave.
-  for (let j = 0; j < 6 && google.deliveries.length < 15; j++) await step(realStart + 2 * DAY + 5 * 60_000 + j * 1.5 * HOUR);
+  for (let j = 0; j < 6 && google.deliveries.length < 15; j++)
+    await step(realStart + 2 * DAY + 5 * 60_000 + j * 1.5 * HOUR);
   const ids = google.deliveries.map((d) => d.messageId);
   t.equal(new Set(ids).size, 15, 'every Message-ID exactly once');
 });
@@ -170,7 +216,8 @@ static_mx:
 t.test('a truncated state file: Haraka starts with a warning, sets it aside and delivers', async (t) => {
   const google = await startReceiver();
   t.teardown(() => google.close());
-  const truncated = '{"format":"paceline-memory-state","version":1,"savedAt":1796289795987,"pid":4242,"laneFields":["tat","vAt"';
+  const truncated =
+    '{"format":"paceline-memory-state","version":1,"savedAt":1796289795987,"pid":4242,"laneFields":["tat","vAt"';
   const haraka = await startHaraka({
     name: 'restart-truncated',
     plugins: ['test_relay', 'paceline'],
@@ -191,7 +238,10 @@ static_mx:
     },
   });
   t.teardown(() => haraka.stop());
-  const warning = await haraka.waitForLog(/\[WARN\].*paceline: state file .* is unusable: (not JSON.*?); set aside as (\S+?); the memory store starts empty/, 20_000);
+  const warning = await haraka.waitForLog(
+    /\[WARN\].*paceline: state file .* is unusable: (not JSON.*?); set aside as (\S+?); the memory store starts empty/,
+    20_000,
+  );
   t.match(warning[1], /truncated or damaged/, 'the warning says why');
   t.equal(fs.readFileSync(warning[2] as string, 'utf8'), truncated, 'the bad file is kept aside, unchanged');
   await sendMail(haraka.port, { from: 's@paceline.test', to: ['t0@gmail.test'], messageId: '<t0@paceline.test>' });

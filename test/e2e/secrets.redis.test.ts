@@ -77,19 +77,34 @@ async function cli(t: Test, label: string, dir: string): Promise<Record<string, 
 async function connects(t: Test, label: string, redisIni: string): Promise<HarakaProcess> {
   const receiver = await startReceiver();
   t.teardown(() => receiver.close());
-  const haraka = await startHaraka({ name: `secrets-${label}`, plugins: ['test_relay', 'paceline'], files: files(receiver, redisIni) });
+  const haraka = await startHaraka({
+    name: `secrets-${label}`,
+    plugins: ['test_relay', 'paceline'],
+    files: files(receiver, redisIni),
+  });
   t.teardown(() => haraka.stop());
   await haraka.waitForLog(/paceline ready/, 15_000);
-  await sendMail(haraka.port, { from: 's@paceline.test', to: ['u@contoso.test'], messageId: `<${label}@paceline.test>` });
+  await sendMail(haraka.port, {
+    from: 's@paceline.test',
+    to: ['u@contoso.test'],
+    messageId: `<${label}@paceline.test>`,
+  });
   await receiver.waitFor(1, 30_000);
   const runs = await cli(t, label, haraka.dir);
   t.equal(runs.check?.code, 0, `${label}: check says valid\n${runs.check?.out}`);
   t.equal(runs.connect?.code, 0, `${label}: check --connect passes\n${runs.connect?.out}`);
   t.match(runs.connect?.out, /connect ok: connected to redis/, `${label}: --connect connected`);
   t.equal(runs.json?.code, 0, `${label}: status --json reads Redis\n${runs.json?.out}`);
-  const status = JSON.parse(runs.json?.out ?? '{}') as { from: string; lanes: Array<{ source: string; provider: string; sentToday: number }> };
+  const status = JSON.parse(runs.json?.out ?? '{}') as {
+    from: string;
+    lanes: Array<{ source: string; provider: string; sentToday: number }>;
+  };
   t.equal(status.from, 'redis');
-  t.match(status.lanes, [{ source: 's2', provider: 'microsoft365', sentToday: 1 }], `${label}: the delivery was counted in Redis`);
+  t.match(
+    status.lanes,
+    [{ source: 's2', provider: 'microsoft365', sentToday: 1 }],
+    `${label}: the delivery was counted in Redis`,
+  );
   t.notMatch(haraka.log(), /Redis connection:|falling back|local fallback/i, `${label}: Haraka never lost Redis`);
   return haraka;
 }
@@ -100,7 +115,11 @@ t.test('a raw password in the URL is refused everywhere with how to encode it, a
   const receiver = await startReceiver();
   t.teardown(() => receiver.close());
   const ini = `url=redis://:${SECRET}@127.0.0.1:${redis.port}`;
-  const err = await startHaraka({ name: 'secrets-raw', plugins: ['test_relay', 'paceline'], files: files(receiver, ini) }).then(
+  const err = await startHaraka({
+    name: 'secrets-raw',
+    plugins: ['test_relay', 'paceline'],
+    files: files(receiver, ini),
+  }).then(
     (h) => h.stop().then(() => null),
     (e: Error) => e,
   );
@@ -109,7 +128,10 @@ t.test('a raw password in the URL is refused everywhere with how to encode it, a
   t.ok(dir, `the Haraka dir is in the error: ${dir}`);
   const fs = await import('node:fs');
   const log = fs.readFileSync(path.join(dir, 'haraka.log'), 'utf8');
-  t.match(log, /\[redis\]\.url: got "redis:\/\/\*\*\*@127\.0\.0\.1:\d+", expected a URL whose user name and password are percent-encoded/);
+  t.match(
+    log,
+    /\[redis\]\.url: got "redis:\/\/\*\*\*@127\.0\.0\.1:\d+", expected a URL whose user name and password are percent-encoded/,
+  );
   expectNoSecret(t, 'raw url: Haraka log (refused start)', log);
   expectNoSecret(t, 'raw url: startHaraka error', String(err?.message));
   const runs = await cli(t, 'raw url', dir);
@@ -123,31 +145,38 @@ t.test('a percent-encoded password in the URL connects; nothing shows it', async
   const redis = await startRedis({ password: SECRET });
   t.teardown(() => redis.stop());
   const haraka = await connects(t, 'encoded url', `url=redis://:${encodeURIComponent(SECRET)}@127.0.0.1:${redis.port}`);
-  t.match(haraka.log(), /paceline ready: .*redis redis:\/\/\*\*\*@127\.0\.0\.1:\d+, prefix/, 'the ready line shows the masked URL');
+  t.match(
+    haraka.log(),
+    /paceline ready: .*redis redis:\/\/\*\*\*@127\.0\.0\.1:\d+, prefix/,
+    'the ready line shows the masked URL',
+  );
   expectNoSecret(t, 'encoded url: Haraka log', haraka.log());
 });
 
-t.test('the raw password in [redis].password connects; a wrong one is refused by --connect; nothing shows either', async (t) => {
-  const redis = await startRedis({ password: SECRET });
-  t.teardown(() => redis.stop());
-  const haraka = await connects(t, 'password key', `url=redis://127.0.0.1:${redis.port}\npassword=${SECRET}`);
-  expectNoSecret(t, 'password key: Haraka log', haraka.log());
+t.test(
+  'the raw password in [redis].password connects; a wrong one is refused by --connect; nothing shows either',
+  async (t) => {
+    const redis = await startRedis({ password: SECRET });
+    t.teardown(() => redis.stop());
+    const haraka = await connects(t, 'password key', `url=redis://127.0.0.1:${redis.port}\npassword=${SECRET}`);
+    expectNoSecret(t, 'password key: Haraka log', haraka.log());
 
-  const receiver = await startReceiver();
-  t.teardown(() => receiver.close());
-  const wrong = await startHaraka({
-    name: 'secrets-wrong',
-    plugins: ['test_relay', 'paceline'],
-    files: files(receiver, `url=redis://:${encodeURIComponent(WRONG)}@127.0.0.1:${redis.port}`),
-  });
-  t.teardown(() => wrong.stop());
-  await wrong.waitForLog(/Redis connection: .*WRONGPASS/, 20_000);
-  const runs = await cli(t, 'wrong password', wrong.dir);
-  t.equal(runs.connect?.code, 1, `check --connect fails\n${runs.connect?.out}`);
-  t.match(runs.connect?.out, /connect error: cannot use redis redis:\/\/\*\*\*@127\.0\.0\.1:\d+.*WRONGPASS/);
-  t.equal(runs.status?.code, 1, 'status fails');
-  expectNoSecret(t, 'wrong password: Haraka log', wrong.log());
-});
+    const receiver = await startReceiver();
+    t.teardown(() => receiver.close());
+    const wrong = await startHaraka({
+      name: 'secrets-wrong',
+      plugins: ['test_relay', 'paceline'],
+      files: files(receiver, `url=redis://:${encodeURIComponent(WRONG)}@127.0.0.1:${redis.port}`),
+    });
+    t.teardown(() => wrong.stop());
+    await wrong.waitForLog(/Redis connection: .*WRONGPASS/, 20_000);
+    const runs = await cli(t, 'wrong password', wrong.dir);
+    t.equal(runs.connect?.code, 1, `check --connect fails\n${runs.connect?.out}`);
+    t.match(runs.connect?.out, /connect error: cannot use redis redis:\/\/\*\*\*@127\.0\.0\.1:\d+.*WRONGPASS/);
+    t.equal(runs.status?.code, 1, 'status fails');
+    expectNoSecret(t, 'wrong password: Haraka log', wrong.log());
+  },
+);
 
 t.test('Sentinel with passwords on the sentinels and the master: connects; nothing shows them', async (t) => {
   const setup = await startSentinel({ password: SECRET, sentinelPassword: SENTINEL_SECRET });
@@ -162,13 +191,25 @@ t.test('Sentinel with passwords on the sentinels and the master: connects; nothi
 t.test('Cluster with a password on every node: connects; nothing shows it', async (t) => {
   const cluster = await startRedisCluster({ masters: 3, password: SECRET });
   t.teardown(() => cluster.stop());
-  const haraka = await connects(t, 'cluster', `cluster=${cluster.nodes.map((n) => `${n.host}:${n.port}`).join(',')}\npassword=${SECRET}`);
+  const haraka = await connects(
+    t,
+    'cluster',
+    `cluster=${cluster.nodes.map((n) => `${n.host}:${n.port}`).join(',')}\npassword=${SECRET}`,
+  );
   t.match(haraka.log(), /paceline ready: .*redis cluster 127\.0\.0\.1:\d+/);
   expectNoSecret(t, 'cluster: Haraka log', haraka.log());
 });
 
 t.test('report: outputs searched', async (t) => {
   t.ok(searched.length >= 20, `${searched.length} outputs searched`);
-  t.comment(['output | bytes | pieces of secrets found', ...searched.map((s) => `${s.what} | ${s.bytes} | ${s.found}`)].join('\n'));
-  t.equal(searched.reduce((n, s) => n + s.found, 0), 0, 'no secret in any output');
+  t.comment(
+    ['output | bytes | pieces of secrets found', ...searched.map((s) => `${s.what} | ${s.bytes} | ${s.found}`)].join(
+      '\n',
+    ),
+  );
+  t.equal(
+    searched.reduce((n, s) => n + s.found, 0),
+    0,
+    'no secret in any output',
+  );
 });

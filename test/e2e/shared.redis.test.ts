@@ -34,19 +34,31 @@ async function scenario(t: Test, redis: string): Promise<void> {
   const first = Math.min(...receiver.deliveries.map((d) => d.receivedAt));
   await new Promise((r) => setTimeout(r, Math.max(0, first + SECONDS * 1000 - Date.now())));
   const times = receiver.deliveries.map((d) => d.receivedAt).filter((x) => x < first + SECONDS * 1000);
-  const worst = maxInWindow(mailAt.filter((x) => x < first + SECONDS * 1000), 1000);
+  const worst = maxInWindow(
+    mailAt.filter((x) => x < first + SECONDS * 1000),
+    1000,
+  );
   const worstData = maxInWindow(times, 1000);
   // Five Haraka workers and the receiver share two cores: a timer or a connection can run
   // late by a slot's length (200 ms), so one message more than R + burst is allowed.
   const bound = R + BURST + 1;
-  t.ok(worst <= bound, `no 1-second window of MAIL FROMs above R + burst + 1 = ${bound} across 5 workers on 4 hosts (saw ${worst}; by end of DATA ${worstData})`);
-  t.ok(times.length >= 0.95 * R * SECONDS, `${times.length} delivered in ${SECONDS} s, at least 95 % of ${R * SECONDS}`);
+  t.ok(
+    worst <= bound,
+    `no 1-second window of MAIL FROMs above R + burst + 1 = ${bound} across 5 workers on 4 hosts (saw ${worst}; by end of DATA ${worstData})`,
+  );
+  t.ok(
+    times.length >= 0.95 * R * SECONDS,
+    `${times.length} delivered in ${SECONDS} s, at least 95 % of ${R * SECONDS}`,
+  );
   t.ok(times.length <= R * SECONDS + BURST + 1, `and not more than the limit allows (${times.length})`);
   const from = new Set(receiver.deliveries.map((d) => d.remoteAddress));
   t.same([...from], ['127.0.0.2'], 'all from the one shared source');
   const got = receiver.deliveries.map((d) => d.messageId);
   t.equal(new Set(got).size, got.length, 'no Message-ID twice');
-  t.ok(got.every((id) => ids.includes(id)), 'only submitted messages');
+  t.ok(
+    got.every((id) => ids.includes(id)),
+    'only submitted messages',
+  );
   const senders = new Set(receiver.deliveries.map((d) => d.messageId.split('-')[1]));
   t.equal(senders.size, 4, 'every Haraka delivered its share');
 }

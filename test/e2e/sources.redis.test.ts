@@ -40,9 +40,16 @@ static_mx:
   });
   t.teardown(() => haraka.stop());
   await haraka.waitForLog(/paceline ready/, 10_000);
-  const msgs = Array.from({ length: 12 }, (_, i) => ({ from: 's@paceline.test', to: [`r${i}@partner.test`], messageId: `<redis-${i}@paceline.test>` }));
+  const msgs = Array.from({ length: 12 }, (_, i) => ({
+    from: 's@paceline.test',
+    to: [`r${i}@partner.test`],
+    messageId: `<redis-${i}@paceline.test>`,
+  }));
   await sendMany(haraka.port, msgs, 4);
-  await haraka.waitForLog(/source bad marked down until .* after 2 attempts in a row reached no MX host: cannot bind 192\.0\.2\.1 \(EADDRNOTAVAIL\)/, 30_000);
+  await haraka.waitForLog(
+    /source bad marked down until .* after 2 attempts in a row reached no MX host: cannot bind 192\.0\.2\.1 \(EADDRNOTAVAIL\)/,
+    30_000,
+  );
   await rx.waitFor(12, 60_000);
   await new Promise((r) => setTimeout(r, 1500)); // anything duplicated would arrive now
 
@@ -50,12 +57,19 @@ static_mx:
   const err: string[] = [];
   const code = await main(['status', haraka.dir, '--json'], { out: (l) => out.push(l), err: (l) => err.push(l) });
   t.equal(code, 0, err.join('\n'));
-  const status = JSON.parse(out[0] as string) as { from: string; lanes: Array<{ source: string; sentToday: number }>; sources: Array<{ source: string; state: string }> };
+  const status = JSON.parse(out[0] as string) as {
+    from: string;
+    lanes: Array<{ source: string; sentToday: number }>;
+    sources: Array<{ source: string; state: string }>;
+  };
   t.equal(status.from, 'redis', 'lanes read from Redis');
   t.match(status.sources, [{ source: 'bad', state: 'down' }], 'the down mark read from the process file');
   t.equal(status.lanes.find((l) => l.source === 'good')?.sentToday, 12, 'the good lane sent all 12');
   const ids = rx.deliveries.map((d) => d.messageId);
   t.equal(new Set(ids).size, 12, 'every message once');
   t.equal(ids.length, 12);
-  t.ok(rx.deliveries.every((d) => d.remoteAddress === '127.0.0.2'), 'all from the good source');
+  t.ok(
+    rx.deliveries.every((d) => d.remoteAddress === '127.0.0.2'),
+    'all from the good source',
+  );
 });

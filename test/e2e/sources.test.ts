@@ -39,7 +39,11 @@ async function cli(args: string[]): Promise<{ code: number; out: string[]; err: 
 }
 
 const batch = (tag: string, n: number): MailSpec[] =>
-  Array.from({ length: n }, (_, i) => ({ from: 's@paceline.test', to: [`${tag}${i}@partner.test`], messageId: `<${tag}-${i}@paceline.test>` }));
+  Array.from({ length: n }, (_, i) => ({
+    from: 's@paceline.test',
+    to: [`${tag}${i}@partner.test`],
+    messageId: `<${tag}-${i}@paceline.test>`,
+  }));
 
 t.test('a source that cannot bind is reported, marked down, skipped, shown and retried', async (t) => {
   const rx = await startReceiver();
@@ -64,21 +68,38 @@ t.test('a source that cannot bind is reported, marked down, skipped, shown and r
 
   await sendMany(haraka.port, batch('first', 20), 5);
   const submitted = Date.now();
-  const marked = await haraka.waitForLog(/source bad marked down until \S+ \(\d+s\) after (\d+) attempts in a row reached no MX host: cannot bind 192\.0\.2\.1 \(EADDRNOTAVAIL\)/, 30_000);
+  const marked = await haraka.waitForLog(
+    /source bad marked down until \S+ \(\d+s\) after (\d+) attempts in a row reached no MX host: cannot bind 192\.0\.2\.1 \(EADDRNOTAVAIL\)/,
+    30_000,
+  );
   t.equal(Number(marked[1]), DOWN_AFTER, `marked down after ${marked[1]} failures in a row`);
 
   const status = await cli(['status', haraka.dir, '--json']);
   t.equal(status.code, 0, status.err.join('\n'));
-  const sources = (JSON.parse(status.out[0] as string) as { sources: Array<{ source: string; state: string; reason: string }> }).sources;
-  t.match(sources, [{ source: 'bad', state: 'down', reason: 'cannot bind 192.0.2.1 (EADDRNOTAVAIL)' }], 'status --json shows the down source');
+  const sources = (
+    JSON.parse(status.out[0] as string) as { sources: Array<{ source: string; state: string; reason: string }> }
+  ).sources;
+  t.match(
+    sources,
+    [{ source: 'bad', state: 'down', reason: 'cannot bind 192.0.2.1 (EADDRNOTAVAIL)' }],
+    'status --json shows the down source',
+  );
   const text = await cli(['status', haraka.dir]);
-  t.match(text.out.join('\n'), /source bad: down until .* reached no MX host \(cannot bind 192\.0\.2\.1 \(EADDRNOTAVAIL\)\)/, 'so does the table');
+  t.match(
+    text.out.join('\n'),
+    /source bad: down until .* reached no MX host \(cannot bind 192\.0\.2\.1 \(EADDRNOTAVAIL\)\)/,
+    'so does the table',
+  );
 
   await rx.waitFor(20, 90_000);
   const took = (Date.now() - submitted) / 1000;
-  t.ok(took < HARAKA_RETRY_S - 20, `the first batch was delivered ${took.toFixed(1)} s after submission, before Haraka's ${HARAKA_RETRY_S} s retry`);
+  t.ok(
+    took < HARAKA_RETRY_S - 20,
+    `the first batch was delivered ${took.toFixed(1)} s after submission, before Haraka's ${HARAKA_RETRY_S} s retry`,
+  );
   const firstLog = haraka.log();
-  const failedBefore = firstLog.slice(0, firstLog.indexOf('source bad marked down')).split('source bad reached no MX host').length - 1;
+  const failedBefore =
+    firstLog.slice(0, firstLog.indexOf('source bad marked down')).split('source bad reached no MX host').length - 1;
   const failedFirst = firstLog.split('source bad reached no MX host').length - 1;
 
   // after down_for the source is tried again: it fails once more and is marked down again
@@ -96,12 +117,17 @@ t.test('a source that cannot bind is reported, marked down, skipped, shown and r
   const from = new Map<string, number>();
   for (const d of rx.deliveries) from.set(d.remoteAddress, (from.get(d.remoteAddress) ?? 0) + 1);
   t.same([...from], [['127.0.0.2', 30]], 'all through the good source');
-  t.ok(rx.deliveries.every((d) => d.helo === 'good.paceline.test'), "with the good source's HELO");
+  t.ok(
+    rx.deliveries.every((d) => d.helo === 'good.paceline.test'),
+    "with the good source's HELO",
+  );
   t.notOk(/\[paceline\] paceline reply on bad\//.test(log), 'a bind failure is not classified as a provider reply');
   // Haraka logs each failed bind; without the down mark about half of all attempts would fail
   const bindFailures = log.split('Failed to get socket: bind EADDRNOTAVAIL').length - 1;
   const bound = DOWN_AFTER + 5 + 5; // the failures in a row, plus what was in flight (5 at a time) at the mark and at the retry
   t.ok(bindFailures <= bound, `${bindFailures} attempts failed to bind in all (at most ${bound})`);
   t.comment(`delivered per source: ${[...from].map(([ip, n]) => `${ip}=${n}`).join(', ')}`);
-  t.comment(`first batch: ${failedBefore + 1} failures up to the first down mark, ${failedFirst + 1} in all; both batches: ${bindFailures} bind failures, ${marks} down marks`);
+  t.comment(
+    `first batch: ${failedBefore + 1} failures up to the first down mark, ${failedFirst + 1} in all; both batches: ${bindFailures} bind failures, ${marks} down marks`,
+  );
 });

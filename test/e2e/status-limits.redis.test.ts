@@ -62,14 +62,23 @@ static_mx:
   t.teardown(() => haraka.stop());
 
   const msgs: MailSpec[] = [];
-  for (let i = 0; i < 12; i++) msgs.push({ from: 's@paceline.test', to: [`d${i}@partner.test`], messageId: `<d-${i}@paceline.test>` });
+  for (let i = 0; i < 12; i++)
+    msgs.push({ from: 's@paceline.test', to: [`d${i}@partner.test`], messageId: `<d-${i}@paceline.test>` });
   for (let i = 0; i < 4; i++) {
-    msgs.push({ from: 's@paceline.test', to: [`b${i}@partner.test`], messageId: `<b-${i}@paceline.test>`, headers: { 'X-Paceline-Pool': 'bulk' } });
+    msgs.push({
+      from: 's@paceline.test',
+      to: [`b${i}@partner.test`],
+      messageId: `<b-${i}@paceline.test>`,
+      headers: { 'X-Paceline-Pool': 'bulk' },
+    });
   }
   await sendMany(haraka.port, msgs, 4);
   // The warming source carries its spread's burst (2) today; the rest goes through a and b.
   await receiver.waitFor(16, 60_000).catch((err: Error) => {
-    const lines = haraka.log().split('\n').filter((l) => l.includes('paceline'));
+    const lines = haraka
+      .log()
+      .split('\n')
+      .filter((l) => l.includes('paceline'));
     throw new Error(`${err.message}\n${lines.slice(-40).join('\n')}`);
   });
 
@@ -93,7 +102,11 @@ static_mx:
   for (const source of ['a', 'b']) {
     const r = row(source);
     const c = checked(source);
-    t.same({ rate: r?.rate, concurrency: r?.concurrency, perDay: r?.perDay }, c, `${source}: status shows check's limits`);
+    t.same(
+      { rate: r?.rate, concurrency: r?.concurrency, perDay: r?.perDay },
+      c,
+      `${source}: status shows check's limits`,
+    );
   }
   t.same(checked('b'), { rate: '20/s', concurrency: 1, perDay: 500 }, "b: the bulk pool's limits");
   const w = row('warm');
@@ -106,11 +119,19 @@ static_mx:
   t.equal(w?.sentToday, sentWarm, 'warm: sent today is what the receiver saw from it');
   t.ok((w?.nextFreeS ?? 0) > 20 * 60, `warm: its next slot is a spread interval away, not "now" (${w?.nextFreeS}s)`);
   const sentB = receiver.deliveries.filter((d) => d.remoteAddress === '127.0.0.4').length;
-  t.equal(sentB, 4, 'the bulk pool\'s mail went through b');
+  t.equal(sentB, 4, "the bulk pool's mail went through b");
   t.equal(row('b')?.sentToday, 4);
   // the outcome counters, read from Redis: what the receiver accepted from each source
-  for (const [source, address] of [['a', '127.0.0.2'], ['warm', '127.0.0.3'], ['b', '127.0.0.4']] as const) {
+  for (const [source, address] of [
+    ['a', '127.0.0.2'],
+    ['warm', '127.0.0.3'],
+    ['b', '127.0.0.4'],
+  ] as const) {
     const got = receiver.deliveries.filter((d) => d.remoteAddress === address).length;
-    t.match(row(source)?.today, { attempts: got, delivered: got, bounced: 0, deferred: {} }, `${source}: delivered today = the receiver's count (${got})`);
+    t.match(
+      row(source)?.today,
+      { attempts: got, delivered: got, bounced: 0, deferred: {} },
+      `${source}: delivered today = the receiver's count (${got})`,
+    );
   }
 });

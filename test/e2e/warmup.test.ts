@@ -74,7 +74,12 @@ t.test('a new source carries exactly its day’s cap per provider; the surplus o
   // pool; at 00:05 also 9 messages through the lone source (cap 6, overflow = delay). Each step
   // moves paceline's clock on and fires Haraka's waiting timers (SIGHUP).
   let n = 0;
-  const lone: MailSpec[] = Array.from({ length: 9 }, (_, i) => ({ from: 's@paceline.test', to: [`l${i}@gmail.test`], messageId: `<lone-${i}@paceline.test>`, headers: { 'X-Paceline-Pool': 'solo' } }));
+  const lone: MailSpec[] = Array.from({ length: 9 }, (_, i) => ({
+    from: 's@paceline.test',
+    to: [`l${i}@gmail.test`],
+    messageId: `<lone-${i}@paceline.test>`,
+    headers: { 'X-Paceline-Pool': 'solo' },
+  }));
   const loneSeen = () => google.deliveries.filter((d) => d.messageId.startsWith('<lone-'));
   const loneByStep: number[] = [];
   for (let step = 0; step < 18 && (step < 12 || loneSeen().length < 9); step++) {
@@ -83,7 +88,8 @@ t.test('a new source carries exactly its day’s cap per provider; the surplus o
     process.kill(haraka.pid, 'SIGHUP');
     if (step < 12) {
       const msgs: MailSpec[] = [];
-      for (const domain of ['contoso.test', 'gmail.test', 'contoso.test', 'gmail.test']) msgs.push({ from: 's@paceline.test', to: [`u${n}@${domain}`], messageId: `<d-${n++}@paceline.test>` });
+      for (const domain of ['contoso.test', 'gmail.test', 'contoso.test', 'gmail.test'])
+        msgs.push({ from: 's@paceline.test', to: [`u${n}@${domain}`], messageId: `<d-${n++}@paceline.test>` });
       await sendMany(haraka.port, step === 0 ? [...msgs, ...lone] : msgs, 8);
       await ms.waitFor((step + 1) * 2, 10_000);
     }
@@ -97,8 +103,15 @@ t.test('a new source carries exactly its day’s cap per provider; the surplus o
   t.equal(count(google, '127.0.0.2'), 18, 'warm carried the rest to Google');
 
   t.equal(loneSeen().length, 9, 'every message of the lone source delivered');
-  t.ok(loneSeen().every((d) => d.remoteAddress === '127.0.0.4'), 'never rerouted (overflow = delay)');
-  t.equal(loneByStep[11], 6, `day 1 took exactly its cap (6), spread through the day; the surplus waited (${loneByStep.join(',')})`);
+  t.ok(
+    loneSeen().every((d) => d.remoteAddress === '127.0.0.4'),
+    'never rerouted (overflow = delay)',
+  );
+  t.equal(
+    loneByStep[11],
+    6,
+    `day 1 took exactly its cap (6), spread through the day; the surplus waited (${loneByStep.join(',')})`,
+  );
   t.ok((loneByStep[1] as number) < 6, 'not all at once');
   const ids = google.deliveries.map((d) => d.messageId).concat(ms.deliveries.map((d) => d.messageId));
   t.equal(new Set(ids).size, ids.length, 'every Message-ID exactly once');
@@ -107,8 +120,16 @@ t.test('a new source carries exactly its day’s cap per provider; the surplus o
   // paceline status shows where each warming source stands (from the 10 s snapshot)
   await new Promise((r) => setTimeout(r, 10_500));
   const out: string[] = [];
-  t.equal(await main(['status', haraka.dir, '--json'], { out: (l) => out.push(l), err: (l) => out.push(l) }), 0, out.join('\n'));
-  const rows = (JSON.parse(out[0] as string) as { lanes: Array<{ source: string; provider: string; warmup?: { schedule: string; day: number; cap: number } }> }).lanes;
+  t.equal(
+    await main(['status', haraka.dir, '--json'], { out: (l) => out.push(l), err: (l) => out.push(l) }),
+    0,
+    out.join('\n'),
+  );
+  const rows = (
+    JSON.parse(out[0] as string) as {
+      lanes: Array<{ source: string; provider: string; warmup?: { schedule: string; day: number; cap: number } }>;
+    }
+  ).lanes;
   const fresh = rows.find((r) => r.source === 'fresh' && r.provider === 'microsoft365');
   t.match(fresh?.warmup, { schedule: 'tiny', day: 2, cap: 8 }, 'the new source is on day 2 of its schedule by now');
   t.notOk(rows.find((r) => r.source === 'warm')?.warmup, 'the warm source has no warm-up');

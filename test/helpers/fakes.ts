@@ -19,7 +19,10 @@ export class FakeClock {
 }
 
 /** A DNS whose answers are a table: domain → MX hosts, host → addresses. */
-export function fakeDns(mx: Record<string, string[]>, addresses: Record<string, string[]>): DnsLike & { queries: number } {
+export function fakeDns(
+  mx: Record<string, string[]>,
+  addresses: Record<string, string[]>,
+): DnsLike & { queries: number } {
   const notFound = (name: string) => Object.assign(new Error(`queryX ENOTFOUND ${name}`), { code: 'ENOTFOUND' });
   const dns = {
     queries: 0,
@@ -76,6 +79,10 @@ export function rig(yaml: unknown, ini: Record<string, Record<string, unknown>> 
   const config = buildConfig({ ...ini, adapt: { start: '1', ...ini.adapt } }, yaml);
   const store = new MemoryStore(clock.now);
   const dns = fakeDns(DNS_TABLE.mx, DNS_TABLE.addresses);
-  const mx = new MxResolver({ cacheMaxMs: config.settings.dnsCacheMaxMs, negativeMs: config.settings.dnsNegativeMs, staticMx: config.staticMx }, dns, clock.now);
+  const mx = new MxResolver(
+    { cacheMaxMs: config.settings.dnsCacheMaxMs, negativeMs: config.settings.dnsNegativeMs, staticMx: config.staticMx },
+    dns,
+    clock.now,
+  );
   return { engine: new Engine(config, store, mx, clock.now, classifier), store, clock, config, dns };
 }

@@ -1,4 +1,4 @@
-import net from 'node:net'
+import net from 'node:net';
 
 /**
  * Finds a TCP port that is free right now on `host` by letting the kernel pick
@@ -13,18 +13,18 @@ import net from 'node:net'
  */
 export function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.unref()
-    server.once('error', (err) => reject(new Error(`freePort(${host}): ${err.message}`)))
+    const server = net.createServer();
+    server.unref();
+    server.once('error', (err) => reject(new Error(`freePort(${host}): ${err.message}`)));
     server.listen({ host, port: 0, exclusive: true }, () => {
-      const addr = server.address()
+      const addr = server.address();
       if (addr === null || typeof addr === 'string') {
-        server.close()
-        reject(new Error(`freePort(${host}): unexpected server address ${String(addr)}`))
-        return
+        server.close();
+        reject(new Error(`freePort(${host}): unexpected server address ${String(addr)}`));
+        return;
       }
-      const { port } = addr
-      server.close((err) => (err ? reject(err) : resolve(port)))
-    })
-  })
+      const { port } = addr;
+      server.close((err) => (err ? reject(err) : resolve(port)));
+    });
+  });
 }

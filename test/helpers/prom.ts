@@ -35,7 +35,10 @@ function parseLabels(text: string, line: string): Record<string, string> {
 /** The sample names a family's samples may have (a histogram's _bucket, _sum, _count). */
 function belongs(family: string, type: Family['type'], name: string): boolean {
   if (name === family) return type !== 'histogram';
-  return (type === 'histogram' || type === 'summary') && [`${family}_bucket`, `${family}_sum`, `${family}_count`].includes(name);
+  return (
+    (type === 'histogram' || type === 'summary') &&
+    [`${family}_bucket`, `${family}_sum`, `${family}_count`].includes(name)
+  );
 }
 
 export function parseExposition(text: string): Map<string, Family> {
@@ -60,7 +63,8 @@ export function parseExposition(text: string): Map<string, Family> {
     }
     const s = SAMPLE.exec(line);
     if (!s) throw new Error(`not a sample line: ${line}`);
-    if (!current || !belongs(current.name, current.type, s[1] as string)) throw new Error(`sample outside its family: ${line}`);
+    if (!current || !belongs(current.name, current.type, s[1] as string))
+      throw new Error(`sample outside its family: ${line}`);
     const value = s[3] === '+Inf' || s[3] === 'Inf' ? Infinity : Number(s[3]);
     if (Number.isNaN(value) && s[3] !== 'NaN') throw new Error(`bad value: ${line}`);
     current.samples.push({ name: s[1] as string, labels: s[2] ? parseLabels(s[2], line) : {}, value });
@@ -69,15 +73,23 @@ export function parseExposition(text: string): Map<string, Family> {
 }
 
 /** Sum of a family's samples named `name` whose labels include `match`. */
-export function total(families: Map<string, Family>, family: string, match: Record<string, string> = {}, name = family): number {
+export function total(
+  families: Map<string, Family>,
+  family: string,
+  match: Record<string, string> = {},
+  name = family,
+): number {
   const f = families.get(family);
   if (!f) return 0;
-  return f.samples.filter((s) => s.name === name && Object.entries(match).every(([k, v]) => s.labels[k] === v)).reduce((a, s) => a + s.value, 0);
+  return f.samples
+    .filter((s) => s.name === name && Object.entries(match).every(([k, v]) => s.labels[k] === v))
+    .reduce((a, s) => a + s.value, 0);
 }
 
 /** The distinct values of a label across a family's samples. */
 export function labelValues(families: Map<string, Family>, family: string, label: string): string[] {
   const values = new Set<string>();
-  for (const s of families.get(family)?.samples ?? []) if (s.labels[label] !== undefined) values.add(s.labels[label] as string);
+  for (const s of families.get(family)?.samples ?? [])
+    if (s.labels[label] !== undefined) values.add(s.labels[label] as string);
   return [...values].sort();
 }

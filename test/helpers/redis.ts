@@ -13,7 +13,8 @@ import path from 'node:path';
 import { freePort } from './ports';
 
 const HOST = '127.0.0.1';
-const INSTALL = 'Install it (Debian/Ubuntu: sudo apt-get install redis-server, or as root: node scripts/ensure-deps.js --redis) and run again.';
+const INSTALL =
+  'Install it (Debian/Ubuntu: sudo apt-get install redis-server, or as root: node scripts/ensure-deps.js --redis) and run again.';
 
 /** Path of a Redis binary, or an Error that says how to install it. */
 function binary(name: 'redis-server' | 'redis-cli'): string {
@@ -52,7 +53,9 @@ function tempDir(): string {
 }
 
 function exited(child: ChildProcess): Promise<void> {
-  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()));
+  return child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve()
+    : new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
 async function terminate(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
@@ -74,9 +77,28 @@ export { command, info, waitFor };
  * needs) plus `args`; resolves when PING answers, rejects with its output if
  * it exits first.
  */
-async function launch(port: number, dir: string, args: readonly string[], conf?: string, password?: string): Promise<ChildProcess> {
+async function launch(
+  port: number,
+  dir: string,
+  args: readonly string[],
+  conf?: string,
+  password?: string,
+): Promise<ChildProcess> {
   if (password !== undefined) usePassword(port, password);
-  const base = ['--port', String(port), '--bind', HOST, '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no'];
+  const base = [
+    '--port',
+    String(port),
+    '--bind',
+    HOST,
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--daemonize',
+    'no',
+  ];
   const argv = [binary('redis-server'), ...(conf ? [conf] : []), ...base, ...args];
   // setpriv --pdeathsig: the kernel kills the server if this process dies, even by SIGKILL or a test timeout
   const [file, ...rest] = SETPRIV ? [SETPRIV, '--pdeathsig', 'KILL', '--', ...argv] : argv;
@@ -161,7 +183,11 @@ export async function startRedis(opts: { args?: readonly string[]; password?: st
     },
     async restart() {
       if (proc) await terminate(proc, 'SIGKILL');
-      proc = await waitFor(`restart of redis-server on port ${port}`, () => launch(port, dir, [...extra], undefined, opts.password), 10_000);
+      proc = await waitFor(
+        `restart of redis-server on port ${port}`,
+        () => launch(port, dir, [...extra], undefined, opts.password),
+        10_000,
+      );
     },
   };
 }
@@ -177,7 +203,9 @@ export interface RedisClusterSetup {
  * Starts `masters` (default 3) cluster-enabled servers, joins them with `redis-cli --cluster create` and waits for
  * cluster_state:ok; `password` sets requirepass and masterauth on every node.
  */
-export async function startRedisCluster(opts: { masters?: number; password?: string } = {}): Promise<RedisClusterSetup> {
+export async function startRedisCluster(
+  opts: { masters?: number; password?: string } = {},
+): Promise<RedisClusterSetup> {
   const cli = binary('redis-cli');
   const count = opts.masters ?? 3;
   const procs: ChildProcess[] = [];
@@ -191,21 +219,44 @@ export async function startRedisCluster(opts: { masters?: number; password?: str
     for (let i = 0; i < count; i++) {
       const dir = tempDir();
       dirsUsed.push(dir);
-      const { port, proc } = await launchOnFreePort(dir, async () => [
-        '--cluster-enabled', 'yes', '--cluster-config-file', path.join(dir, 'nodes.conf'),
-        '--cluster-port', String(await freePort(HOST)), '--cluster-node-timeout', '3000',
-        ...(opts.password !== undefined ? ['--requirepass', opts.password, '--masterauth', opts.password] : []),
-      ], undefined, opts.password);
+      const { port, proc } = await launchOnFreePort(
+        dir,
+        async () => [
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          path.join(dir, 'nodes.conf'),
+          '--cluster-port',
+          String(await freePort(HOST)),
+          '--cluster-node-timeout',
+          '3000',
+          ...(opts.password !== undefined ? ['--requirepass', opts.password, '--masterauth', opts.password] : []),
+        ],
+        undefined,
+        opts.password,
+      );
       procs.push(proc);
       nodes.push({ host: HOST, port });
     }
     const auth = opts.password !== undefined ? ['-a', opts.password, '--no-auth-warning'] : [];
-    const create = [...auth, '--cluster', 'create', ...nodes.map((n) => `${n.host}:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'];
+    const create = [
+      ...auth,
+      '--cluster',
+      'create',
+      ...nodes.map((n) => `${n.host}:${n.port}`),
+      '--cluster-replicas',
+      '0',
+      '--cluster-yes',
+    ];
     await new Promise<void>((resolve, reject) =>
-      execFile(cli, create, { timeout: 30_000 }, (err, stdout, stderr) => (err ? reject(new Error(`redis-cli --cluster create: ${err.message}\n${stdout}${stderr}`)) : resolve())),
+      execFile(cli, create, { timeout: 30_000 }, (err, stdout, stderr) =>
+        err ? reject(new Error(`redis-cli --cluster create: ${err.message}\n${stdout}${stderr}`)) : resolve(),
+      ),
     );
     for (const n of nodes) {
-      await waitFor(`cluster_state:ok on ${n.port}`, async () => /cluster_state:ok/.test(String(await command(n.port, 'CLUSTER', 'INFO'))));
+      await waitFor(`cluster_state:ok on ${n.port}`, async () =>
+        /cluster_state:ok/.test(String(await command(n.port, 'CLUSTER', 'INFO'))),
+      );
       await waitFor(`${n.port} to know every master`, async () => {
         const lines = String(await command(n.port, 'CLUSTER', 'NODES')).split('\n');
         return lines.filter((l) => l.includes('master') && l.includes('connected')).length === count;
@@ -241,7 +292,11 @@ async function knowsReplica(sentinel: number, name: string, replica: number): Pr
   return rows.some((row) => {
     const fields = new Map<string, string>();
     for (let i = 0; i + 1 < row.length; i += 2) fields.set(String(row[i]), String(row[i + 1]));
-    return Number(fields.get('port')) === replica && fields.get('flags') === 'slave' && fields.get('master-link-status') === 'ok';
+    return (
+      Number(fields.get('port')) === replica &&
+      fields.get('flags') === 'slave' &&
+      fields.get('master-link-status') === 'ok'
+    );
   });
 }
 
@@ -249,7 +304,9 @@ async function knowsReplica(sentinel: number, name: string, replica: number): Pr
  * A master, one replica and `sentinels` (1–3, default 1) sentinels watching them under `name` (default "paceline").
  * `password` is the master's and replica's requirepass, `sentinelPassword` the sentinels' (no `"` or `\` in either).
  */
-export async function startSentinel(opts: { sentinels?: number; name?: string; password?: string; sentinelPassword?: string } = {}): Promise<SentinelSetup> {
+export async function startSentinel(
+  opts: { sentinels?: number; name?: string; password?: string; sentinelPassword?: string } = {},
+): Promise<SentinelSetup> {
   const name = opts.name ?? 'paceline';
   const count = Math.min(3, Math.max(1, opts.sentinels ?? 1));
   const servers: RedisServer[] = [];
@@ -261,29 +318,39 @@ export async function startSentinel(opts: { sentinels?: number; name?: string; p
   };
   try {
     const auth = opts.password !== undefined ? { password: opts.password } : {};
-    const master = await startRedis({ ...auth, args: opts.password !== undefined ? ['--masterauth', opts.password] : [] });
+    const master = await startRedis({
+      ...auth,
+      args: opts.password !== undefined ? ['--masterauth', opts.password] : [],
+    });
     servers.push(master);
     const masterauth = opts.password !== undefined ? ['--masterauth', opts.password] : [];
     const replica = await startRedis({ ...auth, args: ['--replicaof', HOST, String(master.port), ...masterauth] });
     servers.push(replica);
-    await waitFor('replica in sync', async () => (await info(replica.port, 'replication')).get('master_link_status') === 'up');
+    await waitFor(
+      'replica in sync',
+      async () => (await info(replica.port, 'replication')).get('master_link_status') === 'up',
+    );
     for (let i = 0; i < count; i++) {
       const dir = tempDir();
       const conf = path.join(dir, 'sentinel.conf');
-      fs.writeFileSync(conf, [
-        `sentinel monitor ${name} ${HOST} ${master.port} ${Math.floor(count / 2) + 1}`,
-        `sentinel down-after-milliseconds ${name} 1000`,
-        `sentinel failover-timeout ${name} 5000`,
-        `sentinel parallel-syncs ${name} 1`,
-        ...(opts.password !== undefined ? [`sentinel auth-pass ${name} "${opts.password}"`] : []),
-        ...(opts.sentinelPassword !== undefined ? [`requirepass "${opts.sentinelPassword}"`] : []),
-        '',
-      ].join('\n'));
+      fs.writeFileSync(
+        conf,
+        [
+          `sentinel monitor ${name} ${HOST} ${master.port} ${Math.floor(count / 2) + 1}`,
+          `sentinel down-after-milliseconds ${name} 1000`,
+          `sentinel failover-timeout ${name} 5000`,
+          `sentinel parallel-syncs ${name} 1`,
+          ...(opts.password !== undefined ? [`sentinel auth-pass ${name} "${opts.password}"`] : []),
+          ...(opts.sentinelPassword !== undefined ? [`requirepass "${opts.sentinelPassword}"`] : []),
+          '',
+        ].join('\n'),
+      );
       const { port, proc } = await launchOnFreePort(dir, async () => ['--sentinel'], conf, opts.sentinelPassword);
       sentinelProcs.push(proc);
       sentinels.push({ host: HOST, port });
     }
-    for (const s of sentinels) await waitFor(`sentinel ${s.port} to see the replica`, () => knowsReplica(s.port, name, replica.port), 20_000);
+    for (const s of sentinels)
+      await waitFor(`sentinel ${s.port} to see the replica`, () => knowsReplica(s.port, name, replica.port), 20_000);
   } catch (err) {
     await stop();
     throw err;
@@ -296,12 +363,21 @@ export async function startSentinel(opts: { sentinels?: number; name?: string; p
     master,
     async failover() {
       const old = (await master()).port;
-      await waitFor('SENTINEL FAILOVER to be accepted', async () => (await command(first.port, 'SENTINEL', 'FAILOVER', name)) === 'OK', 20_000);
+      await waitFor(
+        'SENTINEL FAILOVER to be accepted',
+        async () => (await command(first.port, 'SENTINEL', 'FAILOVER', name)) === 'OK',
+        20_000,
+      );
       let port = 0;
-      for (const s of sentinels) port = await waitFor(`sentinel ${s.port} to announce a new master`, async () => {
-        const p = await announced(s.port, name);
-        return p !== old ? p : undefined;
-      }, 20_000);
+      for (const s of sentinels)
+        port = await waitFor(
+          `sentinel ${s.port} to announce a new master`,
+          async () => {
+            const p = await announced(s.port, name);
+            return p !== old ? p : undefined;
+          },
+          20_000,
+        );
       await waitFor(`${port} to be master`, async () => (await info(port, 'replication')).get('role') === 'master');
       return { host: HOST, port };
     },

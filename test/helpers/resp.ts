@@ -22,7 +22,9 @@ function parse(buf: Buffer, at: number): { value: Reply; next: number } | undefi
   const n = Number(line);
   if (type === '$') {
     if (n < 0) return { value: null, next: eol + 2 };
-    return buf.length < eol + 2 + n + 2 ? undefined : { value: buf.toString('utf8', eol + 2, eol + 2 + n), next: eol + 2 + n + 2 };
+    return buf.length < eol + 2 + n + 2
+      ? undefined
+      : { value: buf.toString('utf8', eol + 2, eol + 2 + n), next: eol + 2 + n + 2 };
   }
   if (n < 0) return { value: null, next: eol + 2 };
   const items: Reply[] = [];
@@ -72,7 +74,11 @@ export function command(port: number, ...args: Array<string | number>): Promise<
 }
 
 /** Polls `probe` every 25 ms until it returns a value other than undefined/false, or fails after `timeoutMs`. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+  timeoutMs = 15_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -90,5 +96,10 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
 /** `INFO section` as a map of field → value. */
 export async function info(port: number, section: string): Promise<Map<string, string>> {
   const text = String(await command(port, 'INFO', section));
-  return new Map(text.split('\r\n').filter((l) => l.includes(':')).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1)]));
+  return new Map(
+    text
+      .split('\r\n')
+      .filter((l) => l.includes(':'))
+      .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1)]),
+  );
 }

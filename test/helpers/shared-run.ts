@@ -31,19 +31,29 @@ static_mx:
     - { host: contoso-test.mail.protection.outlook.com, address: 127.0.0.1, port: ${receiver.port} }
 `,
     'config/paceline.ini': `[main]\nstore=redis\nlog_decisions=false\n[redis]\n${s.redis}\nprefix=${prefix}\n${s.extraIni ?? ''}${s.adaptIni ? `\n[adapt]\n${s.adaptIni}\n` : ''}`,
-    'config/outbound.ini': '[main]\ntemp_fail_intervals=5s*60\nenable_tls=false\nlocal_mx_ok=true\nconcurrency_max=200\n',
+    'config/outbound.ini':
+      '[main]\ntemp_fail_intervals=5s*60\nenable_tls=false\nlocal_mx_ok=true\nconcurrency_max=200\n',
   };
 }
 
 export async function startAll(receiver: Receiver, s: SharedSetup, prefix: string): Promise<HarakaProcess[]> {
   return Promise.all(
     s.processes.map((nodes, i) =>
-      startHaraka({ name: `shared-${i}`, plugins: ['test_relay', 'paceline'], files: pacelineFiles(receiver, s, prefix), ...(nodes ? { nodes } : {}) }),
+      startHaraka({
+        name: `shared-${i}`,
+        plugins: ['test_relay', 'paceline'],
+        files: pacelineFiles(receiver, s, prefix),
+        ...(nodes ? { nodes } : {}),
+      }),
     ),
   );
 }
 
-export async function submitBacklog(harakas: readonly HarakaProcess[], perHost: number, tag: string): Promise<string[]> {
+export async function submitBacklog(
+  harakas: readonly HarakaProcess[],
+  perHost: number,
+  tag: string,
+): Promise<string[]> {
   const ids: string[] = [];
   await Promise.all(
     harakas.map((h, i) => {

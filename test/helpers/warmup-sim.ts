@@ -34,22 +34,29 @@ export interface SimResult {
 
 const START = Date.UTC(2026, 0, 5);
 
-const classify: Classifier = (reply) => (/4\.7\.500/.test(reply) ? { category: 'throttle', rule: 'ms' } : { category: 'unknown' });
+const classify: Classifier = (reply) =>
+  /4\.7\.500/.test(reply) ? { category: 'throttle', rule: 'ms' } : { category: 'unknown' };
 
-export async function simulateWarmup(makeStore: (clock: () => number) => PacingStore, o: SimOptions): Promise<SimResult> {
+export async function simulateWarmup(
+  makeStore: (clock: () => number) => PacingStore,
+  o: SimOptions,
+): Promise<SimResult> {
   let now = START;
   const clock = () => now;
   const store = makeStore(clock);
   const config = buildConfig({ main: { max_hold: '30d' } }, o.yaml, o.warmup);
   const mx = new MxResolver({ cacheMaxMs: 300_000, negativeMs: 60_000, staticMx: config.staticMx }, undefined, clock);
   const engine = new Engine(config, store, mx, clock, classify);
-  const queue: Array<{ at: number; id: number; ticket: Ticket; queued: number } | { at: number; end: Ticket; source: string }> = [];
+  const queue: Array<
+    { at: number; id: number; ticket: Ticket; queued: number } | { at: number; end: Ticket; source: string }
+  > = [];
   const sent: Array<Record<string, number>> = [];
   const times: Record<string, number[]> = {};
   let arrived = 0;
   let delivered = 0;
   const end = START + o.days * DAY_MS;
-  for (let t = START; t < end; t += o.everyMinutes * 60_000) queue.push({ at: t, id: arrived++, ticket: {}, queued: t });
+  for (let t = START; t < end; t += o.everyMinutes * 60_000)
+    queue.push({ at: t, id: arrived++, ticket: {}, queued: t });
   while (queue.length > 0) {
     queue.sort((a, b) => a.at - b.at);
     const ev = queue.shift()!;

@@ -17,7 +17,8 @@ function simulate(args: readonly string[]): Promise<{ report: JsonReport; second
   const started = process.hrtime.bigint();
   // the entry is a CommonJS -e script, so that tap's ESM loader hooks (which it
   // passes on to child processes) never see a .ts entry point
-  const script = "require('./sim/run.ts').main(process.argv.slice(1)).catch((e) => { console.error(e); process.exit(1); })";
+  const script =
+    "require('./sim/run.ts').main(process.argv.slice(1)).catch((e) => { console.error(e); process.exit(1); })";
   const argv = ['-r', 'ts-node/register/transpile-only', '-e', script, '--', '--json', ...args];
   return new Promise((resolve, reject) => {
     execFile(process.execPath, argv, { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
@@ -33,7 +34,8 @@ function byName(figures: readonly Figures[], name: string): Figures {
   return f;
 }
 
-const margin = (p: Figures, none: Figures): string => `paceline ${p.throttlesPer100.toFixed(2)} vs no pacing ${none.throttlesPer100.toFixed(2)} per 100 attempts`;
+const margin = (p: Figures, none: Figures): string =>
+  `paceline ${p.throttlesPer100.toFixed(2)} vs no pacing ${none.throttlesPer100.toFixed(2)} per 100 attempts`;
 
 t.test('the simulator', async (t) => {
   // The 12 h scenario (minute windows, no sessions) is no longer asserted here: its model
@@ -54,7 +56,11 @@ t.test('the simulator', async (t) => {
     for (const [what, p] of [['0.5 h', shipped]] as const) {
       t.equal(p.duplicates, 0, `${what}: no message accepted twice`);
       t.equal(p.lost, 0, `${what}: every message is delivered or still queued`);
-      t.same({ bounced: p.bounced, expired: p.expired, anomalies: p.anomalies }, { bounced: 0, expired: 0, anomalies: 0 }, `${what}: nothing dropped`);
+      t.same(
+        { bounced: p.bounced, expired: p.expired, anomalies: p.anomalies },
+        { bounced: 0, expired: 0, anomalies: 0 },
+        `${what}: nothing dropped`,
+      );
       t.equal(p.delivered + p.queuedAtEnd, p.offered, `${what}: delivered + queued = offered`);
     }
   });
@@ -71,21 +77,49 @@ t.test('the simulator', async (t) => {
       t.equal(f.offered, report.offered, `${f.strategy}: same offered load`);
       t.ok(f.delivered <= f.offered && f.delivered <= f.attempts, `${f.strategy}: delivered ≤ offered and ≤ attempts`);
       t.ok(f.duplicates === 0 && f.lost >= 0 && f.queuedAtEnd >= 0, `${f.strategy}: no duplicates, counts ≥ 0`);
-      t.ok(f.pctOfCapacity >= 0 && f.pctOfCapacity <= 101, `${f.strategy}: % of capacity in range (${f.pctOfCapacity.toFixed(1)})`);
+      t.ok(
+        f.pctOfCapacity >= 0 && f.pctOfCapacity <= 101,
+        `${f.strategy}: % of capacity in range (${f.pctOfCapacity.toFixed(1)})`,
+      );
       t.ok(f.throttlesPer100 >= 0 && f.throttlesPer100 <= 100, `${f.strategy}: throttles per 100 attempts in range`);
-      t.ok(f.meanQueueMin >= 0 && f.meanQueueMin <= f.maxQueueMin && f.maxQueueMin <= report.hours * 60, `${f.strategy}: queue times in range`);
-      t.ok(Math.abs(f.deliveredPerHour * report.hours - f.delivered) < 1e-6, `${f.strategy}: per hour × hours = delivered`);
-      t.equal(f.byProvider.reduce((sum, p) => sum + p.delivered, 0), f.delivered, `${f.strategy}: providers add up`);
+      t.ok(
+        f.meanQueueMin >= 0 && f.meanQueueMin <= f.maxQueueMin && f.maxQueueMin <= report.hours * 60,
+        `${f.strategy}: queue times in range`,
+      );
+      t.ok(
+        Math.abs(f.deliveredPerHour * report.hours - f.delivered) < 1e-6,
+        `${f.strategy}: per hour × hours = delivered`,
+      );
+      t.equal(
+        f.byProvider.reduce((sum, p) => sum + p.delivered, 0),
+        f.delivered,
+        `${f.strategy}: providers add up`,
+      );
     }
   });
 });
 
 t.test('command line flags', async (t) => {
-  t.match(parseArgs(['--seed', '42', '--hours', '2', '--adapt', 'decrease=0.7']), { seed: 42, hours: 2, adapt: 'decrease=0.7', classifier: 'shipped' });
-  t.match(parseArgs(['--only', 'paceline,no-pacing', '--json']), { seed: 1, hours: DEFAULT_HOURS, adapt: '', only: ['paceline', 'no pacing'], json: true });
+  t.match(parseArgs(['--seed', '42', '--hours', '2', '--adapt', 'decrease=0.7']), {
+    seed: 42,
+    hours: 2,
+    adapt: 'decrease=0.7',
+    classifier: 'shipped',
+  });
+  t.match(parseArgs(['--only', 'paceline,no-pacing', '--json']), {
+    seed: 1,
+    hours: DEFAULT_HOURS,
+    adapt: '',
+    only: ['paceline', 'no pacing'],
+    json: true,
+  });
   t.throws(() => parseArgs(['--hours', '0']), /--hours/);
   t.throws(() => parseArgs(['--seed', 'x']), /--seed/);
   t.throws(() => parseArgs(['--classifier', 'nope']), /--classifier/);
   t.throws(() => parseArgs(['--only', 'fast']), /--only/);
-  await t.rejects(runAll({ seed: 1, hours: 0.5, adapt: 'decrease=2', only: ['paceline'] }), /decrease/, 'a bad [adapt] value is refused by the real config loader');
+  await t.rejects(
+    runAll({ seed: 1, hours: 0.5, adapt: 'decrease=2', only: ['paceline'] }),
+    /decrease/,
+    'a bad [adapt] value is refused by the real config loader',
+  );
 });

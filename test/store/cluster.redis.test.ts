@@ -33,7 +33,11 @@ t.test('Redis Cluster store', async (t) => {
     });
     let redis: string[] = [];
     await t.test('cluster', async (t) => {
-      redis = await runTable(t, async (i) => new RedisStore(client, { prefix: `test:${run}:c${i}:`, clockOverride: () => now }), setNow);
+      redis = await runTable(
+        t,
+        async (i) => new RedisStore(client, { prefix: `test:${run}:c${i}:`, clockOverride: () => now }),
+        setNow,
+      );
     });
     t.same(redis, memory, 'same transcripts');
   });
@@ -53,7 +57,10 @@ t.test('Redis Cluster store', async (t) => {
     const limits = { rate: parseRate('10/s') as Rate, concurrency: 5 };
     const lanes = Array.from({ length: 60 }, (_, i) => ({ source: `ip${i}`, provider: i % 2 ? 'gmail' : 'microsoft' }));
     for (const lane of lanes) {
-      t.equal((await store.acquire(lane, limits, { mode: 'now', leaseId: `l-${lane.source}`, leaseMs: 60_000 })).value.kind, 'granted');
+      t.equal(
+        (await store.acquire(lane, limits, { mode: 'now', leaseId: `l-${lane.source}`, leaseMs: 60_000 })).value.kind,
+        'granted',
+      );
       await store.hit(lane, 'rule', 60_000);
       await store.saveWarmRecord(lane, { start: 1, step: 1, evaluated: 1, badDays: 0 });
     }
@@ -66,7 +73,10 @@ t.test('Redis Cluster store', async (t) => {
     }
     t.ok(laneSlots.size >= 50, `60 lanes use ${laneSlots.size} slots`);
     const perMaster = await Promise.all(client.nodes('master').map((n) => n.dbsize()));
-    t.ok(perMaster.length === 3 && perMaster.every((n) => n > 0), `every master holds lanes (${perMaster.join(', ')} keys)`);
+    t.ok(
+      perMaster.length === 3 && perMaster.every((n) => n > 0),
+      `every master holds lanes (${perMaster.join(', ')} keys)`,
+    );
     const listed = (await store.lanes()).value.map(({ lane }) => `${lane.source}|${lane.provider}`).sort();
     t.same(listed, lanes.map((l) => `${l.source}|${l.provider}`).sort(), 'lanes() finds every lane on every master');
   });

@@ -28,7 +28,11 @@ t.test('memory and Redis stores conform to the table and to each other', async (
     memory = await runTable(t, async () => new MemoryStore(() => now), setNow);
   });
   await t.test('Redis store', async (t) => {
-    redis = await runTable(t, async (i) => new RedisStore(client, { prefix: `test:${run}:c${i}:`, clockOverride: () => now }), setNow);
+    redis = await runTable(
+      t,
+      async (i) => new RedisStore(client, { prefix: `test:${run}:c${i}:`, clockOverride: () => now }),
+      setNow,
+    );
   });
   t.same(redis, memory, 'every case gives the same transcript on both stores');
 

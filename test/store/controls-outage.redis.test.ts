@@ -14,25 +14,45 @@ import { startRedis } from '../helpers/redis';
 t.test('a Redis outage keeps the controls last read and refuses new actions', async (t) => {
   const server = await startRedis();
   t.teardown(() => server.stop());
-  const redis = await openRedisStore({ url: server.url, commandTimeoutMs: 300 }, `test:${randomUUID().slice(0, 8)}:`, () => undefined);
+  const redis = await openRedisStore(
+    { url: server.url, commandTimeoutMs: 300 },
+    `test:${randomUUID().slice(0, 8)}:`,
+    () => undefined,
+  );
   const logs: string[] = [];
-  const store = new FallbackStore(redis, { policy: 'local', clusterSize: 2, retryMs: 200, delayMs: 30_000, log: (_l, text) => logs.push(text) });
+  const store = new FallbackStore(redis, {
+    policy: 'local',
+    clusterSize: 2,
+    retryMs: 200,
+    delayMs: 30_000,
+    log: (_l, text) => logs.push(text),
+  });
   t.teardown(() => store.close());
   const target = { kind: 'provider' as const, provider: 'google' };
   await store.setControl({ target, forMs: 0, reason: 'outage test', who: 'gus' });
   t.match((await store.controls()).value, [{ target, who: 'gus' }], 'read from Redis');
 
   await server.kill();
-  t.match((await store.controls()).value, [{ target, who: 'gus', reason: 'outage test' }], 'Redis down: the pause last read stays in force');
+  t.match(
+    (await store.controls()).value,
+    [{ target, who: 'gus', reason: 'outage test' }],
+    'Redis down: the pause last read stays in force',
+  );
   t.ok(store.degraded && logs.some((l) => /shared store failed \(controls/.test(l)), 'the outage is logged');
-  await t.rejects(store.setControl({ target: { kind: 'source', source: 'a' }, forMs: 0, reason: '', who: 'gus' }), 'a new action fails while Redis is down');
+  await t.rejects(
+    store.setControl({ target: { kind: 'source', source: 'a' }, forMs: 0, reason: '', who: 'gus' }),
+    'a new action fails while Redis is down',
+  );
   await t.rejects(store.clearControl(target), 'so does a resume');
 
   await server.restart();
   const back = Date.now();
   let resumed = false;
   while (!resumed && Date.now() - back < 15_000) {
-    resumed = await store.clearControl(target).then(() => true, () => false);
+    resumed = await store.clearControl(target).then(
+      () => true,
+      () => false,
+    );
     if (!resumed) await new Promise((r) => setTimeout(r, 100));
   }
   // this test's redis-server keeps nothing on disk, so the restarted one may have lost the pause: the resume must just work
@@ -43,6 +63,10 @@ t.test('a Redis outage keeps the controls last read and refuses new actions', as
     await new Promise((r) => setTimeout(r, 100));
     list = (await store.controls()).value;
   }
-  t.same(list, [], `and the fallback reads the empty list from Redis again (${Date.now() - back} ms after it came back)`);
+  t.same(
+    list,
+    [],
+    `and the fallback reads the empty list from Redis again (${Date.now() - back} ms after it came back)`,
+  );
   t.notOk(store.degraded, 'the outage is over');
 });

@@ -26,7 +26,14 @@ function prng(seed: number): () => number {
   };
 }
 
-const POLICY: LanePolicy = { recoverStep: 0.25, recoverIntervalMs: 60_000, probeIntervalMs: 600_000, climbStep: 0.1, start: 1, startIntervalMs: 10_000 };
+const POLICY: LanePolicy = {
+  recoverStep: 0.25,
+  recoverIntervalMs: 60_000,
+  probeIntervalMs: 600_000,
+  climbStep: 0.1,
+  start: 1,
+  startIntervalMs: 10_000,
+};
 /** Start phases: a fresh lane begins at a share of its pace and doubles it per clean interval. */
 const START: LanePolicy = { ...POLICY, start: 0.1, startIntervalMs: 10_000 };
 const START_SLOW: LanePolicy = { ...POLICY, start: 0.3, startIntervalMs: 45_000 };
@@ -67,8 +74,18 @@ function pick<T>(rng: () => number, items: readonly T[]): T {
 
 function advance(s: Seq): void {
   const r = s.rng();
-  let step = r < 0.3 ? 0 : r < 0.6 ? Math.floor(s.rng() * 3000) : r < 0.85 ? Math.floor(s.rng() * 120_000) : r < 0.95 ? Math.floor(s.rng() * HOUR) : -1;
-  if (step < 0) step = Math.max(0, (Math.floor((T0 + s.at) / DAY_MS) + 1) * DAY_MS - T0 - s.at - 2000 + Math.floor(s.rng() * 4000));
+  let step =
+    r < 0.3
+      ? 0
+      : r < 0.6
+        ? Math.floor(s.rng() * 3000)
+        : r < 0.85
+          ? Math.floor(s.rng() * 120_000)
+          : r < 0.95
+            ? Math.floor(s.rng() * HOUR)
+            : -1;
+  if (step < 0)
+    step = Math.max(0, (Math.floor((T0 + s.at) / DAY_MS) + 1) * DAY_MS - T0 - s.at - 2000 + Math.floor(s.rng() * 4000));
   if (s.at + step - s.start > MAX_SPAN) step = Math.floor(s.rng() * 3000);
   s.at += step;
 }
@@ -92,24 +109,65 @@ function nextStep(s: Seq): Step {
   const reservation = s.reservations.length > 0 && r < 0.45 && r >= 0.33 ? pick(rng, s.reservations) : undefined;
   if (reservation) {
     const epoch = rng() < 0.1 ? reservation.epoch + 1 : reservation.epoch;
-    return { ...base, lane: reservation.lane, limits: s.limits[reservation.lane], op: 'claim', id: reservation.id, slot: reservation.slot, epoch, leaseMs: pick(rng, [500, 5000, 600_000]) };
+    return {
+      ...base,
+      lane: reservation.lane,
+      limits: s.limits[reservation.lane],
+      op: 'claim',
+      id: reservation.id,
+      slot: reservation.slot,
+      epoch,
+      leaseMs: pick(rng, [500, 5000, 600_000]),
+    };
   }
-  if (r < 0.45) return { ...base, op: 'acquire', mode: rng() < 0.5 ? 'now' : 'reserve', id: `m${s.ids++}`, leaseMs: pick(rng, [500, 5000, 600_000]) };
+  if (r < 0.45)
+    return {
+      ...base,
+      op: 'acquire',
+      mode: rng() < 0.5 ? 'now' : 'reserve',
+      id: `m${s.ids++}`,
+      leaseMs: pick(rng, [500, 5000, 600_000]),
+    };
   if (r < 0.6 && s.leases.length > 0 && rng() < 0.2) {
     const lease = pick(rng, s.leases);
-    const ids = rng() < 0.5 ? [lease.id] : [lease.id, ...s.leases.filter((l) => l.lane === lease.lane).map((l) => l.id), 'nobody'];
+    const ids =
+      rng() < 0.5
+        ? [lease.id]
+        : [lease.id, ...s.leases.filter((l) => l.lane === lease.lane).map((l) => l.id), 'nobody'];
     return { ...base, lane: lease.lane, op: 'renew', ids: [...new Set(ids)], ttlMs: pick(rng, [500, 5000, 60_000]) };
   }
   if (r < 0.6) {
     const lease = s.leases.length > 0 && rng() < 0.9 ? pick(rng, s.leases) : { lane, id: 'nobody', at: s.at };
     const durationMs = pick(rng, [undefined, Math.floor(rng() * 10_000), rng() * 3000, -5, Number.NaN]);
-    return { ...base, lane: lease.lane, limits: s.limits[lease.lane], op: 'release', id: lease.id, delivered: rng() < 0.7, durationMs };
+    return {
+      ...base,
+      lane: lease.lane,
+      limits: s.limits[lease.lane],
+      op: 'release',
+      id: lease.id,
+      delivered: rng() < 0.7,
+      durationMs,
+    };
   }
   if (r < 0.72) {
     const category = rng() < 0.4 ? 'throttle' : pick(rng, REACTIONS);
-    return { ...base, op: 'react', category, durationMs: rng() < 0.2 ? Math.floor(rng() * HOUR) : undefined, sentAt: sentAt(s, lane) };
+    return {
+      ...base,
+      op: 'react',
+      category,
+      durationMs: rng() < 0.2 ? Math.floor(rng() * HOUR) : undefined,
+      sentAt: sentAt(s, lane),
+    };
   }
-  if (r < 0.77) return { ...base, op: 'hit', ...pick(rng, [{ rule: 'r1', windowMs: 60_000 }, { rule: 'r2', windowMs: 600_000 }]) };
+  if (r < 0.77)
+    return {
+      ...base,
+      op: 'hit',
+      ...pick(rng, [
+        { rule: 'r1', windowMs: 60_000 },
+        { rule: 'r2', windowMs: 600_000 },
+      ]),
+    };
   if (r < 0.83) return { ...base, op: 'providerThrottle', sources: pick(rng, [2, 3]) };
   if (r < 0.88) return { ...base, op: 'providerProbe' };
   if (r < 0.9) return { ...base, op: 'providerDelivered' };
@@ -117,7 +175,12 @@ function nextStep(s: Seq): Step {
   const today = Math.floor((T0 + s.at) / DAY_MS);
   if (r < 0.95) return { ...base, op: 'sourceStart', today };
   if (r < 0.97) return { ...base, op: 'warmGet' };
-  const record = { start: today - Math.floor(rng() * 5), step: 1 + Math.floor(rng() * 5), evaluated: today - Math.floor(rng() * 3), badDays: Math.floor(rng() * 2) };
+  const record = {
+    start: today - Math.floor(rng() * 5),
+    step: 1 + Math.floor(rng() * 5),
+    evaluated: today - Math.floor(rng() * 3),
+    badDays: Math.floor(rng() * 2),
+  };
   return { ...base, op: 'warmSave', record };
 }
 
@@ -125,7 +188,8 @@ function nextStep(s: Seq): Step {
 function learn(s: Seq, step: Step, result: string): void {
   if (step.op !== 'acquire' && step.op !== 'claim') return;
   const lane = step.lane ?? 0;
-  if (step.op === 'claim' && !result.startsWith('wait')) s.reservations = s.reservations.filter((r) => r.id !== step.id);
+  if (step.op === 'claim' && !result.startsWith('wait'))
+    s.reservations = s.reservations.filter((r) => r.id !== step.id);
   if (result === 'granted') s.leases.push({ lane, id: step.id, at: step.at });
   const m = /^reserved@\+(\S+) s\+(\S+) e(\d+)$/.exec(result);
   if (m) s.reservations.push({ lane, id: step.id, slot: Number(m[2]), epoch: Number(m[3]) });
@@ -148,10 +212,21 @@ export async function runDifferential(t: Test, opts: DifferentialOptions): Promi
   for (let i = 0; i < opts.sequences; i++) {
     const rng = prng(Math.floor(master() * 4_294_967_296));
     const start = Math.floor(rng() * 10 * DAY_MS);
-    const s: Seq = { rng, start, at: start, ids: 0, limits: [pick(rng, LIMITS), pick(rng, LIMITS)], leases: [], reservations: [] };
+    const s: Seq = {
+      rng,
+      start,
+      at: start,
+      ids: 0,
+      limits: [pick(rng, LIMITS), pick(rng, LIMITS)],
+      leases: [],
+      reservations: [],
+    };
     let now = 0;
     const setNow = (v: number) => (now = v);
-    const lanes = [{ source: 'x', provider: 'q' }, { source: 'y', provider: 'q' }] as const;
+    const lanes = [
+      { source: 'x', provider: 'q' },
+      { source: 'y', provider: 'q' },
+    ] as const;
     const a: Target = { store: opts.memory(() => now), lanes, limits: {} };
     const b: Target = { store: opts.redis(() => now, i), lanes, limits: {} };
     let diff: string | undefined;
@@ -177,7 +252,10 @@ export async function runDifferential(t: Test, opts: DifferentialOptions): Promi
 /** Both stores list the same lanes with the same states. */
 async function compareLanes(a: PacingStore, b: PacingStore): Promise<string | undefined> {
   const render = async (store: PacingStore) =>
-    (await store.lanes()).value.map(({ lane, state }) => `${lane.source}|${lane.provider} ${laneSummary(state)}`).sort().join('\n');
+    (await store.lanes()).value
+      .map(({ lane, state }) => `${lane.source}|${lane.provider} ${laneSummary(state)}`)
+      .sort()
+      .join('\n');
   const [want, got] = [await render(a), await render(b)];
   return want === got ? undefined : `lanes()\n  memory: ${want}\n  redis:  ${got}`;
 }

@@ -15,7 +15,11 @@ t.test('outage: fail fast while Redis is down, recover when it is back', async (
   const server = await startRedis({ args: ['--enable-debug-command', 'yes'] });
   t.teardown(() => server.stop());
   const errors: string[] = [];
-  const store = await openRedisStore({ url: server.url, commandTimeoutMs: 300 }, `test:${randomUUID().slice(0, 8)}:`, (err) => errors.push(err.message));
+  const store = await openRedisStore(
+    { url: server.url, commandTimeoutMs: 300 },
+    `test:${randomUUID().slice(0, 8)}:`,
+    (err) => errors.push(err.message),
+  );
   t.teardown(() => store.close());
   const lane = { source: 'ip1', provider: 'gmail' };
   const limits = { rate: parseRate('100/s') as Rate };
@@ -40,11 +44,21 @@ t.test('outage: fail fast while Redis is down, recover when it is back', async (
   const back = Date.now();
   let result: string | undefined;
   while (!result && Date.now() - back < 15_000) {
-    result = await acquire().then((r) => r.value.kind, () => undefined);
+    result = await acquire().then(
+      (r) => r.value.kind,
+      () => undefined,
+    );
     if (!result) await new Promise((r) => setTimeout(r, 100));
   }
   t.equal(result, 'granted', `works again after the restart (${Date.now() - back} ms)`);
   const { value } = await store.peek([lane], lane.provider);
-  t.same(value.lanes[0]?.leases.map((l) => l.id), [`l${n - 1}`], 'the decision that failed during the outage was not applied later');
-  t.ok(errors.some((e) => e.includes('ECONNREFUSED')), 'connection errors reach the onError callback');
+  t.same(
+    value.lanes[0]?.leases.map((l) => l.id),
+    [`l${n - 1}`],
+    'the decision that failed during the outage was not applied later',
+  );
+  t.ok(
+    errors.some((e) => e.includes('ECONNREFUSED')),
+    'connection errors reach the onError callback',
+  );
 });

@@ -15,7 +15,10 @@ import { info, startSentinel } from '../helpers/redis';
 
 t.test('Sentinel: the store follows the master through a failover', async (t) => {
   const setup = await startSentinel({ sentinels: 3 });
-  const client = createRedisClient({ sentinel: { name: setup.name, sentinels: setup.sentinels }, commandTimeoutMs: 1000 }) as Redis;
+  const client = createRedisClient({
+    sentinel: { name: setup.name, sentinels: setup.sentinels },
+    commandTimeoutMs: 1000,
+  }) as Redis;
   client.on('error', () => undefined); // connection errors during the failover are expected; ioredis reconnects
   t.teardown(async () => {
     client.disconnect();
@@ -46,12 +49,30 @@ t.test('Sentinel: the store follows the master through a failover', async (t) =>
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  t.ok(after, `a decision succeeds after the failover (${Date.now() - started} ms)${lastError ? `; retried after ${String(lastError)}` : ''}`);
-  t.match(after?.value, { kind: 'wait', reason: 'rate' }, 'the rate slot taken before the failover still binds: state survived');
+  t.ok(
+    after,
+    `a decision succeeds after the failover (${Date.now() - started} ms)${lastError ? `; retried after ${String(lastError)}` : ''}`,
+  );
+  t.match(
+    after?.value,
+    { kind: 'wait', reason: 'rate' },
+    'the rate slot taken before the failover still binds: state survived',
+  );
   const { value } = await store.peek([lane], lane.provider);
-  t.match(value.lanes[0], { dayCount: 1, leases: [{ id: 'before' }] }, 'the lease and daily count from before are on the new master');
+  t.match(
+    value.lanes[0],
+    { dayCount: 1, leases: [{ id: 'before' }] },
+    'the lease and daily count from before are on the new master',
+  );
   const served = await info(newMaster.port, 'keyspace');
-  t.ok([...served.keys()].some((k) => k.startsWith('db')), 'the new master holds the keys');
+  t.ok(
+    [...served.keys()].some((k) => k.startsWith('db')),
+    'the new master holds the keys',
+  );
   t.equal((await info(newMaster.port, 'replication')).get('role'), 'master');
-  t.equal(Number((await client.call('CONFIG', 'GET', 'port') as string[])[1]), newMaster.port, 'the client now talks to the new master');
+  t.equal(
+    Number(((await client.call('CONFIG', 'GET', 'port')) as string[])[1]),
+    newMaster.port,
+    'the client now talks to the new master',
+  );
 });

@@ -75,15 +75,23 @@ function decision(r: AcquireResult): string {
 }
 
 function warm(r: WarmRecord | null): string {
-  return r ? `warm start=${r.start} step=${r.step} evaluated=${r.evaluated} badDays=${r.badDays}${r.frozen ? ' frozen' : ''}` : 'warm none';
+  return r
+    ? `warm start=${r.start} step=${r.step} evaluated=${r.evaluated} badDays=${r.badDays}${r.frozen ? ' frozen' : ''}`
+    : 'warm none';
 }
 
 function targetOf(kind: 'lane' | 'provider' | 'source', lane: LaneRef): ControlTarget {
-  return kind === 'lane' ? { kind, ...lane } : kind === 'provider' ? { kind, provider: lane.provider } : { kind, source: lane.source };
+  return kind === 'lane'
+    ? { kind, ...lane }
+    : kind === 'provider'
+      ? { kind, provider: lane.provider }
+      : { kind, source: lane.source };
 }
 
 function control(c: Control | null): string {
-  return c ? `pause ${describeTarget(c.target)} at ${rel(c.at)} until ${rel(c.until)} by ${c.who} (${c.reason})` : 'none';
+  return c
+    ? `pause ${describeTarget(c.target)} at ${rel(c.at)} until ${rel(c.until)} by ${c.who} (${c.reason})`
+    : 'none';
 }
 
 /** Runs one step at T0 + step.at (the caller's clock reads `setNow`) and renders its result. */
@@ -94,7 +102,10 @@ export async function execute(target: Target, step: Step, setNow: (t: number) =>
   const limits = step.limits ?? target.limits;
   switch (step.op) {
     case 'acquire':
-      return decision((await store.acquire(lane, limits, { mode: step.mode, leaseId: step.id, leaseMs: step.leaseMs ?? LEASE_MS })).value);
+      return decision(
+        (await store.acquire(lane, limits, { mode: step.mode, leaseId: step.id, leaseMs: step.leaseMs ?? LEASE_MS }))
+          .value,
+      );
     case 'claim': {
       const req = { slot: T0 + step.slot, epoch: step.epoch ?? 0, leaseId: step.id, leaseMs: step.leaseMs ?? LEASE_MS };
       return decision((await store.claim(lane, limits, req)).value);
@@ -107,7 +118,11 @@ export async function execute(target: Target, step: Step, setNow: (t: number) =>
     case 'releaseStale':
       return `dropped ${await store.releaseStale(step.node, step.owner)}`;
     case 'react': {
-      const event = { category: step.category, durationMs: step.durationMs, sentAt: step.sentAt === undefined ? undefined : T0 + step.sentAt };
+      const event = {
+        category: step.category,
+        durationMs: step.durationMs,
+        sentAt: step.sentAt === undefined ? undefined : T0 + step.sentAt,
+      };
       return (await store.react(lane, limits, event, DEFAULT_REACT)).value.effect;
     }
     case 'hit':
@@ -141,7 +156,10 @@ export async function execute(target: Target, step: Step, setNow: (t: number) =>
     case 'providerLift':
       return (await store.liftProvider(lane.provider)) ? 'changed' : 'unchanged';
     case 'pause':
-      return control((await store.setControl({ target: targetOf(step.target, lane), forMs: step.forMs, reason: 'test', who: 'op' })).value);
+      return control(
+        (await store.setControl({ target: targetOf(step.target, lane), forMs: step.forMs, reason: 'test', who: 'op' }))
+          .value,
+      );
     case 'resume':
       return control((await store.clearControl(targetOf(step.target, lane))).value);
     case 'controls': {
@@ -152,7 +170,19 @@ export async function execute(target: Target, step: Step, setNow: (t: number) =>
 }
 
 /** Times shown relative to T0 (slot-clock values too: a lane never slowed has slot time = real time). */
-const TIMES = new Set(['tat', 'vAt', 'vOrigin', 'departAt', 'pauseUntil', 'connCapUntil', 'blockedAt', 'probeAt', 'holdUntil', 'recoverAt', 'acceptedAt']);
+const TIMES = new Set([
+  'tat',
+  'vAt',
+  'vOrigin',
+  'departAt',
+  'pauseUntil',
+  'connCapUntil',
+  'blockedAt',
+  'probeAt',
+  'holdUntil',
+  'recoverAt',
+  'acceptedAt',
+]);
 const DAYS = new Set(['day', 'prevDay']);
 const T0_DAY = Math.floor(T0 / DAY_MS);
 const T0_MINUTE = Math.floor(T0 / 60_000);
@@ -165,10 +195,21 @@ export function laneSummary(state: LaneState): string {
     const value = (state as unknown as Record<string, unknown>)[key];
     if (key === 'leases' || value === empty[key]) continue;
     const v = value as number | string;
-    const shown = TIMES.has(key) || (key === 'growAt' && (v as number) > 0) ? rel(v as number) : key === 'growAt' && (v as number) < 0 ? `ended${rel(-(v as number))}` : DAYS.has(key) ? `+${(v as number) - T0_DAY}` : key === 'minute' || key === 'acceptMinute' ? `+${(v as number) - T0_MINUTE}` : String(v);
+    const shown =
+      TIMES.has(key) || (key === 'growAt' && (v as number) > 0)
+        ? rel(v as number)
+        : key === 'growAt' && (v as number) < 0
+          ? `ended${rel(-(v as number))}`
+          : DAYS.has(key)
+            ? `+${(v as number) - T0_DAY}`
+            : key === 'minute' || key === 'acceptMinute'
+              ? `+${(v as number) - T0_MINUTE}`
+              : String(v);
     parts.push(`${key}=${shown}`);
   }
-  const leases = [...state.leases].sort((a, b) => a.expiresAt - b.expiresAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const leases = [...state.leases].sort(
+    (a, b) => a.expiresAt - b.expiresAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+  );
   if (leases.length > 0) parts.push(`leases=${leases.map((l) => `${l.id}@${rel(l.expiresAt)}`).join(',')}`);
   return parts.join(' ');
 }
@@ -182,7 +223,8 @@ export function providerSummary(state: ProviderState): string {
   if (state.probeAt !== empty.probeAt) parts.push(`probeAt=${rel(state.probeAt)}`);
   if (state.declaredAt !== empty.declaredAt) parts.push(`declaredAt=${rel(state.declaredAt)}`);
   const names = Object.keys(state.throttled).sort();
-  if (names.length > 0) parts.push(`throttled=${names.map((n) => `${n}@${rel(state.throttled[n] as number)}`).join(',')}`);
+  if (names.length > 0)
+    parts.push(`throttled=${names.map((n) => `${n}@${rel(state.throttled[n] as number)}`).join(',')}`);
   return parts.join(' ');
 }
 
@@ -195,7 +237,9 @@ export async function summary(target: Target, at: number, setNow: (t: number) =>
   const { value } = await target.store.peek(target.lanes, target.lanes[0].provider);
   const [first, second] = value.lanes.map(laneSummary);
   const provider = providerSummary(value.provider);
-  return [first ?? '', ...(second ? [`lane1 ${second}`] : []), ...(provider ? [`provider ${provider}`] : [])].join(' | ');
+  return [first ?? '', ...(second ? [`lane1 ${second}`] : []), ...(provider ? [`provider ${provider}`] : [])].join(
+    ' | ',
+  );
 }
 
 /**
@@ -220,5 +264,8 @@ export function summaryFields(summary: string): Record<string, string> {
 export function summaryDiff(want: string, got: string): string {
   const [a, b] = [summaryFields(want), summaryFields(got)];
   const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
-  return keys.filter((k) => a[k] !== b[k]).map((k) => `${k}: ${a[k] ?? '(none)'} → ${b[k] ?? '(none)'}`).join(', ');
+  return keys
+    .filter((k) => a[k] !== b[k])
+    .map((k) => `${k}: ${a[k] ?? '(none)'} → ${b[k] ?? '(none)'}`)
+    .join(', ');
 }

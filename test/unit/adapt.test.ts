@@ -1,12 +1,23 @@
 import t from 'tap';
 import { DEFAULT_REACT, react, type ReactEvent } from '../../lib/core/adapt';
-import { acquire, claim, concurrencyLimit, emptyLane, normalize, release, DEFAULT_POLICY, type LaneLimits, type LaneState } from '../../lib/core/lane';
+import {
+  acquire,
+  claim,
+  concurrencyLimit,
+  emptyLane,
+  normalize,
+  release,
+  DEFAULT_POLICY,
+  type LaneLimits,
+  type LaneState,
+} from '../../lib/core/lane';
 import { DAY_MS } from '../../lib/core/day';
 import { parseRate, type Rate } from '../../lib/core/rate';
 
 const T0 = 20_000 * DAY_MS + 3_600_000;
 const limits: LaneLimits = { rate: parseRate('60/min') as Rate, concurrency: 10, policy: DEFAULT_POLICY };
-const go = (s: LaneState, at: number, id = 'x') => acquire(s, limits, T0 + at, { mode: 'reserve', leaseId: id, leaseMs: 600_000 });
+const go = (s: LaneState, at: number, id = 'x') =>
+  acquire(s, limits, T0 + at, { mode: 'reserve', leaseId: id, leaseMs: 600_000 });
 const on = (s: LaneState, at: number, event: ReactEvent) => react(s, limits, T0 + at, event);
 
 t.test('throttle: halve the pace, pause, one reaction per burst', async (t) => {
@@ -19,10 +30,15 @@ t.test('throttle: halve the pace, pause, one reaction per burst', async (t) => {
   t.equal(burst.factor, 0.5, 'fifty 451s at once are one event');
   t.equal(burst.dayThrottles, 4, 'but every reply is counted');
   const again = on(burst, DEFAULT_REACT.throttlePauseMs + DEFAULT_REACT.holdMs + 1, { category: 'throttle' });
-  t.equal(again.effect, 'overshot', 'refused again within SETTLE_MS of reopening: still finding its pace, no incident evidence');
+  t.equal(
+    again.effect,
+    'overshot',
+    'refused again within SETTLE_MS of reopening: still finding its pace, no incident evidence',
+  );
   t.equal(again.state.factor, 0.25, 'a later burst halves again');
   let s = again.state;
-  for (let i = 0; i < 10; i++) s = on(s, (i + 3) * (DEFAULT_REACT.throttlePauseMs + DEFAULT_REACT.holdMs + 1), { category: 'throttle' }).state;
+  for (let i = 0; i < 10; i++)
+    s = on(s, (i + 3) * (DEFAULT_REACT.throttlePauseMs + DEFAULT_REACT.holdMs + 1), { category: 'throttle' }).state;
   t.equal(s.factor, DEFAULT_REACT.floor, 'never below the floor');
 });
 
@@ -54,12 +70,27 @@ t.test('a reaction moves earlier bookings on by the pause and the lower pace, in
   let s = go(emptyLane(), 0).state;
   const first = go(s, 0);
   const second = go(first.state, 0);
-  t.match([first.result, second.result], [{ kind: 'reserved', at: T0 + 1000, slot: T0 + 1000 }, { kind: 'reserved', at: T0 + 2000, slot: T0 + 2000 }]);
+  t.match(
+    [first.result, second.result],
+    [
+      { kind: 'reserved', at: T0 + 1000, slot: T0 + 1000 },
+      { kind: 'reserved', at: T0 + 2000, slot: T0 + 2000 },
+    ],
+  );
   s = on(second.state, 500, { category: 'throttle' }).state; // 60 s pause, then half the pace
   const slotOf = (r: typeof first.result) => (r.kind === 'reserved' ? r.slot : 0);
-  const back = (slot: number, at: number) => claim(s, limits, T0 + at, { slot, epoch: 0, leaseId: 'y', leaseMs: 1000 }).result;
-  t.match(back(slotOf(first.result), 1000), { kind: 'wait', reason: 'rate', at: T0 + 60_500 + 1000 }, 'the first booking: the pause, then its place at half the pace');
-  t.match(back(slotOf(second.result), 1000), { kind: 'wait', reason: 'rate', at: T0 + 60_500 + 3000 }, 'the second keeps its place behind it');
+  const back = (slot: number, at: number) =>
+    claim(s, limits, T0 + at, { slot, epoch: 0, leaseId: 'y', leaseMs: 1000 }).result;
+  t.match(
+    back(slotOf(first.result), 1000),
+    { kind: 'wait', reason: 'rate', at: T0 + 60_500 + 1000 },
+    'the first booking: the pause, then its place at half the pace',
+  );
+  t.match(
+    back(slotOf(second.result), 1000),
+    { kind: 'wait', reason: 'rate', at: T0 + 60_500 + 3000 },
+    'the second keeps its place behind it',
+  );
   t.match(go(s, 60_500).result, { kind: 'reserved', at: T0 + 60_500 + 5000 }, 'a new booking goes after both');
 });
 
@@ -77,38 +108,63 @@ t.test('a recovered pace brings booked slots earlier', async (t) => {
   t.match(before, { kind: 'wait', reason: 'rate' });
   t.match(after, { kind: 'wait', reason: 'rate' });
   const due = (r: typeof before) => (r.kind === 'wait' ? r.at : 0);
-  t.ok(due(after) < due(before), `the last of 300 bookings comes earlier once the pace recovers (${due(before) - T0} → ${due(after) - T0} ms)`);
+  t.ok(
+    due(after) < due(before),
+    `the last of 300 bookings comes earlier once the pace recovers (${due(before) - T0} → ${due(after) - T0} ms)`,
+  );
 });
 
-t.test('the pace after a throttle is a share of what the provider accepted; climbing above it overshoots', async (t) => {
-  let s = emptyLane();
-  for (let i = 0; i < 12; i++) {
-    s = acquire(s, limits, T0 + i * 1000, { mode: 'now', leaseId: `d${i}`, leaseMs: 600_000 }).state;
-    s = release(s, limits, T0 + i * 1000 + 500, `d${i}`, true, 500);
-  }
-  const r = on(s, 12_000, { category: 'throttle' });
-  t.equal(r.effect, 'slowed');
-  t.ok(Math.abs(r.state.factor - 0.9 * (12 / 60)) < 1e-9, `12 accepted in the last minute of 60/min: factor ${r.state.factor} = 0.9 × 12/60`);
-  t.equal(r.state.known, r.state.factor, 'remembered as the known-good pace');
-  t.equal(r.state.climbMs, DEFAULT_REACT.throttlePauseMs / DEFAULT_REACT.climbCost, 'climbs wait ten times the pause it cost');
-  const climbed = normalize(r.state, limits, r.state.recoverAt + 1);
-  t.ok(climbed.factor > r.state.known, 'after a clean interval it climbs above the known-good pace');
-  t.ok(Math.abs(climbed.factor - r.state.known * (1 + DEFAULT_POLICY.climbStep)) < 1e-9, 'by one climb step');
-  const over = react(climbed, limits, r.state.recoverAt + 2, { category: 'throttle' });
-  t.equal(over.effect, 'overshot', 'refused while climbing: its own limit, not a provider incident');
-});
+t.test(
+  'the pace after a throttle is a share of what the provider accepted; climbing above it overshoots',
+  async (t) => {
+    let s = emptyLane();
+    for (let i = 0; i < 12; i++) {
+      s = acquire(s, limits, T0 + i * 1000, { mode: 'now', leaseId: `d${i}`, leaseMs: 600_000 }).state;
+      s = release(s, limits, T0 + i * 1000 + 500, `d${i}`, true, 500);
+    }
+    const r = on(s, 12_000, { category: 'throttle' });
+    t.equal(r.effect, 'slowed');
+    t.ok(
+      Math.abs(r.state.factor - 0.9 * (12 / 60)) < 1e-9,
+      `12 accepted in the last minute of 60/min: factor ${r.state.factor} = 0.9 × 12/60`,
+    );
+    t.equal(r.state.known, r.state.factor, 'remembered as the known-good pace');
+    t.equal(
+      r.state.climbMs,
+      DEFAULT_REACT.throttlePauseMs / DEFAULT_REACT.climbCost,
+      'climbs wait ten times the pause it cost',
+    );
+    const climbed = normalize(r.state, limits, r.state.recoverAt + 1);
+    t.ok(climbed.factor > r.state.known, 'after a clean interval it climbs above the known-good pace');
+    t.ok(Math.abs(climbed.factor - r.state.known * (1 + DEFAULT_POLICY.climbStep)) < 1e-9, 'by one climb step');
+    const over = react(climbed, limits, r.state.recoverAt + 2, { category: 'throttle' });
+    t.equal(over.effect, 'overshot', 'refused while climbing: its own limit, not a provider incident');
+  },
+);
 
-t.test('booked messages far behind their slots book again when the departure is taken; on a free lane they go', async (t) => {
-  let s = acquire(emptyLane(), limits, T0, { mode: 'now', leaseId: 'a', leaseMs: 600_000 }).state;
-  const slots: number[] = [];
-  for (const id of ['b', 'c']) {
-    const r = acquire(s, limits, T0, { mode: 'reserve', leaseId: id, leaseMs: 600_000 });
-    s = r.state;
-    slots.push(r.result.kind === 'reserved' ? r.result.slot : 0);
-  }
-  const b = claim(s, limits, T0 + 45_000, { slot: slots[0] as number, epoch: 0, leaseId: 'b', leaseMs: 600_000 });
-  t.match(b.result, { kind: 'granted' }, 'a late message on a free lane simply goes');
-  const c = claim(b.state, limits, T0 + 45_000, { slot: slots[1] as number, epoch: 0, leaseId: 'c', leaseMs: 600_000 });
-  t.match(c.result, { kind: 'reserved', at: T0 + 46_000 }, 'the next late one books a fresh slot instead of crowding every departure');
-  t.equal(c.state.dayCount, b.state.dayCount, 'counted for the day once');
-});
+t.test(
+  'booked messages far behind their slots book again when the departure is taken; on a free lane they go',
+  async (t) => {
+    let s = acquire(emptyLane(), limits, T0, { mode: 'now', leaseId: 'a', leaseMs: 600_000 }).state;
+    const slots: number[] = [];
+    for (const id of ['b', 'c']) {
+      const r = acquire(s, limits, T0, { mode: 'reserve', leaseId: id, leaseMs: 600_000 });
+      s = r.state;
+      slots.push(r.result.kind === 'reserved' ? r.result.slot : 0);
+    }
+    const b = claim(s, limits, T0 + 45_000, { slot: slots[0] as number, epoch: 0, leaseId: 'b', leaseMs: 600_000 });
+    t.match(b.result, { kind: 'granted' }, 'a late message on a free lane simply goes');
+    const c = claim(b.state, limits, T0 + 45_000, {
+      slot: slots[1] as number,
+      epoch: 0,
+      leaseId: 'c',
+      leaseMs: 600_000,
+    });
+    t.match(
+      c.result,
+      { kind: 'reserved', at: T0 + 46_000 },
+      'the next late one books a fresh slot instead of crowding every departure',
+    );
+    t.equal(c.state.dayCount, b.state.dayCount, 'counted for the day once');
+  },
+);

@@ -5,7 +5,10 @@ t.test('e2e benchmark options', async (t) => {
   const table: Array<[string[], object]> = [
     [['--e2e'], { seeds: [1], minutes: 10, messages: 1000, only: ['paceline', 'no-pacing', 'static'], json: false }],
     [['--seed', '7', '--minutes', '2', '--json'], { seeds: [7], minutes: 2, json: true }],
-    [['--seeds', '1,2,3', '--messages', '60', '--only', 'static,paceline'], { seeds: [1, 2, 3], messages: 60, only: ['static', 'paceline'] }],
+    [
+      ['--seeds', '1,2,3', '--messages', '60', '--only', 'static,paceline'],
+      { seeds: [1, 2, 3], messages: 60, only: ['static', 'paceline'] },
+    ],
   ];
   for (const [argv, want] of table) t.match(parseArgs(argv), want, argv.join(' '));
   const bad: Array<[string[], RegExp]> = [

@@ -22,16 +22,21 @@ interface Row {
 function corpus(): Row[] {
   const file = path.join(__dirname, '..', 'fixtures', 'replies.tsv');
   const rows: Row[] = [];
-  fs.readFileSync(file, 'utf8').split('\n').forEach((text, i) => {
-    if (text.trim() === '' || text.startsWith('#')) return;
-    const [provider, expected, ...rest] = text.split('\t');
-    rows.push({
-      line: i + 1,
-      provider: provider === '-' ? undefined : provider,
-      expected: expected ?? '',
-      reply: rest.join('\t').replace(/\\r\\n/g, '\r\n').replace(/\\n/g, '\n'),
+  fs.readFileSync(file, 'utf8')
+    .split('\n')
+    .forEach((text, i) => {
+      if (text.trim() === '' || text.startsWith('#')) return;
+      const [provider, expected, ...rest] = text.split('\t');
+      rows.push({
+        line: i + 1,
+        provider: provider === '-' ? undefined : provider,
+        expected: expected ?? '',
+        reply: rest
+          .join('\t')
+          .replace(/\\r\\n/g, '\r\n')
+          .replace(/\\n/g, '\n'),
+      });
     });
-  });
   return rows;
 }
 
@@ -74,16 +79,28 @@ t.test('rule order: provider rules first, never for another provider', async (t)
     t.not(got.rule?.provider, 'microsoft365', `not a Microsoft rule for ${other}`);
     t.equal(got.category, 'transient', `generic reading for ${other}`);
   }
-  const tss04 = parseReply('421 4.7.0 [TSS04] Messages from 192.0.2.1 temporarily deferred due to unexpected volume or user complaints');
+  const tss04 = parseReply(
+    '421 4.7.0 [TSS04] Messages from 192.0.2.1 temporarily deferred due to unexpected volume or user complaints',
+  );
   t.equal(classify(tss04, 'yahoo', rules).rule?.name, 'yahoo-tss04');
   t.equal(classify(tss04, 'yahoo', rules).rule?.durationMs, 2 * 3_600_000, 'Yahoo: stop 2 hours');
   t.equal(classify(tss04, 'google', rules).category, 'unknown', 'Yahoo rule not used for Google');
-  const conn = parseReply('451 4.7.652 The mail server [192.0.2.1] has exceeded the maximum number of connections. (S3115)');
+  const conn = parseReply(
+    '451 4.7.652 The mail server [192.0.2.1] has exceeded the maximum number of connections. (S3115)',
+  );
   t.equal(classify(conn, 'outlook', rules).category, 'connections', 'text rule before the 4.7.5xx-6xx range');
   const grey = parseReply('422 4.2.2 Greylisted, please try again in a few moments.');
-  t.equal(classify(grey, undefined, rules).rule?.name, 'greylisted', 'greylisting before the mailbox-full reading of 4.2.2');
+  t.equal(
+    classify(grey, undefined, rules).rule?.name,
+    'greylisted',
+    'greylisting before the mailbox-full reading of 4.2.2',
+  );
   const dbl = parseReply('550 5.7.1 Your email was rejected due to having a domain present in the Spamhaus DBL');
-  t.equal(classify(dbl, undefined, rules).category, 'message', 'Spamhaus DBL lists domains, before the generic Spamhaus rule');
+  t.equal(
+    classify(dbl, undefined, rules).category,
+    'message',
+    'Spamhaus DBL lists domains, before the generic Spamhaus rule',
+  );
 });
 
 t.test('first match wins and local rules come before shipped ones', async (t) => {
@@ -97,7 +114,10 @@ t.test('first match wins and local rules come before shipped ones', async (t) =>
   const issues = new IssueList('x.yaml');
   const list = parseRules(issues, doc, known);
   t.same(issues.issues, []);
-  t.same(list.map((r) => r.name), ['mine', 'generic-busy', 'ms-busy']);
+  t.same(
+    list.map((r) => r.name),
+    ['mine', 'generic-busy', 'ms-busy'],
+  );
   const reply = parseReply('451 4.7.500 Server BUSY');
   t.equal(classify(reply, 'microsoft365', list).rule?.name, 'ms-busy', 'provider rule beats a local generic rule');
   t.equal(classify(reply, 'google', list).rule?.name, 'mine', 'local generic rule beats a shipped generic rule');
@@ -108,11 +128,28 @@ t.test('first match wins and local rules come before shipped ones', async (t) =>
 
 t.test('a provider list gives one rule per provider; lists and rules are frozen', async (t) => {
   const issues = new IssueList('x.yaml');
-  const list = parseRules(issues, { rules: [{ name: 'both', provider: ['google', 'yahoo'], code: '^4', category: 'throttle', threshold: { count: 2, window: '1h' } }] }, known);
-  t.same(list.map((r) => [r.name, r.provider, r.threshold]), [
-    ['both', 'google', { count: 2, windowMs: 3_600_000 }],
-    ['both', 'yahoo', { count: 2, windowMs: 3_600_000 }],
-  ]);
+  const list = parseRules(
+    issues,
+    {
+      rules: [
+        {
+          name: 'both',
+          provider: ['google', 'yahoo'],
+          code: '^4',
+          category: 'throttle',
+          threshold: { count: 2, window: '1h' },
+        },
+      ],
+    },
+    known,
+  );
+  t.same(
+    list.map((r) => [r.name, r.provider, r.threshold]),
+    [
+      ['both', 'google', { count: 2, windowMs: 3_600_000 }],
+      ['both', 'yahoo', { count: 2, windowMs: 3_600_000 }],
+    ],
+  );
   t.ok(Object.isFrozen(list) && list.every((r) => Object.isFrozen(r)));
   t.ok(Object.isFrozen(rules));
 });
@@ -158,11 +195,17 @@ t.test('every problem is reported with file, key path, value and expectation', a
     /^paceline-replies\.yaml: rules\[9\]: got "not a rule", expected a mapping with name, category/,
   ];
   t.equal(got.length, want.length, got.join('\n'));
-  for (const re of want) t.ok(got.some((line) => re.test(line)), `reported: ${re.source}`);
+  for (const re of want)
+    t.ok(
+      got.some((line) => re.test(line)),
+      `reported: ${re.source}`,
+    );
   t.same(problems({ rules: [{ name: 'x', text: 'y', category: 'message', provider: ['google', 7] }] }), [
     'paceline-replies.yaml: rules[0].provider[1]: got 7, expected a provider name or a list of them (providers: apple, comcast, gmx, google, microsoft365, orange, outlook, yahoo)',
   ]);
-  t.same(problems(['a list']), ['paceline-replies.yaml: got ["a list"], expected a YAML mapping with rules and/or local_rules']);
+  t.same(problems(['a list']), [
+    'paceline-replies.yaml: got ["a list"], expected a YAML mapping with rules and/or local_rules',
+  ]);
   t.same(problems(null), [], 'an empty file is no rules');
 });
 
@@ -175,7 +218,9 @@ t.test('YAML syntax errors carry a line number; the shipped file is valid', asyn
     t.ok(err instanceof ConfigError);
     t.match((err as ConfigError).message, /r\.yaml: rules\[1\]\.category: got "nope"/);
   }
-  const shipped = parse(fs.readFileSync(path.join(__dirname, '..', '..', 'config', 'paceline-replies.yaml'), 'utf8')) as { rules: unknown[] };
+  const shipped = parse(
+    fs.readFileSync(path.join(__dirname, '..', '..', 'config', 'paceline-replies.yaml'), 'utf8'),
+  ) as { rules: unknown[] };
   t.ok(shipped.rules.length >= 40, `${shipped.rules.length} shipped rules`);
 });
 
@@ -184,5 +229,6 @@ t.test('every shipped rule cites its source in a comment', async (t) => {
   const blocks = text.split(/\n(?= {2}# Source:)/).slice(1);
   const named = blocks.flatMap((b) => [...b.matchAll(/^ {2}- name: (\S+)/gm)].map((m) => m[1]));
   t.same(new Set(named), new Set(rules.map((r) => r.name)), 'every rule sits under a "# Source:" comment');
-  for (const b of blocks) t.equal([...b.matchAll(/^ {2}- name:/gm)].length, 1, `one rule per source comment: ${b.slice(0, 60)}`);
+  for (const b of blocks)
+    t.equal([...b.matchAll(/^ {2}- name:/gm)].length, 1, `one rule per source comment: ${b.slice(0, 60)}`);
 });

@@ -24,7 +24,10 @@ const good = {
     v6: { address: '::1' },
   },
   pools: { default: { sources: ['a', 'b'] }, bulk: { sources: ['v6'], limits: { '*': { per_day: 100 } } } },
-  providers: { microsoft365: { limits: { rate: '10/min' } }, partner: { mx: ['mx.partner.test'], limits: { concurrency: 2 } } },
+  providers: {
+    microsoft365: { limits: { rate: '10/min' } },
+    partner: { mx: ['mx.partner.test'], limits: { concurrency: 2 } },
+  },
   defaults: { limits: { concurrency: 4 } },
   static_mx: { 'partner.test': [{ host: 'mx.partner.test', address: '127.0.0.1', port: 2525 }] },
 };
@@ -45,7 +48,11 @@ t.test('lane limits layer defaults < provider < pool < source, field by field', 
   t.equal(formatRate(m.rate!), '10/min', 'operator override of a shipped provider');
   t.equal(m.concurrency, 10, 'shipped concurrency kept');
   t.equal(formatRate(laneLimits(c, 'b', 'google').rate!), '5/s', 'source override');
-  t.same({ ...laneLimits(c, 'a', 'mx:mx.other.test'), policy: undefined }, { concurrency: 4, policy: undefined }, 'unknown provider gets defaults');
+  t.same(
+    { ...laneLimits(c, 'a', 'mx:mx.other.test'), policy: undefined },
+    { concurrency: 4, policy: undefined },
+    'unknown provider gets defaults',
+  );
   t.same(laneLimits(c, 'a', 'google').policy, c.settings.adapt.policy, 'the adaptation policy travels with the limits');
   t.equal(laneLimits(c, 'v6', 'partner').perDay, 100, 'pool "*" applies to every provider');
   t.equal(laneLimits(c, 'v6', 'partner').concurrency, 2);
@@ -90,27 +97,60 @@ t.test('every problem is reported with file, key path, value and expectation', a
     /^paceline\.yaml: pools\.default\.sources\[3\]: got "b", expected a source name listed once/,
     /^paceline\.yaml: pools\.empty\.sources: got \[\], expected a non-empty list/,
   ];
-  for (const re of want) t.ok(got.some((line) => re.test(line)), `reports ${re}`);
+  for (const re of want)
+    t.ok(
+      got.some((line) => re.test(line)),
+      `reports ${re}`,
+    );
   t.equal(got.length, want.length + 1, `nothing else but pools.default.sources[0] (a is invalid): ${got.join('\n')}`);
 });
 
 t.test('cross-file checks', async (t) => {
-  t.match(problems({ main: { default_pool: 'bulk' } }, {}), [/\[main\]\.default_pool: got "bulk", expected a pool defined in paceline\.yaml/]);
-  t.match(problems({ main: { store: 'mongodb' } }, {}), [/\[main\]\.store: got "mongodb", expected "memory" or "redis"/]);
-  t.match(problems({ main: { store: 'redis' } }, {}), [/\[redis\]: got "none", expected exactly one of url, sentinel_name \(with sentinels\) or cluster/]);
-  t.match(problems({ main: { store: 'redis' }, redis: { url: 'http://x', on_store_error: 'panic', command_timeout: '1m' } }, {}), [
-    /\[redis\]\.url: got "http:\/\/x", expected a URL starting with redis:\/\//,
-    /\[redis\]\.on_store_error: got "panic", expected local, delay or allow/,
-    /\[redis\]\.command_timeout: got "1m", expected at most 10s/,
+  t.match(problems({ main: { default_pool: 'bulk' } }, {}), [
+    /\[main\]\.default_pool: got "bulk", expected a pool defined in paceline\.yaml/,
   ]);
-  t.match(problems({ main: { store: 'redis' }, redis: { sentinel_name: 'm', sentinels: 'a:1,b' } }, {}), [/\[redis\]\.sentinels: got "b", expected host:port/]);
-  const ok = buildConfig({ main: { store: 'redis' }, redis: { url: 'rediss://u:secret@r.example:6380/2', cluster_size: '3' } }, {});
-  t.match(ok.settings.redis, { prefix: 'paceline:', clusterSize: 3, onStoreError: 'local', connection: { url: 'rediss://u:secret@r.example:6380/2', tls: true, commandTimeoutMs: 500 } });
+  t.match(problems({ main: { store: 'mongodb' } }, {}), [
+    /\[main\]\.store: got "mongodb", expected "memory" or "redis"/,
+  ]);
+  t.match(problems({ main: { store: 'redis' } }, {}), [
+    /\[redis\]: got "none", expected exactly one of url, sentinel_name \(with sentinels\) or cluster/,
+  ]);
+  t.match(
+    problems(
+      { main: { store: 'redis' }, redis: { url: 'http://x', on_store_error: 'panic', command_timeout: '1m' } },
+      {},
+    ),
+    [
+      /\[redis\]\.url: got "http:\/\/x", expected a URL starting with redis:\/\//,
+      /\[redis\]\.on_store_error: got "panic", expected local, delay or allow/,
+      /\[redis\]\.command_timeout: got "1m", expected at most 10s/,
+    ],
+  );
+  t.match(problems({ main: { store: 'redis' }, redis: { sentinel_name: 'm', sentinels: 'a:1,b' } }, {}), [
+    /\[redis\]\.sentinels: got "b", expected host:port/,
+  ]);
+  const ok = buildConfig(
+    { main: { store: 'redis' }, redis: { url: 'rediss://u:secret@r.example:6380/2', cluster_size: '3' } },
+    {},
+  );
+  t.match(ok.settings.redis, {
+    prefix: 'paceline:',
+    clusterSize: 3,
+    onStoreError: 'local',
+    connection: { url: 'rediss://u:secret@r.example:6380/2', tls: true, commandTimeoutMs: 500 },
+  });
   const { describeRedis } = await import('../../lib/config/redis-settings');
   t.notMatch(describeRedis(ok.settings.redis!), /secret/, 'secrets never in logs');
-  const shared = { sources: { a: { address: '127.0.0.2' } }, pools: { default: { sources: ['a'] }, x: { sources: ['a'], limits: { '*': { rate: '1/s' } } } } };
-  t.match(problems({}, shared), [/pools\.x\.limits: .*expected the same limits as pool "default", which shares source "a"/]);
-  t.match(problems({}, { sources: { a: { address: '127.0.0.2', limits: { gmail: { rate: '1/s' } } } } }), [/sources\.a\.limits\.gmail: .*expected a known provider name or "\*"/]);
+  const shared = {
+    sources: { a: { address: '127.0.0.2' } },
+    pools: { default: { sources: ['a'] }, x: { sources: ['a'], limits: { '*': { rate: '1/s' } } } },
+  };
+  t.match(problems({}, shared), [
+    /pools\.x\.limits: .*expected the same limits as pool "default", which shares source "a"/,
+  ]);
+  t.match(problems({}, { sources: { a: { address: '127.0.0.2', limits: { gmail: { rate: '1/s' } } } } }), [
+    /sources\.a\.limits\.gmail: .*expected a known provider name or "\*"/,
+  ]);
 });
 
 t.test('syntax errors come with line numbers', async (t) => {
@@ -123,13 +163,22 @@ t.test('syntax errors come with line numbers', async (t) => {
 
 t.test('pool header policy: safe defaults, pool lists checked against paceline.yaml', async (t) => {
   const c = buildConfig({}, good);
-  t.same(c.settings.poolHeaderFrom, { authenticated: '*', unauthenticated: [] }, 'by default only an authenticated client may choose');
-  const listed = buildConfig({ main: { pool_header_unauthenticated: 'bulk, default', pool_header_authenticated: '' } }, good);
+  t.same(
+    c.settings.poolHeaderFrom,
+    { authenticated: '*', unauthenticated: [] },
+    'by default only an authenticated client may choose',
+  );
+  const listed = buildConfig(
+    { main: { pool_header_unauthenticated: 'bulk, default', pool_header_authenticated: '' } },
+    good,
+  );
   t.same(listed.settings.poolHeaderFrom, { authenticated: [], unauthenticated: ['bulk', 'default'] });
   t.same(problems({ main: { pool_header_unauthenticated: 'bulk,vip' } }, good), [
     'paceline.ini: [main].pool_header_unauthenticated: got "vip", expected a pool defined in paceline.yaml (pools: default, bulk)',
   ]);
-  t.match(problems({ main: { pool_header_authenticated: 'bu lk' } }, good), [/pool_header_authenticated.*"\*", or pool names separated by commas/]);
+  t.match(problems({ main: { pool_header_authenticated: 'bu lk' } }, good), [
+    /pool_header_authenticated.*"\*", or pool names separated by commas/,
+  ]);
 });
 
 t.test('[sources] down_after and down_for', async (t) => {
@@ -148,18 +197,36 @@ t.test('keys haraka-config would drop (__proto__, constructor, prototype) are er
     { where: 'line 2', text: '__proto__', expected },
     { where: 'line 5', text: 'constructor', expected },
   ]);
-  t.match(iniSyntax('[main]\nprototype=1\nconstructor[]=2\n'), [{ where: 'line 2', text: 'prototype' }, { where: 'line 3', text: 'constructor' }]);
-  t.same(yamlSyntax('sources:\n  proto: { address: 127.0.0.2 }\n  my__proto__x: {}\n'), [], 'names that merely contain them are fine');
+  t.match(iniSyntax('[main]\nprototype=1\nconstructor[]=2\n'), [
+    { where: 'line 2', text: 'prototype' },
+    { where: 'line 3', text: 'constructor' },
+  ]);
+  t.same(
+    yamlSyntax('sources:\n  proto: { address: 127.0.0.2 }\n  my__proto__x: {}\n'),
+    [],
+    'names that merely contain them are fine',
+  );
 });
 
 t.test('[memory] max_idle_lanes: a whole number ≥ 1, default 100000; unknown keys refused', async (t) => {
   t.equal(buildConfig({}, good).settings.memory.maxIdleLanes, 100_000, 'default');
   t.equal(buildConfig({ memory: { max_idle_lanes: '2500' } }, good).settings.memory.maxIdleLanes, 2500);
   for (const bad of ['0', '-5', '1.5', 'lots', '']) {
-    t.match(problems({ memory: { max_idle_lanes: bad } }, good), [/\[memory\]\.max_idle_lanes: got .*, expected a whole number ≥ 1/], `"${bad}" refused`);
+    t.match(
+      problems({ memory: { max_idle_lanes: bad } }, good),
+      [/\[memory\]\.max_idle_lanes: got .*, expected a whole number ≥ 1/],
+      `"${bad}" refused`,
+    );
   }
-  t.match(problems({ memory: { max_lanes: '10' } }, good), [/\[memory\]\.max_lanes: .*expected/], 'an unknown key in [memory] is an error');
+  t.match(
+    problems({ memory: { max_lanes: '10' } }, good),
+    [/\[memory\]\.max_lanes: .*expected/],
+    'an unknown key in [memory] is an error',
+  );
   const running = buildConfig({}, good);
-  t.ok(storeChanged(buildConfig({ memory: { max_idle_lanes: '10' } }, good), running), 'a reload that changes it says it takes effect at restart');
+  t.ok(
+    storeChanged(buildConfig({ memory: { max_idle_lanes: '10' } }, good), running),
+    'a reload that changes it says it takes effect at restart',
+  );
   t.notOk(storeChanged(buildConfig({}, good), running), 'an unchanged one does not');
 });

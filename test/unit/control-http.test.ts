@@ -32,13 +32,24 @@ function problems(ini: unknown): string[] {
 
 type Where = { host: string; port: number } | { socketPath: string };
 
-function request(where: Where, method: string, url: string, body?: string, token?: string): Promise<{ status: number; json: Record<string, unknown> }> {
+function request(
+  where: Where,
+  method: string,
+  url: string,
+  body?: string,
+  token?: string,
+): Promise<{ status: number; json: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const headers: http.OutgoingHttpHeaders = token ? { authorization: `Bearer ${token}` } : {};
     const req = http.request({ ...where, method, path: url, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown> }));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          json: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>,
+        }),
+      );
     });
     req.on('error', reject);
     req.end(body);
@@ -47,15 +58,27 @@ function request(where: Where, method: string, url: string, body?: string, token
 
 t.test('[control] settings: local by default, a token to listen beyond loopback', async (t) => {
   const config = buildConfig({}, YAML);
-  t.same(config.settings.control, { listen: { kind: 'socket', path: 'paceline.sock' }, token: '' }, 'default: a Unix socket in the Haraka dir, no token');
+  t.same(
+    config.settings.control,
+    { listen: { kind: 'socket', path: 'paceline.sock' }, token: '' },
+    'default: a Unix socket in the Haraka dir, no token',
+  );
   t.same(problems({ control: { listen: '127.0.0.1:8025' } }), [], 'a loopback port needs no token');
-  t.match(problems({ control: { listen: '0.0.0.0:8025' } }).join('\n'), /\[control\]\.listen.*0\.0\.0\.0:8025.*a token in \[control\]\.token/, 'a public address without a token is refused');
+  t.match(
+    problems({ control: { listen: '0.0.0.0:8025' } }).join('\n'),
+    /\[control\]\.listen.*0\.0\.0\.0:8025.*a token in \[control\]\.token/,
+    'a public address without a token is refused',
+  );
   t.same(problems({ control: { listen: '0.0.0.0:8025', token: TOKEN } }), [], 'with a token it is accepted');
   const short = problems({ control: { listen: '127.0.0.1:8025', token: 'hunter2' } }).join('\n');
   t.match(short, /\[control\]\.token.*at least 16 characters/, 'a short token is refused');
   t.notMatch(short, /hunter2/, 'and not printed');
   t.match(problems({ control: { listen: '10.0.0.1:99999' } }).join('\n'), /port 99999/, 'a bad port is refused');
-  t.match(problems({ control: { lissen: 'x' } }).join('\n'), /\[control\]\.lissen.*no such key/, 'an unknown key is refused');
+  t.match(
+    problems({ control: { lissen: 'x' } }).join('\n'),
+    /\[control\]\.lissen.*no such key/,
+    'an unknown key is refused',
+  );
 });
 
 t.test('the HTTP listener: token, bad requests, actions', async (t) => {
@@ -72,7 +95,11 @@ t.test('the HTTP listener: token, bad requests, actions', async (t) => {
   const pause = JSON.stringify({ action: 'pause', provider: 'google', for: '1h', reason: 'test', who: 'carol' });
 
   t.equal((await request(at, 'POST', '/actions', pause)).status, 401, 'no token: 401');
-  t.equal((await request(at, 'POST', '/actions', pause, 'wrong-token-of-some-length')).status, 401, 'a wrong token: 401');
+  t.equal(
+    (await request(at, 'POST', '/actions', pause, 'wrong-token-of-some-length')).status,
+    401,
+    'a wrong token: 401',
+  );
   t.same((await store.controls()).value, [], 'nothing was paused by refused requests');
 
   const bad = [
@@ -95,9 +122,19 @@ t.test('the HTTP listener: token, bad requests, actions', async (t) => {
   t.equal(ok.status, 200);
   t.match(ok.json.line, /carol paused provider google for 1h \(until .*\): test/);
   const listed = await request(at, 'GET', '/controls', undefined, TOKEN);
-  t.match(listed.json.controls, [{ target: { kind: 'provider', provider: 'google' }, who: 'carol', reason: 'test' }], 'GET /controls lists it');
+  t.match(
+    listed.json.controls,
+    [{ target: { kind: 'provider', provider: 'google' }, who: 'carol', reason: 'test' }],
+    'GET /controls lists it',
+  );
   t.equal((await request(at, 'GET', '/nope', undefined, TOKEN)).status, 404);
-  const injected = await request(at, 'POST', '/actions', JSON.stringify({ action: 'pause', source: 'a', reason: 'one\nFAKE LOG LINE', who: 'x' }), TOKEN);
+  const injected = await request(
+    at,
+    'POST',
+    '/actions',
+    JSON.stringify({ action: 'pause', source: 'a', reason: 'one\nFAKE LOG LINE', who: 'x' }),
+    TOKEN,
+  );
   t.notMatch(injected.json.line, /\n/, 'a reason cannot add a log line');
 });
 
@@ -106,12 +143,24 @@ t.test('the Unix socket: a stale one is replaced, a live one is not taken over',
   const store = new MemoryStore();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'paceline-ctl-'));
   fs.writeFileSync(path.join(dir, 'paceline.sock'), ''); // left behind by a process that died
-  const handlers = { controls: () => store.controls(), act: (req: Parameters<typeof runAction>[2]) => runAction(config, store, req) };
+  const handlers = {
+    controls: () => store.controls(),
+    act: (req: Parameters<typeof runAction>[2]) => runAction(config, store, req),
+  };
   const listener = await startControlListener(config.settings.control, dir, handlers);
   t.teardown(() => listener?.close());
   const socketPath = path.join(dir, 'paceline.sock');
-  const r = await request({ socketPath }, 'POST', '/actions', JSON.stringify({ action: 'pause', source: 'b', who: 'dave' }));
+  const r = await request(
+    { socketPath },
+    'POST',
+    '/actions',
+    JSON.stringify({ action: 'pause', source: 'b', who: 'dave' }),
+  );
   t.equal(r.status, 200, 'no token needed on the local socket');
   t.equal(fs.statSync(socketPath).mode & 0o777, 0o660, 'the socket is not world-writable');
-  await t.rejects(startControlListener(config.settings.control, dir, handlers), /in use by another process/, 'a second listener refuses to take a live socket');
+  await t.rejects(
+    startControlListener(config.settings.control, dir, handlers),
+    /in use by another process/,
+    'a second listener refuses to take a live socket',
+  );
 });

@@ -84,8 +84,7 @@ async function drain(count: number, down: (ms: number) => boolean, untilMs: numb
     } else if (d.action === 'delay') {
       if (primary.down) delaysDown.push(d.seconds);
       queue.push({ ...m, at: clock.t + d.seconds * 1000 + jitter(), returns: m.returns + 1 });
-    }
-    else if (d.action === 'hold') queue.push({ ...m, at: clock.t + d.ms, returns: m.returns + 1 });
+    } else if (d.action === 'hold') queue.push({ ...m, at: clock.t + d.ms, returns: m.returns + 1 });
     else throw new Error(`unexpected decision ${d.action}: ${d.why}`);
   }
   return { sent, returns, delaysDown, calls: primary.calls, logs };

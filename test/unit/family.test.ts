@@ -1,5 +1,12 @@
 import t from 'tap';
-import { DEFAULT_MESSAGES, describeScenario, drawScenario, limiterFor, oracle, type FamilyScenario } from '../../sim/family';
+import {
+  DEFAULT_MESSAGES,
+  describeScenario,
+  drawScenario,
+  limiterFor,
+  oracle,
+  type FamilyScenario,
+} from '../../sim/family';
 
 const SEEDS = Array.from({ length: 40 }, (_, i) => i + 1);
 const MIN = 60_000;
@@ -19,7 +26,12 @@ t.test('sources: 1–4 loopback addresses s1..sN with ages in the three bands, a
       t.equal(src.name, `s${i + 1}`);
       t.equal(src.address, `127.0.0.${i + 2}`);
       ages.add(src.age);
-      const ok = src.age === 'new' ? src.ageDays <= 3 : src.age === 'young' ? src.ageDays >= 7 && src.ageDays <= 30 : src.ageDays >= 90;
+      const ok =
+        src.age === 'new'
+          ? src.ageDays <= 3
+          : src.age === 'young'
+            ? src.ageDays >= 7 && src.ageDays <= 30
+            : src.ageDays >= 90;
       t.ok(ok, `seed ${seed} ${src.name} age ${src.ageDays} is ${src.age}`);
     });
   }
@@ -36,28 +48,43 @@ t.test('hidden limits stay in their ranges', async (t) => {
       const m = ms?.limiter?.limits[src.address];
       const g = gg?.limiter?.limits[src.address];
       if (!m || !g) throw new Error('missing limits');
-      t.ok(m.sessions >= 1 && m.sessions <= 3 && m.windowMs >= 3000 && m.windowMs <= 300_000 && m.perWindow >= 1, `seed ${seed} microsoft`);
+      t.ok(
+        m.sessions >= 1 && m.sessions <= 3 && m.windowMs >= 3000 && m.windowMs <= 300_000 && m.perWindow >= 1,
+        `seed ${seed} microsoft`,
+      );
       t.ok(m.perWindow <= Math.max(1, Math.round((10 * m.windowMs) / 1000)), 'rate ≤ 10/s');
-      t.ok(m.penalty && m.penalty.strikes >= 10 && m.penalty.strikes <= 30 && m.penalty.durationMs >= 15 * MIN && m.penalty.durationMs <= 60 * MIN);
-      t.ok(g.windowMs === MIN && g.perWindow >= 30 && g.perWindow <= 300 && g.sessions >= 3 && g.sessions <= 10, `seed ${seed} google`);
+      t.ok(
+        m.penalty &&
+          m.penalty.strikes >= 10 &&
+          m.penalty.strikes <= 30 &&
+          m.penalty.durationMs >= 15 * MIN &&
+          m.penalty.durationMs <= 60 * MIN,
+      );
+      t.ok(
+        g.windowMs === MIN && g.perWindow >= 30 && g.perWindow <= 300 && g.sessions >= 3 && g.sessions <= 10,
+        `seed ${seed} google`,
+      );
     }
   }
 });
 
-t.test('messages: default count, 70/20/10 split, unique Message-IDs and recipients, MX hosts decide the provider', async (t) => {
-  const s = drawScenario(7);
-  t.equal(s.messages.length, DEFAULT_MESSAGES);
-  const by = (p: string) => s.messages.filter((m) => m.provider === p).length;
-  t.same([by('microsoft'), by('google'), by('plain')], [700, 200, 100]);
-  t.equal(new Set(s.messages.map((m) => m.messageId)).size, s.messages.length);
-  t.equal(new Set(s.messages.map((m) => m.rcpt)).size, s.messages.length);
-  t.equal(drawScenario(7, { messages: 60 }).messages.length, 60);
-  const [ms, gg, plain] = s.providers;
-  t.equal(ms?.domains.length, 20);
-  t.ok(ms?.domains.every((d) => d.mxHost.endsWith('.mail.protection.outlook.com')));
-  t.ok(gg?.domains.every((d) => d.mxHost.endsWith('.google.com')));
-  t.equal(plain?.domains.length, 10);
-});
+t.test(
+  'messages: default count, 70/20/10 split, unique Message-IDs and recipients, MX hosts decide the provider',
+  async (t) => {
+    const s = drawScenario(7);
+    t.equal(s.messages.length, DEFAULT_MESSAGES);
+    const by = (p: string) => s.messages.filter((m) => m.provider === p).length;
+    t.same([by('microsoft'), by('google'), by('plain')], [700, 200, 100]);
+    t.equal(new Set(s.messages.map((m) => m.messageId)).size, s.messages.length);
+    t.equal(new Set(s.messages.map((m) => m.rcpt)).size, s.messages.length);
+    t.equal(drawScenario(7, { messages: 60 }).messages.length, 60);
+    const [ms, gg, plain] = s.providers;
+    t.equal(ms?.domains.length, 20);
+    t.ok(ms?.domains.every((d) => d.mxHost.endsWith('.mail.protection.outlook.com')));
+    t.ok(gg?.domains.every((d) => d.mxHost.endsWith('.google.com')));
+    t.equal(plain?.domains.length, 10);
+  },
+);
 
 t.test('events: each kind appears over seeds, within its time ranges', async (t) => {
   const kinds = new Set<string>();
@@ -65,8 +92,10 @@ t.test('events: each kind appears over seeds, within its time ranges', async (t)
     for (const e of drawScenario(seed).events) {
       kinds.add(e.kind);
       const len = e.endMs - e.startMs;
-      if (e.kind === 'rule-bug') t.ok(e.provider === 'microsoft' && e.address && e.startMs <= 5 * MIN && len >= 5 * MIN && len <= 30 * MIN);
-      else t.ok(e.address === undefined && e.startMs >= MIN && e.startMs <= 5 * MIN && len >= 2 * MIN && len <= 10 * MIN);
+      if (e.kind === 'rule-bug')
+        t.ok(e.provider === 'microsoft' && e.address && e.startMs <= 5 * MIN && len >= 5 * MIN && len <= 30 * MIN);
+      else
+        t.ok(e.address === undefined && e.startMs >= MIN && e.startMs <= 5 * MIN && len >= 2 * MIN && len <= 10 * MIN);
     }
   }
   t.same([...kinds].sort(), ['outage', 'rule-bug']);
@@ -75,12 +104,22 @@ t.test('events: each kind appears over seeds, within its time ranges', async (t)
 const fixed = (over: Partial<FamilyScenario> = {}): FamilyScenario => {
   const s = drawScenario(3, { messages: 100_000 });
   const limits = { sessions: 1, windowMs: 10_000, perWindow: 5, penalty: null };
-  const spec = (p: string) => ({ provider: p, limits: { '127.0.0.2': limits }, unknown: limits, blackouts: [], reply: { code: 451, text: 'x' } });
+  const spec = (p: string) => ({
+    provider: p,
+    limits: { '127.0.0.2': limits },
+    unknown: limits,
+    blackouts: [],
+    reply: { code: 451, text: 'x' },
+  });
   return {
     ...s,
     sources: [{ name: 's1', address: '127.0.0.2', ageDays: 100, age: 'established' }],
     providers: [
-      { name: 'microsoft', domains: [], limiter: { ...spec('microsoft'), blackouts: [{ startMs: 20_000, endMs: 40_000, address: '127.0.0.2' }] } },
+      {
+        name: 'microsoft',
+        domains: [],
+        limiter: { ...spec('microsoft'), blackouts: [{ startMs: 20_000, endMs: 40_000, address: '127.0.0.2' }] },
+      },
       { name: 'google', domains: [], limiter: spec('google') },
       { name: 'plain', domains: [], limiter: null },
     ],

@@ -42,7 +42,15 @@ function makePlugin(yaml = YAML, ini = '[main]\nmax_hold=1h\n', smtp = 'nodes=0\
   const hc = require('haraka-config');
   const logs: string[] = [];
   const log = (...args: unknown[]) => logs.push(args.filter((a) => typeof a === 'string').join(' '));
-  const self = { config: hc.module_config(packageRoot(), dir), loginfo: log, lognotice: log, logwarn: log, logerror: log, logcrit: log, register_hook() {} } as Record<string, unknown>;
+  const self = {
+    config: hc.module_config(packageRoot(), dir),
+    loginfo: log,
+    lognotice: log,
+    logwarn: log,
+    logerror: log,
+    logcrit: log,
+    register_hook() {},
+  } as Record<string, unknown>;
   for (const [name, fn] of Object.entries(plugin)) if (typeof fn === 'function') self[name] = fn;
   (self.register as () => void).call(self);
   return { self, logs, dir };
@@ -81,7 +89,9 @@ t.test('send, then get_mx returns the MX bound to the chosen source', async (t) 
   t.same(await call(self, 'hook_send_email', h), { code: undefined, msg: undefined }, 'CONT: deliver now');
   const mx = await call(self, 'hook_get_mx', h, 'contoso.test');
   t.equal(mx.code, constants.ok);
-  t.match(mx.msg, [{ exchange: '127.0.0.1', port: 2600, bind: /^127\.0\.0\.[23]$/, bind_helo: /^[ab]\.example\.test$/ }]);
+  t.match(mx.msg, [
+    { exchange: '127.0.0.1', port: 2600, bind: /^127\.0\.0\.[23]$/, bind_helo: /^[ab]\.example\.test$/ },
+  ]);
   // a static_mx route to a local address is not marked as from DNS: Haraka would skip it (local_mx_ok)
   t.notOk('from_dns' in ((mx.msg as object[])[0] as object), 'no from_dns on a local static_mx entry');
 });
@@ -95,33 +105,58 @@ t.test('no budget: DELAY with a whole number of seconds, as a string', async (t)
   const { self } = makePlugin();
   const replies: Reply[] = [];
   for (let i = 0; i < 4; i++) replies.push(await call(self, 'hook_send_email', hmail('contoso.test')));
-  t.same(replies.slice(0, 2).map((r) => r.code), [undefined, undefined]);
+  t.same(
+    replies.slice(0, 2).map((r) => r.code),
+    [undefined, undefined],
+  );
   for (const r of replies.slice(2)) {
     t.equal(r.code, constants.delay);
-    t.ok(seconds(r.msg) >= 1 && seconds(r.msg) <= 3600, `delay ${JSON.stringify(r.msg)} is a decimal string of whole seconds ≤ max_hold`);
+    t.ok(
+      seconds(r.msg) >= 1 && seconds(r.msg) <= 3600,
+      `delay ${JSON.stringify(r.msg)} is a decimal string of whole seconds ≤ max_hold`,
+    );
   }
 });
 
-t.test('a throttle reply: deferred answers DENYSOFT with the seconds until the lane reopens, as a string', async (t) => {
-  const { self } = makePlugin(YAML.replace('"1/h"', '"100/s"'), '[main]\nmax_hold=1h\n[adapt]\nthrottle_pause=30s\n');
-  const h = hmail('contoso.test');
-  t.same((await call(self, 'hook_send_email', h)).code, undefined);
-  t.equal((await call(self, 'hook_get_mx', h, 'contoso.test')).code, constants.ok);
-  const err = 'Upstream error: 451 4.7.500 Server busy. Please try again later from [127.0.0.2]. (AS843)';
-  const r = await call(self, 'hook_deferred', h, { delay: 60, err });
-  t.equal(r.code, constants.denysoft);
-  t.ok(seconds(r.msg) >= 25 && seconds(r.msg) <= 31, `retry in ${JSON.stringify(r.msg)} s: the 30 s pause, as a string`);
-});
+t.test(
+  'a throttle reply: deferred answers DENYSOFT with the seconds until the lane reopens, as a string',
+  async (t) => {
+    const { self } = makePlugin(YAML.replace('"1/h"', '"100/s"'), '[main]\nmax_hold=1h\n[adapt]\nthrottle_pause=30s\n');
+    const h = hmail('contoso.test');
+    t.same((await call(self, 'hook_send_email', h)).code, undefined);
+    t.equal((await call(self, 'hook_get_mx', h, 'contoso.test')).code, constants.ok);
+    const err = 'Upstream error: 451 4.7.500 Server busy. Please try again later from [127.0.0.2]. (AS843)';
+    const r = await call(self, 'hook_deferred', h, { delay: 60, err });
+    t.equal(r.code, constants.denysoft);
+    t.ok(
+      seconds(r.msg) >= 25 && seconds(r.msg) <= 31,
+      `retry in ${JSON.stringify(r.msg)} s: the 30 s pause, as a string`,
+    );
+  },
+);
 
 t.test('every outcome releases the lane', async (t) => {
   for (const outcome of ['hook_delivered', 'hook_deferred', 'hook_bounce']) {
     const { self } = makePlugin(YAML.replace('concurrency: unlimited', 'concurrency: 1').replace('"1/h"', 'unlimited'));
     const first = hmail('contoso.test', { pool: 'solo' });
     t.same((await call(self, 'hook_send_email', first)).code, undefined);
-    t.equal((await call(self, 'hook_send_email', hmail('contoso.test', { pool: 'solo' }))).code, constants.delay, 'lane full');
-    const args = outcome === 'hook_bounce' ? [first, new Error('x')] : outcome === 'hook_deferred' ? [first, { delay: 60, err: 'x' }] : [first, []];
+    t.equal(
+      (await call(self, 'hook_send_email', hmail('contoso.test', { pool: 'solo' }))).code,
+      constants.delay,
+      'lane full',
+    );
+    const args =
+      outcome === 'hook_bounce'
+        ? [first, new Error('x')]
+        : outcome === 'hook_deferred'
+          ? [first, { delay: 60, err: 'x' }]
+          : [first, []];
     t.same(await call(self, outcome, ...args), { code: undefined, msg: undefined }, `${outcome} answers CONT`);
-    t.equal((await call(self, 'hook_send_email', hmail('contoso.test', { pool: 'solo' }))).code, undefined, `${outcome} freed the slot`);
+    t.equal(
+      (await call(self, 'hook_send_email', hmail('contoso.test', { pool: 'solo' }))).code,
+      undefined,
+      `${outcome} freed the slot`,
+    );
   }
 });
 
@@ -150,7 +185,11 @@ t.test('a failing store never loses the message: DELAY and log', async (t) => {
 
 function headerConn(header: string, notes: Record<string, unknown>, auth?: string) {
   const removed: string[] = [];
-  const transaction = { notes, header: { get: () => header, get_all: () => [header] }, remove_header: (h: string) => removed.push(h) };
+  const transaction = {
+    notes,
+    header: { get: () => header, get_all: () => [header] },
+    remove_header: (h: string) => removed.push(h),
+  };
   return { removed, notes, conn: { transaction, notes: auth ? { auth_user: auth } : {} } };
 }
 
@@ -174,18 +213,27 @@ t.test('by default an unauthenticated client cannot choose the pool: default poo
   t.same(c.removed, ['X-Paceline-Pool'], 'the header is removed anyway');
   const warned = logs.filter((l) => /X-Paceline-Pool/.test(l));
   t.equal(warned.length, 1, 'one warning');
-  t.match(warned[0], /pool "solo" may not be chosen by an unauthenticated client \(\[main\] pool_header_unauthenticated\); using the default pool "default"/);
+  t.match(
+    warned[0],
+    /pool "solo" may not be chosen by an unauthenticated client \(\[main\] pool_header_unauthenticated\); using the default pool "default"/,
+  );
 });
 
 t.test('pool_header_unauthenticated and pool_header_authenticated list the pools each may name', async (t) => {
-  const { self, logs } = makePlugin(YAML, '[main]\npool_header_unauthenticated=solo\npool_header_authenticated=default\n');
+  const { self, logs } = makePlugin(
+    YAML,
+    '[main]\npool_header_unauthenticated=solo\npool_header_authenticated=default\n',
+  );
   const open = headerConn('solo', {});
   await call(self, 'hook_data_post', open.conn);
   t.equal(open.notes.paceline_pool, 'solo', 'a listed pool is honoured without AUTH');
   const auth = headerConn('solo', {}, 'alice');
   await call(self, 'hook_data_post', auth.conn);
   t.equal(auth.notes.paceline_pool, undefined, 'an authenticated client is held to its own list');
-  t.match(logs.join('\n'), /pool "solo" may not be chosen by an authenticated client \(\[main\] pool_header_authenticated\)/);
+  t.match(
+    logs.join('\n'),
+    /pool "solo" may not be chosen by an authenticated client \(\[main\] pool_header_authenticated\)/,
+  );
 });
 
 t.test('an unknown or hostile pool header is ignored with one bounded, escaped warning', async (t) => {
@@ -198,15 +246,26 @@ t.test('an unknown or hostile pool header is ignored with one bounded, escaped w
   t.equal(warned.length, 1, 'one warning');
   const line = warned[0] as string;
   t.notMatch(line, /[\u0000-\u001f\u007f]/, 'no control character reaches the line');
-  t.match(line, /unknown pool "(\\x00\\x1b\[2J)+[^"]{0,24}…\[10276 more chars\]"; using the default pool "default"/, 'cut after 64 chars');
+  t.match(
+    line,
+    /unknown pool "(\\x00\\x1b\[2J)+[^"]{0,24}…\[10276 more chars\]"; using the default pool "default"/,
+    'cut after 64 chars',
+  );
   t.ok(line.length < 600, `the line is bounded: ${line.length} chars for a ${hostile.length}-char header`);
 });
 
 t.test('memory store refuses Haraka cluster mode with several workers', async (t) => {
   t.throws(() => makePlugin(YAML, '', 'nodes=4\n'), /nodes=4 starts 4 workers.*nodes=0 or nodes=1.*store=redis/);
   const one = makePlugin(YAML, '', 'nodes=1\n');
-  t.ok(one.logs.some((l) => /master process, the workers pace/.test(l)), 'one worker is fine; the master (this test process) leaves pacing to it');
-  t.same(await call(one.self, 'hook_send_email', hmail('contoso.test')), { code: undefined, msg: undefined }, 'a master answers CONT if ever asked');
+  t.ok(
+    one.logs.some((l) => /master process, the workers pace/.test(l)),
+    'one worker is fine; the master (this test process) leaves pacing to it',
+  );
+  t.same(
+    await call(one.self, 'hook_send_email', hmail('contoso.test')),
+    { code: undefined, msg: undefined },
+    'a master answers CONT if ever asked',
+  );
 });
 
 t.test('a reload swaps a valid config and keeps the running one on an invalid edit', async (t) => {
@@ -227,62 +286,96 @@ t.test('a reload swaps a valid config and keeps the running one on an invalid ed
   t.equal(state.engine.current.settings.maxHoldMs, 7_200_000);
   const good = state.engine.current;
   fs.writeFileSync(path.join(dir, 'config', 'paceline-warmup.yaml'), 'schedules:\n  s: { days: [10, 5] }\n');
-  t.ok(await waitLog(/NOT reloaded.*paceline-warmup\.yaml: schedules\.s\.days\[1\]: got 5/), 'a broken schedule is refused, with the reason');
+  t.ok(
+    await waitLog(/NOT reloaded.*paceline-warmup\.yaml: schedules\.s\.days\[1\]: got 5/),
+    'a broken schedule is refused, with the reason',
+  );
   t.equal(state.engine.current, good, 'and the running config kept');
 });
 
-t.test('"Tried all MXs" counts against the source: logged, marked down, written for status, back after a delivery', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'paceline-hooks-sources-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  process.env.HARAKA = dir;
-  const { self, logs } = makePlugin(YAML, '[main]\nmax_hold=1h\n[sources]\ndown_after=2\ndown_for=1h\n');
-  delete process.env.HARAKA;
-  t.teardown(() => (self.shutdown as () => void).call(self));
-  const file = path.join(dir, `paceline-sources-${process.pid}.json`);
-  const attempt = async (result: 'unreached' | 'delivered') => {
-    const h = hmail('other.test', { pool: 'solo' });
-    t.equal((await call(self, 'hook_send_email', h)).code, undefined, 'sent');
-    await call(self, 'hook_get_mx', h, 'other.test');
-    if (result === 'delivered') return call(self, 'hook_delivered', h, []);
-    return call(self, 'hook_deferred', h, { delay: 5, err: 'Tried all MXs' });
-  };
-  t.same(await attempt('unreached'), { code: constants.denysoft, msg: 2 }, 'back in 2 s: a, in pool default with b, is up');
-  t.match(logs.join('\n'), /paceline: source b reached no MX host for other\.test \(no connection to any MX host\), 1 in a row/);
-  t.notMatch(logs.join('\n'), /paceline reply on b\//, 'not classified as a reply');
-  await attempt('unreached');
-  t.match(logs.join('\n'), /paceline: source b marked down until \S+ \(3600s\) after 2 attempts in a row reached no MX host: no connection to any MX host; its pools send from their other sources/);
-  t.match(JSON.parse(fs.readFileSync(file, 'utf8')), { pid: process.pid, sources: [{ source: 'b', state: 'down', failures: 2 }] }, 'written for status at once');
-  await attempt('delivered'); // solo has only b: a pool whose every source is down still sends
-  t.match(logs.join('\n'), /paceline: source b reached an MX host again; it is back in its pools/);
-  t.match(JSON.parse(fs.readFileSync(file, 'utf8')), { sources: [] });
-  (self.shutdown as () => void).call(self);
-  t.notOk(fs.existsSync(file), 'removed when the process stops');
-});
+t.test(
+  '"Tried all MXs" counts against the source: logged, marked down, written for status, back after a delivery',
+  async (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'paceline-hooks-sources-'));
+    t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+    process.env.HARAKA = dir;
+    const { self, logs } = makePlugin(YAML, '[main]\nmax_hold=1h\n[sources]\ndown_after=2\ndown_for=1h\n');
+    delete process.env.HARAKA;
+    t.teardown(() => (self.shutdown as () => void).call(self));
+    const file = path.join(dir, `paceline-sources-${process.pid}.json`);
+    const attempt = async (result: 'unreached' | 'delivered') => {
+      const h = hmail('other.test', { pool: 'solo' });
+      t.equal((await call(self, 'hook_send_email', h)).code, undefined, 'sent');
+      await call(self, 'hook_get_mx', h, 'other.test');
+      if (result === 'delivered') return call(self, 'hook_delivered', h, []);
+      return call(self, 'hook_deferred', h, { delay: 5, err: 'Tried all MXs' });
+    };
+    t.same(
+      await attempt('unreached'),
+      { code: constants.denysoft, msg: 2 },
+      'back in 2 s: a, in pool default with b, is up',
+    );
+    t.match(
+      logs.join('\n'),
+      /paceline: source b reached no MX host for other\.test \(no connection to any MX host\), 1 in a row/,
+    );
+    t.notMatch(logs.join('\n'), /paceline reply on b\//, 'not classified as a reply');
+    await attempt('unreached');
+    t.match(
+      logs.join('\n'),
+      /paceline: source b marked down until \S+ \(3600s\) after 2 attempts in a row reached no MX host: no connection to any MX host; its pools send from their other sources/,
+    );
+    t.match(
+      JSON.parse(fs.readFileSync(file, 'utf8')),
+      { pid: process.pid, sources: [{ source: 'b', state: 'down', failures: 2 }] },
+      'written for status at once',
+    );
+    await attempt('delivered'); // solo has only b: a pool whose every source is down still sends
+    t.match(logs.join('\n'), /paceline: source b reached an MX host again; it is back in its pools/);
+    t.match(JSON.parse(fs.readFileSync(file, 'utf8')), { sources: [] });
+    (self.shutdown as () => void).call(self);
+    t.notOk(fs.existsSync(file), 'removed when the process stops');
+  },
+);
 
-t.test('[metrics] with one process: the plugin serves GET /metrics; a reload that moves it warns and keeps it where it is', async (t) => {
-  const port = await freePort();
-  const { self, logs, dir } = makePlugin(YAML, `[main]\nmax_hold=1h\n[metrics]\nlisten=127.0.0.1:${port}\n`);
-  t.teardown(() => (self.shutdown as () => void).call(self));
-  const status = (p: number) =>
-    new Promise<number>((resolve) => {
-      http.get({ host: '127.0.0.1', port: p, path: '/metrics' }, (res) => (res.resume(), resolve(res.statusCode ?? 0))).on('error', () => resolve(0));
-    });
-  const waitLog = async (re: RegExp) => {
-    for (let i = 0; i < 300 && !logs.some((l) => re.test(l)); i++) await new Promise((r) => setTimeout(r, 50));
-    return logs.some((l) => re.test(l));
-  };
-  t.ok(await waitLog(/paceline: metrics on http:\/\/127\.0\.0\.1:\d+\/metrics/), 'logs where it listens');
-  t.equal(await status(port), 200, 'the endpoint answers');
-  const other = await freePort();
-  fs.writeFileSync(path.join(dir, 'config', 'paceline.ini'), `[main]\nmax_hold=1h\n[metrics]\nlisten=127.0.0.1:${other}\n`);
-  t.ok(await waitLog(/\[metrics\] settings changed; they take effect when Haraka restarts/), 'a reload that changes [metrics] warns');
-  t.equal(await status(port), 200, 'the endpoint stays where it was');
-  t.equal(await status(other), 0, 'nothing listens on the new address');
-});
+t.test(
+  '[metrics] with one process: the plugin serves GET /metrics; a reload that moves it warns and keeps it where it is',
+  async (t) => {
+    const port = await freePort();
+    const { self, logs, dir } = makePlugin(YAML, `[main]\nmax_hold=1h\n[metrics]\nlisten=127.0.0.1:${port}\n`);
+    t.teardown(() => (self.shutdown as () => void).call(self));
+    const status = (p: number) =>
+      new Promise<number>((resolve) => {
+        http
+          .get({ host: '127.0.0.1', port: p, path: '/metrics' }, (res) => (res.resume(), resolve(res.statusCode ?? 0)))
+          .on('error', () => resolve(0));
+      });
+    const waitLog = async (re: RegExp) => {
+      for (let i = 0; i < 300 && !logs.some((l) => re.test(l)); i++) await new Promise((r) => setTimeout(r, 50));
+      return logs.some((l) => re.test(l));
+    };
+    t.ok(await waitLog(/paceline: metrics on http:\/\/127\.0\.0\.1:\d+\/metrics/), 'logs where it listens');
+    t.equal(await status(port), 200, 'the endpoint answers');
+    const other = await freePort();
+    fs.writeFileSync(
+      path.join(dir, 'config', 'paceline.ini'),
+      `[main]\nmax_hold=1h\n[metrics]\nlisten=127.0.0.1:${other}\n`,
+    );
+    t.ok(
+      await waitLog(/\[metrics\] settings changed; they take effect when Haraka restarts/),
+      'a reload that changes [metrics] warns',
+    );
+    t.equal(await status(port), 200, 'the endpoint stays where it was');
+    t.equal(await status(other), 0, 'nothing listens on the new address');
+  },
+);
 
 t.test('metrics: a decision and a delivery are counted, even when the store cannot record the outcome', async (t) => {
   const { self } = makePlugin(YAML.replace('"1/h"', 'unlimited'));
-  const state = self.paceline as { engine: { outcome: () => Promise<never> }; metrics: { registry: { metrics(): Promise<string> } } };
+  const state = self.paceline as {
+    engine: { outcome: () => Promise<never> };
+    metrics: { registry: { metrics(): Promise<string> } };
+  };
   const ok = { ...hmail('contoso.test'), notes: {} } as HMail;
   const lost = { ...hmail('contoso.test'), notes: {} } as HMail;
   t.same((await call(self, 'hook_send_email', ok)).code, undefined);

@@ -22,10 +22,34 @@ function run(limits: LaneLimits, times: number[], mode: 'now' | 'reserve'): { re
 
 t.test('rate: slots are spaced by the interval; burst lets N go at once', async (t) => {
   const table: Array<[string, LaneLimits, number[], 'now' | 'reserve', string[]]> = [
-    ['strict spacing, now mode', { rate: rate('30/min') }, [0, 0, 1000, 2000], 'now', ['granted', 'wait@2000:rate', 'wait@2000:rate', 'granted']],
-    ['reservations book consecutive future slots', { rate: rate('30/min') }, [0, 0, 0, 0], 'reserve', ['granted', 'reserved@2000', 'reserved@4000', 'reserved@6000']],
-    ['burst of 3 then spacing', { rate: rate('60/min,burst=3') }, [0, 0, 0, 0], 'reserve', ['granted', 'granted', 'granted', 'reserved@1000']],
-    ['idle time refills the burst but never beyond it', { rate: rate('60/min,burst=2') }, [0, 60_000, 60_000, 60_000], 'now', ['granted', 'granted', 'granted', 'wait@61000:rate']],
+    [
+      'strict spacing, now mode',
+      { rate: rate('30/min') },
+      [0, 0, 1000, 2000],
+      'now',
+      ['granted', 'wait@2000:rate', 'wait@2000:rate', 'granted'],
+    ],
+    [
+      'reservations book consecutive future slots',
+      { rate: rate('30/min') },
+      [0, 0, 0, 0],
+      'reserve',
+      ['granted', 'reserved@2000', 'reserved@4000', 'reserved@6000'],
+    ],
+    [
+      'burst of 3 then spacing',
+      { rate: rate('60/min,burst=3') },
+      [0, 0, 0, 0],
+      'reserve',
+      ['granted', 'granted', 'granted', 'reserved@1000'],
+    ],
+    [
+      'idle time refills the burst but never beyond it',
+      { rate: rate('60/min,burst=2') },
+      [0, 60_000, 60_000, 60_000],
+      'now',
+      ['granted', 'granted', 'granted', 'wait@61000:rate'],
+    ],
     ['unlimited lane always grants', {}, [0, 0, 0], 'now', ['granted', 'granted', 'granted']],
   ];
   for (const [name, limits, times, mode, want] of table) t.same(run(limits, times, mode).results, want, name);
@@ -61,7 +85,11 @@ t.test('reservations never cross the day boundary', async (t) => {
   const late = T0 + 22 * 3_600_000 + 1_800_000; // 23:30
   s = acquire(s, limits, late, req('reserve')).state;
   const next = acquire(s, limits, late, req('reserve'));
-  t.match(next.result, { kind: 'wait', reason: 'rate', at: late + 3_600_000 }, 'slot after midnight is not booked today');
+  t.match(
+    next.result,
+    { kind: 'wait', reason: 'rate', at: late + 3_600_000 },
+    'slot after midnight is not booked today',
+  );
 });
 
 t.test('a raised rate speeds up what was booked at the old rate; a lowered one slows it', async (t) => {
@@ -73,14 +101,25 @@ t.test('a raised rate speeds up what was booked at the old rate; a lowered one s
     s = r.state;
     if (r.result.kind === 'reserved') booked.push(r.result);
   }
-  t.same(booked.map((b) => b.at - T0), [3_600_000, 7_200_000, 10_800_000], 'three booked an hour apart');
+  t.same(
+    booked.map((b) => b.at - T0),
+    [3_600_000, 7_200_000, 10_800_000],
+    'three booked an hour apart',
+  );
   const fast: LaneLimits = { rate: rate('10/s') };
-  const at = (limits: LaneLimits, when: number, slot: number) => claim(s, limits, when, { slot, epoch: 0, leaseId: 'x', leaseMs: 1000 }).result;
+  const at = (limits: LaneLimits, when: number, slot: number) =>
+    claim(s, limits, when, { slot, epoch: 0, leaseId: 'x', leaseMs: 1000 }).result;
   // at T0 + 1 s, 3599 s of the first hour are left: that share of the new 100 ms interval, then 100 ms apart
   const raised = booked.map((b) => at(fast, T0 + 1000, b.slot));
-  t.ok(raised.every((r) => r.kind === 'wait' && r.reason === 'rate'), 'still booked: they wait for their slots');
+  t.ok(
+    raised.every((r) => r.kind === 'wait' && r.reason === 'rate'),
+    'still booked: they wait for their slots',
+  );
   const offsets = raised.map((r) => (r.kind === 'wait' ? r.at - (T0 + 1000) : NaN));
-  t.ok(offsets.every((o, i) => Math.abs(o - (99.97 + 100 * i)) < 0.1), `each leaves within 400 ms, in order, 100 ms apart: ${offsets.map((o) => o.toFixed(2)).join(', ')} ms`);
+  t.ok(
+    offsets.every((o, i) => Math.abs(o - (99.97 + 100 * i)) < 0.1),
+    `each leaves within 400 ms, in order, 100 ms apart: ${offsets.map((o) => o.toFixed(2)).join(', ')} ms`,
+  );
   const cut = at({ rate: rate('1/day') }, T0 + 1000, booked[0]?.slot ?? 0);
   t.match(cut, { kind: 'wait', reason: 'rate' });
   t.ok(cut.kind === 'wait' && cut.at - T0 > 23 * 3_600_000, 'a rate cut to 1/day moves the first booking a day out');
@@ -91,14 +130,31 @@ t.test('claim: a reserved message takes only a lease when its slot comes', async
   const limits: LaneLimits = { rate: rate('30/min'), concurrency: 1 };
   let s = acquire(emptyLane(), limits, T0, req('now', 'a')).state;
   const r = acquire(s, limits, T0, req('reserve', 'b'));
-  t.match(r.result, { kind: 'reserved', at: T0 + 2000, slot: T0 + 2000, epoch: 0 }, 'the rate slot is later than the concurrency estimate: book it, do not poll');
+  t.match(
+    r.result,
+    { kind: 'reserved', at: T0 + 2000, slot: T0 + 2000, epoch: 0 },
+    'the rate slot is later than the concurrency estimate: book it, do not poll',
+  );
   s = release(r.state, limits, T0 + 100, 'a', true, 100);
-  t.match(claim(s, limits, T0 + 1500, { slot: T0 + 2000, epoch: 0, leaseId: 'b', leaseMs: 1000 }).result, { kind: 'wait', at: T0 + 2000 }, 'early return waits the rest');
+  t.match(
+    claim(s, limits, T0 + 1500, { slot: T0 + 2000, epoch: 0, leaseId: 'b', leaseMs: 1000 }).result,
+    { kind: 'wait', at: T0 + 2000 },
+    'early return waits the rest',
+  );
   const c = claim(s, limits, T0 + 2000, { slot: T0 + 2000, epoch: 0, leaseId: 'b', leaseMs: 1000 });
   t.equal(c.result.kind, 'granted');
   t.equal(c.state.tat, s.tat, 'claiming takes no second rate slot');
-  const busy = acquire(acquire(emptyLane(), { concurrency: 1 }, T0, req('now', 'x')).state, { rate: rate('600/min'), concurrency: 1 }, T0 + 50, req('reserve', 'y'));
-  t.match(busy.result, { kind: 'wait', reason: 'concurrency' }, 'when the concurrency slot frees later than the next rate slot, concurrency binds');
+  const busy = acquire(
+    acquire(emptyLane(), { concurrency: 1 }, T0, req('now', 'x')).state,
+    { rate: rate('600/min'), concurrency: 1 },
+    T0 + 50,
+    req('reserve', 'y'),
+  );
+  t.match(
+    busy.result,
+    { kind: 'wait', reason: 'concurrency' },
+    'when the concurrency slot frees later than the next rate slot, concurrency binds',
+  );
   t.equal(c.state.dayCount, s.dayCount, 'nor a second daily count');
 });
 

@@ -24,13 +24,21 @@ t.test('a lease id names its node (URI-encoded) and boot; prefixes never overlap
   t.not(newBootId(), newBootId(), 'a new boot id each time');
 });
 
-t.test('identity: a configured node name wins; else me:dir; workers share the master\'s boot', async (t) => {
+t.test("identity: a configured node name wins; else me:dir; workers share the master's boot", async (t) => {
   t.equal(leaseIdentity('edge-1', 'mx.example', '/srv/h', {}, false).node, 'edge-1');
   t.equal(leaseIdentity('', 'mx.example', '/srv/h', {}, false).node, 'mx.example:/srv/h');
   const env = { [BOOT_ENV]: 'MasterBoot_1' };
-  t.equal(leaseIdentity('', 'm', '/d', env, true).boot, 'MasterBoot_1', 'a worker (a restarted one too) takes its node\'s boot');
+  t.equal(
+    leaseIdentity('', 'm', '/d', env, true).boot,
+    'MasterBoot_1',
+    "a worker (a restarted one too) takes its node's boot",
+  );
   t.not(leaseIdentity('', 'm', '/d', env, false).boot, 'MasterBoot_1', 'a single process makes its own boot');
-  t.not(leaseIdentity('', 'm', '/d', { [BOOT_ENV]: 'x/y' }, true).boot, 'x/y', 'a malformed inherited boot is replaced');
+  t.not(
+    leaseIdentity('', 'm', '/d', { [BOOT_ENV]: 'x/y' }, true).boot,
+    'x/y',
+    'a malformed inherited boot is replaced',
+  );
 });
 
 t.test('the keeper renews live leases, lets ended ones go and stops at the lease limit', async (t) => {
@@ -52,7 +60,11 @@ t.test('the keeper renews live leases, lets ended ones go and stops at the lease
   const held = await store.acquire(LANE, LIMITS, { mode: 'now', leaseId: 'other', leaseMs: 3000 });
   t.equal(held.value.kind, 'granted', 'the forgotten lease expired and freed its slot');
   const full = await store.acquire(LANE, LIMITS, { mode: 'now', leaseId: 'third', leaseMs: 3000 });
-  t.match(full.value, { kind: 'wait', reason: 'concurrency' }, 'the renewed lease still holds its slot past its first expiry');
+  t.match(
+    full.value,
+    { kind: 'wait', reason: 'concurrency' },
+    'the renewed lease still holds its slot past its first expiry',
+  );
   for (let at = 6000; at <= 12_000; at += 2000) {
     now = T0 + at;
     await keeper.renew(now, 3000);
@@ -63,16 +75,17 @@ t.test('the keeper renews live leases, lets ended ones go and stops at the lease
   t.equal(expiry, T0 + 8000 + 3000, 'last renewed before the limit, then left to expire');
 });
 
-t.test('a restarted node releases its earlier boots\' leases only', async (t) => {
+t.test("a restarted node releases its earlier boots' leases only", async (t) => {
   const store = new MemoryStore(() => T0);
   const before = new LeaseKeeper(store, { node: 'n1', boot: 'old' });
   const sibling = new LeaseKeeper(store, { node: 'n1', boot: 'new' });
   const other = new LeaseKeeper(store, { node: 'n2', boot: 'old' });
-  for (const k of [before, before, sibling, other]) await store.acquire(LANE, { concurrency: 9 }, { mode: 'now', leaseId: k.newId(), leaseMs: 60_000 });
+  for (const k of [before, before, sibling, other])
+    await store.acquire(LANE, { concurrency: 9 }, { mode: 'now', leaseId: k.newId(), leaseMs: 60_000 });
   const after = new LeaseKeeper(store, { node: 'n1', boot: 'new' });
   t.equal(await after.releaseEarlierBoots(), 2, 'both leases of the old boot');
   const ids = (await store.lanes()).value[0]?.state.leases.map((l) => l.id.split('/').slice(0, 2).join('/')).sort();
-  t.same(ids, ['n1/new', 'n2/old'], 'the live boot\'s (a sibling worker\'s) and the other node\'s leases stay');
+  t.same(ids, ['n1/new', 'n2/old'], "the live boot's (a sibling worker's) and the other node's leases stay");
 });
 
 t.test('config: lease_ttl defaults to 60s and may not exceed lease', async (t) => {
@@ -86,6 +99,9 @@ t.test('config: lease_ttl defaults to 60s and may not exceed lease', async (t) =
     t.fail('accepted lease_ttl > lease');
   } catch (err) {
     t.ok(err instanceof ConfigError);
-    t.match((err as ConfigError).issues.map(formatIssue).join('\n'), /\[main\]\.lease_ttl.*no longer than \[main\]\.lease/);
+    t.match(
+      (err as ConfigError).issues.map(formatIssue).join('\n'),
+      /\[main\]\.lease_ttl.*no longer than \[main\]\.lease/,
+    );
   }
 });

@@ -8,7 +8,13 @@ const base: IpLimits = { sessions: 2, windowMs: 10_000, perWindow: 3, penalty: n
 function limiter(over: Partial<IpLimits> = {}, blackouts: LimiterSpec['blackouts'] = []): HiddenLimiter {
   const limits = { ...base, ...over };
   return new HiddenLimiter(
-    { provider: 'p', limits: { [A]: limits, [B]: limits }, unknown: { ...limits, perWindow: 1 }, blackouts, reply: { code: 451, text: '4.7.500 busy from [{ip}]' } },
+    {
+      provider: 'p',
+      limits: { [A]: limits, [B]: limits },
+      unknown: { ...limits, perWindow: 1 },
+      blackouts,
+      reply: { code: 451, text: '4.7.500 busy from [{ip}]' },
+    },
     T0,
   );
 }
@@ -18,29 +24,44 @@ type Step = ['connect' | 'close' | 'mail', string, number, string, boolean];
 function run(t: Test, l: HiddenLimiter, steps: Step[]): void {
   for (const [op, address, at, id, refused] of steps) {
     const now = T0 + at;
-    const got = op === 'connect' ? l.connect(address, now, id) : op === 'mail' ? l.mail(address, now) : (l.close(address, now, id), null);
+    const got =
+      op === 'connect'
+        ? l.connect(address, now, id)
+        : op === 'mail'
+          ? l.mail(address, now)
+          : (l.close(address, now, id), null);
     t.equal(got !== null, refused, `${op} ${address} @${at} ${id}`);
   }
 }
 
-t.test('sessions: refused at the limit, a close frees one, closing a refused or unknown id changes nothing', async (t) => {
-  const l = limiter();
-  run(t, l, [
-    ['connect', A, 0, 'a1', false],
-    ['connect', A, 0, 'a2', false],
-    ['connect', A, 0, 'a3', true],
-    ['connect', B, 0, 'b1', false],
-    ['close', A, 1, 'a3', false],
-    ['close', A, 1, 'zz', false],
-    ['connect', A, 2, 'a4', true],
-    ['close', A, 3, 'a1', false],
-    ['close', A, 3, 'a1', false],
-    ['connect', A, 4, 'a5', false],
-    ['connect', A, 4, 'a2', true],
-  ]);
-  t.equal(l.openSessions(A), 2);
-  t.same(l.counters().get(A), { connects: 6, connectRefusals: 3, mails: 0, mailRefusals: 0, accepted: 0, penalties: 0 });
-});
+t.test(
+  'sessions: refused at the limit, a close frees one, closing a refused or unknown id changes nothing',
+  async (t) => {
+    const l = limiter();
+    run(t, l, [
+      ['connect', A, 0, 'a1', false],
+      ['connect', A, 0, 'a2', false],
+      ['connect', A, 0, 'a3', true],
+      ['connect', B, 0, 'b1', false],
+      ['close', A, 1, 'a3', false],
+      ['close', A, 1, 'zz', false],
+      ['connect', A, 2, 'a4', true],
+      ['close', A, 3, 'a1', false],
+      ['close', A, 3, 'a1', false],
+      ['connect', A, 4, 'a5', false],
+      ['connect', A, 4, 'a2', true],
+    ]);
+    t.equal(l.openSessions(A), 2);
+    t.same(l.counters().get(A), {
+      connects: 6,
+      connectRefusals: 3,
+      mails: 0,
+      mailRefusals: 0,
+      accepted: 0,
+      penalties: 0,
+    });
+  },
+);
 
 t.test('sliding window: perWindow accepted in any (now − W, now]', async (t) => {
   const l = limiter();
@@ -57,7 +78,14 @@ t.test('sliding window: perWindow accepted in any (now − W, now]', async (t) =
     ['mail', A, 12_000, '', false],
     ['mail', A, 12_001, '', true],
   ]);
-  t.same(l.counters().get(A), { connects: 0, connectRefusals: 0, mails: 10, mailRefusals: 4, accepted: 6, penalties: 0 });
+  t.same(l.counters().get(A), {
+    connects: 0,
+    connectRefusals: 0,
+    mails: 10,
+    mailRefusals: 4,
+    accepted: 6,
+    penalties: 0,
+  });
 });
 
 t.test('reply text names the client address; an unknown address gets the unknown limits', async (t) => {
@@ -119,6 +147,12 @@ t.test('a connect refusal is a strike too', async (t) => {
 });
 
 t.test('deterministic: the same calls give the same answers', async (t) => {
-  const calls = (l: HiddenLimiter) => Array.from({ length: 200 }, (_, i) => JSON.stringify(i % 3 === 0 ? l.connect(A, T0 + i * 97, `c${i % 7}`) : l.mail(A, T0 + i * 131)));
-  t.same(calls(limiter({ penalty: { strikes: 5, durationMs: 5000 } })), calls(limiter({ penalty: { strikes: 5, durationMs: 5000 } })));
+  const calls = (l: HiddenLimiter) =>
+    Array.from({ length: 200 }, (_, i) =>
+      JSON.stringify(i % 3 === 0 ? l.connect(A, T0 + i * 97, `c${i % 7}`) : l.mail(A, T0 + i * 131)),
+    );
+  t.same(
+    calls(limiter({ penalty: { strikes: 5, durationMs: 5000 } })),
+    calls(limiter({ penalty: { strikes: 5, durationMs: 5000 } })),
+  );
 });

@@ -59,14 +59,22 @@ t.test(`${DESTINATIONS} destinations stay under a cap of ${CAP} idle lanes; prot
   const after = heapMb();
   const perLane = ((after - before) * 1e6) / store.laneCount;
   // + 1: the lane of the delivery in flight holds a lease while its acquire runs
-  t.ok(most <= CAP + protectedLanes.length + 1, `at most ${most} lanes at any time (cap ${CAP} idle + ${protectedLanes.length} protected + 1 in flight)`);
+  t.ok(
+    most <= CAP + protectedLanes.length + 1,
+    `at most ${most} lanes at any time (cap ${CAP} idle + ${protectedLanes.length} protected + 1 in flight)`,
+  );
   t.ok(store.laneCount >= CAP * 0.9, `the cap is used, not emptied: ${store.laneCount} lanes kept`);
   const kept = new Set((await store.lanes()).value.map((l) => l.lane.provider));
   for (const name of protectedLanes) t.ok(kept.has(name), `the ${name} lane survived ${DESTINATIONS} destinations`);
   t.ok(kept.has(`mx:mx${DESTINATIONS - 1}.dest${DESTINATIONS - 1}.test`), 'the most recent lane is kept');
   t.notOk(kept.has('mx:mx0.dest0.test'), 'the least recently used idle lanes went first');
-  t.ok(after - before < 100, `heap grew ${(after - before).toFixed(1)} MB for ${store.laneCount} lanes (${perLane.toFixed(0)} B a lane)`);
-  t.comment(`heap ${before.toFixed(1)} MB before, ${after.toFixed(1)} MB after; ${most} lanes at most, ${store.laneCount} at the end`);
+  t.ok(
+    after - before < 100,
+    `heap grew ${(after - before).toFixed(1)} MB for ${store.laneCount} lanes (${perLane.toFixed(0)} B a lane)`,
+  );
+  t.comment(
+    `heap ${before.toFixed(1)} MB before, ${after.toFixed(1)} MB after; ${most} lanes at most, ${store.laneCount} at the end`,
+  );
 });
 
 t.test('an idle lane that was protected becomes evictable once nothing is in force', async (t) => {
@@ -74,10 +82,18 @@ t.test('an idle lane that was protected becomes evictable once nothing is in for
   const store = new MemoryStore(() => now, { maxIdleLanes: 10 });
   const lane = (provider: string) => ({ source: 'mta-a', provider });
   await store.react(lane('paused'), {}, { category: 'throttle' }, { ...DEFAULT_REACT, throttlePauseMs: 60_000 });
-  for (let i = 0; i < 30; i++, now += 2000) await store.acquire(lane(`d${i}`), {}, { mode: 'now', leaseId: `x${i}`, leaseMs: 1000 });
-  t.ok((await store.lanes()).value.some((l) => l.lane.provider === 'paused'), 'kept while paused (and slowed)');
+  for (let i = 0; i < 30; i++, now += 2000)
+    await store.acquire(lane(`d${i}`), {}, { mode: 'now', leaseId: `x${i}`, leaseMs: 1000 });
+  t.ok(
+    (await store.lanes()).value.some((l) => l.lane.provider === 'paused'),
+    'kept while paused (and slowed)',
+  );
   now += 3 * 86_400_000; // the pause is long over; the 48 h sweep forgets it
-  for (let i = 30; i < 60; i++, now += 2000) await store.acquire(lane(`d${i}`), {}, { mode: 'now', leaseId: `x${i}`, leaseMs: 1000 });
-  t.notOk((await store.lanes()).value.some((l) => l.lane.provider === 'paused'), 'forgotten once idle for two days');
+  for (let i = 30; i < 60; i++, now += 2000)
+    await store.acquire(lane(`d${i}`), {}, { mode: 'now', leaseId: `x${i}`, leaseMs: 1000 });
+  t.notOk(
+    (await store.lanes()).value.some((l) => l.lane.provider === 'paused'),
+    'forgotten once idle for two days',
+  );
   t.ok(store.laneCount <= 10 + 1, `${store.laneCount} lanes (cap 10 + 1 in flight)`);
 });

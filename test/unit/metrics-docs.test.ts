@@ -32,7 +32,11 @@ t.test('the metrics table matches the registry', async (t) => {
   const docs = documented();
   t.ok(docs.size >= 10, `the table has rows (${docs.size})`);
   t.same([...docs.keys()].sort(), exposed.map((m) => m.name).sort(), 'the same metric names');
-  const labelNames = new Map(metrics.registry.getMetricsAsArray().map((m) => [m.name, [...((m as unknown as { labelNames: string[] }).labelNames ?? [])]]));
+  const labelNames = new Map(
+    metrics.registry
+      .getMetricsAsArray()
+      .map((m) => [m.name, [...((m as unknown as { labelNames: string[] }).labelNames ?? [])]]),
+  );
   for (const m of exposed) {
     const row = docs.get(m.name);
     const labels = labelNames.get(m.name) ?? [];

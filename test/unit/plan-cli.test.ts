@@ -18,7 +18,9 @@ async function run(args: string[]): Promise<{ code: number; out: string[]; err: 
   return { code, out, err };
 }
 
-const d = dir('sources:\n  new1: { address: 192.0.2.5, warmup: { schedule: fast, start: 2026-01-01 } }\n  old: { address: 192.0.2.6 }\n');
+const d = dir(
+  'sources:\n  new1: { address: 192.0.2.5, warmup: { schedule: fast, start: 2026-01-01 } }\n  old: { address: 192.0.2.6 }\n',
+);
 
 t.test('plan prints the ramp per provider with dates', async (t) => {
   const r = await run(['plan', 'new1', '--config', d]);

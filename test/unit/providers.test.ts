@@ -42,6 +42,10 @@ t.test('the longest suffix wins, so operators can carve out a tenant', async (t)
 
 t.test('unknown destinations are keyed by their MX host set', async (t) => {
   t.equal(shipped.match(['mx2.example.net', 'MX1.example.net.']), 'mx:mx1.example.net,mx2.example.net');
-  t.equal(shipped.match(['mx1.example.net', 'mx2.example.net']), shipped.match(['mx2.example.net', 'mx1.example.net']), 'order does not matter');
+  t.equal(
+    shipped.match(['mx1.example.net', 'mx2.example.net']),
+    shipped.match(['mx2.example.net', 'mx1.example.net']),
+    'order does not matter',
+  );
   t.equal(shipped.match(['backup.example.org', 'aspmx.l.google.com']), 'google', 'any known host decides');
 });

@@ -46,10 +46,19 @@ t.test('format gives the canonical spelling and round-trips', async (t) => {
     const rate = parseRate(text) as Rate;
     t.equal(formatRate(rate), canonical, text);
     t.same(parseRate(formatRate(rate)), rate, `${text} round-trips`);
-    t.equal(keyIntervalMs(canonical), intervalMs(rate), `${canonical}: the interval read back from the key (a changed rate rescales by it)`);
+    t.equal(
+      keyIntervalMs(canonical),
+      intervalMs(rate),
+      `${canonical}: the interval read back from the key (a changed rate rescales by it)`,
+    );
   }
-  t.equal(keyIntervalMs(formatRate({ count: 3, periodMs: 5000, burst: 2 })), 5000 / 3, 'an odd period: 3/5000ms,burst=2');
-  for (const bad of ['', 'x', '30/fortnight', '30/min;burst=2', '/min']) t.equal(keyIntervalMs(bad), undefined, `not a key: "${bad}"`);
+  t.equal(
+    keyIntervalMs(formatRate({ count: 3, periodMs: 5000, burst: 2 })),
+    5000 / 3,
+    'an odd period: 3/5000ms,burst=2',
+  );
+  for (const bad of ['', 'x', '30/fortnight', '30/min;burst=2', '/min'])
+    t.equal(keyIntervalMs(bad), undefined, `not a key: "${bad}"`);
 });
 
 t.test('interval is period / count', async (t) => {

@@ -32,31 +32,45 @@ t.test('a percent-encoded password with any special character is read exactly an
     const secret = secretWith(c);
     const url = `redis://user:${encodeURIComponent(secret)}@127.0.0.1:6380/3`;
     const parsed = parseRedisUrl(url);
-    t.same(parsed, { endpoint: { tls: false, host: '127.0.0.1', port: 6380, username: 'user', password: secret, db: 3 } }, `encoded ${JSON.stringify(c)}`);
+    t.same(
+      parsed,
+      { endpoint: { tls: false, host: '127.0.0.1', port: 6380, username: 'user', password: secret, db: 3 } },
+      `encoded ${JSON.stringify(c)}`,
+    );
     const text = configText({ main: { store: 'redis' }, redis: { url } });
     t.match(text, /^redis redis:\/\/\*\*\*@127\.0\.0\.1:6380\/3,/, `ready line for ${JSON.stringify(c)}: ${text}`);
     t.notOk(leaks(text, secret), `no secret in ${text}`);
   }
 });
 
-t.test('a raw special character is read exactly where RFC 3986 allows it, else refused with how to encode', async (t) => {
-  const allowedRaw = new Set([...'!$&\'()*+,;=:-._~']);
-  for (const c of [...SPECIAL, ...'-._~']) {
-    const secret = secretWith(c);
-    const url = `redis://:${secret}@127.0.0.1:6379`;
-    const parsed = parseRedisUrl(url);
-    const text = configText({ main: { store: 'redis' }, redis: { url } });
-    if (allowedRaw.has(c)) {
-      t.same(parsed, { endpoint: { tls: false, host: '127.0.0.1', port: 6379, password: secret } }, `raw ${JSON.stringify(c)} is read`);
-    } else {
-      t.ok('error' in parsed, `raw ${JSON.stringify(c)} is refused`);
-      t.match(text, /\[redis\]\.url: got "(redis:\/\/\*\*\*@[^"]*|\(hidden[^"]*)", expected a URL whose user name and password are percent-encoded/);
-      t.match(text, /"\/" as %2F, "@" as %40/, 'the message says how to encode');
+t.test(
+  'a raw special character is read exactly where RFC 3986 allows it, else refused with how to encode',
+  async (t) => {
+    const allowedRaw = new Set([..."!$&'()*+,;=:-._~"]);
+    for (const c of [...SPECIAL, ...'-._~']) {
+      const secret = secretWith(c);
+      const url = `redis://:${secret}@127.0.0.1:6379`;
+      const parsed = parseRedisUrl(url);
+      const text = configText({ main: { store: 'redis' }, redis: { url } });
+      if (allowedRaw.has(c)) {
+        t.same(
+          parsed,
+          { endpoint: { tls: false, host: '127.0.0.1', port: 6379, password: secret } },
+          `raw ${JSON.stringify(c)} is read`,
+        );
+      } else {
+        t.ok('error' in parsed, `raw ${JSON.stringify(c)} is refused`);
+        t.match(
+          text,
+          /\[redis\]\.url: got "(redis:\/\/\*\*\*@[^"]*|\(hidden[^"]*)", expected a URL whose user name and password are percent-encoded/,
+        );
+        t.match(text, /"\/" as %2F, "@" as %40/, 'the message says how to encode');
+      }
+      t.notOk(leaks(text, secret), `raw ${JSON.stringify(c)}: no secret in ${text}`);
+      t.notOk(leaks(maskUrl(url), secret), `mask of raw ${JSON.stringify(c)}: ${maskUrl(url)}`);
     }
-    t.notOk(leaks(text, secret), `raw ${JSON.stringify(c)}: no secret in ${text}`);
-    t.notOk(leaks(maskUrl(url), secret), `mask of raw ${JSON.stringify(c)}: ${maskUrl(url)}`);
-  }
-});
+  },
+);
 
 t.test('masks hide the userinfo and any query of any URL, valid or not', async (t) => {
   t.equal(maskUrl('redis://:p@ssW0rd@127.0.0.1:6379'), 'redis://***@127.0.0.1:6379', 'the last "@" ends the userinfo');
@@ -68,7 +82,11 @@ t.test('masks hide the userinfo and any query of any URL, valid or not', async (
 });
 
 t.test('misspelt [redis] keys and sections never show their values', async (t) => {
-  const text = configText({ main: { store: 'redis' }, redis: { url: 'redis://127.0.0.1:6379', pasword: 'S3crXtPw' }, rediss: { password: 'S3crYtPw' } });
+  const text = configText({
+    main: { store: 'redis' },
+    redis: { url: 'redis://127.0.0.1:6379', pasword: 'S3crXtPw' },
+    rediss: { password: 'S3crYtPw' },
+  });
   t.match(text, /\[redis\]\.pasword: got "\*\*\*", expected no such key/);
   t.match(text, /rediss: got "a section with keys password", expected no such key/);
   t.notOk(leaks(text, 'S3crXtPw'), text);

@@ -7,14 +7,28 @@ t.test('codes and text are split off, in every shape Haraka reports', async (t) 
   const table: Array<[string, Want]> = [
     [
       'Upstream error: 451 4.7.500 Server busy. Please try again later from [1.2.3.4]. (AS843) [BN8NAM11FT066.eop-nam11.prod.protection.outlook.com]',
-      { code: 451, enhanced: '4.7.500', text: 'Server busy. Please try again later from [1.2.3.4]. (AS843) [BN8NAM11FT066.eop-nam11.prod.protection.outlook.com]' },
+      {
+        code: 451,
+        enhanced: '4.7.500',
+        text: 'Server busy. Please try again later from [1.2.3.4]. (AS843) [BN8NAM11FT066.eop-nam11.prod.protection.outlook.com]',
+      },
     ],
     ['451 4.7.500 Server busy.', { code: 451, enhanced: '4.7.500', text: 'Server busy.' }],
-    ['550 5.7.606 Access denied, banned sending IP [192.0.2.1].', { code: 550, enhanced: '5.7.606', text: 'Access denied, banned sending IP [192.0.2.1].' }],
-    ['550 5.1.10 RESOLVER.ADR.RecipientNotFound', { code: 550, enhanced: '5.1.10', text: 'RESOLVER.ADR.RecipientNotFound' }],
+    [
+      '550 5.7.606 Access denied, banned sending IP [192.0.2.1].',
+      { code: 550, enhanced: '5.7.606', text: 'Access denied, banned sending IP [192.0.2.1].' },
+    ],
+    [
+      '550 5.1.10 RESOLVER.ADR.RecipientNotFound',
+      { code: 550, enhanced: '5.1.10', text: 'RESOLVER.ADR.RecipientNotFound' },
+    ],
     [
       '421 4.7.0 [TSS04] Messages from 1.2.3.4 temporarily deferred due to unexpected volume or user complaints - 4.16.55.1; see https://postmaster.yahooinc.com/error-codes',
-      { code: 421, enhanced: '4.7.0', text: '[TSS04] Messages from 1.2.3.4 temporarily deferred due to unexpected volume or user complaints - 4.16.55.1; see https://postmaster.yahooinc.com/error-codes' },
+      {
+        code: 421,
+        enhanced: '4.7.0',
+        text: '[TSS04] Messages from 1.2.3.4 temporarily deferred due to unexpected volume or user complaints - 4.16.55.1; see https://postmaster.yahooinc.com/error-codes',
+      },
     ],
     ['421 Max message per connection reached', { code: 421, text: 'Max message per connection reached' }],
     ['552 1 Requested mail action aborted', { code: 552, text: '1 Requested mail action aborted' }],
@@ -33,25 +47,47 @@ t.test('codes and text are split off, in every shape Haraka reports', async (t) 
   ];
   for (const [raw, want] of table) {
     const got = parseReply(raw);
-    t.same({ code: got.code, enhanced: got.enhanced, text: got.text }, { code: undefined, enhanced: undefined, ...want }, JSON.stringify(raw));
+    t.same(
+      { code: got.code, enhanced: got.enhanced, text: got.text },
+      { code: undefined, enhanced: undefined, ...want },
+      JSON.stringify(raw),
+    );
     t.equal(got.raw, raw, 'raw kept');
   }
 });
 
 t.test('multi-line replies join into one text without repeated prefixes', async (t) => {
-  const gmail = '421-4.7.28 [1.2.3.4 15] Our system has detected an unusual rate of\r\n421-4.7.28 unsolicited mail originating from your IP address. To protect our\r\n421 4.7.28 users from spam, mail sent from your IP address has been temporarily rate limited.';
-  const want = '[1.2.3.4 15] Our system has detected an unusual rate of unsolicited mail originating from your IP address. To protect our users from spam, mail sent from your IP address has been temporarily rate limited.';
-  for (const joined of [gmail, gmail.replace(/\r\n/g, '\n'), gmail.replace(/\r\n/g, '\r'), `${gmail}\r\n`, `\r\n\r\n${gmail}`]) {
+  const gmail =
+    '421-4.7.28 [1.2.3.4 15] Our system has detected an unusual rate of\r\n421-4.7.28 unsolicited mail originating from your IP address. To protect our\r\n421 4.7.28 users from spam, mail sent from your IP address has been temporarily rate limited.';
+  const want =
+    '[1.2.3.4 15] Our system has detected an unusual rate of unsolicited mail originating from your IP address. To protect our users from spam, mail sent from your IP address has been temporarily rate limited.';
+  for (const joined of [
+    gmail,
+    gmail.replace(/\r\n/g, '\n'),
+    gmail.replace(/\r\n/g, '\r'),
+    `${gmail}\r\n`,
+    `\r\n\r\n${gmail}`,
+  ]) {
     t.same(parseReply(joined), { code: 421, enhanced: '4.7.28', text: want, raw: joined });
   }
   // Haraka joins the lines with spaces and keeps the enhanced code it could not parse.
-  const haraka = 'Upstream error: 421 4.7.28 [1.2.3.4 15] Our system has detected an unusual rate of 4.7.28 unsolicited mail originating from your IP address. To protect our 4.7.28 users from spam, mail sent from your IP address has been temporarily rate limited.';
+  const haraka =
+    'Upstream error: 421 4.7.28 [1.2.3.4 15] Our system has detected an unusual rate of 4.7.28 unsolicited mail originating from your IP address. To protect our 4.7.28 users from spam, mail sent from your IP address has been temporarily rate limited.';
   t.equal(parseReply(haraka).text, want, 'Haraka-joined');
   // Postfix logs keep the whole continuation prefix inline.
-  const postfix = '450-4.2.1 The user is receiving mail at a rate that 450-4.2.1 prevents additional messages 450 4.2.1 https://support.google.com/mail/answer/6592';
-  t.equal(parseReply(postfix).text, 'The user is receiving mail at a rate that prevents additional messages https://support.google.com/mail/answer/6592');
-  const gmx = '554-gmx.net (mxgmx104) Nemesis ESMTP Service not available\n554-No SMTP service\n554-IP address is block listed.\n554 For explanation visit https://postmaster.gmx.net/';
-  t.same(parseReply(gmx), { code: 554, text: 'gmx.net (mxgmx104) Nemesis ESMTP Service not available No SMTP service IP address is block listed. For explanation visit https://postmaster.gmx.net/', raw: gmx });
+  const postfix =
+    '450-4.2.1 The user is receiving mail at a rate that 450-4.2.1 prevents additional messages 450 4.2.1 https://support.google.com/mail/answer/6592';
+  t.equal(
+    parseReply(postfix).text,
+    'The user is receiving mail at a rate that prevents additional messages https://support.google.com/mail/answer/6592',
+  );
+  const gmx =
+    '554-gmx.net (mxgmx104) Nemesis ESMTP Service not available\n554-No SMTP service\n554-IP address is block listed.\n554 For explanation visit https://postmaster.gmx.net/';
+  t.same(parseReply(gmx), {
+    code: 554,
+    text: 'gmx.net (mxgmx104) Nemesis ESMTP Service not available No SMTP service IP address is block listed. For explanation visit https://postmaster.gmx.net/',
+    raw: gmx,
+  });
   const other = parseReply('550-5.7.1 first\n550-5.7.26 second\nthird');
   t.equal(other.text, 'first 5.7.26 second third', 'a different enhanced code on a later line stays');
   t.equal(parseReply('550 5.1.1 <a@b>: no (5.1.1)').text, '<a@b>: no (5.1.1)', 'codes inside the text stay');
@@ -71,7 +107,8 @@ function randomString(rand: () => number, maxLen: number): string {
   for (let i = 0; i < len; i++) {
     const pick = rand();
     // mostly bytes, some SMTP-looking pieces, some astral and lone surrogates
-    if (pick < 0.05) s += ['421-', '4.7.', '\r\n', 'Upstream error: ', '550 5.7.606 ', '\u0000', '\ud800'][Math.floor(rand() * 7)];
+    if (pick < 0.05)
+      s += ['421-', '4.7.', '\r\n', 'Upstream error: ', '550 5.7.606 ', '\u0000', '\ud800'][Math.floor(rand() * 7)];
     else s += String.fromCharCode(Math.floor(rand() * (pick < 0.9 ? 256 : 0xffff)));
   }
   return s;

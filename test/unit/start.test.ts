@@ -5,7 +5,16 @@
  */
 import t from 'tap';
 import { DEFAULT_REACT, react, type ReactEvent } from '../../lib/core/adapt';
-import { acquire, concurrencyLimit, emptyLane, normalize, release, DEFAULT_POLICY, type LaneLimits, type LaneState } from '../../lib/core/lane';
+import {
+  acquire,
+  concurrencyLimit,
+  emptyLane,
+  normalize,
+  release,
+  DEFAULT_POLICY,
+  type LaneLimits,
+  type LaneState,
+} from '../../lib/core/lane';
 import { DAY_MS } from '../../lib/core/day';
 import { parseRate, type Rate } from '../../lib/core/rate';
 import { GROWTH_EVIDENCE, startEndedAt, startShare } from '../../lib/core/start';
@@ -16,8 +25,10 @@ const limits: LaneLimits = { rate: parseRate('300/min,burst=10') as Rate, concur
 /** The reactions below the start phase's tests are about any lane: no start phase. */
 const steady: LaneLimits = { ...limits, policy: DEFAULT_POLICY };
 let current = limits;
-const send = (s: LaneState, at: number, id: string) => acquire(s, current, T0 + at, { mode: 'now', leaseId: id, leaseMs: 600_000 });
-const done = (s: LaneState, at: number, id: string, delivered = true) => release(s, current, T0 + at, id, delivered, 50);
+const send = (s: LaneState, at: number, id: string) =>
+  acquire(s, current, T0 + at, { mode: 'now', leaseId: id, leaseMs: 600_000 });
+const done = (s: LaneState, at: number, id: string, delivered = true) =>
+  release(s, current, T0 + at, id, delivered, 50);
 const on = (s: LaneState, at: number, event: ReactEvent) => react(s, current, T0 + at, event);
 
 /** Sends and delivers `n` messages from `from` ms on, one per `every` ms; returns the state. */
@@ -36,7 +47,11 @@ t.test('a fresh lane begins at `start` of its pace, its concurrency scaled with 
   t.equal(s.factor, 0.1);
   t.equal(s.growAt, T0 + 10_000);
   t.equal(concurrencyLimit(s, limits), 2, '10 x 0.1 = 1, but the pace itself needs 2 (Little)');
-  t.equal(normalize(emptyLane(), { ...limits, policy: DEFAULT_POLICY }, T0).factor, 1, 'no start phase without a start policy');
+  t.equal(
+    normalize(emptyLane(), { ...limits, policy: DEFAULT_POLICY }, T0).factor,
+    1,
+    'no start phase without a start policy',
+  );
 });
 
 t.test('startShare: never slower than one message per start interval; nothing to find without limits', async (t) => {
@@ -114,13 +129,25 @@ t.test('refused again after reopening, before anything was accepted: the pause d
     s = r.state;
     at = s.pauseUntil - T0;
   }
-  t.same(pauses, [120_000, 240_000, 480_000, 960_000, 1_800_000, 1_800_000, 1_800_000], 'doubling up to throttle_pause_max');
+  t.same(
+    pauses,
+    [120_000, 240_000, 480_000, 960_000, 1_800_000, 1_800_000, 1_800_000],
+    'doubling up to throttle_pause_max',
+  );
   t.equal(s.factor, factor, 'the pace is kept: the provider has not seen it yet');
-  const capped = on(on(emptyLane(), 0, { category: 'throttle', sentAt: T0 - 1 }).state, 60_030, { category: 'throttle', sentAt: T0 + 60_000, durationMs: 90_000 });
+  const capped = on(on(emptyLane(), 0, { category: 'throttle', sentAt: T0 - 1 }).state, 60_030, {
+    category: 'throttle',
+    sentAt: T0 + 60_000,
+    durationMs: 90_000,
+  });
   t.equal(capped.state.pauseUntil, T0 + 60_030 + 90_000, "a rule's duration caps the growth");
   s = done(send(s, at, 'ok').state, at + 50, 'ok');
   const later = on(s, at + 70_000, { category: 'throttle', sentAt: T0 + at + 69_000 });
-  t.equal(later.effect, 'overshot', 'after an accepted delivery, a refusal cuts the pace again (within SETTLE_MS of reopening: overshot)');
+  t.equal(
+    later.effect,
+    'overshot',
+    'after an accepted delivery, a refusal cuts the pace again (within SETTLE_MS of reopening: overshot)',
+  );
   t.equal(later.state.backoffs, 0);
   t.equal(later.state.pauseUntil, T0 + at + 70_000 + DEFAULT_REACT.throttlePauseMs, 'and the pause starts short again');
 });
@@ -148,12 +175,23 @@ t.test('the accepted share is learnt only from a sample as long as the minute it
   s = traffic(s, 80_000, 30, 2000); // open for 80 s in all
   const long = on(s, 141_000, { category: 'throttle', sentAt: T0 + 140_900 });
   // about 30 accepted in the last minute of a 300/min lane: 0.9 x 0.1
-  t.ok(long.state.factor > 0.08 && long.state.factor < 0.1, `accepted share over a whole minute (${long.state.factor})`);
+  t.ok(
+    long.state.factor > 0.08 && long.state.factor < 0.1,
+    `accepted share over a whole minute (${long.state.factor})`,
+  );
 });
 
 t.test('refused while climbing: back to the pace before the last climb step, the new known-good pace', async (t) => {
   current = steady;
-  const s: LaneState = { ...emptyLane(), factor: 0.5 * 1.05 * 1.1, known: 0.5, climbs: 2, holdUntil: T0 - 600_000, acceptedAt: T0 - 1000, day: 0 };
+  const s: LaneState = {
+    ...emptyLane(),
+    factor: 0.5 * 1.05 * 1.1,
+    known: 0.5,
+    climbs: 2,
+    holdUntil: T0 - 600_000,
+    acceptedAt: T0 - 1000,
+    day: 0,
+  };
   const r = on(s, 0, { category: 'throttle', sentAt: T0 - 10 });
   t.equal(r.effect, 'overshot');
   t.ok(Math.abs(r.state.factor - 0.5 * 1.05) < 1e-12, `the last step (+10 %) undone: ${r.state.factor}`);

@@ -32,8 +32,8 @@ t.test("status shows the limits the engine uses: a bulk-pool source's pool limit
   const l = laneLimits(config, 'bulk1', 'partner');
   t.equal(l.concurrency, 1);
   t.equal(l.perDay, 500);
-  t.equal(row?.concurrency, 1, 'the pool\'s concurrency, not the default pool\'s');
-  t.equal(row?.perDay, 500, 'the pool\'s per_day');
+  t.equal(row?.concurrency, 1, "the pool's concurrency, not the default pool's");
+  t.equal(row?.perDay, 500, "the pool's per_day");
   t.equal(row?.concurrencyNow, 1);
 });
 
@@ -55,14 +55,17 @@ t.test("a warming lane: today's cap, the spread rate, and the next slot from the
   const schedule = scheduleOf(config, source);
   if (!source || !schedule) throw new Error('the warming source and its schedule');
   const { limits } = warmLaneView(config, source, schedule, 'partner', NOW, record);
-  t.equal(limits.perDay, 40, 'the engine\'s view has the same cap');
+  t.equal(limits.perDay, 40, "the engine's view has the same cap");
   for (let i = 0; i < 2; i++) {
     const r = acquire(state, limits, NOW, { mode: 'now', leaseId: `l${i}`, leaseMs: 60_000 });
     t.equal(r.result.kind, 'granted');
     state = r.state;
   }
   const [busy] = statusRows(config, [{ lane, state }], NOW, new Map([['warm|partner', record]]));
-  t.ok(busy && busy.nextFreeS > 30 * 60 && busy.nextFreeS <= 36 * 60, `next free in about 36 min, got ${busy?.nextFreeS}s`);
+  t.ok(
+    busy && busy.nextFreeS > 30 * 60 && busy.nextFreeS <= 36 * 60,
+    `next free in about 36 min, got ${busy?.nextFreeS}s`,
+  );
   t.equal(busy?.sentToday, 2);
   t.equal(busy?.inFlight, 2);
 });

@@ -28,7 +28,10 @@ t.test('calendar: day N on the Nth day since the start', async (t) => {
   const cal = { ...base, progression: 'calendar' as const };
   const r = startRecord(D, D);
   t.equal(scheduleDay(cal, r, D), 1);
-  t.equal(scheduleDay(cal, evaluate(cal, 'google', r, { day: 0, count: 0, throttles: 0, lastActive: 0 }, D + 2), D + 2), 3);
+  t.equal(
+    scheduleDay(cal, evaluate(cal, 'google', r, { day: 0, count: 0, throttles: 0, lastActive: 0 }, D + 2), D + 2),
+    3,
+  );
   t.equal(scheduleDay(cal, startRecord(D - 5, D), D), 6, 'a start date in the past');
 });
 
@@ -44,7 +47,13 @@ t.test('earned: advance on a good day, hold on a light one, step back after bad 
     const next = evaluate(base, 'google', r, { day: D - 1, count, throttles, lastActive: D - 1 }, D);
     t.equal(next.step, want, name);
   }
-  const bad1 = evaluate(base, 'google', { start: D - 5, step: 3, evaluated: D - 1, badDays: 1 }, { day: D - 1, count: 40, throttles: 10, lastActive: D - 1 }, D);
+  const bad1 = evaluate(
+    base,
+    'google',
+    { start: D - 5, step: 3, evaluated: D - 1, badDays: 1 },
+    { day: D - 1, count: 40, throttles: 10, lastActive: D - 1 },
+    D,
+  );
   t.same([bad1.step, bad1.badDays], [2, 0], 'second bad day in a row steps back');
   const same = evaluate(base, 'google', bad1, { day: D - 1, count: 40, throttles: 0, lastActive: D - 1 }, D);
   t.equal(same, bad1, 'evaluated once a day');
@@ -67,14 +76,24 @@ t.test('frozen: the same schedule day whatever the days bring, until thawed', as
   t.equal(good.step, 3, 'earned: a good day does not move it on');
   const idle = evaluate(base, 'google', frozen, { day: D - 40, count: 40, throttles: 0, lastActive: D - 40 }, D + 1);
   t.equal(idle.step, 3, 'no re-warm while frozen');
-  const thawed = evaluate(cal, 'google', { ...later, frozen: undefined }, { day: 0, count: 0, throttles: 0, lastActive: 0 }, D + 5);
+  const thawed = evaluate(
+    cal,
+    'google',
+    { ...later, frozen: undefined },
+    { day: 0, count: 0, throttles: 0, lastActive: 0 },
+    D + 5,
+  );
   t.equal(scheduleDay(cal, thawed, D + 5), 4, 'thawed: days count again');
 });
 
 t.test('the day is spread as a rate with a small burst', async (t) => {
   t.same(spreadRate(2400, 86_400_000), { count: 2400, periodMs: 86_400_000, burst: 10 });
   t.same(spreadRate(50, 43_200_000), { count: 50, periodMs: 43_200_000, burst: 2 });
-  t.same(spreadRate(2400, 86_400_000, 60), { count: 60, periodMs: 3_600_000, burst: 10 }, 'an hourly cap tighter than the spread wins');
+  t.same(
+    spreadRate(2400, 86_400_000, 60),
+    { count: 60, periodMs: 3_600_000, burst: 10 },
+    'an hourly cap tighter than the spread wins',
+  );
 });
 
 function problems(warmup: unknown, yaml: unknown = {}): string[] {
@@ -88,7 +107,14 @@ function problems(warmup: unknown, yaml: unknown = {}): string[] {
 }
 
 t.test('schedule files are validated precisely', async (t) => {
-  t.same(problems({ schedules: { ok: { days: [1, 2, 3], providers: { google: [1, 1] }, progression: 'earned', active_hours: '08:00-20:00' } } }), []);
+  t.same(
+    problems({
+      schedules: {
+        ok: { days: [1, 2, 3], providers: { google: [1, 1] }, progression: 'earned', active_hours: '08:00-20:00' },
+      },
+    }),
+    [],
+  );
   const got = problems({
     schedules: {
       a: { days: [10, 5, 20] },
@@ -106,9 +132,27 @@ t.test('schedule files are validated precisely', async (t) => {
     /schedules\.c\.min_usage: got 2, expected a share/,
     /schedules\.c\.active_hours: got "20:00-08:00", expected a local time window/,
   ];
-  for (const re of want) t.ok(got.some((l) => re.test(l)), `reports ${re}`);
+  for (const re of want)
+    t.ok(
+      got.some((l) => re.test(l)),
+      `reports ${re}`,
+    );
   t.equal(got.length, want.length, got.join('\n'));
-  t.match(problems({ schedules: {} }, { sources: { a: { address: '127.0.0.2', warmup: 'nope' } } }), [/sources\.a\.warmup\.schedule: got "nope", expected a schedule in paceline-warmup\.yaml/]);
-  t.match(problems({}, { sources: { a: { address: '127.0.0.2', warmup: { schedule: 'x', start: '2026-02-30' } } } }), [/sources\.a\.warmup\.start: got "2026-02-30", expected a date/, /warmup\.schedule/]);
-  t.match(problems({}, { sources: { a: { address: '127.0.0.2' } }, pools: { p: { sources: ['a'], overflow: 'spill', overflow_pool: 'p' } } }), [/default_pool/, /pools\.p\.overflow: got "spill"/, /pools\.p\.overflow_pool: got "p", expected another pool/]);
+  t.match(problems({ schedules: {} }, { sources: { a: { address: '127.0.0.2', warmup: 'nope' } } }), [
+    /sources\.a\.warmup\.schedule: got "nope", expected a schedule in paceline-warmup\.yaml/,
+  ]);
+  t.match(problems({}, { sources: { a: { address: '127.0.0.2', warmup: { schedule: 'x', start: '2026-02-30' } } } }), [
+    /sources\.a\.warmup\.start: got "2026-02-30", expected a date/,
+    /warmup\.schedule/,
+  ]);
+  t.match(
+    problems(
+      {},
+      {
+        sources: { a: { address: '127.0.0.2' } },
+        pools: { p: { sources: ['a'], overflow: 'spill', overflow_pool: 'p' } },
+      },
+    ),
+    [/default_pool/, /pools\.p\.overflow: got "spill"/, /pools\.p\.overflow_pool: got "p", expected another pool/],
+  );
 });
