@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { LaneState } from '../core/lane';
 import { loadConfigFromDir } from '../config/load';
 import type { Config } from '../config/types';
-import { readSourceSnapshots, SNAPSHOT_EVERY_MS, SNAPSHOT_FILE, warmRecords } from '../store/open';
+import { laneOutcomes, readSourceSnapshots, SNAPSHOT_EVERY_MS, SNAPSHOT_FILE, warmRecords } from '../store/open';
 import type { WarmRecord } from '../core/warmup';
 import {
   jsonRow,
@@ -23,7 +23,7 @@ import {
 import { sumWaiting } from '../core/waiting';
 import { parseStateKind, type StateKind } from '../engine/status-state';
 import { openRedisStore } from '../store/redis-client';
-import { laneKey, type LaneReason, type LaneRef } from '../store/types';
+import type { LaneReason, LaneRef } from '../store/types';
 import type { TallyFields } from '../core/tally';
 import { harakaDir } from './args';
 import type { Output } from './check';
@@ -105,12 +105,7 @@ async function readLanes(config: Config, dir: string): Promise<Lanes> {
     try {
       const { now, value } = await store.lanes();
       const refs = value.map((l) => l.lane);
-      const counts = (await store.tallies(refs)).value;
-      const tallies = new Map(refs.map((l, i) => [laneKey(l), counts[i] ?? {}]));
-      const why = (await store.reasons(refs)).value;
-      const reasons = new Map(
-        refs.flatMap((l, i): Array<[string, LaneReason]> => (why[i] ? [[laneKey(l), why[i] as LaneReason]] : [])),
-      );
+      const { tallies, reasons } = await laneOutcomes(store, refs);
       const controls = (await store.controls()).value;
       return {
         now,

@@ -16,7 +16,8 @@ import { redact, secretsOf } from '../config/redis-url';
 import type { WarmRecord } from '../core/warmup';
 import type { SourceHealth, SourceTrouble } from '../core/source-health';
 import { asControl, type Control } from '../core/control';
-import { laneKey, type LaneRef, type PacingStore } from './types';
+import { laneKey, type LaneReason, type LaneRef, type PacingStore } from './types';
+import type { TallyFields } from '../core/tally';
 import type { WaitingLane, WaitingMessages } from '../core/waiting';
 
 export interface StoreLog {
@@ -103,19 +104,20 @@ export function startSnapshots(
   const write = async () => {
     try {
       const { now, value } = await store.lanes();
-      const warm = await warmRecords(
-        store,
-        value.map((l) => l.lane),
-      );
+      const refs = value.map((l) => l.lane);
+      const warm = await warmRecords(store, refs);
       const controls = (await store.controls()).value;
-      const counts = (await store.tallies(value.map((l) => l.lane))).value;
-      const tallies = value.map((l, i) => [laneKey(l.lane), counts[i] ?? {}]);
-      const why = (await store.reasons(value.map((l) => l.lane))).value;
-      const reasons = value.flatMap((l, i) => (why[i] ? [[laneKey(l.lane), why[i]]] : []));
-      await writeAtomically(
-        file,
-        JSON.stringify({ now, pid: process.pid, lanes: value, warm: [...warm], controls, tallies, reasons }),
-      );
+      const { tallies, reasons } = await laneOutcomes(store, refs);
+      const snapshot = {
+        now,
+        pid: process.pid,
+        lanes: value,
+        warm: [...warm],
+        controls,
+        tallies: [...tallies],
+        reasons: [...reasons],
+      };
+      await writeAtomically(file, JSON.stringify(snapshot));
     } catch {
       // a status snapshot is a convenience; pacing never depends on it
     }
@@ -173,9 +175,21 @@ export async function warmRecords(store: PacingStore, lanes: readonly LaneRef[])
   const out = new Map<string, WarmRecord>();
   lanes.forEach((l, i) => {
     const r = records[i];
-    if (r) out.set(`${l.source}|${l.provider}`, r);
+    if (r) out.set(laneKey(l), r);
   });
   return out;
+}
+
+/** Each lane's outcome counters and the reason of its state, by lane key (what `status` shows beside the lanes). */
+export async function laneOutcomes(
+  store: PacingStore,
+  lanes: readonly LaneRef[],
+): Promise<{ tallies: Map<string, TallyFields>; reasons: Map<string, LaneReason> }> {
+  const counts = (await store.tallies(lanes)).value;
+  const why = (await store.reasons(lanes)).value;
+  const tallies = new Map(lanes.map((l, i) => [laneKey(l), counts[i] ?? {}]));
+  const reasons = new Map(lanes.flatMap((l, i): Array<[string, LaneReason]> => (why[i] ? [[laneKey(l), why[i]]] : [])));
+  return { tallies, reasons };
 }
 
 /** Prefix of the per-process files listing the sources with failures (`paceline-sources-<pid>.json`). */
