@@ -9,7 +9,7 @@
 
 import { randomBytes, randomUUID } from 'node:crypto';
 import { leaseOwner, nodePrefix } from '../core/lease';
-import type { LaneRef, PacingStore } from '../store/types';
+import { laneKey, type LaneRef, type PacingStore } from '../store/types';
 import type { StoreLog } from '../store/open';
 import type { Outcomes } from './outcomes';
 
@@ -80,7 +80,7 @@ export class LeaseKeeper {
         this.live.delete(id);
         continue;
       }
-      const key = `${live.lane.source}|${live.lane.provider}`;
+      const key = laneKey(live.lane);
       const entry = byLane.get(key) ?? { lane: live.lane, ids: [] };
       entry.ids.push(id);
       byLane.set(key, entry);

@@ -7,7 +7,7 @@
 import { concurrencyLimit, earliestAt, normalize, type LaneLimits, type LaneState } from '../core/lane';
 import { formatRate, perMinute } from '../core/rate';
 import type { Config } from '../config/types';
-import type { LaneRef } from '../store/types';
+import { laneKey, type LaneRef } from '../store/types';
 import { dayNumber, zoneOffsetMs } from '../core/day';
 import { scheduleDay, type WarmRecord } from '../core/warmup';
 import type { SourceTrouble } from '../core/source-health';
@@ -125,12 +125,9 @@ export function statusRows(
   waiting: readonly WaitingLane[] = [],
 ): StatusRow[] {
   const rows = lanes.map(({ lane, state }): StatusRow => {
-    const record = warm.get(`${lane.source}|${lane.provider}`);
-    const counts = outcomeCounts(
-      tallies.get(`${lane.source}|${lane.provider}`) ?? {},
-      now,
-      zoneOffsetMs(config.settings.timezone, now),
-    );
+    const key = laneKey(lane);
+    const record = warm.get(key);
+    const counts = outcomeCounts(tallies.get(key) ?? {}, now, zoneOffsetMs(config.settings.timezone, now));
     const view = viewOf(config, lane, record, now);
     const { limits } = view;
     const s = normalize(state, limits, now, true);
@@ -149,7 +146,7 @@ export function statusRows(
       inFlight: s.leases.length,
       nextFreeS: Math.max(0, Math.ceil((freeAt - now) / 1000)),
       nextFreeAt: new Date(Math.max(freeAt, now)).toISOString(),
-      ...stateCells(s, limits, now, reasons.get(`${lane.source}|${lane.provider}`) ?? null),
+      ...stateCells(s, limits, now, reasons.get(key) ?? null),
       factor: s.factor,
       knownGood: s.known > 0 ? s.known : null,
       today: counts.today,

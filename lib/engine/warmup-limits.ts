@@ -13,7 +13,7 @@ import { capFor, evaluate, scheduleDay, spreadRate, startRecord, type DayStats, 
 import { laneLimits } from '../config/lane-limits';
 import type { Config, Source } from '../config/types';
 import type { ScheduleConfig } from '../config/warmup';
-import type { LaneRef, PacingStore } from '../store/types';
+import { laneKey, type LaneRef, type PacingStore } from '../store/types';
 
 export interface LaneView {
   readonly limits: LaneLimits;
@@ -151,7 +151,7 @@ export class WarmupLimits {
     now: number,
     state?: LaneState,
   ): Promise<WarmRecord> {
-    const key = `${lane.source}|${lane.provider}`;
+    const key = laneKey(lane);
     const hit = this.cache.get(key);
     if (hit && hit.day === today && now - hit.readAt < WARM_REFRESH_MS) return hit.record;
     const stored = await this.store.warmRecord(lane);
