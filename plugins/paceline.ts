@@ -31,7 +31,7 @@ import {
   unreachedOf,
   workerCount,
 } from '../lib/haraka/glue';
-import { openStore, persistMemory, startSnapshots, startSourceSnapshots } from '../lib/store/open';
+import { openStore, persistMemory, startSnapshots, startSourceSnapshots, type StoreLog } from '../lib/store/open';
 import type { Attempt, OutcomeReport } from '../lib/engine/outcomes';
 import { startPluginControls } from '../lib/operator/plugin-controls';
 import type { ControlListener } from '../lib/operator/http';
@@ -83,8 +83,8 @@ export function register(this: Plugin): void {
     return;
   }
   const clock = pluginClock();
-  const log = (level: string, text: string) =>
-    level === 'error' ? this.logerror(text) : level === 'warn' ? this.logwarn(text) : this.lognotice(text);
+  const log = levelLog(this);
+  const dir = process.env.HARAKA;
   const { store, describe: where } = openStore(config, clock, log);
   const mx = new MxResolver(
     { cacheMaxMs: config.settings.dnsCacheMaxMs, negativeMs: config.settings.dnsNegativeMs, staticMx: config.staticMx },
@@ -92,36 +92,33 @@ export function register(this: Plugin): void {
     clock,
   );
   const me = String(this.config.get('me') ?? '').trim();
-  const identity = leaseIdentity(
-    config.settings.node,
-    me,
-    process.env.HARAKA ?? process.cwd(),
-    process.env,
-    cluster.isWorker,
-  );
+  const identity = leaseIdentity(config.settings.node, me, dir ?? process.cwd(), process.env, cluster.isWorker);
   const engine = new Engine(config, store, mx, clock, undefined, identity);
   const storeHealth =
     store instanceof FallbackStore ? () => ({ errors: store.errors, degraded: store.degraded }) : undefined;
   const metrics = new PacelineMetrics({ config: () => engine.current, store, ...(storeHealth ? { storeHealth } : {}) });
   const state: PluginState = { engine, clock, store, tickets: new WeakMap(), metrics, waiting: new WaitingMessages() };
   state.engine.controlLog = (text) => this.lognotice(text);
-  const persisted =
-    store instanceof MemoryStore && process.env.HARAKA ? persistMemory(store, process.env.HARAKA, log) : undefined;
+  const persisted = store instanceof MemoryStore && dir ? persistMemory(store, dir, log) : undefined;
   if (persisted) state.persisted = persisted;
   this.paceline = state;
   serveMetrics(this, startProcessMetrics(config.settings.metrics, metrics));
   startLeases(state.engine, log);
-  const dir = process.env.HARAKA;
-  const snapshots = config.settings.store === 'memory' && dir ? startSnapshots(store, dir) : undefined;
+  const snapshots = store instanceof MemoryStore && dir ? startSnapshots(store, dir) : undefined;
   // several workers would share one socket: in cluster mode (Redis) the CLI acts through the store
   if (dir) state.sources = startSourceSnapshots(state.engine.health, dir, clock, undefined, state.waiting);
   if (dir && workers <= 1) startControls(this, state, dir, snapshots?.write);
   this.loginfo(`paceline ready: ${describeConfig(config)} (${where})`);
 }
 
-function startControls(plugin: Plugin, state: PluginState, dir: string, snapshot?: () => Promise<void>): void {
-  const log = (level: 'error' | 'warn' | 'notice' | 'info', text: string) =>
+/** Haraka's logger by level, for the store, the leases and the control listener. */
+function levelLog(plugin: Plugin): StoreLog {
+  return (level, text) =>
     level === 'error' ? plugin.logerror(text) : level === 'warn' ? plugin.logwarn(text) : plugin.lognotice(text);
+}
+
+function startControls(plugin: Plugin, state: PluginState, dir: string, snapshot?: () => Promise<void>): void {
+  const log = levelLog(plugin);
   startPluginControls(state.engine.current, {
     engine: state.engine,
     store: state.store,
