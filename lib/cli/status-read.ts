@@ -55,11 +55,13 @@ export interface StatusData {
   /** Each process's sources with failures, and the messages waiting (each process's lists, not yet summed). */
   troubles: ProcessTrouble[];
   waiting: Array<readonly WaitingLane[]>;
-  /** Processes whose reports or files were read. */
-  processes: Array<{ node: string | null; pid: number; reportedAt: string }>;
+  /** Processes whose reports or files were read, and how many messages each has told to wait. */
+  processes: Array<{ node: string | null; pid: number; reportedAt: string; waiting: number }>;
   from: string;
   snapshot: SnapshotInfo | null;
 }
+
+const count = (list: readonly WaitingLane[]): number => list.reduce((n, w) => n + w.count, 0);
 
 /** Whether process `pid` runs on this host (EPERM: it runs as another user). */
 function alive(pid: number): boolean {
@@ -89,7 +91,12 @@ async function readRedis(r: NonNullable<Config['settings']['redis']>): Promise<S
       controls,
       troubles: reports.flatMap((p) => p.sources.map((s) => ({ ...s, pid: p.pid, node: p.node }))),
       waiting: reports.map((p) => p.waiting),
-      processes: reports.map((p) => ({ node: p.node, pid: p.pid, reportedAt: new Date(p.now).toISOString() })),
+      processes: reports.map((p) => ({
+        node: p.node,
+        pid: p.pid,
+        reportedAt: new Date(p.now).toISOString(),
+        waiting: count(p.waiting),
+      })),
       from: 'redis',
       snapshot: null,
     };
@@ -142,7 +149,12 @@ function readMemory(dir: string): StatusData {
     controls,
     troubles: files.flatMap((f) => f.sources.map((s) => ({ ...s, pid: f.pid }))),
     waiting: files.map((f) => f.waiting ?? []),
-    processes: files.map((f) => ({ node: null, pid: f.pid, reportedAt: new Date(f.now).toISOString() })),
+    processes: files.map((f) => ({
+      node: null,
+      pid: f.pid,
+      reportedAt: new Date(f.now).toISOString(),
+      waiting: count(f.waiting ?? []),
+    })),
     from: `${file} (written ${snapshot.ageS} s ago)`,
     snapshot,
   };
