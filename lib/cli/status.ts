@@ -1,7 +1,10 @@
 /**
  * `paceline status [--config HARAKA_DIR | HARAKA_DIR] [filters] [--json] [--watch [SECONDS]]`:
- * every lane with state, read from the shared store (Redis) or, with the
- * memory store, from the snapshot the running Haraka writes every 10 s.
+ * every lane with state, then a section per provider (incident or operator
+ * pause, lanes by state, throttles per 100 attempts) and per source (up or
+ * down, warm-up day, cap and use), read from the shared store (Redis) or,
+ * with the memory store, from the snapshot the running Haraka writes every
+ * 10 s (lib/cli/status-read.ts).
  */
 
 import { loadConfigFromDir } from '../config/load';
