@@ -32,6 +32,7 @@ import {
   workerCount,
 } from '../lib/haraka/glue';
 import { openStore, persistMemory, startSnapshots, startSourceSnapshots, type StoreLog } from '../lib/store/open';
+import { startReports } from '../lib/store/reports';
 import type { Attempt, OutcomeReport } from '../lib/engine/outcomes';
 import { startPluginControls } from '../lib/operator/plugin-controls';
 import type { ControlListener } from '../lib/operator/http';
@@ -51,11 +52,11 @@ interface PluginState {
   /** With the memory store: writes its state file one last time. */
   persisted?: () => void;
   tickets: WeakMap<HMail, Ticket & { decision?: Decision }>;
-  /** The per-process sources file for `paceline status`, when Haraka runs from a directory. */
+  /** The per-process sources file (when Haraka runs from a directory) and, with Redis, the store report, for `paceline status`. */
   sources?: { write(): void; stop(): void };
   control?: ControlListener;
   metrics: PacelineMetrics;
-  /** The messages this process told to wait, by lane (published in the sources file). */
+  /** The messages this process told to wait, by lane (published in the sources file and the store report). */
   waiting: WaitingMessages;
 }
 
@@ -106,9 +107,23 @@ export function register(this: Plugin): void {
   startLeases(state.engine, log);
   const snapshots = store instanceof MemoryStore && dir ? startSnapshots(store, dir) : undefined;
   // several workers would share one socket: in cluster mode (Redis) the CLI acts through the store
-  if (dir) state.sources = startSourceSnapshots(state.engine.health, dir, clock, undefined, state.waiting);
+  const files = dir ? startSourceSnapshots(state.engine.health, dir, clock, undefined, state.waiting) : undefined;
+  // with Redis every host's status reads every process's report from the store
+  const reports =
+    store instanceof MemoryStore
+      ? undefined
+      : startReports(store, { node: identity.node, health: engine.health, waiting: state.waiting, clock });
+  state.sources = both(files, reports);
   if (dir && workers <= 1) startControls(this, state, dir, snapshots?.write);
   this.loginfo(`paceline ready: ${describeConfig(config)} (${where})`);
+}
+
+type Publisher = { write(): void; stop(): void };
+
+/** The sources file and the store report, written and stopped together. */
+function both(a: Publisher | undefined, b: Publisher | undefined): Publisher | undefined {
+  if (!a || !b) return a ?? b;
+  return { write: () => (a.write(), b.write()), stop: () => (a.stop(), b.stop()) };
 }
 
 /** Haraka's logger by level, for the store, the leases and the control listener. */

@@ -1,80 +1,33 @@
 /**
  * `paceline status [--config HARAKA_DIR | HARAKA_DIR] [filters] [--json] [--watch [SECONDS]]`:
- * every lane with state, read from the shared store (Redis) or, with the
- * memory store, from the snapshot the running Haraka writes every 10 s.
+ * every lane with state, then a section per provider (incident or operator
+ * pause, lanes by state, throttles per 100 attempts) and per source (up or
+ * down, warm-up day, cap and use), read from the shared store (Redis) or,
+ * with the memory store, from the snapshot the running Haraka writes every
+ * 10 s (lib/cli/status-read.ts).
  */
 
-import fs from 'node:fs';
-import path from 'node:path';
-import type { LaneState } from '../core/lane';
 import { loadConfigFromDir } from '../config/load';
 import type { Config } from '../config/types';
-import { laneOutcomes, readSourceSnapshots, SNAPSHOT_EVERY_MS, SNAPSHOT_FILE, warmRecords } from '../store/open';
-import type { WarmRecord } from '../core/warmup';
+import { SNAPSHOT_EVERY_MS } from '../store/open';
+import { jsonRow, sourceLines, statusRows, statusTable, unbookedLines, type StatusRow } from '../engine/status-rows';
 import {
-  jsonRow,
-  sourceLines,
-  statusRows,
-  statusTable,
-  unbookedLines,
-  type SourceRow,
-  type StatusRow,
-} from '../engine/status-rows';
-import { sumWaiting } from '../core/waiting';
+  providerKinds,
+  providerNames,
+  providerRows,
+  providerTable,
+  type ProviderRow,
+} from '../engine/status-providers';
+import { sourceRows, sourceTable, type SourceStatusRow } from '../engine/status-sources';
+import { controlLine, controlRow } from '../engine/status-controls';
+import { sumWaiting, type WaitingLane } from '../core/waiting';
 import { parseStateKind, type StateKind } from '../engine/status-state';
-import { openRedisStore } from '../store/redis-client';
-import type { LaneReason, LaneRef } from '../store/types';
-import type { TallyFields } from '../core/tally';
 import { harakaDir } from './args';
 import type { Output } from './check';
-import { asControl, describeTarget, inForce, type Control } from '../core/control';
-
-/** A control as `paceline status --json` shows it: times as ISO text, `until` null = until resumed. */
-function controlRow(c: Control) {
-  return {
-    target: c.target,
-    what: describeTarget(c.target),
-    action: c.action,
-    since: new Date(c.at).toISOString(),
-    until: c.until ? new Date(c.until).toISOString() : null,
-    who: c.who,
-    reason: c.reason,
-  };
-}
-
-function controlLine(c: Control): string {
-  const until = c.until ? `until ${new Date(c.until).toISOString()}` : 'until resumed';
-  return `${c.action} ${describeTarget(c.target)} ${until}, by ${c.who} since ${new Date(c.at).toISOString()}${c.reason ? `: ${c.reason}` : ''}`;
-}
+import { readStatus, type SnapshotInfo, type StatusData } from './status-read';
 
 export const STATUS_USAGE = `usage: paceline status [--config HARAKA_DIR | HARAKA_DIR] [--json] [--provider P] [--source S] [--state KIND]
                        [--watch [SECONDS] [--count N]]`;
-
-/** How a memory-store snapshot stands: who wrote it, when, and whether that process still runs. */
-export interface SnapshotInfo {
-  file: string;
-  writtenAt: string;
-  ageS: number;
-  pid: number | null;
-  /** The writing process still runs (null when the file names no pid). */
-  pidAlive: boolean | null;
-  /** Older than 3 × the 10 s interval it is written at. */
-  stale: boolean;
-}
-
-type Lanes = {
-  now: number;
-  lanes: Array<{ lane: LaneRef; state: LaneState }>;
-  warm: Map<string, WarmRecord>;
-  /** Outcome counter fields by lane key. */
-  tallies: Map<string, TallyFields>;
-  /** The last reaction's reason by lane key. */
-  reasons: Map<string, LaneReason>;
-  /** The operator controls in force. */
-  controls: Control[];
-  from: string;
-  snapshot: SnapshotInfo | null;
-};
 
 interface StatusOptions {
   dir: string;
@@ -86,76 +39,6 @@ interface StatusOptions {
   watchS?: number;
   /** Prints before --watch stops; undefined = until interrupted. */
   count?: number;
-}
-
-/** Whether process `pid` runs on this host (EPERM: it runs as another user). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-async function readLanes(config: Config, dir: string): Promise<Lanes> {
-  const r = config.settings.redis;
-  if (config.settings.store === 'redis' && r) {
-    const store = await openRedisStore(r.connection, r.prefix);
-    try {
-      const { now, value } = await store.lanes();
-      const refs = value.map((l) => l.lane);
-      const { tallies, reasons } = await laneOutcomes(store, refs);
-      const controls = (await store.controls()).value;
-      return {
-        now,
-        lanes: value,
-        warm: await warmRecords(store, refs),
-        tallies,
-        reasons,
-        controls,
-        from: 'redis',
-        snapshot: null,
-      };
-    } finally {
-      await store.close();
-    }
-  }
-  const file = path.join(dir, SNAPSHOT_FILE);
-  if (!fs.existsSync(file))
-    throw new Error(`no ${file}: is Haraka with paceline running in ${dir}? (the memory store writes it every 10 s)`);
-  const snap = JSON.parse(fs.readFileSync(file, 'utf8')) as {
-    now: number;
-    pid?: number;
-    lanes: Lanes['lanes'];
-    warm?: Array<[string, WarmRecord]>;
-    tallies?: Array<[string, TallyFields]>;
-    reasons?: Array<[string, LaneReason]>;
-    controls?: unknown[];
-  };
-  const controls = (snap.controls ?? [])
-    .map(asControl)
-    .filter((c): c is Control => c !== undefined && inForce(c, Date.now()));
-  const ageMs = Math.max(0, Date.now() - snap.now);
-  const pid = typeof snap.pid === 'number' ? snap.pid : null;
-  const snapshot: SnapshotInfo = {
-    file,
-    writtenAt: new Date(snap.now).toISOString(),
-    ageS: Math.round(ageMs / 1000),
-    pid,
-    pidAlive: pid === null ? null : alive(pid),
-    stale: ageMs > 3 * SNAPSHOT_EVERY_MS,
-  };
-  return {
-    now: snap.now,
-    lanes: snap.lanes,
-    warm: new Map(snap.warm ?? []),
-    tallies: new Map(snap.tallies ?? []),
-    reasons: new Map(snap.reasons ?? []),
-    controls,
-    from: `${file} (written ${snapshot.ageS} s ago)`,
-    snapshot,
-  };
 }
 
 /** Warnings about the data: a snapshot too old to trust, or one whose writer is gone. */
@@ -216,44 +99,92 @@ function keep(o: StatusOptions, row: StatusRow): boolean {
   );
 }
 
+/** Every section of one print, filtered as asked. */
+interface Sections {
+  lanes: StatusRow[];
+  providers: ProviderRow[];
+  sources: SourceStatusRow[];
+  waiting: WaitingLane[];
+}
+
+/**
+ * The sections, filtered: lanes by every filter; providers by --provider,
+ * their counts from the lanes of --source, kept under --state K when paused
+ * (operator or incident) for K = paused or when one of their lanes is in K;
+ * sources likewise by --source, their warm-up lanes those of --provider.
+ */
+function sections(o: StatusOptions, config: Config, d: StatusData): Sections {
+  const waitingAll = sumWaiting(d.waiting);
+  const all = statusRows(config, d.lanes, d.now, d.warm, d.tallies, d.reasons, waitingAll);
+  const bySource = all.filter((r) => !o.source || r.source === o.source);
+  const byProvider = all.filter((r) => !o.provider || r.provider === o.provider);
+  const names = providerNames(bySource, d.providers, d.controls).filter((p) => !o.provider || p === o.provider);
+  const providers = providerRows(
+    names,
+    bySource,
+    d.providers,
+    d.controls,
+    waitingAll,
+    d.now,
+    config.settings.adapt.incident,
+  );
+  const sourceNames = [...config.sources.keys()]
+    .sort()
+    .filter((s) => (!o.source || s === o.source) && (!o.provider || byProvider.some((r) => r.source === s)));
+  const sources = sourceRows(config, sourceNames, byProvider, d.troubles, d.controls, d.now);
+  const laneKinds = (rows: StatusRow[], source: string) =>
+    rows.filter((r) => r.source === source).flatMap((r) => r.detail.kinds);
+  return {
+    lanes: all.filter((r) => keep(o, r)),
+    providers: providers.filter((p) => !o.state || providerKinds(p).includes(o.state)),
+    sources: sources.filter(
+      (s) =>
+        !o.state || laneKinds(byProvider, s.source).includes(o.state) || (o.state === 'paused' && s.pause !== null),
+    ),
+    waiting: waitingAll.filter(
+      (w) => (!o.provider || w.provider === o.provider) && (!o.source || w.source === o.source),
+    ),
+  };
+}
+
+function printJson(io: Output, d: StatusData, s: Sections): void {
+  io.out(
+    JSON.stringify({
+      now: d.now,
+      at: new Date(d.now).toISOString(),
+      from: d.from,
+      snapshot: d.snapshot,
+      notes: notes(d.snapshot),
+      lanes: s.lanes.map(jsonRow),
+      providers: s.providers,
+      sources: s.sources,
+      waiting: s.waiting.map((w) => ({ ...w, oldestQueuedAt: new Date(w.oldestQueuedAt).toISOString() })),
+      processes: d.processes,
+      controls: d.controls.map(controlRow),
+    }),
+  );
+}
+
 /** One print of the status; throws on unreadable config or store. */
 async function printOnce(o: StatusOptions, io: Output): Promise<void> {
   const config = loadConfigFromDir(o.dir);
   if (o.source && !config.sources.has(o.source))
     throw new Error(`no source "${o.source}" (sources: ${[...config.sources.keys()].join(', ')})`);
-  const { now, lanes, warm, tallies, reasons, controls, from, snapshot } = await readLanes(config, o.dir);
-  const snaps = readSourceSnapshots(o.dir, Date.now());
-  const waitingAll = sumWaiting(snaps.map((snap) => snap.waiting ?? []));
-  const rows = statusRows(config, lanes, now, warm, tallies, reasons, waitingAll).filter((r) => keep(o, r));
-  const sources: SourceRow[] = snaps
-    .flatMap((snap) => snap.sources.map((s) => ({ ...s, pid: snap.pid })))
-    .filter((s) => !o.source || s.source === o.source);
-  const waiting = waitingAll.filter(
-    (w) => (!o.provider || w.provider === o.provider) && (!o.source || w.source === o.source),
-  );
-  const warnings = notes(snapshot);
-  if (o.json) {
-    const waitingJson = waiting.map((w) => ({ ...w, oldestQueuedAt: new Date(w.oldestQueuedAt).toISOString() }));
-    io.out(
-      JSON.stringify({
-        now,
-        at: new Date(now).toISOString(),
-        from,
-        snapshot,
-        notes: warnings,
-        lanes: rows.map(jsonRow),
-        sources,
-        waiting: waitingJson,
-        controls: controls.map(controlRow),
-      }),
-    );
-    return;
-  }
-  io.out(`paceline status from ${from}: ${rows.length} lane${rows.length === 1 ? '' : 's'}`);
-  for (const line of warnings) io.out(`note: ${line}`);
-  for (const line of statusTable(rows)) io.out(line);
-  for (const line of unbookedLines(waiting, now)) io.out(line);
-  for (const line of sourceLines(sources, Date.now())) io.out(line);
+  const d = await readStatus(config, o.dir);
+  const s = sections(o, config, d);
+  if (o.json) return printJson(io, d, s);
+  const { lanes } = s;
+  io.out(`paceline status from ${d.from}: ${lanes.length} lane${lanes.length === 1 ? '' : 's'}`);
+  for (const line of notes(d.snapshot)) io.out(`note: ${line}`);
+  for (const line of statusTable(lanes)) io.out(line);
+  for (const line of unbookedLines(s.waiting, d.now)) io.out(line);
+  io.out('');
+  for (const line of providerTable(s.providers)) io.out(line);
+  io.out('');
+  for (const line of sourceTable(s.sources, Date.now())) io.out(line);
+  const troubles = d.troubles.filter((t) => !o.source || t.source === o.source);
+  for (const line of sourceLines(troubles, Date.now())) io.out(line);
+  const { controls } = d;
   io.out(controls.length === 0 ? 'no operator controls in force' : `operator controls in force: ${controls.length}`);
   for (const c of controls) io.out(`  ${controlLine(c)}`);
 }

@@ -16,6 +16,7 @@ import { stateDetail, type ReasonRecord, type StateDetail } from './status-state
 import { countsCell, outcomeCounts, type OutcomeCounts } from './status-counts';
 import type { TallyFields } from '../core/tally';
 import type { WaitingLane } from '../core/waiting';
+import { alignTable } from './status-table';
 
 export interface StatusRow {
   source: string;
@@ -227,13 +228,7 @@ export function statusTable(rows: readonly StatusRow[]): string[] {
     r.waiting ? `${r.waiting} (oldest ${r.oldestWaitingAgeS}s)` : '0',
     r.state,
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] as string).length)));
-  const line = (c: string[]) =>
-    c
-      .map((x, i) => x.padEnd(widths[i] as number))
-      .join('  ')
-      .trimEnd();
-  return [line(head), ...cells.map(line)];
+  return alignTable(head, cells);
 }
 
 /** A row as `status --json` prints it: `state` the machine fields, `stateText` the words. */

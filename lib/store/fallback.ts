@@ -399,6 +399,22 @@ export class FallbackStore implements PacingStore {
     );
   }
 
+  report(id: string, text: string, ttlMs: number): Promise<void> {
+    return this.run(
+      'report',
+      () => this.primary.report(id, text, ttlMs),
+      () => this.local.report(id, text, ttlMs),
+    );
+  }
+
+  reports() {
+    return this.run(
+      'reports',
+      () => this.primary.reports(),
+      () => this.local.reports(),
+    );
+  }
+
   lanes() {
     return this.run(
       'lanes',

@@ -40,7 +40,14 @@ import {
   resetPace,
   targetKey,
 } from '../core/control';
-import { laneKey, type LaneReason, type LaneRef, type PacingStore, type StoreResult } from './types';
+import {
+  laneKey,
+  type LaneReason,
+  type LaneRef,
+  type PacingStore,
+  type ProcessReport,
+  type StoreResult,
+} from './types';
 import { addTally, type TallyFields } from '../core/tally';
 
 /** Idle lanes (no leases, no future slot, no reaction in force) older than this are dropped. */
@@ -86,6 +93,8 @@ export class MemoryStore implements PacingStore {
   private readonly maxIdleLanes: number;
   private readonly counts = new Map<string, TallyFields>();
   private readonly why = new Map<string, LaneReason>();
+  /** Status reports by process id (not persisted: a restarted process publishes again). */
+  private readonly board = new Map<string, ProcessReport>();
   private lastSweep = 0;
   /** Lane count above which idle lanes are evicted: the busy lanes of the last eviction plus the cap. */
   private evictAbove: number;
@@ -378,6 +387,16 @@ export class MemoryStore implements PacingStore {
   /** A reason younger than the idle time (Redis expires it then). */
   private fresh(r: LaneReason | undefined, now: number): LaneReason | null {
     return r && now - r.at <= IDLE_MS ? { ...r } : null;
+  }
+
+  async report(id: string, text: string, ttlMs: number): Promise<void> {
+    this.board.set(id, { id, text, until: this.clock() + ttlMs });
+  }
+
+  async reports() {
+    const now = this.clock();
+    for (const [id, r] of this.board) if (r.until <= now) this.board.delete(id);
+    return { now, value: [...this.board.values()].sort((a, b) => a.id.localeCompare(b.id)) };
   }
 
   async lanes() {

@@ -18,6 +18,7 @@ import type { SourceHealth, SourceTrouble } from '../core/source-health';
 import { asControl, type Control } from '../core/control';
 import { laneKey, type LaneReason, type LaneRef, type PacingStore } from './types';
 import type { TallyFields } from '../core/tally';
+import type { ProviderState } from '../core/provider-state';
 import type { WaitingLane, WaitingMessages } from '../core/waiting';
 
 export interface StoreLog {
@@ -108,6 +109,7 @@ export function startSnapshots(
       const warm = await warmRecords(store, refs);
       const controls = (await store.controls()).value;
       const { tallies, reasons } = await laneOutcomes(store, refs);
+      const providers = await providerStates(store, refs, controls);
       const snapshot = {
         now,
         pid: process.pid,
@@ -116,6 +118,7 @@ export function startSnapshots(
         controls,
         tallies: [...tallies],
         reasons: [...reasons],
+        providers: [...providers],
       };
       await writeAtomically(file, JSON.stringify(snapshot));
     } catch {
@@ -190,6 +193,22 @@ export async function laneOutcomes(
   const tallies = new Map(lanes.map((l, i) => [laneKey(l), counts[i] ?? {}]));
   const reasons = new Map(lanes.flatMap((l, i): Array<[string, LaneReason]> => (why[i] ? [[laneKey(l), why[i]]] : [])));
   return { tallies, reasons };
+}
+
+/**
+ * The incident state of the providers of some lanes and of those an operator
+ * paused, by provider (one provider peek each).
+ */
+export async function providerStates(
+  store: PacingStore,
+  lanes: readonly LaneRef[],
+  controls: readonly Control[],
+): Promise<Map<string, ProviderState>> {
+  const names = new Set(lanes.map((l) => l.provider));
+  for (const c of controls) if (c.target.kind === 'provider') names.add(c.target.provider);
+  const sorted = [...names].sort();
+  const states = await Promise.all(sorted.map(async (p) => (await store.peek([], p)).value.provider));
+  return new Map(sorted.map((p, i) => [p, states[i] as ProviderState]));
 }
 
 /** Prefix of the per-process files listing the sources with failures (`paceline-sources-<pid>.json`). */

@@ -18,6 +18,8 @@
  *   <prefix>v1:t:{<source>|<provider>}         HASH  outcome counters (lib/core/tally.ts fields)
  *   <prefix>v1:r:{<source>|<provider>}         HASH  the last reaction's reason: at, effect, category,
  *                                                    rule, reply
+ *   <prefix>v1:rep:{<process id>}              STRING one Haraka process's status report: "<until ms>\n<JSON>",
+ *                                                    expiring at until (lua/report-1.lua)
  *
  * The `{source|provider}` hash tag puts every key of a lane in one Cluster
  * slot, so each script touches one slot, and lanes spread over the slots.
@@ -90,6 +92,16 @@ export class RedisKeys {
   /** The operator controls of this installation (one key: every node reads it). */
   controls(): string {
     return `${this.base}ctl`;
+  }
+
+  /** One Haraka process's status report (its sources with failures and its waiting messages). */
+  report(id: string): string {
+    return `${this.base}rep:{${id.replace(/[{}]/g, '_')}}`;
+  }
+
+  /** SCAN MATCH pattern for the status reports of every process under this prefix and schema. */
+  reportPattern(): string {
+    return `${globEscape(this.base)}rep:{*}`;
   }
 
   /** SCAN MATCH pattern for the state keys of every lane under this prefix and schema. */

@@ -92,6 +92,7 @@ const SCRIPTS = {
   'provider-lift': 1,
   tally: 1,
   reason: 1,
+  report: 1,
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;

@@ -33,7 +33,7 @@ import {
 } from './redis-codec';
 import { RedisKeys } from './redis-keys';
 import { defineScripts, type ScriptRunner } from './redis-scripts';
-import type { LaneReason, LaneRef, PacingStore, StoreResult } from './types';
+import type { LaneReason, LaneRef, PacingStore, ProcessReport, StoreResult } from './types';
 
 export interface RedisStoreOptions {
   /** Key prefix, e.g. `paceline:`; lets several installations share one Redis. No `{` or `}`. */
@@ -304,6 +304,29 @@ export class RedisStore implements PacingStore {
     return { now: out.length > 0 ? now : await this.serverNow(), value: out };
   }
 
+  async report(id: string, text: string, ttlMs: number): Promise<void> {
+    await this.run('report', [this.keys.report(id)], [this.clock(), text, String(Math.max(1, Math.round(ttlMs)))]);
+  }
+
+  /** SCAN of each master's report keys, then a GET of each; a report past its time is left out. */
+  async reports(): Promise<StoreResult<ProcessReport[]>> {
+    const now = await this.serverNow();
+    const out: ProcessReport[] = [];
+    for (const node of this.masters()) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', this.keys.reportPattern(), 'COUNT', 1000);
+        cursor = next;
+        const values = await Promise.all(keys.map((key) => node.get(key)));
+        keys.forEach((key, i) => {
+          const r = decodeReport(key, values[i] ?? null);
+          if (r && r.until > now) out.push(r);
+        });
+      } while (cursor !== '0');
+    }
+    return { now, value: out.sort((a, b) => a.id.localeCompare(b.id)) };
+  }
+
   /** Ends the client's connections: QUIT, or a hard disconnect when Redis does not answer within 2 s. */
   async close(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
@@ -336,4 +359,12 @@ export class RedisStore implements PacingStore {
     const [seconds, micros] = await this.client.time();
     return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
   }
+}
+
+/** A report key's value, `<until>\n<text>`; null when it is not one (or expired between SCAN and GET). */
+function decodeReport(key: string, value: string | null): ProcessReport | null {
+  const cut = value ? value.indexOf('\n') : -1;
+  if (!value || cut < 0) return null;
+  const id = key.slice(key.indexOf('rep:{') + 5, -1);
+  return { id, text: value.slice(cut + 1), until: Number(value.slice(0, cut)) };
 }

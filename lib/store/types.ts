@@ -25,6 +25,14 @@ export interface LaneReason {
   readonly reply: string;
 }
 
+/** One process's status report as the store keeps it (see PacingStore.report). */
+export interface ProcessReport {
+  readonly id: string;
+  readonly text: string;
+  /** When it stops counting (epoch ms, the store's clock). */
+  readonly until: number;
+}
+
 /** A lane: one source × one provider. */
 export interface LaneRef {
   readonly source: string;
@@ -102,7 +110,6 @@ export interface PacingStore {
   laneControl(lane: LaneRef, op: 'lift' | 'reset'): Promise<boolean>;
   /** Ends the provider's incident (liftProvider); false when the provider has no state. */
   liftProvider(provider: string): Promise<boolean>;
-  /** Every lane with state, for `paceline status`. */
   /** Counts one attempt's outcome on a lane: 1 for each name, today (zone offset `dayOffsetMs`) and in this 5-minute bucket. */
   tally(lane: LaneRef, names: readonly string[], dayOffsetMs: number): Promise<void>;
   /** The stored outcome counter fields of some lanes (read them with readTally of lib/core/tally.ts). */
@@ -111,7 +118,15 @@ export interface PacingStore {
   reason(lane: LaneRef, reason: Omit<LaneReason, 'at'>): Promise<void>;
   /** The last reason recorded for each of some lanes (null: none in the last two days). */
   reasons(lanes: readonly LaneRef[]): Promise<StoreResult<Array<LaneReason | null>>>;
+  /** Every lane with state, for `paceline status`. */
   lanes(): Promise<StoreResult<Array<{ lane: LaneRef; state: LaneState }>>>;
+  /**
+   * Publishes one process's status report (`text`, JSON), replacing the one
+   * under `id`; it counts for `ttlMs` from the store's now, then is gone.
+   */
+  report(id: string, text: string, ttlMs: number): Promise<void>;
+  /** The reports still counting, by id. */
+  reports(): Promise<StoreResult<ProcessReport[]>>;
   close(): Promise<void>;
 }
 

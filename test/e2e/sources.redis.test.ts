@@ -63,7 +63,7 @@ static_mx:
     sources: Array<{ source: string; state: string }>;
   };
   t.equal(status.from, 'redis', 'lanes read from Redis');
-  t.match(status.sources, [{ source: 'bad', state: 'down' }], 'the down mark read from the process file');
+  t.match(status.sources, [{ source: 'bad', state: 'down' }], "the down mark read from the process's report in Redis");
   t.equal(status.lanes.find((l) => l.source === 'good')?.sentToday, 12, 'the good lane sent all 12');
   const ids = rx.deliveries.map((d) => d.messageId);
   t.equal(new Set(ids).size, 12, 'every message once');

@@ -12,7 +12,7 @@ import t from 'tap';
 import { startHaraka } from '../helpers/haraka';
 import { startReceiver } from '../helpers/receiver';
 import { sendMany, type MailSpec } from '../helpers/client';
-import { main } from '../../lib/cli/main';
+import { runCli, statusJson, statusUntil } from '../helpers/cli';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -53,29 +53,9 @@ interface Status {
   lanes: Lane[];
 }
 
-async function run(args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
-  return { code, out, err };
-}
-
-async function status(dir: string, ...more: string[]): Promise<Status> {
-  const r = await run(['status', '--config', dir, '--json', ...more]);
-  if (r.code !== 0) throw new Error(`status exit ${r.code}: ${r.err.join('\n')}`);
-  return JSON.parse(r.out[0] as string) as Status;
-}
-
-/** Polls `status --json` until `ok` holds; fails with the last status after `timeoutMs`. */
-async function until(dir: string, ok: (s: Status) => boolean, timeoutMs: number): Promise<Status> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const s = await status(dir).catch(() => null);
-    if (s && ok(s)) return s;
-    if (Date.now() > end) throw new Error(`status never got there: ${JSON.stringify(s)}`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-}
+const run = runCli;
+const status = (dir: string, ...more: string[]) => statusJson<Status>(dir, ...more);
+const until = (dir: string, ok: (s: Status) => boolean, timeoutMs: number) => statusUntil<Status>(dir, ok, timeoutMs);
 
 t.test('status --json, filters, --watch and a killed Haraka', async (t) => {
   let accepted = 0;

@@ -9,7 +9,7 @@ import { startHaraka } from '../helpers/haraka';
 import { startReceiver } from '../helpers/receiver';
 import { startRedis } from '../helpers/redis';
 import { sendMany, type MailSpec } from '../helpers/client';
-import { main } from '../../lib/cli/main';
+import { runCli } from '../helpers/cli';
 
 const today = new Date().toISOString().slice(0, 10);
 
@@ -25,11 +25,7 @@ interface Row {
   today: { attempts: number; delivered: number; bounced: number; deferred: Record<string, number> };
 }
 
-async function run(args: string[]): Promise<{ code: number; out: string[] }> {
-  const out: string[] = [];
-  const code = await main(args, { out: (l) => out.push(l), err: (l) => out.push(l) });
-  return { code, out };
-}
+const run = runCli;
 
 t.test('status --json limits match check for two pools and a warming source', async (t) => {
   const redis = await startRedis();

@@ -10,6 +10,8 @@ export interface SharedSetup {
   /** The [redis] section's lines (url=..., cluster=..., sentinel_name=...). */
   readonly redis: string;
   readonly rate: number;
+  /** The rate's period: `rate` per second (default), minute or hour. */
+  readonly per?: 's' | 'min' | 'h';
   readonly burst: number;
   /** Worker counts: 0 = one process; N ≥ 2 = Haraka cluster mode. */
   readonly processes: readonly number[];
@@ -25,7 +27,7 @@ export function pacelineFiles(receiver: Receiver, s: SharedSetup, prefix: string
 sources:
   s2: { address: 127.0.0.2, helo: s2.paceline.test }
 providers:
-  microsoft365: { limits: { rate: "${s.rate}/s,burst=${s.burst}", concurrency: 50 } }
+  microsoft365: { limits: { rate: "${s.rate}/${s.per ?? 's'},burst=${s.burst}", concurrency: 50 } }
 static_mx:
   contoso.test:
     - { host: contoso-test.mail.protection.outlook.com, address: 127.0.0.1, port: ${receiver.port} }
