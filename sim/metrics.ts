@@ -71,7 +71,7 @@ export interface Figures {
   readonly duplicates: number;
   /** Messages neither delivered nor still queued at the end (bounced, expired, dropped). */
   readonly lost: number;
-  /** Of those: bounced after 13 temporary failures, expired by max_hold, or given an unexpected decision. */
+  /** Of those: bounced after 13 temporary failures, expired by max_delay, or given an unexpected decision. */
   readonly bounced: number;
   readonly expired: number;
   readonly anomalies: number;

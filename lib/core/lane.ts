@@ -18,15 +18,15 @@ import { dayNumber, nextDayStartMs } from './day';
 import { countAccepted, realTime, recover, rescaleClock, slotTime } from './pace';
 import { beginOrGrow, countGrowth } from './start';
 
-/** How a throttled lane climbs back and how a blocked lane is probed. */
+/** How a throttled lane climbs back and how a blocked lane is tried again. */
 export interface LanePolicy {
   /** Added to the pace factor after each clean interval (0.1 = 10 % of the limit), up to the known-good pace. */
   readonly recoverStep: number;
   readonly recoverIntervalMs: number;
   /** Above the known-good pace the factor grows by this share per climb interval (0.05 = 5 %). */
   readonly climbStep: number;
-  /** A blocked lane sends one probe message per interval. */
-  readonly probeIntervalMs: number;
+  /** A blocked lane sends one trial message per interval. */
+  readonly trialIntervalMs: number;
   /**
    * The start phase (lib/core/start.ts): a lane without history begins at this
    * share of its configured pace and doubles it every `startIntervalMs` in
@@ -45,7 +45,7 @@ export const DEFAULT_POLICY: LanePolicy = {
   recoverStep: 0.1,
   recoverIntervalMs: 300_000,
   climbStep: 0.05,
-  probeIntervalMs: 3_600_000,
+  trialIntervalMs: 3_600_000,
   start: 1,
   startIntervalMs: 10_000,
 };
@@ -101,10 +101,10 @@ export interface LaneState {
   connCapUntil: number;
   /** When the lane was blocked (block-listed); 0 = not blocked. */
   blockedAt: number;
-  /** Next probe of a blocked lane. */
-  probeAt: number;
+  /** Next trial message of a blocked lane. */
+  trialAt: number;
   /** Throttle replies before this time belong to the last reaction: one reaction per burst of replies. */
-  holdUntil: number;
+  sameEventUntil: number;
   /** Next recovery step of `factor`. */
   recoverAt: number;
   /**
@@ -197,8 +197,8 @@ export function emptyLane(): LaneState {
     connCap: 0,
     connCapUntil: 0,
     blockedAt: 0,
-    probeAt: 0,
-    holdUntil: 0,
+    trialAt: 0,
+    sameEventUntil: 0,
     recoverAt: 0,
     known: 0,
     climbMs: 0,
@@ -334,7 +334,7 @@ export function blocker(state: LaneState, limits: LaneLimits, now: number): { re
   if (limits.perDay !== undefined && state.dayCount >= limits.perDay)
     return { reason: 'daily', at: nextDayStartMs(now, limits.dayOffsetMs) };
   if (state.blockedAt !== 0) {
-    if (state.probeAt > now) return { reason: 'blocked', at: state.probeAt };
+    if (state.trialAt > now) return { reason: 'blocked', at: state.trialAt };
     if (state.leases.length > 0) return { reason: 'blocked', at: concurrencyFreeAt(state, { concurrency: 1 }, now) };
     return null;
   }
@@ -365,7 +365,7 @@ function takeSlot(state: LaneState, limits: LaneLimits, now: number, countDay = 
     state.tat = Math.max(state.tat, slotTime(state, now)) + intervalMs(limits.rate) * state.scale;
   }
   if (countDay) state.dayCount += 1;
-  if (state.blockedAt !== 0) state.probeAt = now + (limits.policy ?? DEFAULT_POLICY).probeIntervalMs;
+  if (state.blockedAt !== 0) state.trialAt = now + (limits.policy ?? DEFAULT_POLICY).trialIntervalMs;
   return slot;
 }
 
@@ -456,7 +456,7 @@ export const LATE_MS = 30_000;
 export const EWMA_WEIGHT = 0.2;
 
 /**
- * A delivery ended: free its lease and learn its duration. A delivered probe
+ * A delivery ended: free its lease and learn its duration. A delivered trial
  * unblocks a blocked lane, which then climbs back from its lowered pace.
  */
 export function release(
@@ -479,7 +479,7 @@ export function release(
   }
   if (delivered && s.blockedAt !== 0) {
     s.blockedAt = 0;
-    s.probeAt = 0;
+    s.trialAt = 0;
     s.recoverAt = now + (limits.policy ?? DEFAULT_POLICY).recoverIntervalMs;
   }
   return s;

@@ -48,7 +48,7 @@ function fresh(s: LaneState): boolean {
     s.known === 0 &&
     s.recoverAt === 0 &&
     s.blockedAt === 0 &&
-    s.holdUntil === 0 &&
+    s.sameEventUntil === 0 &&
     s.factor === 1
   );
 }

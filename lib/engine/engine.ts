@@ -52,7 +52,7 @@ export type DecisionReason =
   | 'provider_incident'
   | 'provider_probe'
   | 'operator_pause'
-  | 'max_hold'
+  | 'max_delay'
   | 'disabled'
   | 'mx_lookup'
   | 'ip_family';
@@ -73,7 +73,7 @@ const REASONS: Readonly<Record<DecisionReason, true>> = {
   provider_incident: true,
   provider_probe: true,
   operator_pause: true,
-  max_hold: true,
+  max_delay: true,
   disabled: true,
   mx_lookup: true,
   ip_family: true,
@@ -350,8 +350,8 @@ export class Engine {
       const at = Math.min(...all.map((c) => c.view.opensAt as number));
       return this.wait(ctx, at, peek.now, 'active_hours', `outside the warm-up active hours of pool ${pool.name}`);
     }
-    const held = await this.providerHold(ctx, peek.value.provider, peek.now);
-    if (held) return held;
+    const gated = await this.providerGate(ctx, peek.value.provider, peek.now);
+    if (gated) return gated;
     const reserved = ticket.reservation;
     const mine = bookedCandidate(ctx);
     if (reserved && mine && !sooner(ctx, mine, peek.now)) return this.claimReserved(ctx, mine, reserved);
@@ -408,7 +408,7 @@ export class Engine {
   /**
    * Every candidate lane is paused by an operator: wait for the pause to end,
    * coming back at least every CONTROL_REPOLL_MS for a resume. The operator
-   * decides how long mail waits: max_hold does not bounce it meanwhile.
+   * decides how long mail waits: max_delay does not bounce it meanwhile.
    */
   private operatorPaused(provider: string, pause: Control, now: number): Decision {
     const at = pause.until === 0 ? now + CONTROL_REPOLL_MS : Math.min(pause.until, now + CONTROL_REPOLL_MS);
@@ -445,7 +445,7 @@ export class Engine {
   }
 
   /** During a provider-wide incident: wait out the pause, then let one probe through at a time. */
-  private async providerHold(
+  private async providerGate(
     ctx: Ctx,
     state: Parameters<typeof providerGate>[0],
     now: number,
@@ -632,7 +632,7 @@ export class Engine {
     return this.wait(ctx, result.at, now, code, reason, booked, every.length > 0 ? Math.min(...every) : 0);
   }
 
-  /** Delay until `at`, but never past max_hold; a message already past it expires. */
+  /** Delay until `at`, but never past max_delay; a message already past it expires. */
   /** `recheckMs`: how often a booked message comes back, when its slot may come nearer (see bookedDelaySeconds). */
   private wait(
     ctx: Ctx,
@@ -643,16 +643,16 @@ export class Engine {
     booked = false,
     recheckMs = 0,
   ): Decision {
-    const holdUntil = ctx.msg.queueTime + this.config.settings.maxHoldMs;
-    if (now >= holdUntil) {
+    const sameEventUntil = ctx.msg.queueTime + this.config.settings.maxDelayMs;
+    if (now >= sameEventUntil) {
       return {
         action: 'expire',
         provider: ctx.provider,
-        reason: 'max_hold',
-        why: `held by pacing since ${new Date(ctx.msg.queueTime).toISOString()} (${reason}), beyond max_hold`,
+        reason: 'max_delay',
+        why: `delayed by pacing since ${new Date(ctx.msg.queueTime).toISOString()} (${reason}), beyond max_delay`,
       };
     }
-    if (booked && at <= holdUntil) {
+    if (booked && at <= sameEventUntil) {
       if (at - now <= PRECISE_MS)
         return {
           action: 'hold',
@@ -670,7 +670,7 @@ export class Engine {
         why: `${ctx.prefix}${reason}, next slot in ${Math.ceil((at - now) / 1000)}s (back in ${early}s)`,
       };
     }
-    const seconds = delaySeconds(Math.min(at, holdUntil), now);
+    const seconds = delaySeconds(Math.min(at, sameEventUntil), now);
     return {
       action: 'delay',
       seconds,

@@ -65,7 +65,7 @@ function viewOf(config: Config, lane: LaneRef, record: WarmRecord | undefined, n
 
 function stateOf(s: LaneState, limits: LaneLimits, now: number): string {
   if (s.blockedAt)
-    return `blocked since ${new Date(s.blockedAt).toISOString()}, next probe ${new Date(s.probeAt).toISOString()}`;
+    return `blocked since ${new Date(s.blockedAt).toISOString()}, next trial ${new Date(s.trialAt).toISOString()}`;
   const parts: string[] = [];
   if (s.pauseUntil > now) parts.push(`paused ${Math.ceil((s.pauseUntil - now) / 1000)}s`);
   if (s.connCap > 0) parts.push(`connections capped at ${s.connCap}`);

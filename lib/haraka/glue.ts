@@ -177,7 +177,7 @@ export function sourceHealthLine(
 
 /** Marks every recipient failed with RFC 3463 X.4.7 "delivery time expired". */
 export function markExpired(hmail: HMail, why: string): string {
-  const text = `paceline held this message longer than max_hold: ${why}`;
+  const text = `paceline delayed this message longer than max_delay: ${why}`;
   for (const rcpt of hmail.todo.rcpt_to) {
     rcpt.dsn_code = 550;
     rcpt.dsn_msg = text;

@@ -18,6 +18,15 @@ export const STATE_VERSION = 1;
 /** The lane fields a file carries, in order (every field of LaneState but the leases). */
 export const LANE_FIELDS: readonly string[] = Object.keys(emptyLane()).filter((k) => k !== 'leases');
 
+/**
+ * Lane fields renamed since version 1 was first written (issue 10: one meaning
+ * per word), old name → new name: a file that uses the old names reads the same.
+ */
+export const RENAMED_LANE_FIELDS: Readonly<Record<string, string>> = {
+  holdUntil: 'sameEventUntil',
+  probeAt: 'trialAt',
+};
+
 const EMPTY = emptyLane() as unknown as Record<string, unknown>;
 
 /** A state file that cannot be used: says why, in words an operator can act on. */
@@ -116,7 +125,8 @@ export function decodeState(text: string): { snapshot: MemorySnapshot; savedAt: 
   if (body.version !== STATE_VERSION) {
     fail(`state file version ${JSON.stringify(body.version)}, this paceline reads version ${STATE_VERSION}`);
   }
-  const fields = JSON.stringify(body.laneFields);
+  const named = Array.isArray(body.laneFields) ? body.laneFields : [];
+  const fields = JSON.stringify(named.map((f: unknown) => RENAMED_LANE_FIELDS[String(f)] ?? f));
   if (fields !== JSON.stringify(LANE_FIELDS)) fail('written by a paceline whose lanes have other fields');
   const lanes = list(body.lanes, 'lanes').map((row, i) => decodeLane(row, `lanes[${i}]`));
   const providers = list(body.providers, 'providers').map((r, i) => decodeProvider(r, `providers[${i}]`));

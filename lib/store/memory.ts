@@ -134,7 +134,7 @@ export class MemoryStore implements PacingStore {
     const s = entry.state;
     if (s.blockedAt !== 0 || s.factor < 1 || this.warm.has(key)) return false;
     if (s.leases.some((l) => l.expiresAt > now)) return false;
-    if (Math.max(nextFreeAt(s), s.departAt, s.pauseUntil, s.connCapUntil, s.probeAt) > now) return false;
+    if (Math.max(nextFreeAt(s), s.departAt, s.pauseUntil, s.connCapUntil, s.trialAt) > now) return false;
     return entry.dayOffsetMs === undefined || s.dayCount === 0 || s.day < dayNumber(now, entry.dayOffsetMs);
   }
 
@@ -166,7 +166,7 @@ export class MemoryStore implements PacingStore {
         s.departAt,
         s.pauseUntil,
         s.connCapUntil,
-        s.probeAt,
+        s.trialAt,
         ...s.leases.map((l) => l.expiresAt),
       );
       if (now - entry.touched > IDLE_MS && pending < now && s.blockedAt === 0) this.states.delete(key);

@@ -40,7 +40,7 @@ function encodeLimits(limits: LaneLimits): readonly string[] {
   const r = limits.rate;
   const rate = r ? [String(r.count), String(r.periodMs), String(r.burst), formatRate(r)] : ['', '', '', ''];
   const p = limits.policy;
-  const policy = p ? [String(p.recoverStep), String(p.recoverIntervalMs), String(p.probeIntervalMs)] : ['', '', ''];
+  const policy = p ? [String(p.recoverStep), String(p.recoverIntervalMs), String(p.trialIntervalMs)] : ['', '', ''];
   const added = p ? [String(p.climbStep), String(p.start), String(p.startIntervalMs)] : ['', '', ''];
   return [
     ...rate,
@@ -66,7 +66,7 @@ export function reactArgs(event: ReactEvent, p: ReactParams): string[] {
     p.decrease,
     p.floor,
     p.throttlePauseMs,
-    p.holdMs,
+    p.sameEventMs,
     p.connectionsMs,
     p.suspendMs,
     p.acceptedShare,

@@ -50,7 +50,7 @@ const EFFECTS: ReadonlySet<string> = new Set<Effect>([
   'slowed',
   'overshot',
   'extended',
-  'held',
+  'grouped',
   'capped',
   'suspended',
   'blocked',

@@ -29,7 +29,7 @@ function prng(seed: number): () => number {
 const POLICY: LanePolicy = {
   recoverStep: 0.25,
   recoverIntervalMs: 60_000,
-  probeIntervalMs: 600_000,
+  trialIntervalMs: 600_000,
   climbStep: 0.1,
   start: 1,
   startIntervalMs: 10_000,

@@ -178,8 +178,8 @@ const TIMES = new Set([
   'pauseUntil',
   'connCapUntil',
   'blockedAt',
-  'probeAt',
-  'holdUntil',
+  'trialAt',
+  'sameEventUntil',
   'recoverAt',
   'acceptedAt',
 ]);

@@ -113,7 +113,7 @@ t.test('replies to messages sent before the lane reopened are the same event', a
   t.equal(first.effect, 'slowed');
   const reopen = first.state.pauseUntil;
   const late = on(first.state, reopen - T0 + 5_000, { category: 'throttle', sentAt: T0 - 50 });
-  t.equal(late.effect, 'held', 'sent before the reaction, answered after the pause: the same event');
+  t.equal(late.effect, 'grouped', 'sent before the reaction, answered after the pause: the same event');
   t.equal(late.state.factor, first.state.factor);
 });
 
@@ -188,7 +188,7 @@ t.test('refused while climbing: back to the pace before the last climb step, the
     factor: 0.5 * 1.05 * 1.1,
     known: 0.5,
     climbs: 2,
-    holdUntil: T0 - 600_000,
+    sameEventUntil: T0 - 600_000,
     acceptedAt: T0 - 1000,
     day: 0,
   };

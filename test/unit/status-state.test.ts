@@ -20,8 +20,8 @@ t.test('each state: its kind, every kind that applies, and when the most severe 
     ],
     ['a pause that has ended', { pauseUntil: NOW - 1 }, { kind: 'ok', pausedUntil: null }],
     [
-      'blocked: ends at the next probe',
-      { blockedAt: NOW - 5_000, probeAt: NOW + 600_000 },
+      'blocked: ends at the next trial',
+      { blockedAt: NOW - 5_000, trialAt: NOW + 600_000 },
       { kind: 'blocked', until: iso(NOW + 600_000), blockedAt: iso(NOW - 5_000) },
     ],
     [

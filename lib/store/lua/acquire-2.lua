@@ -14,7 +14,7 @@
       ARGV[5..17]
               limits (13 entries): rate count, rate period ms, rate burst,
               canonical rate string, concurrency, per day, policy recover
-              step, recover interval ms, probe interval ms, day offset ms,
+              step, recover interval ms, trial interval ms, day offset ms,
               policy climb step, policy start, policy start interval ms
               ('' = absent)
 

@@ -26,10 +26,10 @@ if ARGV[2] == 'lift' then
   end
   s.pauseUntil = 0
   s.blockedAt = 0
-  s.probeAt = 0
+  s.trialAt = 0
   s.connCap = 0
   s.connCapUntil = 0
-  s.holdUntil = 0
+  s.sameEventUntil = 0
   s.backoffs = 0
 elseif ARGV[2] == 'reset' then
   set_factor(s, now, 1)

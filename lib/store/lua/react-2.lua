@@ -13,19 +13,19 @@
               (for a throttle: the longest its pause grows to)
       ARGV[4] when the refused message was sent (its lease began), epoch ms;
               '' = unknown
-      ARGV[5..13] react params: decrease, floor, throttle pause ms, hold ms,
+      ARGV[5..13] react params: decrease, floor, throttle pause ms, same-event window ms,
               connections ms, suspend ms, accepted share, climb cost,
               throttle pause max ms
       ARGV[14..26]
               limits (13 entries): rate count, rate period ms, rate burst,
               canonical rate string, concurrency, per day, policy recover
-              step, recover interval ms, probe interval ms, day offset ms,
+              step, recover interval ms, trial interval ms, day offset ms,
               policy climb step, policy start, policy start interval ms
               ('' = absent)
 
     Output:
       { effect, now, state... }
-        effect  slowed | overshot | extended | held | capped | suspended | blocked | forgiven | counted
+        effect  slowed | overshot | extended | grouped | capped | suspended | blocked | forgiven | counted
         now     the script's clock, epoch ms, as exact text
         state   the new LaneState as in peek-2.lua
 ]]

@@ -22,7 +22,7 @@
 
 -- LaneLimits from ARGV[i..i+12]: rate count, period ms, burst, canonical rate
 -- string, concurrency, per day, policy recover step, recover interval ms,
--- probe interval ms, day offset ms, policy climb step, policy start, policy
+-- trial interval ms, day offset ms, policy climb step, policy start, policy
 -- start interval ms; '' = absent. Returns the limits and the next ARGV index.
 local function read_limits(argv, i)
   local limits = { rateKey = '', concurrency = opt_number(argv[i + 4]), perDay = opt_number(argv[i + 5]) }
@@ -36,7 +36,7 @@ local function read_limits(argv, i)
   local step = opt_number(argv[i + 6])
   if step ~= nil then
     limits.policy = {
-      recoverStep = step, recoverIntervalMs = tonumber(argv[i + 7]), probeIntervalMs = tonumber(argv[i + 8]), climbStep = tonumber(argv[i + 10]),
+      recoverStep = step, recoverIntervalMs = tonumber(argv[i + 7]), trialIntervalMs = tonumber(argv[i + 8]), climbStep = tonumber(argv[i + 10]),
       start = tonumber(argv[i + 11]), startIntervalMs = tonumber(argv[i + 12]),
     }
   end
@@ -199,7 +199,7 @@ end
 local function blocker(s, limits, now)
   if limits.perDay ~= nil and s.dayCount >= limits.perDay then return CODE.WAIT_DAILY, next_day_start(now, limits.dayOffsetMs) end
   if s.blockedAt ~= 0 then
-    if s.probeAt > now then return CODE.WAIT_BLOCKED, s.probeAt end
+    if s.trialAt > now then return CODE.WAIT_BLOCKED, s.trialAt end
     if lease_count(s) > 0 then return CODE.WAIT_BLOCKED, concurrency_free_at(s, { concurrency = 1 }, now) end
     return nil, nil
   end
@@ -221,7 +221,7 @@ local function take_slot(s, limits, now, countDay)
     s.tat = math.max(s.tat, slot_time(s, now)) + limits.periodMs / limits.count * s.scale
   end
   if countDay then s.dayCount = s.dayCount + 1 end
-  if s.blockedAt ~= 0 then s.probeAt = now + policy_of(limits).probeIntervalMs end
+  if s.blockedAt ~= 0 then s.trialAt = now + policy_of(limits).trialIntervalMs end
   return slot
 end
 
@@ -282,7 +282,7 @@ end
 
 -- release(): frees the lease, learns the duration; a delivery counts as
 -- accepted (the minute's sample, start-phase evidence, acceptedAt); a delivered
--- probe unblocks.
+-- trial unblocks.
 local function lane_release(s, limits, now, leaseId, delivered, durationMs)
   normalize(s, limits, now, true)
   redis.call('ZREM', s.leaseKey, leaseId)
@@ -296,7 +296,7 @@ local function lane_release(s, limits, now, leaseId, delivered, durationMs)
   end
   if delivered and s.blockedAt ~= 0 then
     s.blockedAt = 0
-    s.probeAt = 0
+    s.trialAt = 0
     s.recoverAt = now + policy_of(limits).recoverIntervalMs
   end
 end
@@ -304,7 +304,7 @@ end
 -- Writes the changed fields back (a field never set stays absent while it
 -- holds its EMPTY value) and sets both keys' TTL in the same script:
 -- IDLE_TTL_MS after the last write or after the last pending time (slot,
--- pause, cap, probe, lease), whichever is later; a blocked lane is remembered
+-- pause, cap, trial, lease), whichever is later; a blocked lane is remembered
 -- BLOCKED_TTL_MS.
 local function save_lane(s, now)
   local args = {}
@@ -322,7 +322,7 @@ local function save_lane(s, now)
   end
   if #args == 0 and not s.exists then args = { FIELD_NAMES[1], fmt(s[FIELD_PROPS[1]]) } end
   if #args > 0 then redis.call('HSET', s.stateKey, unpack(args)) end
-  local pending = math.max(next_free_at(s), s.departAt, s.pauseUntil, s.connCapUntil, s.probeAt)
+  local pending = math.max(next_free_at(s), s.departAt, s.pauseUntil, s.connCapUntil, s.trialAt)
   local last = redis.call('ZRANGE', s.leaseKey, -1, -1, 'WITHSCORES')[2]
   if last then pending = math.max(pending, tonumber(last)) end
   local ttl = math.max(IDLE_TTL_MS, pending - now)
