@@ -6,7 +6,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import type { LaneState } from '../core/lane';
+import type { LaneState } from '../core/lane-state';
 import { loadConfigFromDir } from '../config/load';
 import type { Config } from '../config/types';
 import { laneOutcomes, readSourceSnapshots, SNAPSHOT_EVERY_MS, SNAPSHOT_FILE, warmRecords } from '../store/open';

@@ -1,7 +1,7 @@
 /** The typed, validated, frozen configuration every part of paceline reads. */
 
 import type { ReactParams } from '../core/adapt';
-import type { LaneLimits, LanePolicy } from '../core/lane';
+import type { LaneLimits, LanePolicy } from '../core/lane-state';
 import type { IncidentParams } from '../core/provider-state';
 import type { ScheduleConfig } from './warmup';
 import type { Rule } from '../core/classify';

@@ -37,16 +37,9 @@
 import type { Category } from './classify';
 
 export { CATEGORIES, type Category } from './classify';
-import {
-  concurrencyLimit,
-  DEFAULT_POLICY,
-  normalize,
-  slotTolerance,
-  toleranceMs,
-  type LaneLimits,
-  type LanePolicy,
-  type LaneState,
-} from './lane';
+import { DEFAULT_POLICY, type LaneLimits, type LanePolicy, type LaneState } from './lane-state';
+import { concurrencyLimit, slotTolerance, toleranceMs } from './throttle';
+import { normalize } from './lane';
 import { acceptedLastMinute, MAX_CLIMB_DOUBLINGS, pauseClock, resumeClock, setFactor, slotTime } from './pace';
 import { endStart, startEndedAt, starting } from './start';
 import { perMinute } from './rate';

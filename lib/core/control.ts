@@ -9,7 +9,7 @@
  * Pure: times are arguments, epoch ms.
  */
 
-import type { LaneState } from './lane';
+import type { LaneState } from './lane-state';
 import { resumeClock, setFactor } from './pace';
 import type { ProviderState } from './provider-state';
 

@@ -17,7 +17,7 @@
  * Pure: times are arguments, epoch ms.
  */
 
-import type { LaneLimits, LanePolicy, LaneState } from './lane';
+import type { LaneLimits, LanePolicy, LaneState } from './lane-state';
 import { intervalMs } from './rate';
 import { realTime, setFactor } from './pace';
 

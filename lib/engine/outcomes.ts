@@ -12,7 +12,7 @@ import { LOG_TEXT_MAX, logText } from '../core/log-text';
 import { parseReply } from '../core/reply';
 import { laneLimits } from '../config/lane-limits';
 import type { Config } from '../config/types';
-import type { Ticket } from './engine';
+import type { Ticket } from './decision';
 import type { LaneRef, PacingStore } from '../store/types';
 import { bindError } from './bind-check';
 import { type FailureReport, SourceHealth } from '../core/source-health';

@@ -4,7 +4,9 @@
  * in. Pure: lanes and a clock in, rows out.
  */
 
-import { concurrencyLimit, earliestAt, normalize, type LaneLimits, type LaneState } from '../core/lane';
+import type { LaneLimits, LaneState } from '../core/lane-state';
+import { concurrencyLimit } from '../core/throttle';
+import { earliestAt, normalize } from '../core/lane';
 import { formatRate, perMinute } from '../core/rate';
 import type { Config } from '../config/types';
 import { laneKey, type LaneRef } from '../store/types';

@@ -5,7 +5,7 @@
  */
 
 import { nextDayStartMs } from '../core/day';
-import type { LaneLimits, LaneState } from '../core/lane';
+import type { LaneLimits, LaneState } from '../core/lane-state';
 
 /** What can hold a lane back, most severe first; `ok` when nothing does. */
 export const STATE_KINDS = ['blocked', 'paused', 'capped', 'connections', 'slowed', 'ok'] as const;

@@ -19,7 +19,7 @@
  */
 
 import type { ReactEvent, ReactParams } from '../core/adapt';
-import type { AcquireRequest, AcquireResult, ClaimRequest, LaneLimits } from '../core/lane';
+import type { AcquireRequest, AcquireResult, ClaimRequest, LaneLimits } from '../core/lane-state';
 import type { IncidentParams } from '../core/provider-state';
 import type { WarmRecord } from '../core/warmup';
 import type { Control, ControlRequest, ControlTarget } from '../core/control';

@@ -7,7 +7,7 @@
  * a lane is `[source, provider, touched, dayOffsetMs | null, ...values in laneFields order]`.
  */
 
-import { emptyLane, type LaneState } from '../core/lane';
+import { emptyLane, type LaneState } from '../core/lane-state';
 import type { ProviderState } from '../core/provider-state';
 import type { WarmRecord } from '../core/warmup';
 import type { MemoryLane, MemorySnapshot } from './memory';

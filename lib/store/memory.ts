@@ -7,17 +7,9 @@
  */
 
 import { react, type ReactEvent, type ReactParams } from '../core/adapt';
-import {
-  acquire,
-  claim,
-  emptyLane,
-  nextFreeAt,
-  release,
-  type AcquireRequest,
-  type ClaimRequest,
-  type LaneLimits,
-  type LaneState,
-} from '../core/lane';
+import { emptyLane, type AcquireRequest, type ClaimRequest, type LaneLimits, type LaneState } from '../core/lane-state';
+import { nextFreeAt } from '../core/throttle';
+import { acquire, claim, release } from '../core/lane';
 import { dropEarlierBoots, renewLeases } from '../core/lease';
 import {
   emptyProvider,

@@ -7,7 +7,7 @@
  */
 
 import type { ReactEvent, ReactParams } from '../core/adapt';
-import type { AcquireResult, LaneLimits, LaneState } from '../core/lane';
+import type { AcquireResult, LaneLimits, LaneState } from '../core/lane-state';
 import type { IncidentParams, ProviderState } from '../core/provider-state';
 import { formatRate } from '../core/rate';
 import type { WarmRecord } from '../core/warmup';

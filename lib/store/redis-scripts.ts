@@ -9,7 +9,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Cluster, Redis } from 'ioredis';
-import { DEFAULT_POLICY, emptyLane, EWMA_WEIGHT, LATE_MS, type LaneState } from '../core/lane';
+import { DEFAULT_POLICY, emptyLane, type LaneState } from '../core/lane-state';
+import { EWMA_WEIGHT, LATE_MS } from '../core/lane';
 import { MAX_CLIMB_DOUBLINGS } from '../core/pace';
 import { GROWTH_EVIDENCE } from '../core/start';
 import { SETTLE_MS } from '../core/adapt';
@@ -115,7 +116,7 @@ function luaValue(value: unknown): string {
   return `{ ${entries.join(', ')} }`;
 }
 
-/** Refuses a STATE_FIELDS table that does not cover emptyLane() exactly (lane.ts grew). */
+/** Refuses a STATE_FIELDS table that does not cover emptyLane() exactly (lane-state.ts grew). */
 function checkFields(empty: Record<string, unknown>): void {
   const want = Object.keys(empty)
     .filter((k) => k !== 'leases')

@@ -7,7 +7,7 @@
  */
 
 import type { Test } from 'tap';
-import { DEFAULT_POLICY, type LaneLimits } from '../../lib/core/lane';
+import { DEFAULT_POLICY, type LaneLimits } from '../../lib/core/lane-state';
 import { execute, MIDNIGHT, rate, summary, summaryFields, type Step, type Target } from './steps';
 
 export interface Case {

@@ -11,7 +11,7 @@
 import type { Test } from 'tap';
 import { CATEGORIES } from '../../lib/core/adapt';
 import { DAY_MS } from '../../lib/core/day';
-import type { LaneLimits, LanePolicy } from '../../lib/core/lane';
+import type { LaneLimits, LanePolicy } from '../../lib/core/lane-state';
 import type { PacingStore } from '../../lib/store/types';
 import { execute, laneSummary, rate, summary, summaryDiff, T0, type Step, type Target } from './steps';
 

@@ -1,16 +1,8 @@
 import t from 'tap';
 import { DEFAULT_REACT, react, type ReactEvent } from '../../lib/core/adapt';
-import {
-  acquire,
-  claim,
-  concurrencyLimit,
-  emptyLane,
-  normalize,
-  release,
-  DEFAULT_POLICY,
-  type LaneLimits,
-  type LaneState,
-} from '../../lib/core/lane';
+import { emptyLane, DEFAULT_POLICY, type LaneLimits, type LaneState } from '../../lib/core/lane-state';
+import { concurrencyLimit } from '../../lib/core/throttle';
+import { acquire, claim, normalize, release } from '../../lib/core/lane';
 import { DAY_MS } from '../../lib/core/day';
 import { parseRate, type Rate } from '../../lib/core/rate';
 

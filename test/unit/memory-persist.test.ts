@@ -10,7 +10,7 @@ import path from 'node:path';
 import t, { type Test } from 'tap';
 import { DEFAULT_REACT } from '../../lib/core/adapt';
 import { parseRate, type Rate } from '../../lib/core/rate';
-import type { LaneLimits } from '../../lib/core/lane';
+import type { LaneLimits } from '../../lib/core/lane-state';
 import { MemoryStore } from '../../lib/store/memory';
 import { decodeState, encodeState, STATE_VERSION } from '../../lib/store/memory-codec';
 import { restoreState, startPersisting, STATE_FILE } from '../../lib/store/memory-file';

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { DAY_MS } from '../../lib/core/day';
-import { emptyLane, type LaneLimits } from '../../lib/core/lane';
+import { emptyLane, type LaneLimits } from '../../lib/core/lane-state';
 import { parseStateKind, stateDetail } from '../../lib/engine/status-state';
 import { tallyNames, type Attempt } from '../../lib/engine/outcomes';
 import { outcomeCounts } from '../../lib/engine/status-counts';

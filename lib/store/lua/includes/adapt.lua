@@ -1,6 +1,6 @@
 --[[
   react() of lib/core/adapt.ts: how a lane reacts to a classified reply.
-  Needs the includes "util" and "lane" (which brings "pace" and "start").
+  Needs the includes "util" and "lane" (which brings "lane-state", "throttle", "pace" and "start").
 ]]
 
 -- ReactParams from ARGV[i..i+8]: decrease, floor, throttle pause ms, same-event window ms,
