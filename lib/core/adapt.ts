@@ -187,7 +187,7 @@ function throttled(
   if (sent !== undefined && s.sameEventUntil !== 0 && s.acceptedAt < reopenedAt(s, p)) {
     s.backoffs += 1;
     pauseUntil(s, limits, now, Math.max(s.pauseUntil, now + Math.min(maxMs, p.throttlePauseMs * 2 ** s.backoffs)));
-    // the mail booked on the lane leaves from other sources meanwhile (lib/engine/engine.ts):
+    // the mail booked on the lane leaves from other sources meanwhile (sooner() in lib/engine/candidates.ts):
     // new bookings begin when the lane reopens, not behind the slots given up
     if (limits.rate) s.tat = slotTime(s, now) + slotTolerance(s, limits.rate);
     s.sameEventUntil = s.pauseUntil + p.sameEventMs;
@@ -213,7 +213,7 @@ export function react(
   p: ReactParams = DEFAULT_REACT,
 ): { state: LaneState; effect: Effect } {
   const s = normalize(prior, limits, now, true);
-  const interval = limits.policy?.recoverIntervalMs ?? 300_000;
+  const interval = (limits.policy ?? DEFAULT_POLICY).recoverIntervalMs;
   switch (event.category) {
     case 'throttle':
       return { state: s, effect: throttled(s, limits, now, event, p, interval) };
@@ -248,7 +248,7 @@ export function react(
         // a blocked lane climbs back by recovery after a delivered trial, never by doubling
         if (starting(s)) endStart(s, now);
       }
-      s.trialAt = now + (limits.policy?.trialIntervalMs ?? 3_600_000);
+      s.trialAt = now + (limits.policy ?? DEFAULT_POLICY).trialIntervalMs;
       return { state: s, effect: 'blocked' };
     case 'forgive':
       // the provider's trouble, not the lane's pace: back to the known-good pace

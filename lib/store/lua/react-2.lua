@@ -33,11 +33,11 @@
 --- @include "lane"
 --- @include "adapt"
 
-local now = clock(ARGV[1])
-local params, i = read_react_params(ARGV, 5)
-local limits = read_limits(ARGV, i)
+local now = clock(ARGV[ARG.clock])
+local params = read_react_params(ARGV, ARG.react)
+local limits = read_limits(ARGV, ARG.limits)
 local lane = load_lane(KEYS)
 normalize(lane, limits, now, true)
-local effect = lane_react(lane, limits, now, ARGV[2], opt_number(ARGV[3]), opt_number(ARGV[4]), params)
+local effect = lane_react(lane, limits, now, ARGV[ARG.category], opt_number(ARGV[ARG.durationMs]), opt_number(ARGV[ARG.sentAt]), params)
 save_lane(lane, now)
 return state_reply(lane, { effect, fmt(now) })

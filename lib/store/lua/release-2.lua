@@ -28,10 +28,10 @@
 --- @include "util"
 --- @include "lane"
 
-local now = clock(ARGV[1])
+local now = clock(ARGV[ARG.clock])
 local lane = load_lane(KEYS)
 if not lane.exists then return { fmt(now), 0 } end
-local limits = read_limits(ARGV, 5)
-lane_release(lane, limits, now, ARGV[2], ARGV[3] == '1', opt_number(ARGV[4]))
+local limits = read_limits(ARGV, ARG.limits)
+lane_release(lane, limits, now, ARGV[ARG.leaseId], ARGV[ARG.delivered] == '1', opt_number(ARGV[ARG.durationMs]))
 save_lane(lane, now)
 return { fmt(now), 1 }

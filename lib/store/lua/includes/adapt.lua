@@ -3,16 +3,13 @@
   Needs the includes "util" and "lane" (which brings "lane-state", "throttle", "pace" and "start").
 ]]
 
--- ReactParams from ARGV[i..i+8]: decrease, floor, throttle pause ms, same-event window ms,
--- connections ms, suspend ms, accepted share, climb cost, throttle pause max
--- ms. Returns the params and the next ARGV index.
+-- ReactParams from ARGV[i..i+ARG_SIZE.react-1], fields at the REACT_ARGS
+-- offsets (lib/store/script-args.ts), all numbers. Returns the params and
+-- the next ARGV index.
 local function read_react_params(argv, i)
-  local p = {
-    decrease = tonumber(argv[i]), floor = tonumber(argv[i + 1]), throttlePauseMs = tonumber(argv[i + 2]),
-    sameEventMs = tonumber(argv[i + 3]), connectionsMs = tonumber(argv[i + 4]), suspendMs = tonumber(argv[i + 5]),
-    acceptedShare = tonumber(argv[i + 6]), climbCost = tonumber(argv[i + 7]), throttlePauseMaxMs = tonumber(argv[i + 8]),
-  }
-  return p, i + 9
+  local p = {}
+  for field, at in pairs(REACT_ARGS) do p[field] = tonumber(argv[i + at]) end
+  return p, i + ARG_SIZE.react
 end
 
 -- pauseUntil(): the slot clock stands still until the pause ends; no burst credit after it.
@@ -104,7 +101,7 @@ end
 -- Applies one reply category ('forgive' too) to a normalized lane; returns the
 -- effect. durationMs, sentAt: nil = absent.
 local function lane_react(s, limits, now, category, durationMs, sentAt, p)
-  local interval = limits.policy and limits.policy.recoverIntervalMs or 300000
+  local interval = policy_of(limits).recoverIntervalMs
   if category == 'throttle' then
     return throttled(s, limits, now, durationMs, sentAt, p, interval)
   elseif category == 'connections' then
@@ -135,7 +132,7 @@ local function lane_react(s, limits, now, category, durationMs, sentAt, p)
       -- a blocked lane climbs back by recovery after a delivered trial, never by doubling
       if starting(s) then end_start(s, now) end
     end
-    s.trialAt = now + (limits.policy and limits.policy.trialIntervalMs or 3600000)
+    s.trialAt = now + policy_of(limits).trialIntervalMs
     return 'blocked'
   elseif category == 'forgive' then
     resume_clock(s, now)

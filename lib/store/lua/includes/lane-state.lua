@@ -13,29 +13,32 @@
   in the ZSET KEYS[2] (member = lease id, score = expiry, epoch ms).
 ]]
 
-
--- LaneLimits from ARGV[i..i+12]: rate count, period ms, burst, canonical rate
--- string, concurrency, per day, policy recover step, recover interval ms,
--- trial interval ms, day offset ms, policy climb step, policy start, policy
--- start interval ms; '' = absent. Returns the limits and the next ARGV index.
+-- LaneLimits from ARGV[i..i+ARG_SIZE.limits-1], fields at the LIMIT_ARGS
+-- offsets the prelude has from lib/store/script-args.ts: rate count, period
+-- ms, burst, canonical rate string, concurrency, per day, policy recover
+-- step, recover interval ms, trial interval ms, day offset ms, policy climb
+-- step, policy start, policy start interval ms; '' = absent. Returns the
+-- limits and the next ARGV index.
 local function read_limits(argv, i)
-  local limits = { rateKey = '', concurrency = opt_number(argv[i + 4]), perDay = opt_number(argv[i + 5]) }
-  local count = opt_number(argv[i])
+  local A = LIMIT_ARGS
+  local limits = { rateKey = '', concurrency = opt_number(argv[i + A.concurrency]), perDay = opt_number(argv[i + A.perDay]) }
+  local count = opt_number(argv[i + A.rateCount])
   if count ~= nil then
-    limits.periodMs = tonumber(argv[i + 1])
+    limits.periodMs = tonumber(argv[i + A.ratePeriodMs])
     limits.count = count
-    limits.burst = tonumber(argv[i + 2])
-    limits.rateKey = argv[i + 3]
+    limits.burst = tonumber(argv[i + A.rateBurst])
+    limits.rateKey = argv[i + A.rateKey]
   end
-  local step = opt_number(argv[i + 6])
+  local step = opt_number(argv[i + A.recoverStep])
   if step ~= nil then
     limits.policy = {
-      recoverStep = step, recoverIntervalMs = tonumber(argv[i + 7]), trialIntervalMs = tonumber(argv[i + 8]), climbStep = tonumber(argv[i + 10]),
-      start = tonumber(argv[i + 11]), startIntervalMs = tonumber(argv[i + 12]),
+      recoverStep = step, recoverIntervalMs = tonumber(argv[i + A.recoverIntervalMs]),
+      trialIntervalMs = tonumber(argv[i + A.trialIntervalMs]), climbStep = tonumber(argv[i + A.climbStep]),
+      start = tonumber(argv[i + A.start]), startIntervalMs = tonumber(argv[i + A.startIntervalMs]),
     }
   end
-  limits.dayOffsetMs = opt_number(argv[i + 9]) or 0
-  return limits, i + 13
+  limits.dayOffsetMs = opt_number(argv[i + A.dayOffsetMs]) or 0
+  return limits, i + ARG_SIZE.limits
 end
 
 local function policy_of(limits)
