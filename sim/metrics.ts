@@ -77,7 +77,7 @@ export interface Figures {
   readonly anomalies: number;
   readonly queuedAtEnd: number;
   readonly attempts: number;
-  /** Engine decisions per delivered message: how often held mail polls the engine. */
+  /** Engine decisions per delivered message: how often waiting mail polls the engine. */
   readonly decisionsPerDelivered: number;
   readonly deliveredPerHour: number;
   /** Delivered as a percentage of the hidden capacity (what an oracle could deliver). */
