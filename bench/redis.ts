@@ -15,7 +15,7 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { parseRate, type Rate } from '../lib/core/rate';
-import type { LaneLimits } from '../lib/core/lane';
+import type { LaneLimits } from '../lib/core/lane-state';
 import { RedisStore } from '../lib/store/redis';
 import { info, startRedis, type RedisServer } from '../test/helpers/redis';
 

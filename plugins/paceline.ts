@@ -76,6 +76,8 @@ interface Plugin {
 export function register(this: Plugin): void {
   const config = loadConfig(this.config, () => reload(this));
   const workers = workerCount(this.config);
+  // the master (or the one process) says it once, not every worker
+  if (cluster.isPrimary) for (const line of config.warnings) this.logwarn(`paceline: ${line}`);
   if (config.settings.store === 'memory' && workers > 1) throw new Error(memoryInClusterMode(workers));
   if (cluster.isPrimary && workers >= 1) {
     process.env[BOOT_ENV] = newBootId(); // before Haraka forks: this boot's workers share it
@@ -171,6 +173,7 @@ function reload(plugin: Plugin): void {
   if (!state) return;
   try {
     const config = loadConfig(plugin.config, () => reload(plugin));
+    for (const line of config.warnings) plugin.logwarn(`paceline: ${line}`);
     if (storeChanged(config, state.engine.current))
       plugin.logwarn('paceline: store settings changed; they take effect when Haraka restarts');
     const metricsChanged =
@@ -250,9 +253,9 @@ function decideAndAnswer(plugin: Plugin, hmail: HMail, next: Next, holds: number
     (err: Error) => {
       state.metrics.decided('error', took());
       delete ticket.decision;
-      const overdue = state.clock() - msg.queueTime > settings.maxHoldMs;
+      const overdue = state.clock() - msg.queueTime > settings.maxDelayMs;
       plugin.logerror(
-        `paceline could not decide (${logText(err.message)}); ${overdue ? 'past max_hold, letting Haraka deliver' : 'retrying in 60s'}`,
+        `paceline could not decide (${logText(err.message)}); ${overdue ? 'past max_delay, letting Haraka deliver' : 'retrying in 60s'}`,
         hmail,
       );
       if (overdue) return next();

@@ -119,7 +119,7 @@ export interface FamilyFigures {
   readonly p95DeliveryS: number | null;
   readonly queued: number;
   readonly bounced: number;
-  /** Expired by paceline's max_hold. */
+  /** Expired by paceline's max_delay. */
   readonly expired: number;
   /** Decisions the simulator does not expect (pass, unroutable, relay): must be 0. */
   readonly anomalies: number;

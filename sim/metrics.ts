@@ -71,13 +71,13 @@ export interface Figures {
   readonly duplicates: number;
   /** Messages neither delivered nor still queued at the end (bounced, expired, dropped). */
   readonly lost: number;
-  /** Of those: bounced after 13 temporary failures, expired by max_hold, or given an unexpected decision. */
+  /** Of those: bounced after 13 temporary failures, expired by max_delay, or given an unexpected decision. */
   readonly bounced: number;
   readonly expired: number;
   readonly anomalies: number;
   readonly queuedAtEnd: number;
   readonly attempts: number;
-  /** Engine decisions per delivered message: how often held mail polls the engine. */
+  /** Engine decisions per delivered message: how often waiting mail polls the engine. */
   readonly decisionsPerDelivered: number;
   readonly deliveredPerHour: number;
   /** Delivered as a percentage of the hidden capacity (what an oracle could deliver). */

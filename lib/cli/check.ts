@@ -24,8 +24,8 @@ export const CHECK_USAGE = 'usage: paceline check [--config HARAKA_DIR | HARAKA_
 function summary(config: Config): string[] {
   const r = config.settings.redis;
   const store = r ? describeRedis(r) : config.settings.store;
-  const { defaultPool, maxHoldMs } = config.settings;
-  const lines = [`store: ${store}; default pool: ${defaultPool}; max_hold: ${formatDurationMs(maxHoldMs)}`];
+  const { defaultPool, maxDelayMs } = config.settings;
+  const lines = [`store: ${store}; default pool: ${defaultPool}; max_delay: ${formatDurationMs(maxDelayMs)}`];
   for (const pool of config.pools.values()) {
     lines.push(`pool ${pool.name}:`);
     for (const name of pool.sources) {
@@ -128,6 +128,7 @@ export async function check(args: readonly string[], io: Output): Promise<number
   io.out(
     `paceline config in ${dir} is valid${noBind ? ' (source addresses not bound: --no-bind)' : '; every source address binds on this host'}`,
   );
+  for (const line of config.warnings) io.out(`warning: ${line}`);
   for (const line of summary(config)) io.out(line);
   if (!connect) return 0;
   const r = config.settings.redis;

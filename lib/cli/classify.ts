@@ -27,7 +27,7 @@ const REACTIONS: Readonly<Record<Category, string>> = {
   throttle: 'slow the lane to the pace the provider accepted and pause briefly',
   connections: "cap the lane's concurrency at half of what is in force, for connections_duration",
   suspend: 'stop the lane for a while, then resume carefully',
-  blocked: 'stop the lane until an operator acts or a slow probe succeeds',
+  blocked: 'stop the lane until an operator acts or a slow trial succeeds',
   recipient: 'about one mailbox: no pacing change',
   message: "about this message or the sender's domain: no pacing change",
   transient: 'retry normally: no pacing change',

@@ -7,7 +7,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import type { LaneState } from '../core/lane';
+import type { LaneState } from '../core/lane-state';
 import type { Config } from '../config/types';
 import {
   laneOutcomes,

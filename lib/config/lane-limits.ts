@@ -1,6 +1,6 @@
 /** The limits of one lane, from the layers of the config. */
 
-import type { LaneLimits } from '../core/lane';
+import type { LaneLimits } from '../core/lane-state';
 import { mergeLimits } from './limits';
 import type { Config } from './types';
 

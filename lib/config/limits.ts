@@ -1,6 +1,6 @@
 /** Parsing limits blocks and merging their layers into one lane's limits. */
 
-import type { LaneLimits } from '../core/lane';
+import type { LaneLimits } from '../core/lane-state';
 import { parseRate } from '../core/rate';
 import { isMapping, join, type IssueList } from './errors';
 import type { LimitsLayer } from './types';

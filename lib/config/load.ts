@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ProviderMatcher } from '../core/providers';
 import { ConfigError, IssueList, type ConfigIssue } from './errors';
-import { validateSettings } from './settings';
+import { renameDeprecated, validateSettings } from './settings';
 import { iniSyntax, yamlSyntax } from './syntax';
 import type { Config } from './types';
 import { validateYaml } from './sources-pools';
@@ -24,7 +24,8 @@ export function buildConfig(ini: unknown, yamlDoc: unknown, warmupDoc: unknown =
   const iniIssues = new IssueList(INI_FILE);
   const yamlIssues = new IssueList(YAML_FILE);
   const warmupIssues = new IssueList(WARMUP_FILE);
-  const settings = validateSettings(iniIssues, (ini ?? {}) as Record<string, unknown>);
+  const renamed = renameDeprecated((ini ?? {}) as Record<string, unknown>);
+  const settings = validateSettings(iniIssues, renamed.ini);
   const parts = validateYaml(yamlIssues, yamlDoc);
   const schedules = validateWarmup(warmupIssues, warmupDoc, new Set(parts.providers.keys()));
   const repliesIssues = new IssueList(REPLIES_FILE);
@@ -51,7 +52,8 @@ export function buildConfig(ini: unknown, yamlDoc: unknown, warmupDoc: unknown =
   ];
   if (issues.length > 0) throw new ConfigError(issues);
   const matcher = new ProviderMatcher([...parts.providers.values()].map((p) => ({ name: p.name, mxSuffixes: p.mx })));
-  return Object.freeze({ settings, ...parts, matcher, schedules, rules });
+  const warnings = Object.freeze(renamed.warnings);
+  return Object.freeze({ settings, ...parts, matcher, schedules, rules, warnings });
 }
 
 /** References between files and sections: warm-up schedules, overflow pools. */

@@ -25,7 +25,7 @@ export const INI_KEYS: Readonly<Record<string, Readonly<Record<string, Key>>>> =
     pool_header_authenticated: { kind: 'names', fallback: '*' },
     pool_header_unauthenticated: { kind: 'names', fallback: '' },
     pool_note: { kind: 'name', fallback: 'paceline_pool' },
-    max_hold: { kind: 'duration', fallback: '72h' },
+    max_delay: { kind: 'duration', fallback: '72h' },
     lease: { kind: 'duration', fallback: '15m' },
     lease_ttl: { kind: 'duration', fallback: '60s' },
     node: { kind: 'string', fallback: '' },
@@ -61,14 +61,14 @@ export const INI_KEYS: Readonly<Record<string, Readonly<Record<string, Key>>>> =
     throttle_pause_max: { kind: 'duration', fallback: '5m' },
     start: { kind: 'fraction', fallback: '0.1' },
     start_interval: { kind: 'duration', fallback: '10s' },
-    hold: { kind: 'duration', fallback: '10s' },
+    same_event_window: { kind: 'duration', fallback: '10s' },
     recover_step: { kind: 'fraction', fallback: '0.1' },
     recover_interval: { kind: 'duration', fallback: '2m' },
     climb_step: { kind: 'fraction', fallback: '0.05' },
     climb_cost: { kind: 'fraction', fallback: '0.1' },
     connections_duration: { kind: 'duration', fallback: '10m' },
     suspend_duration: { kind: 'duration', fallback: '2h' },
-    probe_interval: { kind: 'duration', fallback: '1h' },
+    trial_interval: { kind: 'duration', fallback: '1h' },
     incident_window: { kind: 'duration', fallback: '5m' },
     incident_min_sources: { kind: 'count', fallback: '2' },
     incident_share: { kind: 'fraction', fallback: '0.5' },
@@ -76,6 +76,38 @@ export const INI_KEYS: Readonly<Record<string, Readonly<Record<string, Key>>>> =
     incident_probe_interval: { kind: 'duration', fallback: '30s' },
   },
 };
+
+/**
+ * Keys renamed so that each word has one meaning (issue 10): [section, old key,
+ * new key]. An old key is still read, with one warning naming the new key.
+ */
+export const RENAMED_KEYS: ReadonlyArray<readonly [string, string, string]> = [
+  ['main', 'max_hold', 'max_delay'],
+  ['adapt', 'hold', 'same_event_window'],
+  ['adapt', 'probe_interval', 'trial_interval'],
+];
+
+/**
+ * The ini with every renamed key under its new name, and one warning per old
+ * key found. An old key wins over the new one: the shipped file (which
+ * haraka-config merges under the operator's) sets only new names, so an old
+ * key can only be the operator's.
+ */
+export function renameDeprecated(ini: Record<string, unknown>): {
+  ini: Record<string, unknown>;
+  warnings: string[];
+} {
+  const out: Record<string, unknown> = { ...ini };
+  const warnings: string[] = [];
+  for (const [section, old, key] of RENAMED_KEYS) {
+    const sect = out[section];
+    if (!isMapping(sect) || sect[old] === undefined) continue;
+    const { [old]: value, ...rest } = sect;
+    out[section] = { ...rest, [key]: value };
+    warnings.push(`paceline.ini: [${section}] ${old} is deprecated: use ${key}`);
+  }
+  return { ini: out, warnings };
+}
 
 const BOOL = new Map([
   ['true', true],
@@ -197,7 +229,7 @@ export function validateSettings(issues: IssueList, ini: Record<string, unknown>
       unauthenticated: values['main.pool_header_unauthenticated'] as PoolList,
     }),
     poolNote: values['main.pool_note'] as string,
-    maxHoldMs: values['main.max_hold'] as number,
+    maxDelayMs: values['main.max_delay'] as number,
     leaseMs: values['main.lease'] as number,
     leaseTtlMs: values['main.lease_ttl'] as number,
     node: values['main.node'] as string,
@@ -216,7 +248,7 @@ export function validateSettings(issues: IssueList, ini: Record<string, unknown>
         floor: values['adapt.floor'] as number,
         throttlePauseMs: values['adapt.throttle_pause'] as number,
         throttlePauseMaxMs: values['adapt.throttle_pause_max'] as number,
-        holdMs: values['adapt.hold'] as number,
+        sameEventMs: values['adapt.same_event_window'] as number,
         connectionsMs: values['adapt.connections_duration'] as number,
         suspendMs: values['adapt.suspend_duration'] as number,
         climbCost: values['adapt.climb_cost'] as number,
@@ -225,7 +257,7 @@ export function validateSettings(issues: IssueList, ini: Record<string, unknown>
         recoverStep: values['adapt.recover_step'] as number,
         recoverIntervalMs: values['adapt.recover_interval'] as number,
         climbStep: values['adapt.climb_step'] as number,
-        probeIntervalMs: values['adapt.probe_interval'] as number,
+        trialIntervalMs: values['adapt.trial_interval'] as number,
         // a lane whose pace does not adapt has nothing to find: it starts at its configured pace
         start: values['adapt.enabled'] ? (values['adapt.start'] as number) : 1,
         startIntervalMs: values['adapt.start_interval'] as number,

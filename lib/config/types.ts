@@ -1,7 +1,7 @@
 /** The typed, validated, frozen configuration every part of paceline reads. */
 
 import type { ReactParams } from '../core/adapt';
-import type { LaneLimits, LanePolicy } from '../core/lane';
+import type { LaneLimits, LanePolicy } from '../core/lane-state';
 import type { IncidentParams } from '../core/provider-state';
 import type { ScheduleConfig } from './warmup';
 import type { Rule } from '../core/classify';
@@ -96,8 +96,8 @@ export interface Settings {
   readonly poolHeaderFrom: { readonly authenticated: PoolList; readonly unauthenticated: PoolList };
   /** Transaction note another plugin may set to choose the pool. */
   readonly poolNote: string;
-  /** Longest time pacing may hold a message, from queue time, before it bounces. */
-  readonly maxHoldMs: number;
+  /** Longest time pacing may delay a message, from queue time, before it bounces. */
+  readonly maxDelayMs: number;
   /** Longest a delivery holds its concurrency slot, renewals included. */
   readonly leaseMs: number;
   /** A lease expires this long after it was taken or last renewed (renewed every third of it). */
@@ -137,6 +137,8 @@ export interface Config {
   readonly schedules: ReadonlyMap<string, ScheduleConfig>;
   /** Reply classification rules, local_rules first (paceline-replies.yaml). */
   readonly rules: readonly Rule[];
+  /** Deprecated keys in use, one line each naming the new key (logged at load, printed by `paceline check`). */
+  readonly warnings: readonly string[];
 }
 
 /** Name of the source and pool used when paceline.yaml lists none. */

@@ -3,7 +3,7 @@
  * category, now, params) → new state and what was done.
  *
  * - throttle: one reaction per event. A reply to a message sent before the
- *   lane reopened after the last reaction belongs to that reaction (`held`).
+ *   lane reopened after the last reaction belongs to that reaction (`grouped`).
  *   Otherwise, in order:
  *   - other deliveries of the lane were open when the message was refused:
  *     the provider may limit sessions, so the lane's concurrency is capped at
@@ -25,7 +25,7 @@
  *   slow climb whose interval is the pause it cost ÷ `climbCost`.
  * - connections: a temporary concurrency cap at half of what is in force.
  * - suspend: a pause for the rule's duration, then the measured pace.
- * - blocked: stop; one probe per probe interval; a delivered probe unblocks.
+ * - blocked: stop; one trial message per trial interval; a delivered trial unblocks.
  * - forgive (a provider-wide incident explains the reaction): back to the
  *   known-good pace, waiting out the provider's pause instead of its own.
  * - recipient, message, transient, unknown: counted, no pacing change.
@@ -37,16 +37,9 @@
 import type { Category } from './classify';
 
 export { CATEGORIES, type Category } from './classify';
-import {
-  concurrencyLimit,
-  DEFAULT_POLICY,
-  normalize,
-  slotTolerance,
-  toleranceMs,
-  type LaneLimits,
-  type LanePolicy,
-  type LaneState,
-} from './lane';
+import { DEFAULT_POLICY, type LaneLimits, type LanePolicy, type LaneState } from './lane-state';
+import { concurrencyLimit, slotTolerance, toleranceMs } from './throttle';
+import { normalize } from './lane';
 import { acceptedLastMinute, MAX_CLIMB_DOUBLINGS, pauseClock, resumeClock, setFactor, slotTime } from './pace';
 import { endStart, startEndedAt, starting } from './start';
 import { perMinute } from './rate';
@@ -64,7 +57,7 @@ export interface ReactParams {
   /** A pause extended because the provider still refuses doubles up to this (unless the rule sets its own duration). */
   readonly throttlePauseMaxMs: number;
   /** Throttle replies within this time after a reaction's pause ends are the same event. */
-  readonly holdMs: number;
+  readonly sameEventMs: number;
   readonly connectionsMs: number;
   readonly suspendMs: number;
   /** A climb above the known-good pace risks at most this share of the time in pauses: it waits pause ÷ climbCost. */
@@ -77,14 +70,14 @@ export const DEFAULT_REACT: ReactParams = {
   floor: 0.05,
   throttlePauseMs: 60_000,
   throttlePauseMaxMs: 1_800_000,
-  holdMs: 10_000,
+  sameEventMs: 10_000,
   connectionsMs: 600_000,
   suspendMs: 7_200_000,
   climbCost: 0.1,
 };
 
 export type Effect =
-  'slowed' | 'overshot' | 'extended' | 'held' | 'capped' | 'suspended' | 'blocked' | 'counted' | 'forgiven';
+  'slowed' | 'overshot' | 'extended' | 'grouped' | 'capped' | 'suspended' | 'blocked' | 'counted' | 'forgiven';
 
 export interface ReactEvent {
   readonly category: Category | 'forgive';
@@ -101,7 +94,7 @@ export interface ReactEvent {
 
 /** When the lane reopened after its last reaction (0 = never reacted). */
 function reopenedAt(s: LaneState, p: ReactParams): number {
-  return s.holdUntil === 0 ? 0 : s.holdUntil - p.holdMs;
+  return s.sameEventUntil === 0 ? 0 : s.sameEventUntil - p.sameEventMs;
 }
 
 /**
@@ -120,7 +113,7 @@ function slowDown(
   policyIntervalMs: number,
 ): void {
   // a sample shorter than the minute it claims to measure overstates the limit of a longer window
-  const sampled = s.holdUntil === 0 || now - reopenedAt(s, p) >= 60_000;
+  const sampled = s.sameEventUntil === 0 || now - reopenedAt(s, p) >= 60_000;
   const accepted = limits.rate && sampled ? acceptedLastMinute(s, now) / perMinute(limits.rate) : 0;
   s.prevFactor = s.factor;
   s.backoffs = 0;
@@ -184,20 +177,20 @@ function throttled(
   s.dayThrottles += 1;
   const sent = event.sentAt;
   // replies to messages sent before the lane reopened (or, not knowing when, arriving just after) are the same event
-  if (sent === undefined ? now < s.holdUntil : sent < reopenedAt(s, p)) return 'held';
+  if (sent === undefined ? now < s.sameEventUntil : sent < reopenedAt(s, p)) return 'grouped';
   if (sent !== undefined && s.leases.length > 0 && (s.connCap === 0 || s.leases.length < s.connCap)) {
     s.connCap = s.leases.length;
     s.connCapUntil = now + p.connectionsMs;
     return 'capped';
   }
   const maxMs = event.durationMs ?? p.throttlePauseMaxMs;
-  if (sent !== undefined && s.holdUntil !== 0 && s.acceptedAt < reopenedAt(s, p)) {
+  if (sent !== undefined && s.sameEventUntil !== 0 && s.acceptedAt < reopenedAt(s, p)) {
     s.backoffs += 1;
     pauseUntil(s, limits, now, Math.max(s.pauseUntil, now + Math.min(maxMs, p.throttlePauseMs * 2 ** s.backoffs)));
-    // the mail booked on the lane leaves from other sources meanwhile (lib/engine/engine.ts):
+    // the mail booked on the lane leaves from other sources meanwhile (sooner() in lib/engine/candidates.ts):
     // new bookings begin when the lane reopens, not behind the slots given up
     if (limits.rate) s.tat = slotTime(s, now) + slotTolerance(s, limits.rate);
-    s.holdUntil = s.pauseUntil + p.holdMs;
+    s.sameEventUntil = s.pauseUntil + p.sameEventMs;
     s.recoverAt = Math.max(s.recoverAt, s.pauseUntil + interval);
     return 'extended';
   }
@@ -207,7 +200,7 @@ function throttled(
   const settling = reopenedAt(s, p) || startEndedAt(s);
   const overshot = starting(s) || (s.known > 0 && s.factor > s.known) || (settling !== 0 && now - settling < SETTLE_MS);
   slowDown(s, limits, p, now, Math.min(maxMs, p.throttlePauseMs), interval);
-  s.holdUntil = s.pauseUntil + p.holdMs;
+  s.sameEventUntil = s.pauseUntil + p.sameEventMs;
   return overshot ? 'overshot' : 'slowed';
 }
 
@@ -220,7 +213,7 @@ export function react(
   p: ReactParams = DEFAULT_REACT,
 ): { state: LaneState; effect: Effect } {
   const s = normalize(prior, limits, now, true);
-  const interval = limits.policy?.recoverIntervalMs ?? 300_000;
+  const interval = (limits.policy ?? DEFAULT_POLICY).recoverIntervalMs;
   switch (event.category) {
     case 'throttle':
       return { state: s, effect: throttled(s, limits, now, event, p, interval) };
@@ -233,16 +226,16 @@ export function react(
     case 'suspend': {
       s.dayThrottles += 1;
       const pauseMs = event.durationMs ?? p.suspendMs;
-      if (now < s.holdUntil) {
+      if (now < s.sameEventUntil) {
         // the same burst of replies: the suspension stands (a longer one wins), the pace is not cut again
-        if (now + pauseMs <= s.pauseUntil + p.holdMs) return { state: s, effect: 'held' };
+        if (now + pauseMs <= s.pauseUntil + p.sameEventMs) return { state: s, effect: 'grouped' };
         pauseUntil(s, limits, now, now + pauseMs);
         s.recoverAt = s.pauseUntil + interval;
         s.climbMs = Math.max(s.climbMs, pauseMs / p.climbCost);
       } else {
         slowDown(s, limits, p, now, pauseMs, interval);
       }
-      s.holdUntil = s.pauseUntil + p.holdMs;
+      s.sameEventUntil = s.pauseUntil + p.sameEventMs;
       return { state: s, effect: 'suspended' };
     }
     case 'blocked':
@@ -252,10 +245,10 @@ export function react(
         setFactor(s, now, p.floor);
         s.known = 0;
         s.epoch += 1;
-        // a blocked lane climbs back by recovery after a delivered probe, never by doubling
+        // a blocked lane climbs back by recovery after a delivered trial, never by doubling
         if (starting(s)) endStart(s, now);
       }
-      s.probeAt = now + (limits.policy?.probeIntervalMs ?? 3_600_000);
+      s.trialAt = now + (limits.policy ?? DEFAULT_POLICY).trialIntervalMs;
       return { state: s, effect: 'blocked' };
     case 'forgive':
       // the provider's trouble, not the lane's pace: back to the known-good pace
@@ -268,7 +261,7 @@ export function react(
       if (event.durationMs) pauseUntil(s, limits, now, now + event.durationMs);
       s.recoverAt = s.factor < 1 ? Math.max(now, s.pauseUntil) + interval : 0;
       // replies still in flight are the same event; later ones are new
-      s.holdUntil = Math.min(s.holdUntil, now + p.holdMs);
+      s.sameEventUntil = Math.min(s.sameEventUntil, now + p.sameEventMs);
       return { state: s, effect: 'forgiven' };
     default:
       return { state: s, effect: 'counted' };

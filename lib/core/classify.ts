@@ -65,13 +65,27 @@ export interface Rule {
 }
 
 /**
- * The category of one reply and the rule that gave it (none for `unknown`).
- * (The engine's Classification, lib/engine/outcomes.ts, is what a classifier
- * tells a lane: the category with the rule's name and durations.)
+ * The category of one reply and the rule that gave it (none for `unknown`):
+ * what classify() finds, before it becomes a Classification.
  */
 export interface RuleMatch {
   category: Category;
   rule?: Rule;
+}
+
+/**
+ * What a classifier tells a lane about one reply: its category, with the
+ * name and the own durations of the rule that gave it. The one
+ * classification type (the engine's Classifier returns it).
+ */
+export interface Classification {
+  readonly category: Category;
+  /** Name of the rule that matched, for logs and metrics. */
+  readonly rule?: string;
+  /** The rule's own duration for the reaction (suspensions, caps), ms. */
+  readonly durationMs?: number;
+  /** The rule acts only after `count` matches within `windowMs` on the lane. */
+  readonly threshold?: { readonly count: number; readonly windowMs: number };
 }
 
 /** `search` ignores a pattern's `g`/`y` state, so a shared RegExp stays pure. */

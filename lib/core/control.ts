@@ -9,7 +9,7 @@
  * Pure: times are arguments, epoch ms.
  */
 
-import type { LaneState } from './lane';
+import type { LaneState } from './lane-state';
 import { resumeClock, setFactor } from './pace';
 import type { ProviderState } from './provider-state';
 
@@ -104,7 +104,7 @@ export function pauseOn(
 
 /**
  * Lifts what adaptation closed a lane with: a pause or suspension (the slot
- * clock runs again from `now`, and the next departure may leave now), a block and its probes, a connection cap, the
+ * clock runs again from `now`, and the next departure may leave now), a block and its trials, a connection cap, the
  * hold on further reactions and the pause back-off. The pace is left as it is
  * (see resetPace).
  */
@@ -117,10 +117,10 @@ export function liftLane(prior: LaneState, now: number): LaneState {
   }
   s.pauseUntil = 0;
   s.blockedAt = 0;
-  s.probeAt = 0;
+  s.trialAt = 0;
   s.connCap = 0;
   s.connCapUntil = 0;
-  s.holdUntil = 0;
+  s.sameEventUntil = 0;
   s.backoffs = 0;
   return s;
 }

@@ -13,7 +13,7 @@
  * No I/O, no clock: `now` (epoch ms) is always an argument.
  */
 
-import type { LaneState } from './lane';
+import type { LaneState } from './lane-state';
 
 /** The prefix of every lease id a node takes in one boot: `<node>/<boot>/`. */
 export function leaseOwner(node: string, boot: string): string {

@@ -18,7 +18,7 @@
  * Pure: times are arguments, epoch ms.
  */
 
-import type { LanePolicy, LaneState } from './lane';
+import type { LanePolicy, LaneState } from './lane-state';
 
 /** A climb step doubles after each clean one, at most this many times. */
 export const MAX_CLIMB_DOUBLINGS = 3;

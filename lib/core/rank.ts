@@ -4,7 +4,9 @@
  */
 
 import { dayNumber } from './day';
-import { earliestAt, nextFreeAt, type LaneLimits, type LaneState } from './lane';
+import type { LaneLimits, LaneState } from './lane-state';
+import { nextFreeAt } from './throttle';
+import { earliestAt } from './lane';
 
 /** What ranking needs to know of one candidate lane. */
 export interface RankedLane {

@@ -17,7 +17,7 @@
  * Pure: times are arguments, epoch ms.
  */
 
-import type { LaneLimits, LanePolicy, LaneState } from './lane';
+import type { LaneLimits, LanePolicy, LaneState } from './lane-state';
 import { intervalMs } from './rate';
 import { realTime, setFactor } from './pace';
 
@@ -48,7 +48,7 @@ function fresh(s: LaneState): boolean {
     s.known === 0 &&
     s.recoverAt === 0 &&
     s.blockedAt === 0 &&
-    s.holdUntil === 0 &&
+    s.sameEventUntil === 0 &&
     s.factor === 1
   );
 }

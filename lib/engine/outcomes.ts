@@ -6,28 +6,17 @@
  */
 
 import type { Effect } from '../core/adapt';
-import { classify, type Category, type Rule } from '../core/classify';
+import { classify, type Category, type Classification, type Rule } from '../core/classify';
 import { zoneOffsetMs } from '../core/day';
 import { LOG_TEXT_MAX, logText } from '../core/log-text';
 import { parseReply } from '../core/reply';
 import { laneLimits } from '../config/lane-limits';
 import type { Config } from '../config/types';
-import type { Ticket } from './engine';
+import type { Ticket } from './decision';
 import type { LaneRef, PacingStore } from '../store/types';
 import { bindError } from './bind-check';
 import { type FailureReport, SourceHealth } from '../core/source-health';
 import { type LeaseIdentity, LeaseKeeper, localIdentity } from './lease-keeper';
-
-/** What a classifier says about one reply. */
-export interface Classification {
-  readonly category: Category;
-  /** Name of the rule that matched, for logs and metrics. */
-  readonly rule?: string;
-  /** The rule's own duration for the reaction (suspensions, caps). */
-  readonly durationMs?: number;
-  /** The rule acts only after `count` matches within `windowMs` on the lane. */
-  readonly threshold?: { readonly count: number; readonly windowMs: number };
-}
 
 /** Classifies a remote reply (raw text as Haraka reports it) for a provider. */
 export type Classifier = (reply: string, provider: string) => Classification;
@@ -57,7 +46,7 @@ export interface Attempt {
   readonly unreached?: boolean;
   /** Haraka bounced the message (a permanent failure, or no retries left); else a failure is a deferral. */
   readonly bounced?: boolean;
-  /** paceline bounced it unsent, past max_hold: counted as bounced, not as an attempt. */
+  /** paceline bounced it unsent, past max_delay: counted as bounced, not as an attempt. */
   readonly expired?: boolean;
 }
 
@@ -233,7 +222,7 @@ export class Outcomes {
     const s = value.state;
     // a message refused for its lane's sessions comes back to be paced, not after Haraka's next retry interval
     const soon = value.effect === 'capped' ? now + CAPPED_RETRY_MS : 0;
-    const reopensAt = Math.max(s.pauseUntil, s.blockedAt ? s.probeAt : 0, incidentUntil, soon);
+    const reopensAt = Math.max(s.pauseUntil, s.blockedAt ? s.trialAt : 0, incidentUntil, soon);
     const incident = incidentUntil > 0;
     return {
       lane,

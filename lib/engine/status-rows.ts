@@ -4,7 +4,9 @@
  * in. Pure: lanes and a clock in, rows out.
  */
 
-import { concurrencyLimit, earliestAt, normalize, type LaneLimits, type LaneState } from '../core/lane';
+import type { LaneLimits, LaneState } from '../core/lane-state';
+import { concurrencyLimit } from '../core/throttle';
+import { earliestAt, normalize } from '../core/lane';
 import { formatRate, perMinute } from '../core/rate';
 import type { Config } from '../config/types';
 import { laneKey, type LaneRef } from '../store/types';
@@ -66,7 +68,7 @@ function viewOf(config: Config, lane: LaneRef, record: WarmRecord | undefined, n
 
 function stateOf(s: LaneState, limits: LaneLimits, now: number): string {
   if (s.blockedAt)
-    return `blocked since ${new Date(s.blockedAt).toISOString()}, next probe ${new Date(s.probeAt).toISOString()}`;
+    return `blocked since ${new Date(s.blockedAt).toISOString()}, next trial ${new Date(s.trialAt).toISOString()}`;
   const parts: string[] = [];
   if (s.pauseUntil > now) parts.push(`paused ${Math.ceil((s.pauseUntil - now) / 1000)}s`);
   if (s.connCap > 0) parts.push(`connections capped at ${s.connCap}`);

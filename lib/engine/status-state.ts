@@ -5,7 +5,7 @@
  */
 
 import { nextDayStartMs } from '../core/day';
-import type { LaneLimits, LaneState } from '../core/lane';
+import type { LaneLimits, LaneState } from '../core/lane-state';
 
 /** What can hold a lane back, most severe first; `ok` when nothing does. */
 export const STATE_KINDS = ['blocked', 'paused', 'capped', 'connections', 'slowed', 'ok'] as const;
@@ -17,7 +17,7 @@ export interface StateDetail {
   kind: StateKind;
   /** Every kind that applies, most severe first (`['ok']` when none). */
   kinds: StateKind[];
-  /** When `kind` ends: blocked → next probe, paused → end of the pause, capped → next day, connections → end of the cap. */
+  /** When `kind` ends: blocked → next trial, paused → end of the pause, capped → next day, connections → end of the cap. */
   until: string | null;
   /** When the lane was blocked (block-listed). */
   blockedAt: string | null;
@@ -51,7 +51,7 @@ const iso = (ms: number): string | null => (ms > 0 ? new Date(ms).toISOString() 
 /** The kinds that apply to a normalized lane state `s`, with when each ends (epoch ms, 0 = no set end). */
 function kindsOf(s: LaneState, limits: LaneLimits, now: number): Array<[StateKind, number]> {
   const out: Array<[StateKind, number]> = [];
-  if (s.blockedAt) out.push(['blocked', s.probeAt]);
+  if (s.blockedAt) out.push(['blocked', s.trialAt]);
   if (s.pauseUntil > now) out.push(['paused', s.pauseUntil]);
   if (limits.perDay !== undefined && s.dayCount >= limits.perDay)
     out.push(['capped', nextDayStartMs(now, limits.dayOffsetMs)]);

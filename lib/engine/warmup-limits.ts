@@ -8,7 +8,7 @@
 
 import { dayNumber, zoneOffsetMs } from '../core/day';
 import { intervalMs } from '../core/rate';
-import type { LaneLimits, LaneState } from '../core/lane';
+import type { LaneLimits, LaneState } from '../core/lane-state';
 import { capFor, evaluate, scheduleDay, spreadRate, startRecord, type DayStats, type WarmRecord } from '../core/warmup';
 import { laneLimits } from '../config/lane-limits';
 import type { Config, Source } from '../config/types';

@@ -9,7 +9,8 @@ import { Address4, Address6 } from 'ip-address';
 import { ConfigError, formatIssue } from '../config/errors';
 import type { HarakaConfigReader } from '../config/load';
 import type { Config } from '../config/types';
-import { delaySeconds, type Decision, type Message } from '../engine/engine';
+import type { Decision, Message } from '../engine/decision';
+import { delaySeconds } from '../engine/delays';
 import type { OutcomeReport } from '../engine/outcomes';
 import { logText } from '../core/log-text';
 import type { HarakaMxEntry, HMail } from './types';
@@ -177,7 +178,7 @@ export function sourceHealthLine(
 
 /** Marks every recipient failed with RFC 3463 X.4.7 "delivery time expired". */
 export function markExpired(hmail: HMail, why: string): string {
-  const text = `paceline held this message longer than max_hold: ${why}`;
+  const text = `paceline delayed this message longer than max_delay: ${why}`;
   for (const rcpt of hmail.todo.rcpt_to) {
     rcpt.dsn_code = 550;
     rcpt.dsn_msg = text;

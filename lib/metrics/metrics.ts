@@ -12,8 +12,8 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Config } from '../config/types';
 import { pauseOn, type Control } from '../core/control';
-import type { LaneState } from '../core/lane';
-import type { Decision } from '../engine/engine';
+import type { LaneState } from '../core/lane-state';
+import type { Decision } from '../engine/decision';
 import type { OutcomeReport } from '../engine/outcomes';
 import { warmRecords } from '../store/open';
 import { statusRows } from '../engine/status-rows';

@@ -4,7 +4,7 @@
  * numbers are written down exactly once, here.
  */
 
-import type { WaitReason } from '../core/lane';
+import type { WaitReason } from '../core/lane-state';
 
 /** Reply codes of the acquire and claim scripts. */
 export const CODE = Object.freeze({

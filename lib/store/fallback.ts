@@ -3,7 +3,7 @@
  * primary (Redis); when it throws, the call is answered by the policy
  * `on_store_error` and the outage is logged once. While it is down every call
  * is answered by the policy at once (none waits for a dead server's timeout),
- * and one read-only probe every `retry_after` finds out when it is back, so
+ * and one read-only check every `retry_after` finds out when it is back, so
  * shared pacing resumes by itself:
  * - `local`: a per-node memory store whose lanes get their limits divided by
  *   `cluster_size` (each node takes its share of every limit);
@@ -19,7 +19,7 @@
  */
 
 import type { ReactEvent, ReactParams } from '../core/adapt';
-import type { AcquireRequest, AcquireResult, ClaimRequest, LaneLimits } from '../core/lane';
+import type { AcquireRequest, AcquireResult, ClaimRequest, LaneLimits } from '../core/lane-state';
 import type { IncidentParams } from '../core/provider-state';
 import type { WarmRecord } from '../core/warmup';
 import type { Control, ControlRequest, ControlTarget } from '../core/control';
@@ -80,7 +80,7 @@ export class FallbackStore implements PacingStore {
   private readonly booked = new Map<string, number>();
   private lastSweep = 0;
   private probing = false;
-  /** The provider of the latest decision: what the probe peeks. */
+  /** The provider of the latest decision: what the check peeks. */
   private lastProvider = '';
   private failures = 0;
 
@@ -105,12 +105,12 @@ export class FallbackStore implements PacingStore {
   /**
    * The primary, or the policy's answer while it is down. While it is down no
    * call waits for it: every call is answered by the policy at once, and one
-   * read-only probe at a time, every `retryMs`, finds out when it is back
+   * read-only check at a time, every `retryMs`, finds out when it is back
    * (a decision waiting for a dead server's timeout would miss its slot).
    */
   private async run<T>(what: string, primary: () => Promise<T>, fallback: () => Promise<T>): Promise<T> {
     if (this.downSince !== 0) {
-      this.probe();
+      this.checkBack();
       return fallback();
     }
     try {
@@ -131,7 +131,7 @@ export class FallbackStore implements PacingStore {
   }
 
   /** One read-only call to the primary, at most one at a time and one per `retryMs`. */
-  private probe(): void {
+  private checkBack(): void {
     if (this.probing || this.clock() < this.retryAt) return;
     this.probing = true;
     this.primary

@@ -7,7 +7,7 @@
  * a lane is `[source, provider, touched, dayOffsetMs | null, ...values in laneFields order]`.
  */
 
-import { emptyLane, type LaneState } from '../core/lane';
+import { emptyLane, type LaneState } from '../core/lane-state';
 import type { ProviderState } from '../core/provider-state';
 import type { WarmRecord } from '../core/warmup';
 import type { MemoryLane, MemorySnapshot } from './memory';
@@ -17,6 +17,15 @@ export const STATE_VERSION = 1;
 
 /** The lane fields a file carries, in order (every field of LaneState but the leases). */
 export const LANE_FIELDS: readonly string[] = Object.keys(emptyLane()).filter((k) => k !== 'leases');
+
+/**
+ * Lane fields renamed since version 1 was first written (issue 10: one meaning
+ * per word), old name → new name: a file that uses the old names reads the same.
+ */
+export const RENAMED_LANE_FIELDS: Readonly<Record<string, string>> = {
+  holdUntil: 'sameEventUntil',
+  probeAt: 'trialAt',
+};
 
 const EMPTY = emptyLane() as unknown as Record<string, unknown>;
 
@@ -116,7 +125,8 @@ export function decodeState(text: string): { snapshot: MemorySnapshot; savedAt: 
   if (body.version !== STATE_VERSION) {
     fail(`state file version ${JSON.stringify(body.version)}, this paceline reads version ${STATE_VERSION}`);
   }
-  const fields = JSON.stringify(body.laneFields);
+  const named = Array.isArray(body.laneFields) ? body.laneFields : [];
+  const fields = JSON.stringify(named.map((f: unknown) => RENAMED_LANE_FIELDS[String(f)] ?? f));
   if (fields !== JSON.stringify(LANE_FIELDS)) fail('written by a paceline whose lanes have other fields');
   const lanes = list(body.lanes, 'lanes').map((row, i) => decodeLane(row, `lanes[${i}]`));
   const providers = list(body.providers, 'providers').map((r, i) => decodeProvider(r, `providers[${i}]`));

@@ -7,17 +7,9 @@
  */
 
 import { react, type ReactEvent, type ReactParams } from '../core/adapt';
-import {
-  acquire,
-  claim,
-  emptyLane,
-  nextFreeAt,
-  release,
-  type AcquireRequest,
-  type ClaimRequest,
-  type LaneLimits,
-  type LaneState,
-} from '../core/lane';
+import { emptyLane, type AcquireRequest, type ClaimRequest, type LaneLimits, type LaneState } from '../core/lane-state';
+import { nextFreeAt } from '../core/throttle';
+import { acquire, claim, release } from '../core/lane';
 import { dropEarlierBoots, renewLeases } from '../core/lease';
 import {
   emptyProvider,
@@ -143,7 +135,7 @@ export class MemoryStore implements PacingStore {
     const s = entry.state;
     if (s.blockedAt !== 0 || s.factor < 1 || this.warm.has(key)) return false;
     if (s.leases.some((l) => l.expiresAt > now)) return false;
-    if (Math.max(nextFreeAt(s), s.departAt, s.pauseUntil, s.connCapUntil, s.probeAt) > now) return false;
+    if (Math.max(nextFreeAt(s), s.departAt, s.pauseUntil, s.connCapUntil, s.trialAt) > now) return false;
     return entry.dayOffsetMs === undefined || s.dayCount === 0 || s.day < dayNumber(now, entry.dayOffsetMs);
   }
 
@@ -175,7 +167,7 @@ export class MemoryStore implements PacingStore {
         s.departAt,
         s.pauseUntil,
         s.connCapUntil,
-        s.probeAt,
+        s.trialAt,
         ...s.leases.map((l) => l.expiresAt),
       );
       if (now - entry.touched > IDLE_MS && pending < now && s.blockedAt === 0) this.states.delete(key);

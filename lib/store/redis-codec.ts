@@ -3,26 +3,27 @@
  * Doubles cross in both directions as exact text (JS `String(x)` out, Lua
  * `%.17g` back), never as Redis integers, which would truncate them. Each
  * ARGV group has one encoder here and one reader in lua/includes; a new
- * field goes at the end of its group on both sides.
+ * field goes at the end of its group in lib/store/script-args.ts, which
+ * both sides follow.
  */
 
-import type { ReactEvent, ReactParams } from '../core/adapt';
-import type { AcquireResult, LaneLimits, LaneState } from '../core/lane';
+import type { ReactParams } from '../core/adapt';
+import type { AcquireResult, LaneLimits, LaneState } from '../core/lane-state';
 import type { IncidentParams, ProviderState } from '../core/provider-state';
 import { formatRate } from '../core/rate';
 import type { WarmRecord } from '../core/warmup';
 import { CODE, waitReason } from './codes';
 import { STATE_FIELDS } from './redis-scripts';
+import { ARG_GROUPS } from './script-args';
 
-function optional(n: number | undefined): string {
+/** An optional number as ARGV: '' when absent. */
+export function optionalArg(n: number | undefined): string {
   return n === undefined ? '' : String(n);
 }
 
 /**
- * LaneLimits as 13 ARGV: rate count, period ms, burst, canonical rate string,
- * concurrency, per day, policy recover step, recover interval ms, probe
- * interval ms, day offset ms, policy climb step, policy start, policy start
- * interval ms ('' = absent: unlimited, default policy, UTC).
+ * LaneLimits as the `limits` ARGV group, in the field order of
+ * script-args.ts ('' = absent: unlimited, default policy, UTC).
  */
 export function limitArgs(limits: LaneLimits): readonly string[] {
   let args = encoded.get(limits);
@@ -36,20 +37,27 @@ export function limitArgs(limits: LaneLimits): readonly string[] {
 /** Limits objects are memoised per config (lane-limits.ts), so their encoding is too. */
 const encoded = new WeakMap<LaneLimits, readonly string[]>();
 
+type LimitField = (typeof ARG_GROUPS.limits)[number];
+
+/** Each field of the `limits` group from a LaneLimits ('' = absent). */
+const LIMIT_FIELDS: Readonly<Record<LimitField, (l: LaneLimits) => string>> = {
+  rateCount: (l) => optionalArg(l.rate?.count),
+  ratePeriodMs: (l) => optionalArg(l.rate?.periodMs),
+  rateBurst: (l) => optionalArg(l.rate?.burst),
+  rateKey: (l) => (l.rate ? formatRate(l.rate) : ''),
+  concurrency: (l) => optionalArg(l.concurrency),
+  perDay: (l) => optionalArg(l.perDay),
+  recoverStep: (l) => optionalArg(l.policy?.recoverStep),
+  recoverIntervalMs: (l) => optionalArg(l.policy?.recoverIntervalMs),
+  trialIntervalMs: (l) => optionalArg(l.policy?.trialIntervalMs),
+  dayOffsetMs: (l) => optionalArg(l.dayOffsetMs),
+  climbStep: (l) => optionalArg(l.policy?.climbStep),
+  start: (l) => optionalArg(l.policy?.start),
+  startIntervalMs: (l) => optionalArg(l.policy?.startIntervalMs),
+};
+
 function encodeLimits(limits: LaneLimits): readonly string[] {
-  const r = limits.rate;
-  const rate = r ? [String(r.count), String(r.periodMs), String(r.burst), formatRate(r)] : ['', '', '', ''];
-  const p = limits.policy;
-  const policy = p ? [String(p.recoverStep), String(p.recoverIntervalMs), String(p.probeIntervalMs)] : ['', '', ''];
-  const added = p ? [String(p.climbStep), String(p.start), String(p.startIntervalMs)] : ['', '', ''];
-  return [
-    ...rate,
-    optional(limits.concurrency),
-    optional(limits.perDay),
-    ...policy,
-    optional(limits.dayOffsetMs),
-    ...added,
-  ];
+  return ARG_GROUPS.limits.map((f) => LIMIT_FIELDS[f](limits));
 }
 
 /** A delivery duration, ms, as ARGV: '' when it must not feed the average (as release() of lane.ts). */
@@ -57,28 +65,14 @@ export function durationArg(durationMs: number | undefined): string {
   return durationMs === undefined || !Number.isFinite(durationMs) || durationMs < 0 ? '' : String(durationMs);
 }
 
-/**
- * A reply category with its own duration and when the refused message was
- * sent ('' = absent), then ReactParams (9): 12 ARGV.
- */
-export function reactArgs(event: ReactEvent, p: ReactParams): string[] {
-  const params = [
-    p.decrease,
-    p.floor,
-    p.throttlePauseMs,
-    p.holdMs,
-    p.connectionsMs,
-    p.suspendMs,
-    p.acceptedShare,
-    p.climbCost,
-    p.throttlePauseMaxMs,
-  ];
-  return [event.category, optional(event.durationMs), optional(event.sentAt), ...params.map(String)];
+/** ReactParams as the `react` ARGV group (field order of script-args.ts). */
+export function reactArgs(p: ReactParams): string[] {
+  return ARG_GROUPS.react.map((f) => String(p[f]));
 }
 
-/** IncidentParams as 5 ARGV. */
+/** IncidentParams as the `incident` ARGV group (field order of script-args.ts). */
 export function incidentArgs(p: IncidentParams): string[] {
-  return [p.windowMs, p.minSources, p.share, p.pauseMs, p.probeIntervalMs].map(String);
+  return ARG_GROUPS.incident.map((f) => String(p[f]));
 }
 
 /** Item `i` of a script reply as text. */

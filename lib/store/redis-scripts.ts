@@ -2,20 +2,23 @@
  * Loads the Lua scripts of lib/store/lua (one per file, `<name>-<numKeys>.lua`),
  * expands their `--- @include "<name>"` lines from lua/includes, prepends a
  * prelude generated from the TypeScript definitions (result codes, day length,
- * TTLs, default policy, model constants, state fields, the empty lane) and defines each as an
+ * TTLs, default policy, model constants, state fields, the empty lane, the
+ * ARGV layouts of script-args.ts) and defines each as an
  * ioredis command, which sends EVALSHA and falls back to EVAL once per connection.
  */
 
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Cluster, Redis } from 'ioredis';
-import { DEFAULT_POLICY, emptyLane, EWMA_WEIGHT, LATE_MS, type LaneState } from '../core/lane';
+import { DEFAULT_POLICY, emptyLane, type LaneState } from '../core/lane-state';
+import { EWMA_WEIGHT, LATE_MS } from '../core/lane';
 import { MAX_CLIMB_DOUBLINGS } from '../core/pace';
 import { GROWTH_EVIDENCE } from '../core/start';
 import { SETTLE_MS } from '../core/adapt';
 import { INCIDENT_COOLDOWN_WINDOWS } from '../core/provider-state';
 import { DAY_MS } from '../core/day';
 import { CODE } from './codes';
+import { argPrelude, groupPrelude } from './script-args';
 
 /** An idle lane's keys live this long after its last write or last pending time, ms (the memory store's sweep). */
 export const IDLE_TTL_MS = 2 * DAY_MS;
@@ -52,8 +55,8 @@ export const STATE_FIELDS: ReadonlyArray<readonly [string, StateProperty, 'n' | 
   ['cc', 'connCap', 'n'],
   ['cu', 'connCapUntil', 'n'],
   ['b', 'blockedAt', 'n'],
-  ['pa', 'probeAt', 'n'],
-  ['hu', 'holdUntil', 'n'],
+  ['pa', 'trialAt', 'n'],
+  ['hu', 'sameEventUntil', 'n'],
   ['ro', 'recoverAt', 'n'],
   ['k', 'known', 'n'],
   ['cm', 'climbMs', 'n'],
@@ -72,7 +75,7 @@ export const STATE_FIELDS: ReadonlyArray<readonly [string, StateProperty, 'n' | 
 ];
 
 /** Every script and its number of KEYS; the file is lua/<name>-<numKeys>.lua. */
-const SCRIPTS = {
+export const SCRIPTS = {
   acquire: 2,
   claim: 2,
   release: 2,
@@ -116,7 +119,7 @@ function luaValue(value: unknown): string {
   return `{ ${entries.join(', ')} }`;
 }
 
-/** Refuses a STATE_FIELDS table that does not cover emptyLane() exactly (lane.ts grew). */
+/** Refuses a STATE_FIELDS table that does not cover emptyLane() exactly (lane-state.ts grew). */
 function checkFields(empty: Record<string, unknown>): void {
   const want = Object.keys(empty)
     .filter((k) => k !== 'leases')
@@ -129,8 +132,11 @@ function checkFields(empty: Record<string, unknown>): void {
   }
 }
 
-/** The Lua constants every script starts with, generated from the TypeScript definitions. */
-export function prelude(): string {
+/**
+ * The Lua constants a script starts with, generated from the TypeScript
+ * definitions; with `script`, its `ARG` table too (lib/store/script-args.ts).
+ */
+export function prelude(script?: ScriptName): string {
   const empty: Record<string, unknown> = { ...emptyLane() };
   checkFields(empty);
   delete empty.leases;
@@ -154,6 +160,8 @@ export function prelude(): string {
     `local EMPTY_TEXT = ${luaValue(STATE_FIELDS.map(([, prop]) => String(empty[prop])))}`,
     `local FIELD_INDEX = ${luaValue(Object.fromEntries(STATE_FIELDS.map(([name], i) => [name, i + 1])))}`,
     `local EMPTY = ${luaValue(empty)}`,
+    ...groupPrelude(),
+    ...(script ? [argPrelude(script)] : []),
     '',
   ].join('\n');
 }
@@ -167,7 +175,10 @@ export function scriptSource(file: string, dir = luaDir()): string {
       seen.add(name);
       return expand(fs.readFileSync(path.join(dir, 'includes', `${name}.lua`), 'utf8'));
     });
-  return prelude() + expand(fs.readFileSync(path.join(dir, `${file}.lua`), 'utf8'));
+  const script = file.replace(/-\d+$/, '') as ScriptName;
+  return (
+    prelude(script in SCRIPTS ? script : undefined) + expand(fs.readFileSync(path.join(dir, `${file}.lua`), 'utf8'))
+  );
 }
 
 type ScriptFn = (...args: Array<string | number>) => Promise<unknown>;

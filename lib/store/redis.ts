@@ -12,7 +12,7 @@
 
 import { Cluster, type Redis } from 'ioredis';
 import type { Effect, ReactEvent, ReactParams } from '../core/adapt';
-import type { AcquireRequest, ClaimRequest, LaneLimits, LaneState } from '../core/lane';
+import type { AcquireRequest, ClaimRequest, LaneLimits, LaneState } from '../core/lane-state';
 import type { IncidentParams, ProviderState } from '../core/provider-state';
 import type { TallyFields } from '../core/tally';
 import type { WarmRecord } from '../core/warmup';
@@ -24,6 +24,7 @@ import {
   decodeState,
   decodeWarm,
   durationArg,
+  optionalArg,
   incidentArgs,
   item,
   limitArgs,
@@ -32,7 +33,8 @@ import {
   warmArgs,
 } from './redis-codec';
 import { RedisKeys } from './redis-keys';
-import { defineScripts, type ScriptRunner } from './redis-scripts';
+import { defineScripts, type ScriptName, type ScriptRunner } from './redis-scripts';
+import { type ArgValue, scriptArgs } from './script-args';
 import type { LaneReason, LaneRef, PacingStore, ProcessReport, StoreResult } from './types';
 
 export interface RedisStoreOptions {
@@ -50,7 +52,7 @@ const EFFECTS: ReadonlySet<string> = new Set<Effect>([
   'slowed',
   'overshot',
   'extended',
-  'held',
+  'grouped',
   'capped',
   'suspended',
   'blocked',
@@ -81,6 +83,15 @@ export class RedisStore implements PacingStore {
   }
 
   /** ARGV[1] of every script: the test clock, or '' for Redis TIME. */
+  /** Runs a script with its ARGV built from named values in the order of script-args.ts. */
+  private call(
+    name: ScriptName,
+    keys: readonly string[],
+    values: Readonly<Record<string, ArgValue>>,
+  ): Promise<unknown> {
+    return this.run(name, keys, scriptArgs(name, values));
+  }
+
   private clock(): string {
     return this.options.clockOverride ? String(this.options.clockOverride()) : '';
   }
@@ -95,8 +106,8 @@ export class RedisStore implements PacingStore {
     lanes: readonly LaneRef[],
     provider: string,
   ): Promise<StoreResult<{ lanes: LaneState[]; provider: ProviderState }>> {
-    const laneReplies = lanes.map((l) => this.run('peek', this.keys.lane(l), [this.clock()]));
-    const providerReply = this.run('provider-peek', [this.keys.provider(provider)], [this.clock()]);
+    const laneReplies = lanes.map((l) => this.call('peek', this.keys.lane(l), { clock: this.clock() }));
+    const providerReply = this.call('provider-peek', [this.keys.provider(provider)], { clock: this.clock() });
     const replies = await Promise.all([...laneReplies, providerReply]);
     const now = Math.max(...replies.map((r) => Number(item(r, 0))));
     const states = replies.slice(0, lanes.length).map((r) => decodeState(r, 1));
@@ -104,20 +115,15 @@ export class RedisStore implements PacingStore {
   }
 
   async acquire(lane: LaneRef, limits: LaneLimits, req: AcquireRequest) {
-    const args = [this.clock(), req.mode, req.leaseId, String(req.leaseMs), ...limitArgs(limits)];
-    return decodeDecision(await this.run('acquire', this.keys.lane(lane), args), req.leaseId);
+    const { mode, leaseId, leaseMs } = req;
+    const args = { clock: this.clock(), mode, leaseId, leaseMs, limits: limitArgs(limits) };
+    return decodeDecision(await this.call('acquire', this.keys.lane(lane), args), req.leaseId);
   }
 
   async claim(lane: LaneRef, limits: LaneLimits, req: ClaimRequest) {
-    const args = [
-      this.clock(),
-      String(req.slot),
-      String(req.epoch),
-      req.leaseId,
-      String(req.leaseMs),
-      ...limitArgs(limits),
-    ];
-    return decodeDecision(await this.run('claim', this.keys.lane(lane), args), req.leaseId);
+    const { slot, epoch, leaseId, leaseMs } = req;
+    const args = { clock: this.clock(), slot, epoch, leaseId, leaseMs, limits: limitArgs(limits) };
+    return decodeDecision(await this.call('claim', this.keys.lane(lane), args), req.leaseId);
   }
 
   async release(
@@ -127,13 +133,19 @@ export class RedisStore implements PacingStore {
     delivered: boolean,
     durationMs?: number,
   ): Promise<void> {
-    const args = [this.clock(), leaseId, delivered ? '1' : '0', durationArg(durationMs), ...limitArgs(limits)];
-    await this.run('release', this.keys.lane(lane), args);
+    const args = {
+      clock: this.clock(),
+      leaseId,
+      delivered: delivered ? '1' : '0',
+      durationMs: durationArg(durationMs),
+      limits: limitArgs(limits),
+    };
+    await this.call('release', this.keys.lane(lane), args);
   }
 
   async renew(lane: LaneRef, leaseIds: readonly string[], ttlMs: number): Promise<number> {
     if (leaseIds.length === 0) return 0;
-    const reply = await this.run('renew', this.keys.lane(lane), [this.clock(), String(ttlMs), ...leaseIds]);
+    const reply = await this.call('renew', this.keys.lane(lane), { clock: this.clock(), ttlMs, leaseIds });
     return Number(item(reply, 1));
   }
 
@@ -145,7 +157,9 @@ export class RedisStore implements PacingStore {
       do {
         const [next, keys] = await master.scan(cursor, 'MATCH', this.keys.leasePattern(), 'COUNT', 1000);
         cursor = next;
-        const counts = await Promise.all(keys.map((key) => this.run('release-stale', [key], [node, owner])));
+        const counts = await Promise.all(
+          keys.map((key) => this.call('release-stale', [key], { nodePrefix: node, ownerPrefix: owner })),
+        );
         dropped += counts.reduce<number>((sum, n) => sum + Number(n), 0);
       } while (cursor !== '0');
     }
@@ -153,23 +167,26 @@ export class RedisStore implements PacingStore {
   }
 
   async react(lane: LaneRef, limits: LaneLimits, event: ReactEvent, params: ReactParams) {
-    const reply = await this.run('react', this.keys.lane(lane), [
-      this.clock(),
-      ...reactArgs(event, params),
-      ...limitArgs(limits),
-    ]);
+    const reply = await this.call('react', this.keys.lane(lane), {
+      clock: this.clock(),
+      category: event.category,
+      durationMs: optionalArg(event.durationMs),
+      sentAt: optionalArg(event.sentAt),
+      react: reactArgs(params),
+      limits: limitArgs(limits),
+    });
     const effect = item(reply, 0);
     if (!EFFECTS.has(effect)) throw new Error(`paceline: unknown effect "${effect}" from Redis`);
     return { now: Number(item(reply, 1)), value: { effect: effect as Effect, state: decodeState(reply, 2) } };
   }
 
   async hit(lane: LaneRef, rule: string, windowMs: number): Promise<number> {
-    return Number(await this.run('hit', [this.keys.hits(lane, rule)], [this.clock(), String(windowMs)]));
+    return Number(await this.call('hit', [this.keys.hits(lane, rule)], { clock: this.clock(), windowMs }));
   }
 
   async providerThrottle(provider: string, source: string, sources: number, params: IncidentParams) {
-    const args = [this.clock(), ...incidentArgs(params), source, String(sources)];
-    const reply = (await this.run('provider-throttle', [this.keys.provider(provider)], args)) as unknown[];
+    const args = { clock: this.clock(), incident: incidentArgs(params), source, sources };
+    const reply = (await this.call('provider-throttle', [this.keys.provider(provider)], args)) as unknown[];
     const explained = reply
       .slice(3)
       .map((_, i) => item(reply, i + 3))
@@ -178,16 +195,15 @@ export class RedisStore implements PacingStore {
   }
 
   async providerProbe(provider: string, params: IncidentParams) {
-    const reply = await this.run(
-      'provider-probe',
-      [this.keys.provider(provider)],
-      [this.clock(), ...incidentArgs(params)],
-    );
+    const reply = await this.call('provider-probe', [this.keys.provider(provider)], {
+      clock: this.clock(),
+      incident: incidentArgs(params),
+    });
     return { now: Number(item(reply, 0)), value: { ok: item(reply, 1) === '1', at: Number(item(reply, 2)) } };
   }
 
   async providerDelivered(provider: string): Promise<void> {
-    await this.run('provider-delivered', [this.keys.provider(provider)], [this.clock()]);
+    await this.call('provider-delivered', [this.keys.provider(provider)], { clock: this.clock() });
   }
 
   async warmRecord(lane: LaneRef): Promise<WarmRecord | null> {
@@ -200,54 +216,64 @@ export class RedisStore implements PacingStore {
   }
 
   async saveWarmRecord(lane: LaneRef, record: WarmRecord): Promise<WarmRecord> {
-    const reply = await this.run('warm-save', [this.keys.warm(lane)], [String(record.evaluated), ...warmArgs(record)]);
+    const reply = await this.call('warm-save', [this.keys.warm(lane)], {
+      evaluated: record.evaluated,
+      record: warmArgs(record),
+    });
     return decodeWarm(reply, 1);
   }
 
   async putWarmRecord(lane: LaneRef, record: WarmRecord): Promise<void> {
-    await this.run('warm-save', [this.keys.warm(lane)], ['force', ...warmArgs(record)]);
+    await this.call('warm-save', [this.keys.warm(lane)], { evaluated: 'force', record: warmArgs(record) });
   }
 
   async sourceStart(source: string, today: number): Promise<number> {
-    return Number(await this.run('source-start', [this.keys.sourceStart(source)], [String(today)]));
+    return Number(await this.call('source-start', [this.keys.sourceStart(source)], { today }));
   }
 
   async controls(): Promise<StoreResult<Control[]>> {
-    const reply = (await this.run('control', [this.keys.controls()], [this.clock(), 'list'])) as unknown[];
+    const reply = (await this.call('control', [this.keys.controls()], {
+      clock: this.clock(),
+      op: 'list',
+    })) as unknown[];
     const values = reply.slice(1).map((_, i) => decodeControl(item(reply, i + 1)));
     return { now: Number(item(reply, 0)), value: values };
   }
 
   async setControl(req: ControlRequest): Promise<StoreResult<Control>> {
-    const args = [
-      this.clock(),
-      'set',
-      targetKey(req.target),
-      JSON.stringify(req.target),
-      String(req.forMs),
-      req.reason,
-      req.who,
-    ];
-    const reply = await this.run('control', [this.keys.controls()], args);
+    const args = {
+      clock: this.clock(),
+      op: 'set',
+      targetKey: targetKey(req.target),
+      target: JSON.stringify(req.target),
+      forMs: req.forMs,
+      reason: req.reason,
+      who: req.who,
+    };
+    const reply = await this.call('control', [this.keys.controls()], args);
     return { now: Number(item(reply, 0)), value: decodeControl(item(reply, 1)) };
   }
 
   async clearControl(target: ControlTarget): Promise<StoreResult<Control | null>> {
-    const reply = await this.run('control', [this.keys.controls()], [this.clock(), 'clear', targetKey(target)]);
+    const reply = await this.call('control', [this.keys.controls()], {
+      clock: this.clock(),
+      op: 'clear',
+      targetKey: targetKey(target),
+    });
     const value = item(reply, 1);
     return { now: Number(item(reply, 0)), value: value === '' ? null : decodeControl(value) };
   }
 
   async laneControl(lane: LaneRef, op: 'lift' | 'reset'): Promise<boolean> {
-    return item(await this.run('lane-control', this.keys.lane(lane), [this.clock(), op]), 1) === '1';
+    return item(await this.call('lane-control', this.keys.lane(lane), { clock: this.clock(), op }), 1) === '1';
   }
 
   async liftProvider(provider: string): Promise<boolean> {
-    return item(await this.run('provider-lift', [this.keys.provider(provider)], [this.clock()]), 1) === '1';
+    return item(await this.call('provider-lift', [this.keys.provider(provider)], { clock: this.clock() }), 1) === '1';
   }
 
   async tally(lane: LaneRef, names: readonly string[], dayOffsetMs: number): Promise<void> {
-    await this.run('tally', [this.keys.tally(lane)], [this.clock(), String(dayOffsetMs), ...names]);
+    await this.call('tally', [this.keys.tally(lane)], { clock: this.clock(), dayOffsetMs, names });
   }
 
   /** One HGETALL per lane (each in its lane's slot), sent together. */
@@ -265,7 +291,7 @@ export class RedisStore implements PacingStore {
   }
 
   async reason(lane: LaneRef, r: Omit<LaneReason, 'at'>): Promise<void> {
-    await this.run('reason', [this.keys.reason(lane)], [this.clock(), r.effect, r.category, r.rule, r.reply]);
+    await this.call('reason', [this.keys.reason(lane)], { clock: this.clock(), ...r });
   }
 
   async reasons(lanes: readonly LaneRef[]): Promise<StoreResult<Array<LaneReason | null>>> {
@@ -295,7 +321,9 @@ export class RedisStore implements PacingStore {
     let now = 0;
     for (let i = 0; i < refs.length; i += LIST_BATCH) {
       const batch = refs.slice(i, i + LIST_BATCH);
-      const replies = await Promise.all(batch.map((l) => this.run('peek', this.keys.lane(l), [this.clock()])));
+      const replies = await Promise.all(
+        batch.map((l) => this.call('peek', this.keys.lane(l), { clock: this.clock() })),
+      );
       replies.forEach((r, j) => {
         now = Math.max(now, Number(item(r, 0)));
         out.push({ lane: batch[j] as LaneRef, state: decodeState(r, 1) });
@@ -305,7 +333,11 @@ export class RedisStore implements PacingStore {
   }
 
   async report(id: string, text: string, ttlMs: number): Promise<void> {
-    await this.run('report', [this.keys.report(id)], [this.clock(), text, String(Math.max(1, Math.round(ttlMs)))]);
+    await this.call('report', [this.keys.report(id)], {
+      clock: this.clock(),
+      text,
+      ttlMs: String(Math.max(1, Math.round(ttlMs))),
+    });
   }
 
   /** SCAN of each master's report keys, then a GET of each; a report past its time is left out. */

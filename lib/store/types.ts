@@ -7,7 +7,7 @@
  */
 
 import type { Effect, ReactEvent, ReactParams } from '../core/adapt';
-import type { AcquireRequest, AcquireResult, ClaimRequest, LaneLimits, LaneState } from '../core/lane';
+import type { AcquireRequest, AcquireResult, ClaimRequest, LaneLimits, LaneState } from '../core/lane-state';
 import type { IncidentParams, ProviderState } from '../core/provider-state';
 import type { TallyFields } from '../core/tally';
 import type { WarmRecord } from '../core/warmup';

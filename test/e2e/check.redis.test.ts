@@ -111,6 +111,18 @@ t.test('check refuses what it used to call valid', async (t) => {
   t.match(memory.out, /connect: store=memory, nothing to connect to/);
 });
 
+t.test('check warns about a renamed key, names the new one, and still passes', async (t) => {
+  const dir = harakaDir({ 'paceline.ini': '[main]\nmax_hold=1h\n[adapt]\nprobe_interval=2h\n', 'paceline.yaml': YAML });
+  const r = await paceline('check', dir);
+  t.equal(r.code, 0, `valid, with warnings\n${r.out}`);
+  t.match(r.out, /warning: paceline\.ini: \[main\] max_hold is deprecated: use max_delay\n/);
+  t.match(r.out, /warning: paceline\.ini: \[adapt\] probe_interval is deprecated: use trial_interval\n/);
+  t.match(r.out, /max_delay: 1h/, "the old key's value is used over the shipped default (72h)");
+  const fresh = await paceline('check', harakaDir({ 'paceline.ini': '[main]\nmax_delay=1h\n', 'paceline.yaml': YAML }));
+  t.equal(fresh.code, 0, fresh.out);
+  t.notMatch(fresh.out, /warning/, 'the new names warn about nothing');
+});
+
 function redisDir(redisIni: string): string {
   return harakaDir({
     'paceline.ini': `[main]\nstore=redis\n[redis]\n${redisIni}\nconnect_timeout=2s\n`,

@@ -71,7 +71,7 @@ static_mx:
 `,
         // a throttle pauses a lane 3 s; the start phase doubles the pace every 2 s
         'config/paceline.ini':
-          '[main]\nlog_decisions=true\npool_header_unauthenticated=other\n[adapt]\nthrottle_pause=3s\nhold=2s\nstart_interval=2s\n',
+          '[main]\nlog_decisions=true\npool_header_unauthenticated=other\n[adapt]\nthrottle_pause=3s\nsame_event_window=2s\nstart_interval=2s\n',
         // no local_mx_ok (Haraka's default, false, as npm start leaves it): the static_mx entries are on 127.0.0.1
         'config/outbound.ini': '[main]\ntemp_fail_intervals=5s*30\nenable_tls=false\n',
         // no TLS key or certificate: without this, Haraka logs an ERROR at start for each missing file

@@ -44,7 +44,7 @@ export async function simulateWarmup(
   let now = START;
   const clock = () => now;
   const store = makeStore(clock);
-  const config = buildConfig({ main: { max_hold: '30d' } }, o.yaml, o.warmup);
+  const config = buildConfig({ main: { max_delay: '30d' } }, o.yaml, o.warmup);
   const mx = new MxResolver({ cacheMaxMs: 300_000, negativeMs: 60_000, staticMx: config.staticMx }, undefined, clock);
   const engine = new Engine(config, store, mx, clock, classify);
   const queue: Array<

@@ -7,7 +7,7 @@
  */
 
 import type { Test } from 'tap';
-import { DEFAULT_POLICY, type LaneLimits } from '../../lib/core/lane';
+import { DEFAULT_POLICY, type LaneLimits } from '../../lib/core/lane-state';
 import { execute, MIDNIGHT, rate, summary, summaryFields, type Step, type Target } from './steps';
 
 export interface Case {
@@ -345,34 +345,34 @@ export const CASES: readonly Case[] = [
     step: react(1000, 'throttle'),
     want: 'slowed',
     state:
-      'tat=+2000 vAt=+61000 vOrigin=+1000 rateKey=30/min day=+0 dayCount=1 dayThrottles=1 factor=0.5 pauseUntil=+61000 holdUntil=+71000 recoverAt=+361000 climbMs=600000 departAt=+61000 minute=+0 minuteCount=1 leases=a@+600000',
+      'tat=+2000 vAt=+61000 vOrigin=+1000 rateKey=30/min day=+0 dayCount=1 dayThrottles=1 factor=0.5 pauseUntil=+61000 sameEventUntil=+71000 recoverAt=+361000 climbMs=600000 departAt=+61000 minute=+0 minuteCount=1 leases=a@+600000',
   },
   {
-    name: 'throttle: within the hold time it is one event',
+    name: 'throttle: within the same-event window it is one event',
     limits: R30,
     setup: [react(1000, 'throttle')],
     step: react(2000, 'throttle'),
-    want: 'held',
+    want: 'grouped',
     state:
-      'tat=+1000 vAt=+61000 vOrigin=+1000 day=+0 dayThrottles=2 factor=0.5 pauseUntil=+61000 holdUntil=+71000 recoverAt=+361000 climbMs=600000 departAt=+61000',
+      'tat=+1000 vAt=+61000 vOrigin=+1000 day=+0 dayThrottles=2 factor=0.5 pauseUntil=+61000 sameEventUntil=+71000 recoverAt=+361000 climbMs=600000 departAt=+61000',
   },
   {
-    name: 'throttle: replies until the pause and the hold end are the same event',
+    name: 'throttle: replies until the pause and the same-event window end are the same event',
     limits: R30,
     setup: [react(1000, 'throttle')],
     step: react(70_999, 'throttle'),
-    want: 'held',
+    want: 'grouped',
     state:
-      'tat=+1000 vAt=+61000 vOrigin=+1000 day=+0 dayThrottles=2 factor=0.5 holdUntil=+71000 recoverAt=+361000 climbMs=600000 departAt=+61000',
+      'tat=+1000 vAt=+61000 vOrigin=+1000 day=+0 dayThrottles=2 factor=0.5 sameEventUntil=+71000 recoverAt=+361000 climbMs=600000 departAt=+61000',
   },
   {
-    name: 'throttle: a reply after the pause and the hold is a new event (within SETTLE_MS of reopening: overshot)',
+    name: 'throttle: a reply after the pause and the same-event window is a new event (within SETTLE_MS of reopening: overshot)',
     limits: R30,
     setup: [react(1000, 'throttle')],
     step: react(71_000, 'throttle'),
     want: 'overshot',
     state:
-      'tat=+6000 vAt=+131000 vOrigin=+6000 day=+0 dayThrottles=2 factor=0.25 prevFactor=0.5 pauseUntil=+131000 holdUntil=+141000 recoverAt=+431000 climbMs=600000 departAt=+131000',
+      'tat=+6000 vAt=+131000 vOrigin=+6000 day=+0 dayThrottles=2 factor=0.25 prevFactor=0.5 pauseUntil=+131000 sameEventUntil=+141000 recoverAt=+431000 climbMs=600000 departAt=+131000',
   },
   {
     name: 'throttle: a paused lane waits until the pause ends',
@@ -381,7 +381,7 @@ export const CASES: readonly Case[] = [
     step: now(1000, 'a'),
     want: 'wait@+60000:paused',
     state:
-      'vAt=+60000 vOrigin=+0 rateKey=30/min day=+0 dayThrottles=1 factor=0.5 pauseUntil=+60000 holdUntil=+70000 recoverAt=+360000 climbMs=600000',
+      'vAt=+60000 vOrigin=+0 rateKey=30/min day=+0 dayThrottles=1 factor=0.5 pauseUntil=+60000 sameEventUntil=+70000 recoverAt=+360000 climbMs=600000',
   },
   {
     name: 'throttle: a slowed lane is spaced at the lowered pace',
@@ -390,7 +390,7 @@ export const CASES: readonly Case[] = [
     step: now(61_000, 'b'),
     want: 'wait@+64000:rate',
     state:
-      'tat=+2000 vAt=+60000 vOrigin=+0 rateKey=30/min day=+0 dayCount=1 dayThrottles=1 factor=0.5 holdUntil=+70000 recoverAt=+360000 climbMs=600000 departAt=+64000 minute=+1 minuteCount=1 leases=a@+660000',
+      'tat=+2000 vAt=+60000 vOrigin=+0 rateKey=30/min day=+0 dayCount=1 dayThrottles=1 factor=0.5 sameEventUntil=+70000 recoverAt=+360000 climbMs=600000 departAt=+64000 minute=+1 minuteCount=1 leases=a@+660000',
   },
   {
     name: 'recovery: one step per clean interval',
@@ -399,7 +399,7 @@ export const CASES: readonly Case[] = [
     step: react(660_000, 'unknown'),
     want: 'counted',
     state:
-      'tat=+0 vAt=+660000 vOrigin=+330000 day=+0 dayThrottles=1 factor=0.7 holdUntil=+70000 recoverAt=+960000 climbMs=600000 departAt=+60000',
+      'tat=+0 vAt=+660000 vOrigin=+330000 day=+0 dayThrottles=1 factor=0.7 sameEventUntil=+70000 recoverAt=+960000 climbMs=600000 departAt=+60000',
   },
   {
     name: 'connections: caps concurrency at half of what is in force',
@@ -426,27 +426,27 @@ export const CASES: readonly Case[] = [
     step: react(0, 'suspend', 3_600_000),
     want: 'suspended',
     state:
-      'tat=+0 vAt=+3600000 vOrigin=+0 day=+0 dayThrottles=1 factor=0.5 pauseUntil=+3600000 holdUntil=+3610000 recoverAt=+3900000 climbMs=36000000 departAt=+3600000',
+      'tat=+0 vAt=+3600000 vOrigin=+0 day=+0 dayThrottles=1 factor=0.5 pauseUntil=+3600000 sameEventUntil=+3610000 recoverAt=+3900000 climbMs=36000000 departAt=+3600000',
   },
   {
-    name: 'blocked: the lane waits for its probe',
+    name: 'blocked: the lane waits for its trial',
     limits: {},
     setup: [react(0, 'blocked')],
     step: now(1000, 'a'),
     want: 'wait@+3600000:blocked',
-    state: 'vAt=+0 vOrigin=+0 day=+0 factor=0.05 blockedAt=+0 probeAt=+3600000 epoch=1',
+    state: 'vAt=+0 vOrigin=+0 day=+0 factor=0.05 blockedAt=+0 trialAt=+3600000 epoch=1',
   },
   {
-    name: 'blocked: one probe goes when due',
+    name: 'blocked: one trial message goes when due',
     limits: {},
     setup: [react(0, 'blocked')],
     step: now(3_600_000, 'a'),
     want: 'granted',
     state:
-      'vAt=+0 vOrigin=+0 day=+0 dayCount=1 factor=0.05 blockedAt=+0 probeAt=+7200000 epoch=1 minute=+60 minuteCount=1 leases=a@+4200000',
+      'vAt=+0 vOrigin=+0 day=+0 dayCount=1 factor=0.05 blockedAt=+0 trialAt=+7200000 epoch=1 minute=+60 minuteCount=1 leases=a@+4200000',
   },
   {
-    name: 'blocked: a delivered probe unblocks',
+    name: 'blocked: a delivered trial unblocks',
     limits: {},
     setup: [react(0, 'blocked'), now(3_600_000, 'a')],
     step: { op: 'release', id: 'a', durationMs: 2000, at: 3_602_000 },
@@ -460,7 +460,7 @@ export const CASES: readonly Case[] = [
     setup: [react(0, 'throttle')],
     step: react(1000, 'forgive'),
     want: 'forgiven',
-    state: 'tat=+0 vAt=+1000 vOrigin=+0 day=+0 dayThrottles=1 holdUntil=+11000 climbMs=600000 departAt=+1000',
+    state: 'tat=+0 vAt=+1000 vOrigin=+0 day=+0 dayThrottles=1 sameEventUntil=+11000 climbMs=600000 departAt=+1000',
   },
   {
     name: 'claim: a booking keeps its place, moved on by the pause and the lower pace',
@@ -469,7 +469,7 @@ export const CASES: readonly Case[] = [
     step: claim(2000, 'b', 2000, 0),
     want: 'wait@+63500:rate',
     state:
-      'tat=+4000 vAt=+60500 vOrigin=+500 rateKey=30/min day=+0 dayCount=2 dayThrottles=1 factor=0.5 pauseUntil=+60500 holdUntil=+70500 recoverAt=+360500 climbMs=600000 departAt=+60500 minute=+0 minuteCount=1 leases=a@+600000',
+      'tat=+4000 vAt=+60500 vOrigin=+500 rateKey=30/min day=+0 dayCount=2 dayThrottles=1 factor=0.5 pauseUntil=+60500 sameEventUntil=+70500 recoverAt=+360500 climbMs=600000 departAt=+60500 minute=+0 minuteCount=1 leases=a@+600000',
   },
   {
     name: 'claim: a booking from before a block books again',
@@ -478,7 +478,7 @@ export const CASES: readonly Case[] = [
     step: claim(2000, 'b', 2000, 0),
     want: 'wait@+3600500:blocked',
     state:
-      'tat=+4000 vAt=+500 vOrigin=+500 rateKey=30/min day=+0 dayCount=2 factor=0.05 blockedAt=+500 probeAt=+3600500 epoch=1 departAt=+2000 minute=+0 minuteCount=1 leases=a@+600000',
+      'tat=+4000 vAt=+500 vOrigin=+500 rateKey=30/min day=+0 dayCount=2 factor=0.05 blockedAt=+500 trialAt=+3600500 epoch=1 departAt=+2000 minute=+0 minuteCount=1 leases=a@+600000',
   },
   {
     name: 'throttle: the pace becomes the accepted share of what the provider accepted',
@@ -487,7 +487,7 @@ export const CASES: readonly Case[] = [
     step: react(3000, 'throttle'),
     want: 'slowed',
     state:
-      'tat=+4000 vAt=+63000 vOrigin=+3000 rateKey=30/min day=+0 dayCount=2 dayThrottles=1 factor=0.06 pauseUntil=+63000 holdUntil=+73000 recoverAt=+363000 known=0.06 climbMs=600000 departAt=+63000 minute=+0 minuteCount=2 acceptMinute=+0 acceptCount=2 acceptedAt=+2500',
+      'tat=+4000 vAt=+63000 vOrigin=+3000 rateKey=30/min day=+0 dayCount=2 dayThrottles=1 factor=0.06 pauseUntil=+63000 sameEventUntil=+73000 recoverAt=+363000 known=0.06 climbMs=600000 departAt=+63000 minute=+0 minuteCount=2 acceptMinute=+0 acceptCount=2 acceptedAt=+2500',
   },
   {
     name: 'throttle: a lane refused while climbing above its known-good pace overshot, back to that pace',
@@ -502,16 +502,16 @@ export const CASES: readonly Case[] = [
     step: react(400_000, 'throttle'),
     want: 'overshot',
     state:
-      'tat=+23331 vAt=+460000 vOrigin=+23331 rateKey=30/min day=+0 dayCount=2 dayThrottles=2 factor=0.06 prevFactor=0.063 pauseUntil=+460000 holdUntil=+470000 recoverAt=+760000 known=0.06 climbMs=600000 departAt=+460000 minute=+0 minuteCount=2 acceptMinute=+0 acceptCount=2 acceptedAt=+2500',
+      'tat=+23331 vAt=+460000 vOrigin=+23331 rateKey=30/min day=+0 dayCount=2 dayThrottles=2 factor=0.06 prevFactor=0.063 pauseUntil=+460000 sameEventUntil=+470000 recoverAt=+760000 known=0.06 climbMs=600000 departAt=+460000 minute=+0 minuteCount=2 acceptMinute=+0 acceptCount=2 acceptedAt=+2500',
   },
   {
     name: 'suspend: replies of the same burst do not cut the pace again',
     limits: R30,
     setup: [react(0, 'suspend', 3_600_000)],
     step: react(1000, 'suspend', 3_600_000),
-    want: 'held',
+    want: 'grouped',
     state:
-      'tat=+0 vAt=+3600000 vOrigin=+0 day=+0 dayThrottles=2 factor=0.5 pauseUntil=+3600000 holdUntil=+3610000 recoverAt=+3900000 climbMs=36000000 departAt=+3600000',
+      'tat=+0 vAt=+3600000 vOrigin=+0 day=+0 dayThrottles=2 factor=0.5 pauseUntil=+3600000 sameEventUntil=+3610000 recoverAt=+3900000 climbMs=36000000 departAt=+3600000',
   },
   {
     name: "forgive: the lane waits out the provider's pause instead of its own",
@@ -520,7 +520,7 @@ export const CASES: readonly Case[] = [
     step: react(1000, 'forgive', 300_000),
     want: 'forgiven',
     state:
-      'tat=+0 vAt=+301000 vOrigin=+0 day=+0 dayThrottles=1 pauseUntil=+301000 holdUntil=+11000 climbMs=600000 departAt=+301000',
+      'tat=+0 vAt=+301000 vOrigin=+0 day=+0 dayThrottles=1 pauseUntil=+301000 sameEventUntil=+11000 climbMs=600000 departAt=+301000',
   },
   {
     name: 'start: a fresh lane begins at its start share of the pace',
@@ -565,7 +565,7 @@ export const CASES: readonly Case[] = [
     step: react(1000, 'blocked'),
     want: 'blocked',
     state:
-      'tat=+100 vAt=+1000 vOrigin=+100 rateKey=600/min day=+0 dayCount=1 factor=0.05 prevFactor=0.1 blockedAt=+1000 probeAt=+3601000 epoch=1 departAt=+1000 minute=+0 minuteCount=1 acceptMinute=+0 acceptCount=1 growAt=ended+1000 acceptedAt=+500',
+      'tat=+100 vAt=+1000 vOrigin=+100 rateKey=600/min day=+0 dayCount=1 factor=0.05 prevFactor=0.1 blockedAt=+1000 trialAt=+3601000 epoch=1 departAt=+1000 minute=+0 minuteCount=1 acceptMinute=+0 acceptCount=1 growAt=ended+1000 acceptedAt=+500',
   },
   {
     name: 'throttle: refused more than SETTLE_MS after reopening, at a pace it kept: slowed (counts toward an incident)',
@@ -574,7 +574,7 @@ export const CASES: readonly Case[] = [
     step: react(400_500, 'throttle'),
     want: 'slowed',
     state:
-      'tat=+176000 vAt=+460500 vOrigin=+174300 rateKey=30/min day=+0 dayCount=1 dayThrottles=2 factor=0.05 prevFactor=0.6 pauseUntil=+460500 holdUntil=+470500 recoverAt=+760500 known=0.05 climbMs=600000 departAt=+460500 minute=+6 minuteCount=1 acceptMinute=+6 acceptCount=1 acceptedAt=+400200',
+      'tat=+176000 vAt=+460500 vOrigin=+174300 rateKey=30/min day=+0 dayCount=1 dayThrottles=2 factor=0.05 prevFactor=0.6 pauseUntil=+460500 sameEventUntil=+470500 recoverAt=+760500 known=0.05 climbMs=600000 departAt=+460500 minute=+6 minuteCount=1 acceptMinute=+6 acceptCount=1 acceptedAt=+400200',
   },
   {
     name: 'start: a lane refused within SETTLE_MS of the end of its start phase overshot (no incident)',
@@ -583,7 +583,7 @@ export const CASES: readonly Case[] = [
     step: react(60_000, 'throttle'),
     want: 'overshot',
     state:
-      'tat=+55000 vAt=+120000 vOrigin=+55000 rateKey=60/min day=+0 dayCount=3 dayThrottles=1 factor=0.05 pauseUntil=+120000 holdUntil=+130000 recoverAt=+420000 known=0.05 climbMs=600000 departAt=+120000 minute=+0 minuteCount=3 acceptMinute=+0 acceptCount=3 growAt=ended+10000 acceptedAt=+10500',
+      'tat=+55000 vAt=+120000 vOrigin=+55000 rateKey=60/min day=+0 dayCount=3 dayThrottles=1 factor=0.05 pauseUntil=+120000 sameEventUntil=+130000 recoverAt=+420000 known=0.05 climbMs=600000 departAt=+120000 minute=+0 minuteCount=3 acceptMinute=+0 acceptCount=3 growAt=ended+10000 acceptedAt=+10500',
   },
   {
     name: 'start: a throttle overshot, back to the pace before the last doubling, the phase over',
@@ -592,16 +592,16 @@ export const CASES: readonly Case[] = [
     step: react(11_000, 'throttle', undefined, 10_000),
     want: 'overshot',
     state:
-      'tat=+1200 vAt=+71000 vOrigin=+1200 rateKey=600/min day=+0 dayCount=5 dayThrottles=1 factor=0.1 prevFactor=0.2 pauseUntil=+71000 holdUntil=+81000 recoverAt=+371000 known=0.1 climbMs=600000 departAt=+71000 minute=+0 minuteCount=5 acceptMinute=+0 acceptCount=5 growAt=ended+11000 acceptedAt=+10500',
+      'tat=+1200 vAt=+71000 vOrigin=+1200 rateKey=600/min day=+0 dayCount=5 dayThrottles=1 factor=0.1 prevFactor=0.2 pauseUntil=+71000 sameEventUntil=+81000 recoverAt=+371000 known=0.1 climbMs=600000 departAt=+71000 minute=+0 minuteCount=5 acceptMinute=+0 acceptCount=5 growAt=ended+11000 acceptedAt=+10500',
   },
   {
-    name: 'throttle: a reply to a message sent before the lane reopened is held',
+    name: 'throttle: a reply to a message sent before the lane reopened is grouped with the last reaction',
     limits: R30,
     setup: [react(1000, 'throttle')],
     step: react(80_000, 'throttle', undefined, 50_000),
-    want: 'held',
+    want: 'grouped',
     state:
-      'tat=+1000 vAt=+61000 vOrigin=+1000 day=+0 dayThrottles=2 factor=0.5 holdUntil=+71000 recoverAt=+361000 climbMs=600000 departAt=+61000',
+      'tat=+1000 vAt=+61000 vOrigin=+1000 day=+0 dayThrottles=2 factor=0.5 sameEventUntil=+71000 recoverAt=+361000 climbMs=600000 departAt=+61000',
   },
   {
     name: 'throttle: refused with other deliveries open caps the sessions, keeps the pace',
@@ -619,7 +619,7 @@ export const CASES: readonly Case[] = [
     step: react(75_000, 'throttle', undefined, 65_000),
     want: 'extended',
     state:
-      'tat=+1700 vAt=+195000 vOrigin=+1700 rateKey=30/min day=+0 dayCount=3 dayThrottles=2 factor=0.05 pauseUntil=+195000 holdUntil=+205000 recoverAt=+495000 known=0.05 climbMs=600000 departAt=+195000 minute=+0 minuteCount=1 acceptMinute=+0 acceptCount=1 acceptedAt=+500 backoffs=1',
+      'tat=+1700 vAt=+195000 vOrigin=+1700 rateKey=30/min day=+0 dayCount=3 dayThrottles=2 factor=0.05 pauseUntil=+195000 sameEventUntil=+205000 recoverAt=+495000 known=0.05 climbMs=600000 departAt=+195000 minute=+0 minuteCount=1 acceptMinute=+0 acceptCount=1 acceptedAt=+500 backoffs=1',
   },
   {
     name: "throttle: an extended pause grows up to the rule's duration",
@@ -628,7 +628,7 @@ export const CASES: readonly Case[] = [
     step: react(215_000, 'throttle', 200_000, 210_000),
     want: 'extended',
     state:
-      'tat=+18000 vAt=+415000 vOrigin=+18000 day=+0 dayThrottles=3 factor=0.5 pauseUntil=+415000 holdUntil=+425000 recoverAt=+715000 climbMs=600000 departAt=+415000 backoffs=2',
+      'tat=+18000 vAt=+415000 vOrigin=+18000 day=+0 dayThrottles=3 factor=0.5 pauseUntil=+415000 sameEventUntil=+425000 recoverAt=+715000 climbMs=600000 departAt=+415000 backoffs=2',
   },
   {
     name: 'throttle: an extended pause grows up to throttlePauseMaxMs',
@@ -643,7 +643,7 @@ export const CASES: readonly Case[] = [
     step: react(1_940_000, 'throttle', undefined, 1_930_000),
     want: 'extended',
     state:
-      'tat=+40500 vAt=+3740000 vOrigin=+40500 day=+0 dayThrottles=6 factor=0.5 pauseUntil=+3740000 holdUntil=+3750000 recoverAt=+4040000 climbMs=600000 departAt=+3740000 backoffs=5',
+      'tat=+40500 vAt=+3740000 vOrigin=+40500 day=+0 dayThrottles=6 factor=0.5 pauseUntil=+3740000 sameEventUntil=+3750000 recoverAt=+4040000 climbMs=600000 departAt=+3740000 backoffs=5',
   },
   {
     name: 'throttle: open less than a minute since reopening, the pace is decreased, not the accepted share (within SETTLE_MS of reopening: overshot)',
@@ -652,7 +652,7 @@ export const CASES: readonly Case[] = [
     step: react(80_000, 'throttle', undefined, 79_000),
     want: 'overshot',
     state:
-      'tat=+10000 vAt=+140000 vOrigin=+10000 rateKey=30/min day=+0 dayCount=2 dayThrottles=2 factor=0.25 prevFactor=0.5 pauseUntil=+140000 holdUntil=+150000 recoverAt=+440000 climbMs=600000 departAt=+140000 minute=+1 minuteCount=2 acceptMinute=+1 acceptCount=2 acceptedAt=+64500',
+      'tat=+10000 vAt=+140000 vOrigin=+10000 rateKey=30/min day=+0 dayCount=2 dayThrottles=2 factor=0.25 prevFactor=0.5 pauseUntil=+140000 sameEventUntil=+150000 recoverAt=+440000 climbMs=600000 departAt=+140000 minute=+1 minuteCount=2 acceptMinute=+1 acceptCount=2 acceptedAt=+64500',
   },
   {
     name: 'hits: counted within a sliding window',
@@ -820,7 +820,7 @@ export const CASES: readonly Case[] = [
     step: { op: 'laneControl', control: 'reset', at: 1000 },
     want: 'changed',
     state:
-      'tat=+2000 vAt=+60500 vOrigin=+500 rateKey=30/min day=+0 dayCount=1 dayThrottles=1 pauseUntil=+60500 holdUntil=+70500 departAt=+60500 minute=+0 minuteCount=1 growAt=ended+1000 leases=a@+600000',
+      'tat=+2000 vAt=+60500 vOrigin=+500 rateKey=30/min day=+0 dayCount=1 dayThrottles=1 pauseUntil=+60500 sameEventUntil=+70500 departAt=+60500 minute=+0 minuteCount=1 growAt=ended+1000 leases=a@+600000',
   },
   {
     name: 'lift: a provider-wide incident ends',

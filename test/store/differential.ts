@@ -11,7 +11,7 @@
 import type { Test } from 'tap';
 import { CATEGORIES } from '../../lib/core/adapt';
 import { DAY_MS } from '../../lib/core/day';
-import type { LaneLimits, LanePolicy } from '../../lib/core/lane';
+import type { LaneLimits, LanePolicy } from '../../lib/core/lane-state';
 import type { PacingStore } from '../../lib/store/types';
 import { execute, laneSummary, rate, summary, summaryDiff, T0, type Step, type Target } from './steps';
 
@@ -29,7 +29,7 @@ function prng(seed: number): () => number {
 const POLICY: LanePolicy = {
   recoverStep: 0.25,
   recoverIntervalMs: 60_000,
-  probeIntervalMs: 600_000,
+  trialIntervalMs: 600_000,
   climbStep: 0.1,
   start: 1,
   startIntervalMs: 10_000,

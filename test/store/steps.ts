@@ -9,7 +9,7 @@
 
 import { DEFAULT_REACT, type Category } from '../../lib/core/adapt';
 import { DAY_MS } from '../../lib/core/day';
-import { emptyLane, type AcquireResult, type LaneLimits, type LaneState } from '../../lib/core/lane';
+import { emptyLane, type AcquireResult, type LaneLimits, type LaneState } from '../../lib/core/lane-state';
 import { DEFAULT_INCIDENT, emptyProvider, type ProviderState } from '../../lib/core/provider-state';
 import { parseRate, type Rate } from '../../lib/core/rate';
 import type { WarmRecord } from '../../lib/core/warmup';
@@ -178,8 +178,8 @@ const TIMES = new Set([
   'pauseUntil',
   'connCapUntil',
   'blockedAt',
-  'probeAt',
-  'holdUntil',
+  'trialAt',
+  'sameEventUntil',
   'recoverAt',
   'acceptedAt',
 ]);

@@ -1,16 +1,8 @@
 import t from 'tap';
 import { DEFAULT_REACT, react, type ReactEvent } from '../../lib/core/adapt';
-import {
-  acquire,
-  claim,
-  concurrencyLimit,
-  emptyLane,
-  normalize,
-  release,
-  DEFAULT_POLICY,
-  type LaneLimits,
-  type LaneState,
-} from '../../lib/core/lane';
+import { emptyLane, DEFAULT_POLICY, type LaneLimits, type LaneState } from '../../lib/core/lane-state';
+import { concurrencyLimit } from '../../lib/core/throttle';
+import { acquire, claim, normalize, release } from '../../lib/core/lane';
 import { DAY_MS } from '../../lib/core/day';
 import { parseRate, type Rate } from '../../lib/core/rate';
 
@@ -29,7 +21,7 @@ t.test('throttle: halve the pace, pause, one reaction per burst', async (t) => {
   const burst = [1, 2, 3].reduce((s, i) => on(s, i * 100, { category: 'throttle' }).state, a.state);
   t.equal(burst.factor, 0.5, 'fifty 451s at once are one event');
   t.equal(burst.dayThrottles, 4, 'but every reply is counted');
-  const again = on(burst, DEFAULT_REACT.throttlePauseMs + DEFAULT_REACT.holdMs + 1, { category: 'throttle' });
+  const again = on(burst, DEFAULT_REACT.throttlePauseMs + DEFAULT_REACT.sameEventMs + 1, { category: 'throttle' });
   t.equal(
     again.effect,
     'overshot',
@@ -38,7 +30,9 @@ t.test('throttle: halve the pace, pause, one reaction per burst', async (t) => {
   t.equal(again.state.factor, 0.25, 'a later burst halves again');
   let s = again.state;
   for (let i = 0; i < 10; i++)
-    s = on(s, (i + 3) * (DEFAULT_REACT.throttlePauseMs + DEFAULT_REACT.holdMs + 1), { category: 'throttle' }).state;
+    s = on(s, (i + 3) * (DEFAULT_REACT.throttlePauseMs + DEFAULT_REACT.sameEventMs + 1), {
+      category: 'throttle',
+    }).state;
   t.equal(s.factor, DEFAULT_REACT.floor, 'never below the floor');
 });
 

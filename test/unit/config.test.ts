@@ -33,8 +33,8 @@ const good = {
 };
 
 t.test('a valid config builds a frozen, typed Config', async (t) => {
-  const c = buildConfig({ main: { max_hold: '2h' } }, good);
-  t.equal(c.settings.maxHoldMs, 7_200_000);
+  const c = buildConfig({ main: { max_delay: '2h' } }, good);
+  t.equal(c.settings.maxDelayMs, 7_200_000);
   t.equal(c.settings.poolHeader, 'X-Paceline-Pool');
   t.equal(c.sources.get('v6')?.family, 6);
   t.ok(Object.isFrozen(c));
@@ -80,11 +80,11 @@ t.test('every problem is reported with file, key path, value and expectation', a
     defaults: { limits: { per_day: 'lots' } },
     extra: true,
   };
-  const got = problems({ main: { max_hold: 'forever', colour: 'x' }, mongodb: {} }, bad);
+  const got = problems({ main: { max_delay: 'forever', colour: 'x' }, mongodb: {} }, bad);
   const want = [
     /^paceline\.ini: \[main\]\.colour: got "x", expected no such key/,
     /^paceline\.ini: mongodb: got "a section with no keys", expected no such key/,
-    /^paceline\.ini: \[main\]\.max_hold: got "forever", expected a duration/,
+    /^paceline\.ini: \[main\]\.max_delay: got "forever", expected a duration/,
     /^paceline\.yaml: extra: got true, expected no such key/,
     /^paceline\.yaml: providers\.microsoft365\.limits\.rate: got "10\/fortnight", expected a period of s, min, h or day/,
     /^paceline\.yaml: providers\.microsoft365\.limits\.concurrency: got 0, expected a whole number ≥ 1 or "unlimited"/,
@@ -158,7 +158,7 @@ t.test('syntax errors come with line numbers', async (t) => {
   t.match(yamlSyntax('a: 1\na: 2\n'), [{ where: 'line 2' }], 'duplicate keys are errors');
   t.same(yamlSyntax('a: 1\n'), []);
   t.same(iniSyntax('; c\n[main]\nx=1\n\n'), []);
-  t.match(iniSyntax('[main]\nmax_hold 72h\n'), [{ where: 'line 2', text: 'max_hold 72h' }]);
+  t.match(iniSyntax('[main]\nmax_delay 72h\n'), [{ where: 'line 2', text: 'max_delay 72h' }]);
 });
 
 t.test('pool header policy: safe defaults, pool lists checked against paceline.yaml', async (t) => {
@@ -229,4 +229,28 @@ t.test('[memory] max_idle_lanes: a whole number ≥ 1, default 100000; unknown k
     'a reload that changes it says it takes effect at restart',
   );
   t.notOk(storeChanged(buildConfig({}, good), running), 'an unchanged one does not');
+});
+
+t.test('renamed keys: the old name still works, with one warning naming the new key', async (t) => {
+  const fresh = buildConfig(
+    { main: { max_delay: '2h' }, adapt: { same_event_window: '3s', trial_interval: '2h' } },
+    good,
+  );
+  t.same(fresh.warnings, [], 'the new names warn about nothing');
+  const old = buildConfig({ main: { max_hold: '2h' }, adapt: { hold: '3s', probe_interval: '2h' } }, good);
+  t.equal(old.settings.maxDelayMs, 7_200_000, 'max_hold sets max_delay');
+  t.equal(old.settings.adapt.react.sameEventMs, 3000, 'hold sets same_event_window');
+  t.equal(old.settings.adapt.policy.trialIntervalMs, 7_200_000, 'probe_interval sets trial_interval');
+  t.same(old.settings, fresh.settings, 'the same settings as the new names give');
+  t.same(old.warnings, [
+    'paceline.ini: [main] max_hold is deprecated: use max_delay',
+    'paceline.ini: [adapt] hold is deprecated: use same_event_window',
+    'paceline.ini: [adapt] probe_interval is deprecated: use trial_interval',
+  ]);
+  // haraka-config merges the shipped file (new names) under the operator's (old names): the old one wins
+  const merged = buildConfig({ main: { max_delay: '72h', max_hold: '1h' } }, good);
+  t.equal(merged.settings.maxDelayMs, 3_600_000, "the operator's old key wins over the shipped new one");
+  t.match(problems({ main: { max_hold: 'soon' } }, good), [
+    /^paceline\.ini: \[main\]\.max_delay: got "soon", expected a duration/,
+  ]);
 });

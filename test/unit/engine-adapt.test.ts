@@ -247,7 +247,7 @@ t.test(
         seconds: 7 * 3600 - config.settings.adapt.incident.pauseMs / 1000,
         why: /outside the warm-up active hours/,
       },
-      'until 08:00, not until max_hold',
+      'until 08:00, not until max_delay',
     );
   },
 );

@@ -1,7 +1,7 @@
 /**
  * The engine and operator pauses (fake clock, memory store): which pause
  * holds a lane, how long a held message waits, that the pause never bounces
- * mail past max_hold, the 500 ms control refresh, and the warm-up record refresh.
+ * mail past max_delay, the 500 ms control refresh, and the warm-up record refresh.
  */
 import t from 'tap';
 import { CONTROL_REFRESH_MS, CONTROL_REPOLL_MS } from '../../lib/engine/engine';
@@ -68,8 +68,8 @@ t.test(
   },
 );
 
-t.test('an operator pause never bounces mail past max_hold', async (t) => {
-  const r = rig(two, { main: { max_hold: '1h' } });
+t.test('an operator pause never bounces mail past max_delay', async (t) => {
+  const r = rig(two, { main: { max_delay: '1h' } });
   const old = r.clock.now() - 2 * 3_600_000;
   await r.store.setControl({ target: { kind: 'source', source: 'a' }, forMs: 0, ...by });
   await r.store.setControl({ target: { kind: 'source', source: 'b' }, forMs: 0, ...by });

@@ -97,13 +97,13 @@ t.test('concurrency: a lease is freed on finish, whatever the outcome', async (t
   );
 });
 
-t.test('max_hold: a message held too long expires instead of waiting again', async (t) => {
-  const r = rig({ ...two, providers: { microsoft365: { limits: { per_day: 1 } } } }, { main: { max_hold: '2h' } });
+t.test('max_delay: a message held too long expires instead of waiting again', async (t) => {
+  const r = rig({ ...two, providers: { microsoft365: { limits: { per_day: 1 } } } }, { main: { max_delay: '2h' } });
   const q = r.clock.now();
   await r.engine.decide(msg('contoso.test', q), {});
   await r.engine.decide(msg('contoso.test', q), {});
   const d = await r.engine.decide(msg('contoso.test', q), {});
-  t.match(d, { action: 'delay', seconds: 7200 }, 'daily cap waits until max_hold at most, not midnight');
+  t.match(d, { action: 'delay', seconds: 7200 }, 'daily cap waits until max_delay at most, not midnight');
   r.clock.advance(7200 * 1000);
   t.match(await r.engine.decide(msg('contoso.test', q), {}), { action: 'expire', provider: 'microsoft365' });
   t.match(await r.engine.decide(msg('gmail.test', q), {}), { action: 'send' }, 'an old message with budget still goes');

@@ -1,7 +1,8 @@
 /** lib/store/fallback.ts shareOf(): a node's share of a lane's limits during an outage of the shared store. */
 import t from 'tap';
 import { shareOf } from '../../lib/store/fallback';
-import { DEFAULT_POLICY, normalize, emptyLane } from '../../lib/core/lane';
+import { DEFAULT_POLICY, emptyLane } from '../../lib/core/lane-state';
+import { normalize } from '../../lib/core/lane';
 import { parseRate, type Rate } from '../../lib/core/rate';
 
 t.test('a node takes its share of every limit, and its local lanes start at that pace (no start phase)', async (t) => {

@@ -32,7 +32,7 @@ interface Reply {
   msg?: unknown;
 }
 
-function makePlugin(yaml = YAML, ini = '[main]\nmax_hold=1h\n', smtp = 'nodes=0\n') {
+function makePlugin(yaml = YAML, ini = '[main]\nmax_delay=1h\n', smtp = 'nodes=0\n') {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'paceline-hooks-'));
   fs.mkdirSync(path.join(dir, 'config'));
   fs.writeFileSync(path.join(dir, 'config', 'paceline.yaml'), yaml);
@@ -113,7 +113,7 @@ t.test('no budget: DELAY with a whole number of seconds, as a string', async (t)
     t.equal(r.code, constants.delay);
     t.ok(
       seconds(r.msg) >= 1 && seconds(r.msg) <= 3600,
-      `delay ${JSON.stringify(r.msg)} is a decimal string of whole seconds ≤ max_hold`,
+      `delay ${JSON.stringify(r.msg)} is a decimal string of whole seconds ≤ max_delay`,
     );
   }
 });
@@ -121,7 +121,10 @@ t.test('no budget: DELAY with a whole number of seconds, as a string', async (t)
 t.test(
   'a throttle reply: deferred answers DENYSOFT with the seconds until the lane reopens, as a string',
   async (t) => {
-    const { self } = makePlugin(YAML.replace('"1/h"', '"100/s"'), '[main]\nmax_hold=1h\n[adapt]\nthrottle_pause=30s\n');
+    const { self } = makePlugin(
+      YAML.replace('"1/h"', '"100/s"'),
+      '[main]\nmax_delay=1h\n[adapt]\nthrottle_pause=30s\n',
+    );
     const h = hmail('contoso.test');
     t.same((await call(self, 'hook_send_email', h)).code, undefined);
     t.equal((await call(self, 'hook_get_mx', h, 'contoso.test')).code, constants.ok);
@@ -160,7 +163,7 @@ t.test('every outcome releases the lane', async (t) => {
   }
 });
 
-t.test('max_hold: DENY at get_mx, then the bounce says pacing held it (5.4.7)', async (t) => {
+t.test('max_delay: DENY at get_mx, then the bounce says pacing delayed it (5.4.7)', async (t) => {
   const { self } = makePlugin();
   await call(self, 'hook_send_email', hmail('contoso.test'));
   await call(self, 'hook_send_email', hmail('contoso.test'));
@@ -170,8 +173,8 @@ t.test('max_hold: DENY at get_mx, then the bounce says pacing held it (5.4.7)', 
   t.equal(mx.code, constants.deny);
   const err = new Error('No MX for contoso.test');
   await call(self, 'hook_bounce', old, err);
-  t.match(err.message, /paceline held this message longer than max_hold/);
-  t.match(old.todo.rcpt_to[0], { dsn_status: '5.4.7', dsn_action: 'failed', dsn_msg: /max_hold/ });
+  t.match(err.message, /paceline delayed this message longer than max_delay/);
+  t.match(old.todo.rcpt_to[0], { dsn_status: '5.4.7', dsn_action: 'failed', dsn_msg: /max_delay/ });
 });
 
 t.test('a failing store never loses the message: DELAY and log', async (t) => {
@@ -268,9 +271,23 @@ t.test('memory store refuses Haraka cluster mode with several workers', async (t
   );
 });
 
+t.test('a renamed key in paceline.ini: one warning naming the new key, and its value is used', async (t) => {
+  const { self, logs } = makePlugin(YAML, '[main]\nmax_hold=2h\n[adapt]\nhold=3s\n');
+  const state = self.paceline as { engine: { current: { settings: { maxDelayMs: number } } } };
+  t.equal(state.engine.current.settings.maxDelayMs, 7_200_000, 'max_hold still sets the longest delay');
+  t.same(
+    logs.filter((l) => /deprecated/.test(l)),
+    [
+      'paceline: paceline.ini: [main] max_hold is deprecated: use max_delay',
+      'paceline: paceline.ini: [adapt] hold is deprecated: use same_event_window',
+    ],
+    'one warning per old key',
+  );
+});
+
 t.test('a reload swaps a valid config and keeps the running one on an invalid edit', async (t) => {
   const { self, logs, dir } = makePlugin();
-  const state = self.paceline as { engine: { current: { settings: { maxHoldMs: number } } } };
+  const state = self.paceline as { engine: { current: { settings: { maxDelayMs: number } } } };
   const before = state.engine.current;
   const waitLog = async (re: RegExp) => {
     // haraka-config waits 5 s for a file to settle before it reloads it
@@ -280,10 +297,10 @@ t.test('a reload swaps a valid config and keeps the running one on an invalid ed
   fs.writeFileSync(path.join(dir, 'config', 'paceline.yaml'), 'sources:\n  a: { address: 999.1.1.1 }\n');
   t.ok(await waitLog(/NOT reloaded.*sources\.a\.address: got "999\.1\.1\.1"/), 'says why');
   t.equal(state.engine.current, before, 'running config kept');
-  fs.writeFileSync(path.join(dir, 'config', 'paceline.ini'), '[main]\nmax_hold=2h\n');
+  fs.writeFileSync(path.join(dir, 'config', 'paceline.ini'), '[main]\nmax_delay=2h\n');
   fs.writeFileSync(path.join(dir, 'config', 'paceline.yaml'), YAML);
   t.ok(await waitLog(/config reloaded/), 'valid edit applied');
-  t.equal(state.engine.current.settings.maxHoldMs, 7_200_000);
+  t.equal(state.engine.current.settings.maxDelayMs, 7_200_000);
   const good = state.engine.current;
   fs.writeFileSync(path.join(dir, 'config', 'paceline-warmup.yaml'), 'schedules:\n  s: { days: [10, 5] }\n');
   t.ok(
@@ -299,7 +316,7 @@ t.test(
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'paceline-hooks-sources-'));
     t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
     process.env.HARAKA = dir;
-    const { self, logs } = makePlugin(YAML, '[main]\nmax_hold=1h\n[sources]\ndown_after=2\ndown_for=1h\n');
+    const { self, logs } = makePlugin(YAML, '[main]\nmax_delay=1h\n[sources]\ndown_after=2\ndown_for=1h\n');
     delete process.env.HARAKA;
     t.teardown(() => (self.shutdown as () => void).call(self));
     const file = path.join(dir, `paceline-sources-${process.pid}.json`);
@@ -342,7 +359,7 @@ t.test(
   '[metrics] with one process: the plugin serves GET /metrics; a reload that moves it warns and keeps it where it is',
   async (t) => {
     const port = await freePort();
-    const { self, logs, dir } = makePlugin(YAML, `[main]\nmax_hold=1h\n[metrics]\nlisten=127.0.0.1:${port}\n`);
+    const { self, logs, dir } = makePlugin(YAML, `[main]\nmax_delay=1h\n[metrics]\nlisten=127.0.0.1:${port}\n`);
     t.teardown(() => (self.shutdown as () => void).call(self));
     const status = (p: number) =>
       new Promise<number>((resolve) => {
@@ -359,7 +376,7 @@ t.test(
     const other = await freePort();
     fs.writeFileSync(
       path.join(dir, 'config', 'paceline.ini'),
-      `[main]\nmax_hold=1h\n[metrics]\nlisten=127.0.0.1:${other}\n`,
+      `[main]\nmax_delay=1h\n[metrics]\nlisten=127.0.0.1:${other}\n`,
     );
     t.ok(
       await waitLog(/\[metrics\] settings changed; they take effect when Haraka restarts/),

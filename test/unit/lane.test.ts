@@ -1,5 +1,6 @@
 import t from 'tap';
-import { acquire, claim, earliestAt, emptyLane, release, type LaneLimits, type LaneState } from '../../lib/core/lane';
+import { emptyLane, type LaneLimits, type LaneState } from '../../lib/core/lane-state';
+import { acquire, claim, earliestAt, release } from '../../lib/core/lane';
 import { DAY_MS } from '../../lib/core/day';
 import { parseRate, type Rate } from '../../lib/core/rate';
 

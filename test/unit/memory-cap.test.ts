@@ -10,7 +10,7 @@ import vm from 'node:vm';
 import t from 'tap';
 import { DEFAULT_REACT } from '../../lib/core/adapt';
 import { parseRate, type Rate } from '../../lib/core/rate';
-import type { LaneLimits } from '../../lib/core/lane';
+import type { LaneLimits } from '../../lib/core/lane-state';
 import { MemoryStore } from '../../lib/store/memory';
 
 const CAP = 50_000;

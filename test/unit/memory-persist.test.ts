@@ -10,7 +10,7 @@ import path from 'node:path';
 import t, { type Test } from 'tap';
 import { DEFAULT_REACT } from '../../lib/core/adapt';
 import { parseRate, type Rate } from '../../lib/core/rate';
-import type { LaneLimits } from '../../lib/core/lane';
+import type { LaneLimits } from '../../lib/core/lane-state';
 import { MemoryStore } from '../../lib/store/memory';
 import { decodeState, encodeState, STATE_VERSION } from '../../lib/store/memory-codec';
 import { restoreState, startPersisting, STATE_FILE } from '../../lib/store/memory-file';
@@ -143,6 +143,15 @@ t.test('decodeState names what is wrong with a file', async (t) => {
   ];
   for (const [what, text, message] of cases) t.throws(() => decodeState(text), { message }, what);
   t.equal(decodeState(good).snapshot.lanes.length, 2, 'the intact file reads back');
+  const oldNames = JSON.parse(good) as { laneFields: string[] };
+  const renamed = oldNames.laneFields.map((f) => ({ sameEventUntil: 'holdUntil', trialAt: 'probeAt' })[f] ?? f);
+  t.ok(renamed.includes('holdUntil') && renamed.includes('probeAt'), 'the old names are in the old file');
+  const before = decodeState(good).snapshot;
+  t.same(
+    decodeState(JSON.stringify({ ...oldNames, laneFields: renamed })).snapshot,
+    before,
+    'a file written before the renames (holdUntil, probeAt) reads back the same',
+  );
 });
 
 t.test('restoreState: no file starts empty; an unusable file is set aside with a warning, never fatal', async (t) => {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { emptyLane, type LaneLimits, type LaneState } from '../../lib/core/lane';
+import { emptyLane, type LaneLimits, type LaneState } from '../../lib/core/lane-state';
 import { rank, remainingShare } from '../../lib/core/rank';
 import { rate } from '../store/steps';
 

@@ -5,16 +5,9 @@
  */
 import t from 'tap';
 import { DEFAULT_REACT, react, type ReactEvent } from '../../lib/core/adapt';
-import {
-  acquire,
-  concurrencyLimit,
-  emptyLane,
-  normalize,
-  release,
-  DEFAULT_POLICY,
-  type LaneLimits,
-  type LaneState,
-} from '../../lib/core/lane';
+import { emptyLane, DEFAULT_POLICY, type LaneLimits, type LaneState } from '../../lib/core/lane-state';
+import { concurrencyLimit } from '../../lib/core/throttle';
+import { acquire, normalize, release } from '../../lib/core/lane';
 import { DAY_MS } from '../../lib/core/day';
 import { parseRate, type Rate } from '../../lib/core/rate';
 import { GROWTH_EVIDENCE, startEndedAt, startShare } from '../../lib/core/start';
@@ -113,7 +106,7 @@ t.test('replies to messages sent before the lane reopened are the same event', a
   t.equal(first.effect, 'slowed');
   const reopen = first.state.pauseUntil;
   const late = on(first.state, reopen - T0 + 5_000, { category: 'throttle', sentAt: T0 - 50 });
-  t.equal(late.effect, 'held', 'sent before the reaction, answered after the pause: the same event');
+  t.equal(late.effect, 'grouped', 'sent before the reaction, answered after the pause: the same event');
   t.equal(late.state.factor, first.state.factor);
 });
 
@@ -188,7 +181,7 @@ t.test('refused while climbing: back to the pace before the last climb step, the
     factor: 0.5 * 1.05 * 1.1,
     known: 0.5,
     climbs: 2,
-    holdUntil: T0 - 600_000,
+    sameEventUntil: T0 - 600_000,
     acceptedAt: T0 - 1000,
     day: 0,
   };

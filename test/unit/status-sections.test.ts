@@ -6,7 +6,7 @@
 import t from 'tap';
 import { buildConfig } from '../../lib/config/load';
 import { DAY_MS, dayNumber } from '../../lib/core/day';
-import { emptyLane } from '../../lib/core/lane';
+import { emptyLane } from '../../lib/core/lane-state';
 import { emptyProvider, DEFAULT_INCIDENT, type ProviderState } from '../../lib/core/provider-state';
 import { makeControl } from '../../lib/core/control';
 import { startRecord } from '../../lib/core/warmup';

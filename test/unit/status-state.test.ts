@@ -1,6 +1,6 @@
 import t from 'tap';
 import { DAY_MS } from '../../lib/core/day';
-import { emptyLane, type LaneLimits } from '../../lib/core/lane';
+import { emptyLane, type LaneLimits } from '../../lib/core/lane-state';
 import { parseStateKind, stateDetail } from '../../lib/engine/status-state';
 import { tallyNames, type Attempt } from '../../lib/engine/outcomes';
 import { outcomeCounts } from '../../lib/engine/status-counts';
@@ -20,8 +20,8 @@ t.test('each state: its kind, every kind that applies, and when the most severe 
     ],
     ['a pause that has ended', { pauseUntil: NOW - 1 }, { kind: 'ok', pausedUntil: null }],
     [
-      'blocked: ends at the next probe',
-      { blockedAt: NOW - 5_000, probeAt: NOW + 600_000 },
+      'blocked: ends at the next trial',
+      { blockedAt: NOW - 5_000, trialAt: NOW + 600_000 },
       { kind: 'blocked', until: iso(NOW + 600_000), blockedAt: iso(NOW - 5_000) },
     ],
     [

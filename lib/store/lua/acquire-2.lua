@@ -14,7 +14,7 @@
       ARGV[5..17]
               limits (13 entries): rate count, rate period ms, rate burst,
               canonical rate string, concurrency, per day, policy recover
-              step, recover interval ms, probe interval ms, day offset ms,
+              step, recover interval ms, trial interval ms, day offset ms,
               policy climb step, policy start, policy start interval ms
               ('' = absent)
 
@@ -30,10 +30,10 @@
 --- @include "util"
 --- @include "lane"
 
-local now = clock(ARGV[1])
-local limits = read_limits(ARGV, 5)
+local now = clock(ARGV[ARG.clock])
+local limits = read_limits(ARGV, ARG.limits)
 local lane = load_lane(KEYS)
 normalize(lane, limits, now)
-local code, at, slot = lane_acquire(lane, limits, now, ARGV[2], ARGV[3], tonumber(ARGV[4]))
+local code, at, slot = lane_acquire(lane, limits, now, ARGV[ARG.mode], ARGV[ARG.leaseId], tonumber(ARGV[ARG.leaseMs]))
 save_lane(lane, now)
 return decision_reply(code, now, at, lane, slot)

@@ -17,7 +17,7 @@
       ARGV[6..18]
               limits (13 entries): rate count, rate period ms, rate burst,
               canonical rate string, concurrency, per day, policy recover
-              step, recover interval ms, probe interval ms, day offset ms,
+              step, recover interval ms, trial interval ms, day offset ms,
               policy climb step, policy start, policy start interval ms
               ('' = absent)
 
@@ -27,10 +27,10 @@
 --- @include "util"
 --- @include "lane"
 
-local now = clock(ARGV[1])
-local limits = read_limits(ARGV, 6)
+local now = clock(ARGV[ARG.clock])
+local limits = read_limits(ARGV, ARG.limits)
 local lane = load_lane(KEYS)
-local req = { slot = tonumber(ARGV[2]), epoch = tonumber(ARGV[3]), leaseId = ARGV[4], leaseMs = tonumber(ARGV[5]) }
+local req = { slot = tonumber(ARGV[ARG.slot]), epoch = tonumber(ARGV[ARG.epoch]), leaseId = ARGV[ARG.leaseId], leaseMs = tonumber(ARGV[ARG.leaseMs]) }
 local code, at, slot = lane_claim(lane, limits, now, req)
 save_lane(lane, now)
 return decision_reply(code, now, at, lane, slot)

@@ -23,7 +23,7 @@
 ]]
 --- @include "util"
 
-local now = clock(ARGV[1])
+local now = clock(ARGV[ARG.clock])
 local key = KEYS[1]
 
 local function in_force(value)
@@ -37,21 +37,21 @@ for i = 1, #flat, 2 do
   if in_force(flat[i + 1]) then live[flat[i]] = flat[i + 1] else redis.call('HDEL', key, flat[i]) end
 end
 
-local op = ARGV[2]
+local op = ARGV[ARG.op]
 if op == 'list' then
   local reply = { fmt(now) }
   for _, value in pairs(live) do reply[#reply + 1] = value end
   return reply
 elseif op == 'set' then
-  local forMs = tonumber(ARGV[5])
+  local forMs = tonumber(ARGV[ARG.forMs])
   local untilT = 0
   if forMs > 0 then untilT = now + forMs end
-  local value = cjson.encode({ target = ARGV[4], at = fmt(now), ['until'] = fmt(untilT), reason = ARGV[6], who = ARGV[7] })
-  redis.call('HSET', key, ARGV[3], value)
+  local value = cjson.encode({ target = ARGV[ARG.target], at = fmt(now), ['until'] = fmt(untilT), reason = ARGV[ARG.reason], who = ARGV[ARG.who] })
+  redis.call('HSET', key, ARGV[ARG.targetKey], value)
   return { fmt(now), value }
 elseif op == 'clear' then
-  local value = live[ARGV[3]] or ''
-  redis.call('HDEL', key, ARGV[3])
+  local value = live[ARGV[ARG.targetKey]] or ''
+  redis.call('HDEL', key, ARGV[ARG.targetKey])
   return { fmt(now), value }
 end
 return redis.error_reply('paceline: unknown control operation ' .. tostring(op))

@@ -14,8 +14,8 @@
 ]]
 --- @include "util"
 
-local now = clock(ARGV[1])
-local window = tonumber(ARGV[2])
+local now = clock(ARGV[ARG.clock])
+local window = tonumber(ARGV[ARG.windowMs])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', fmt(now - window))
 local same = redis.call('ZCOUNT', KEYS[1], fmt(now), fmt(now))
 redis.call('ZADD', KEYS[1], fmt(now), fmt(now) .. ':' .. (same + 1))

@@ -16,22 +16,22 @@
 --- @include "util"
 --- @include "lane"
 
-local now = clock(ARGV[1])
+local now = clock(ARGV[ARG.clock])
 local s = load_lane(KEYS)
 if not s.exists then return { fmt(now), 0 } end
-if ARGV[2] == 'lift' then
+if ARGV[ARG.op] == 'lift' then
   if s.pauseUntil > now then
     resume_clock(s, now)
     s.departAt = math.min(s.departAt, now)
   end
   s.pauseUntil = 0
   s.blockedAt = 0
-  s.probeAt = 0
+  s.trialAt = 0
   s.connCap = 0
   s.connCapUntil = 0
-  s.holdUntil = 0
+  s.sameEventUntil = 0
   s.backoffs = 0
-elseif ARGV[2] == 'reset' then
+elseif ARGV[ARG.op] == 'reset' then
   set_factor(s, now, 1)
   s.prevFactor = 1
   s.known = 0
@@ -41,7 +41,7 @@ elseif ARGV[2] == 'reset' then
   s.growAt = -now
   s.grown = 0
 else
-  return redis.error_reply('paceline: unknown lane control ' .. tostring(ARGV[2]))
+  return redis.error_reply('paceline: unknown lane control ' .. tostring(ARGV[ARG.op]))
 end
 save_lane(s, now)
 return { fmt(now), 1 }

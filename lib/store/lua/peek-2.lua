@@ -17,5 +17,5 @@
 --- @include "util"
 --- @include "lane"
 
-local now = clock(ARGV[1])
+local now = clock(ARGV[ARG.clock])
 return stored_state_reply(KEYS, { fmt(now) })

@@ -13,7 +13,7 @@
 --- @include "util"
 --- @include "provider"
 
-local now = clock(ARGV[1])
+local now = clock(ARGV[ARG.clock])
 local s = load_provider(KEYS[1])
 if s.probing ~= 1 then return { fmt(now), 0 } end
 provider_delivered(s)

@@ -14,7 +14,7 @@
 --- @include "util"
 --- @include "provider"
 
-local now = clock(ARGV[1])
+local now = clock(ARGV[ARG.clock])
 local s = load_provider(KEYS[1])
 if not s.exists then return { fmt(now), 0 } end
 s.throttled = {}

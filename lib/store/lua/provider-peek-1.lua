@@ -13,5 +13,5 @@
 --- @include "util"
 --- @include "provider"
 
-local now = clock(ARGV[1])
+local now = clock(ARGV[ARG.clock])
 return provider_reply(load_provider(KEYS[1]), { fmt(now) })

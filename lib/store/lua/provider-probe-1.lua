@@ -17,8 +17,8 @@
 --- @include "util"
 --- @include "provider"
 
-local now = clock(ARGV[1])
-local params = read_incident_params(ARGV, 2)
+local now = clock(ARGV[ARG.clock])
+local params = read_incident_params(ARGV, ARG.incident)
 local s = load_provider(KEYS[1])
 local before = s.probeAt
 local ok, at = provider_probe(s, now, params)

@@ -20,10 +20,10 @@
 --- @include "util"
 --- @include "provider"
 
-local now = clock(ARGV[1])
-local params = read_incident_params(ARGV, 2)
+local now = clock(ARGV[ARG.clock])
+local params = read_incident_params(ARGV, ARG.incident)
 local s = load_provider(KEYS[1])
-local incident, names = provider_throttle(s, ARGV[7], tonumber(ARGV[8]), now, params)
+local incident, names = provider_throttle(s, ARGV[ARG.source], tonumber(ARGV[ARG.sources]), now, params)
 save_provider(s, now)
 local reply = { fmt(now), incident and 1 or 0, fmt(s.pauseUntil) }
 for _, name in ipairs(names) do reply[#reply + 1] = name end

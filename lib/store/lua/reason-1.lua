@@ -18,7 +18,7 @@
 ]]
 --- @include "util"
 
-local now = clock(ARGV[1])
-redis.call('HSET', KEYS[1], 'at', fmt(now), 'effect', ARGV[2], 'category', ARGV[3], 'rule', ARGV[4], 'reply', ARGV[5])
+local now = clock(ARGV[ARG.clock])
+redis.call('HSET', KEYS[1], 'at', fmt(now), 'effect', ARGV[ARG.effect], 'category', ARGV[ARG.category], 'rule', ARGV[ARG.rule], 'reply', ARGV[ARG.reply])
 redis.call('PEXPIRE', KEYS[1], 2 * DAY_MS)
 return fmt(now)

@@ -1,7 +1,7 @@
 --[[
   A delivery ended: free its lease and fold its duration into the moving
   average; a delivered one counts as accepted (the minute's sample, start
-  phase evidence, acceptedAt) and, as a probe, unblocks a blocked lane. release() of
+  phase evidence, acceptedAt) and, as a trial, unblocks a blocked lane. release() of
   lib/core/lane.ts. A lane without state is left alone (nothing is created),
   as in the memory store.
 
@@ -16,7 +16,7 @@
       ARGV[5..17]
               limits (13 entries): rate count, rate period ms, rate burst,
               canonical rate string, concurrency, per day, policy recover
-              step, recover interval ms, probe interval ms, day offset ms,
+              step, recover interval ms, trial interval ms, day offset ms,
               policy climb step, policy start, policy start interval ms
               ('' = absent)
 
@@ -28,10 +28,10 @@
 --- @include "util"
 --- @include "lane"
 
-local now = clock(ARGV[1])
+local now = clock(ARGV[ARG.clock])
 local lane = load_lane(KEYS)
 if not lane.exists then return { fmt(now), 0 } end
-local limits = read_limits(ARGV, 5)
-lane_release(lane, limits, now, ARGV[2], ARGV[3] == '1', opt_number(ARGV[4]))
+local limits = read_limits(ARGV, ARG.limits)
+lane_release(lane, limits, now, ARGV[ARG.leaseId], ARGV[ARG.delivered] == '1', opt_number(ARGV[ARG.durationMs]))
 save_lane(lane, now)
 return { fmt(now), 1 }

@@ -14,7 +14,7 @@
       the number of leases dropped
 ]]
 
-local node, owner = ARGV[1], ARGV[2]
+local node, owner = ARGV[ARG.nodePrefix], ARGV[ARG.ownerPrefix]
 local dropped = 0
 for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   if string.sub(id, 1, #node) == node and string.sub(id, 1, #owner) ~= owner then

@@ -19,10 +19,10 @@
 ]]
 --- @include "util"
 
-local now = clock(ARGV[1])
-local ttl = tonumber(ARGV[2])
+local now = clock(ARGV[ARG.clock])
+local ttl = tonumber(ARGV[ARG.ttlMs])
 local renewed, last = 0, 0
-for i = 3, #ARGV do
+for i = ARG.leaseIds, #ARGV do
   local score = redis.call('ZSCORE', KEYS[2], ARGV[i])
   if score and tonumber(score) > now then
     local expiresAt = math.max(tonumber(score), now + ttl)

@@ -17,8 +17,8 @@
 ]]
 --- @include "util"
 
-local now = clock(ARGV[1])
-local ttl = tonumber(ARGV[3])
+local now = clock(ARGV[ARG.clock])
+local ttl = tonumber(ARGV[ARG.ttlMs])
 local untilMs = now + ttl
-redis.call('SET', KEYS[1], fmt(untilMs) .. '\n' .. ARGV[2], 'PX', ttl)
+redis.call('SET', KEYS[1], fmt(untilMs) .. '\n' .. ARGV[ARG.text], 'PX', ttl)
 return fmt(untilMs)

@@ -14,7 +14,7 @@
 
 local start = redis.call('GET', KEYS[1])
 if not start then
-  start = ARGV[1]
+  start = ARGV[ARG.today]
   redis.call('SET', KEYS[1], start)
 end
 redis.call('PEXPIRE', KEYS[1], WARM_TTL_MS)

@@ -20,8 +20,8 @@
 local BUCKET_MS = 300000
 local HOUR_BUCKETS = 12
 
-local now = clock(ARGV[1])
-local day = math.floor((now + tonumber(ARGV[2])) / DAY_MS)
+local now = clock(ARGV[ARG.clock])
+local day = math.floor((now + tonumber(ARGV[ARG.dayOffsetMs])) / DAY_MS)
 local bucket = math.floor(now / BUCKET_MS)
 local key = KEYS[1]
 
@@ -34,7 +34,7 @@ if redis.call('HGET', key, 'b') ~= tostring(bucket) then
   end
   redis.call('HSET', key, 'b', tostring(bucket))
 end
-for i = 3, #ARGV do
+for i = ARG.names, #ARGV do
   redis.call('HINCRBY', key, 'd' .. string.format('%d', day) .. ':' .. ARGV[i], 1)
   redis.call('HINCRBY', key, 'm' .. string.format('%d', bucket) .. ':' .. ARGV[i], 1)
 end

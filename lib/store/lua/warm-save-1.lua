@@ -18,14 +18,14 @@
 --- @include "util"
 
 local stored = redis.call('HGET', KEYS[1], 'evaluated')
-if stored and ARGV[1] ~= 'force' and tonumber(stored) >= tonumber(ARGV[1]) then
+if stored and ARGV[ARG.evaluated] ~= 'force' and tonumber(stored) >= tonumber(ARGV[ARG.evaluated]) then
   local reply = { 0 }
   local flat = redis.call('HGETALL', KEYS[1])
   for i = 1, #flat do reply[#reply + 1] = flat[i] end
   return reply
 end
 local pairs_ = {}
-for i = 2, #ARGV do pairs_[#pairs_ + 1] = ARGV[i] end
+for i = ARG.record, #ARGV do pairs_[#pairs_ + 1] = ARGV[i] end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], unpack(pairs_))
 redis.call('PEXPIRE', KEYS[1], WARM_TTL_MS)

@@ -1,18 +1,15 @@
 --[[
   react() of lib/core/adapt.ts: how a lane reacts to a classified reply.
-  Needs the includes "util" and "lane" (which brings "pace" and "start").
+  Needs the includes "util" and "lane" (which brings "lane-state", "throttle", "pace" and "start").
 ]]
 
--- ReactParams from ARGV[i..i+8]: decrease, floor, throttle pause ms, hold ms,
--- connections ms, suspend ms, accepted share, climb cost, throttle pause max
--- ms. Returns the params and the next ARGV index.
+-- ReactParams from ARGV[i..i+ARG_SIZE.react-1], fields at the REACT_ARGS
+-- offsets (lib/store/script-args.ts), all numbers. Returns the params and
+-- the next ARGV index.
 local function read_react_params(argv, i)
-  local p = {
-    decrease = tonumber(argv[i]), floor = tonumber(argv[i + 1]), throttlePauseMs = tonumber(argv[i + 2]),
-    holdMs = tonumber(argv[i + 3]), connectionsMs = tonumber(argv[i + 4]), suspendMs = tonumber(argv[i + 5]),
-    acceptedShare = tonumber(argv[i + 6]), climbCost = tonumber(argv[i + 7]), throttlePauseMaxMs = tonumber(argv[i + 8]),
-  }
-  return p, i + 9
+  local p = {}
+  for field, at in pairs(REACT_ARGS) do p[field] = tonumber(argv[i + at]) end
+  return p, i + ARG_SIZE.react
 end
 
 -- pauseUntil(): the slot clock stands still until the pause ends; no burst credit after it.
@@ -27,8 +24,8 @@ end
 -- reopenedAt(): when the lane reopened after its last reaction (0 = never reacted).
 -- Above slow_down and throttled, which call it: a Lua local exists only below its definition.
 local function reopened_at(s, p)
-  if s.holdUntil == 0 then return 0 end
-  return s.holdUntil - p.holdMs
+  if s.sameEventUntil == 0 then return 0 end
+  return s.sameEventUntil - p.sameEventMs
 end
 
 -- slowDown(): in the start phase the pace before its last doubling; else the
@@ -37,7 +34,7 @@ end
 -- decrease.
 local function slow_down(s, limits, p, now, pauseMs, policyIntervalMs)
   -- a sample shorter than the minute it claims to measure overstates the limit of a longer window
-  local sampled = s.holdUntil == 0 or now - reopened_at(s, p) >= 60000
+  local sampled = s.sameEventUntil == 0 or now - reopened_at(s, p) >= 60000
   local accepted = 0
   if limits.count ~= nil and sampled then accepted = accepted_last_minute(s, now) / (60000 / (limits.periodMs / limits.count)) end
   s.prevFactor = s.factor
@@ -66,14 +63,14 @@ local function slow_down(s, limits, p, now, pauseMs, policyIntervalMs)
   s.recoverAt = s.pauseUntil + policyIntervalMs
 end
 
--- throttled(): the throttle reaction (see adapt.ts): held, capped, extended,
+-- throttled(): the throttle reaction (see adapt.ts): grouped, capped, extended,
 -- else slowed or overshot. sentAt nil = unknown.
 local function throttled(s, limits, now, durationMs, sentAt, p, interval)
   s.dayThrottles = s.dayThrottles + 1
   -- replies to messages sent before the lane reopened (or, not knowing when, arriving just after) are the same event
-  local held
-  if sentAt == nil then held = now < s.holdUntil else held = sentAt < reopened_at(s, p) end
-  if held then return 'held' end
+  local grouped
+  if sentAt == nil then grouped = now < s.sameEventUntil else grouped = sentAt < reopened_at(s, p) end
+  if grouped then return 'grouped' end
   local open = lease_count(s)
   if sentAt ~= nil and open > 0 and (s.connCap == 0 or open < s.connCap) then
     s.connCap = open
@@ -81,12 +78,12 @@ local function throttled(s, limits, now, durationMs, sentAt, p, interval)
     return 'capped'
   end
   local maxMs = durationMs or p.throttlePauseMaxMs
-  if sentAt ~= nil and s.holdUntil ~= 0 and s.acceptedAt < reopened_at(s, p) then
+  if sentAt ~= nil and s.sameEventUntil ~= 0 and s.acceptedAt < reopened_at(s, p) then
     s.backoffs = s.backoffs + 1
     pause_until(s, limits, now, math.max(s.pauseUntil, now + math.min(maxMs, p.throttlePauseMs * 2 ^ s.backoffs)))
     -- new bookings begin when the lane reopens, not behind the slots given up
     if limits.count ~= nil then s.tat = slot_time(s, now) + slot_tolerance(s, limits) end
-    s.holdUntil = s.pauseUntil + p.holdMs
+    s.sameEventUntil = s.pauseUntil + p.sameEventMs
     s.recoverAt = math.max(s.recoverAt, s.pauseUntil + interval)
     return 'extended'
   end
@@ -96,7 +93,7 @@ local function throttled(s, limits, now, durationMs, sentAt, p, interval)
   if settling == 0 then settling = start_ended_at(s) end
   local overshot = starting(s) or (s.known > 0 and s.factor > s.known) or (settling ~= 0 and now - settling < SETTLE_MS)
   slow_down(s, limits, p, now, math.min(maxMs, p.throttlePauseMs), interval)
-  s.holdUntil = s.pauseUntil + p.holdMs
+  s.sameEventUntil = s.pauseUntil + p.sameEventMs
   if overshot then return 'overshot' end
   return 'slowed'
 end
@@ -104,7 +101,7 @@ end
 -- Applies one reply category ('forgive' too) to a normalized lane; returns the
 -- effect. durationMs, sentAt: nil = absent.
 local function lane_react(s, limits, now, category, durationMs, sentAt, p)
-  local interval = limits.policy and limits.policy.recoverIntervalMs or 300000
+  local interval = policy_of(limits).recoverIntervalMs
   if category == 'throttle' then
     return throttled(s, limits, now, durationMs, sentAt, p, interval)
   elseif category == 'connections' then
@@ -115,15 +112,15 @@ local function lane_react(s, limits, now, category, durationMs, sentAt, p)
   elseif category == 'suspend' then
     s.dayThrottles = s.dayThrottles + 1
     local pauseMs = durationMs or p.suspendMs
-    if now < s.holdUntil then
-      if now + pauseMs <= s.pauseUntil + p.holdMs then return 'held' end
+    if now < s.sameEventUntil then
+      if now + pauseMs <= s.pauseUntil + p.sameEventMs then return 'grouped' end
       pause_until(s, limits, now, now + pauseMs)
       s.recoverAt = s.pauseUntil + interval
       s.climbMs = math.max(s.climbMs, pauseMs / p.climbCost)
     else
       slow_down(s, limits, p, now, pauseMs, interval)
     end
-    s.holdUntil = s.pauseUntil + p.holdMs
+    s.sameEventUntil = s.pauseUntil + p.sameEventMs
     return 'suspended'
   elseif category == 'blocked' then
     if s.blockedAt == 0 then
@@ -132,10 +129,10 @@ local function lane_react(s, limits, now, category, durationMs, sentAt, p)
       set_factor(s, now, p.floor)
       s.known = 0
       s.epoch = s.epoch + 1
-      -- a blocked lane climbs back by recovery after a delivered probe, never by doubling
+      -- a blocked lane climbs back by recovery after a delivered trial, never by doubling
       if starting(s) then end_start(s, now) end
     end
-    s.probeAt = now + (limits.policy and limits.policy.probeIntervalMs or 3600000)
+    s.trialAt = now + policy_of(limits).trialIntervalMs
     return 'blocked'
   elseif category == 'forgive' then
     resume_clock(s, now)
@@ -146,7 +143,7 @@ local function lane_react(s, limits, now, category, durationMs, sentAt, p)
     if limits.count ~= nil then s.departAt = math.min(s.departAt, now + tolerance_ms(s, limits)) end
     if durationMs and durationMs > 0 then pause_until(s, limits, now, now + durationMs) end
     if s.factor < 1 then s.recoverAt = math.max(now, s.pauseUntil) + interval else s.recoverAt = 0 end
-    s.holdUntil = math.min(s.holdUntil, now + p.holdMs)
+    s.sameEventUntil = math.min(s.sameEventUntil, now + p.sameEventMs)
     return 'forgiven'
   end
   return 'counted'

@@ -7,14 +7,13 @@
   Needs the include "util".
 ]]
 
--- IncidentParams from ARGV[i..i+4]: window ms, min sources, share, pause ms,
--- probe interval ms. Returns the params and the next ARGV index.
+-- IncidentParams from ARGV[i..i+ARG_SIZE.incident-1], fields at the
+-- INCIDENT_ARGS offsets (lib/store/script-args.ts), all numbers. Returns the
+-- params and the next ARGV index.
 local function read_incident_params(argv, i)
-  local p = {
-    windowMs = tonumber(argv[i]), minSources = tonumber(argv[i + 1]), share = tonumber(argv[i + 2]),
-    pauseMs = tonumber(argv[i + 3]), probeIntervalMs = tonumber(argv[i + 4]),
-  }
-  return p, i + 5
+  local p = {}
+  for field, at in pairs(INCIDENT_ARGS) do p[field] = tonumber(argv[i + at]) end
+  return p, i + ARG_SIZE.incident
 end
 
 local function load_provider(key)

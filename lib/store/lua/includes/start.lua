@@ -12,7 +12,7 @@
 -- configured pace never enters the start phase later).
 local function fresh(s)
   local traffic = s.dayCount > 0 or s.prevDay ~= 0 or s.acceptedAt ~= 0 or lease_count(s) > 0
-  return s.growAt == 0 and not traffic and s.known == 0 and s.recoverAt == 0 and s.blockedAt == 0 and s.holdUntil == 0 and s.factor == 1
+  return s.growAt == 0 and not traffic and s.known == 0 and s.recoverAt == 0 and s.blockedAt == 0 and s.sameEventUntil == 0 and s.factor == 1
 end
 
 -- growthNeeded(): deliveries that must have been accepted in one growth
