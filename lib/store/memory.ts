@@ -42,6 +42,8 @@ import {
 } from '../core/control';
 import { laneKey, type LaneReason, type LaneRef, type PacingStore, type StoreResult } from './types';
 import { addTally, type TallyFields } from '../core/tally';
+import { dayNames, HISTORY_MIN_DAYS } from '../core/history';
+import { MemoryHistory } from './memory-history';
 
 /** Idle lanes (no leases, no future slot, no reaction in force) older than this are dropped. */
 const IDLE_MS = 2 * 86_400_000;
@@ -86,6 +88,7 @@ export class MemoryStore implements PacingStore {
   private readonly maxIdleLanes: number;
   private readonly counts = new Map<string, TallyFields>();
   private readonly why = new Map<string, LaneReason>();
+  private readonly history = new MemoryHistory();
   private lastSweep = 0;
   /** Lane count above which idle lanes are evicted: the busy lanes of the last eviction plus the cap. */
   private evictAbove: number;
@@ -180,6 +183,7 @@ export class MemoryStore implements PacingStore {
     for (const [key, r] of this.why) if (now - r.at > IDLE_MS) this.why.delete(key);
     for (const [key, fields] of this.counts)
       if (Object.keys(addTally(fields, [], now, 0)).length === 0) this.counts.delete(key);
+    this.history.sweep(now);
   }
 
   /** Snapshots are the stored objects themselves: core functions never mutate their input. */
@@ -357,9 +361,21 @@ export class MemoryStore implements PacingStore {
     return true;
   }
 
-  async tally(lane: LaneRef, names: readonly string[], dayOffsetMs: number): Promise<void> {
+  async tally(
+    lane: LaneRef,
+    names: readonly string[],
+    dayOffsetMs: number,
+    keepDays = HISTORY_MIN_DAYS,
+  ): Promise<void> {
     const key = laneKey(lane);
-    this.counts.set(key, addTally(this.counts.get(key) ?? {}, names, this.clock(), dayOffsetMs));
+    const now = this.clock();
+    this.counts.set(key, addTally(this.counts.get(key) ?? {}, dayNames(names), now, dayOffsetMs));
+    this.history.add(key, names, this.get(lane).factor, now, dayNumber(now, dayOffsetMs), keepDays);
+  }
+
+  async histories(lanes: readonly LaneRef[]) {
+    const now = this.clock();
+    return { now, value: lanes.map((l) => this.history.read(laneKey(l), now)) };
   }
 
   async tallies(lanes: readonly LaneRef[]) {
@@ -421,5 +437,6 @@ export class MemoryStore implements PacingStore {
     this.kept.clear();
     this.counts.clear();
     this.why.clear();
+    this.history.clear();
   }
 }

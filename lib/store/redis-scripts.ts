@@ -90,7 +90,7 @@ const SCRIPTS = {
   control: 1,
   'lane-control': 2,
   'provider-lift': 1,
-  tally: 1,
+  tally: 3,
   reason: 1,
 } as const;
 

@@ -15,10 +15,12 @@ import type { Effect, ReactEvent, ReactParams } from '../core/adapt';
 import type { AcquireRequest, ClaimRequest, LaneLimits, LaneState } from '../core/lane';
 import type { IncidentParams, ProviderState } from '../core/provider-state';
 import type { TallyFields } from '../core/tally';
+import { HISTORY_MIN_DAYS, type LaneHistory } from '../core/history';
 import type { WarmRecord } from '../core/warmup';
 import { targetKey, type Control, type ControlRequest, type ControlTarget } from '../core/control';
 import { decodeControl } from './redis-control';
 import {
+  decodeHistory,
   decodeDecision,
   decodeProvider,
   decodeState,
@@ -246,8 +248,26 @@ export class RedisStore implements PacingStore {
     return item(await this.run('provider-lift', [this.keys.provider(provider)], [this.clock()]), 1) === '1';
   }
 
-  async tally(lane: LaneRef, names: readonly string[], dayOffsetMs: number): Promise<void> {
-    await this.run('tally', [this.keys.tally(lane)], [this.clock(), String(dayOffsetMs), ...names]);
+  async tally(
+    lane: LaneRef,
+    names: readonly string[],
+    dayOffsetMs: number,
+    keepDays = HISTORY_MIN_DAYS,
+  ): Promise<void> {
+    const keys = [this.keys.tally(lane), this.keys.history(lane), this.keys.lane(lane)[0]];
+    await this.run('tally', keys, [this.clock(), String(dayOffsetMs), String(keepDays), ...names]);
+  }
+
+  /** One HGETALL per lane, sent together; minutes older than 48 h left out, as the memory store does. */
+  async histories(lanes: readonly LaneRef[]): Promise<StoreResult<LaneHistory[]>> {
+    const [now, ...hashes] = await Promise.all([
+      this.serverNow(),
+      ...lanes.map((l) => this.client.hgetall(this.keys.history(l))),
+    ]);
+    return {
+      now: now as number,
+      value: (hashes as Array<Record<string, string>>).map((h) => decodeHistory(h, now as number)),
+    };
   }
 
   /** One HGETALL per lane (each in its lane's slot), sent together. */
