@@ -47,8 +47,12 @@
     return tr;
   }
 
-  // x: padded when a chart has a single point, so uPlot has a range to draw
-  const xRange = (_u, min, max) => (min === max ? [min - 60, max + 60] : [min, max]);
+  // x: the data's span, a minute either side when a chart has a single point
+  function xRange(t) {
+    const first = t[0];
+    const last = t[t.length - 1];
+    return first === last ? [first - 60, last + 60] : [first, last];
+  }
 
   function chart(parent, title, attrs, opts, data) {
     const box = el('div', Object.assign({ class: 'chart' }, attrs));
@@ -61,7 +65,7 @@
     const width = Math.max(360, Math.min(620, (parent.clientWidth || 1200) / 2 - 24));
     opts.width = width;
     opts.height = 220;
-    opts.scales = Object.assign({ x: { time: true, range: xRange } }, opts.scales || {});
+    opts.scales = Object.assign({ x: { time: true, range: xRange(data[0]) } }, opts.scales || {});
     new uPlot(opts, data, box);
   }
 
@@ -76,7 +80,8 @@
       });
       const sent = sum(r.providers.map((p) => sum(p.sent)));
       const attrs = { 'data-kind': 'ramp', 'data-source': r.source, 'data-points': r.t.length, 'data-sent': sent };
-      chart(parent, `${r.source} (schedule ${r.schedule})`, attrs, { series }, data);
+      const axes = [{}, { size: 70 }];
+      chart(parent, `${r.source} (schedule ${r.schedule})`, attrs, { series, axes }, data);
     }
   }
 
