@@ -169,6 +169,18 @@ t.test('memory and Redis stores keep the same bounded history', async (t) => {
     'the minute and day older than the last write window are gone from the Redis hash (a later one is hidden on read)',
   );
 
+  // two nodes on one Redis write into the same buckets: either reads the cluster's history
+  const nodeA = new RedisStore(client, { prefix: `test:${run}:shared:`, clockOverride: () => now });
+  const nodeB = new RedisStore(client, { prefix: `test:${run}:shared:`, clockOverride: () => now });
+  setNow(T0);
+  await nodeA.tally(lane, ['attempts', 'delivered'], 0);
+  await nodeB.tally(lane, ['attempts', 'deferred:throttle', 'throttles'], 0);
+  t.same(
+    (await nodeA.histories([lane])).value[0]?.minutes,
+    [{ minute: M0, counts: { attempts: 2, delivered: 1, 'deferred:throttle': 1, throttles: 1 }, pace: 1 }],
+    'the history is shared across the cluster',
+  );
+
   // the memory store forgets a lane's history when Redis would have expired it
   const mem = new MemoryStore(() => now);
   setNow(T0);
