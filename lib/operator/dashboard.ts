@@ -10,12 +10,19 @@
  */
 
 import fs from 'node:fs';
+import type http from 'node:http';
 import path from 'node:path';
 import type { Config } from '../config/types';
 import { sumWaiting } from '../core/waiting';
 import { dashboardData, type DashboardData } from '../engine/dashboard-data';
 import { laneOutcomes, readSourceSnapshots, warmRecords } from '../store/open';
 import { laneKey, type PacingStore } from '../store/types';
+
+/** The cookie a browser keeps the control token in (see lib/operator/http.ts). */
+export const TOKEN_COOKIE = 'paceline_token';
+
+/** Only the listener's own files; uPlot sets element styles. */
+const CSP = "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:";
 
 /** A file the listener serves: its content type and where it is. */
 interface Asset {
@@ -46,6 +53,47 @@ export function dashboardAssets(): ReadonlyMap<string, Asset> {
     ['/dashboard/uplot.js', { type: 'text/javascript; charset=utf-8', file: uplot('uPlot.iife.min.js') }],
     ['/dashboard/uplot.css', { type: 'text/css; charset=utf-8', file: uplot('uPlot.min.css') }],
   ]);
+}
+
+let assets: ReadonlyMap<string, Asset> | undefined;
+
+/**
+ * Answers the dashboard's routes; false when `url` is none of them. A page
+ * asked with ?token= keeps the token as an HttpOnly cookie and redirects to
+ * the address without it. Missing page files are an error answer (503), never
+ * a failure of the listener.
+ */
+export async function serveDashboard(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  url: string,
+  data: () => Promise<unknown>,
+): Promise<boolean> {
+  if (url === '/history.json') {
+    const text = JSON.stringify(await data());
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+    return true;
+  }
+  assets ??= dashboardAssets();
+  const asset = assets.get(url);
+  if (!asset) return false;
+  const token = new URL(req.url ?? '/', 'http://paceline').searchParams.get('token');
+  if (token && asset.type.startsWith('text/html')) {
+    const cookie = `${TOKEN_COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`;
+    res.writeHead(303, { location: url, 'set-cookie': cookie, 'content-length': 0 });
+    res.end();
+    return true;
+  }
+  const body = await fs.promises.readFile(asset.file);
+  res.writeHead(200, {
+    'content-type': asset.type,
+    'content-length': body.length,
+    'cache-control': 'no-store',
+    'content-security-policy': CSP,
+  });
+  res.end(body);
+  return true;
 }
 
 /**

@@ -26,7 +26,7 @@ import path from 'node:path';
 import type { ControlSettings } from '../config/control-settings';
 import type { Control } from '../core/control';
 import { ActionError, actionFromJson, type ActionRequest, type ActionResult } from './actions';
-import { dashboardAssets } from './dashboard';
+import { serveDashboard, TOKEN_COOKIE } from './dashboard';
 
 export interface ControlHandlers {
   controls(): Promise<{ now: number; value: Control[] }>;
@@ -34,9 +34,6 @@ export interface ControlHandlers {
   /** The dashboard's data (GET /history.json). */
   dashboard(): Promise<unknown>;
 }
-
-/** The cookie a browser keeps the token in. */
-export const TOKEN_COOKIE = 'paceline_token';
 
 /** Largest request body accepted, bytes. */
 const MAX_BODY = 16_384;
@@ -91,7 +88,7 @@ function readBody(req: http.IncomingMessage): Promise<string> {
 
 async function route(req: http.IncomingMessage, res: http.ServerResponse, h: ControlHandlers): Promise<void> {
   const url = (req.url ?? '/').split('?')[0] ?? '/';
-  if (req.method === 'GET' && (await servePage(req, res, url, h))) return;
+  if (req.method === 'GET' && (await serveDashboard(req, res, url, h.dashboard))) return;
   if (req.method === 'GET' && url === '/controls') {
     const { now, value } = await h.controls();
     return send(res, 200, { now, controls: value });
@@ -106,34 +103,6 @@ async function route(req: http.IncomingMessage, res: http.ServerResponse, h: Con
     return send(res, 200, await h.act(actionFromJson(body, 'http')));
   }
   send(res, 404, { error: 'not found: GET /, /history.json, /controls or POST /actions' });
-}
-
-const ASSETS = dashboardAssets();
-
-/** The dashboard's routes; false when `url` is none of them. A page asked with ?token= keeps it as a cookie and drops it from the address. */
-async function servePage(req: http.IncomingMessage, res: http.ServerResponse, url: string, h: ControlHandlers) {
-  if (url === '/history.json') {
-    send(res, 200, await h.dashboard());
-    return true;
-  }
-  const asset = ASSETS.get(url);
-  if (!asset) return false;
-  const token = new URL(req.url ?? '/', 'http://paceline').searchParams.get('token');
-  if (token && asset.type.startsWith('text/html')) {
-    const cookie = `${TOKEN_COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`;
-    res.writeHead(303, { location: url, 'set-cookie': cookie, 'content-length': 0 });
-    res.end();
-    return true;
-  }
-  const body = await fs.promises.readFile(asset.file);
-  res.writeHead(200, {
-    'content-type': asset.type,
-    'content-length': body.length,
-    'cache-control': 'no-store',
-    'content-security-policy': "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:",
-  });
-  res.end(body);
-  return true;
 }
 
 export interface ControlListener {

@@ -63,6 +63,11 @@ export class MemoryHistory {
     for (const [key, entry] of this.lanes) if (now - entry.at > historyTtlMs(entry.keepDays)) this.lanes.delete(key);
   }
 
+  /** Forgets the lanes `keep` says no to (lanes the memory store evicted: its cap bounds the history too). */
+  retain(keep: (key: string) => boolean): void {
+    for (const key of this.lanes.keys()) if (!keep(key)) this.lanes.delete(key);
+  }
+
   clear(): void {
     this.lanes.clear();
   }

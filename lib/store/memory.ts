@@ -152,6 +152,7 @@ export class MemoryStore implements PacingStore {
     for (let i = 0; i < idle.length - keep; i++) this.states.delete(idle[i] as string);
     this.evictAbove = this.states.size - Math.min(idle.length, keep) + this.maxIdleLanes;
     this.dropOrphanHits();
+    this.history.retain((key) => this.states.has(key));
   }
 
   private dropOrphanHits(): void {
