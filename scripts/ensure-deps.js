@@ -3,7 +3,9 @@
  * Installs what `npm start`, `npm test` and `npm run bench` need on a fresh
  * clone: the npm packages (when node_modules is missing or older than the
  * lock file) and, for the tests and benchmarks that run real Redis servers,
- * Debian's redis-server (when running as root; otherwise it says how).
+ * Debian's redis-server (`--redis`), and for the dashboard's browser test
+ * Debian's chromium (`--chromium`), each when running as root; otherwise it
+ * says how.
  * Plain JavaScript with no dependencies, because it runs before they exist.
  */
 'use strict';
@@ -38,23 +40,29 @@ function hasCommand(name) {
   return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
 }
 
-function redisServer() {
-  if (hasCommand('redis-server')) return;
-  if (typeof process.getuid === 'function' && process.getuid() === 0 && hasCommand('apt-get')) {
-    console.log('paceline: installing redis-server (apt-get)');
-    execSync('apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server', {
+const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
+
+/** Installs a Debian package with apt-get when `command` is missing; exits saying how when it cannot. */
+function debianPackage(command, pkg, why) {
+  if (hasCommand(command)) return false;
+  if (isRoot() && hasCommand('apt-get')) {
+    console.log(`paceline: installing ${pkg} (apt-get)`);
+    execSync(`apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${pkg}`, {
       stdio: 'inherit',
     });
-    spawnSync('sh', ['-c', 'systemctl disable --now redis-server 2>/dev/null; service redis-server stop 2>/dev/null'], {
-      stdio: 'ignore',
-    });
-    return;
+    return true;
   }
-  console.error(
-    'paceline: the tests need redis-server. Install it (Debian/Ubuntu: sudo apt-get install redis-server) and run again.',
-  );
+  console.error(`paceline: ${why} need ${pkg}. Install it (Debian/Ubuntu: sudo apt-get install ${pkg}) and run again.`);
   process.exit(1);
+}
+
+function redisServer() {
+  if (!debianPackage('redis-server', 'redis-server', 'the tests')) return;
+  spawnSync('sh', ['-c', 'systemctl disable --now redis-server 2>/dev/null; service redis-server stop 2>/dev/null'], {
+    stdio: 'ignore',
+  });
 }
 
 npmPackages();
 if (want.has('--redis')) redisServer();
+if (want.has('--chromium')) debianPackage('chromium', 'chromium', 'the dashboard test (test/e2e/dashboard.test.ts)');

@@ -2,7 +2,7 @@
  * Per-lane outcome counters for `paceline status`: what the lane's attempts
  * came to (delivered, deferred by category, bounced, throttle replies) today
  * and in the last hour. Kept as flat fields so that both stores hold them the
- * same way (a Redis hash; lib/store/lua/tally-1.lua mirrors this file):
+ * same way (a Redis hash; lib/store/lua/tally-3.lua mirrors this file):
  *
  *   d<day>:<name>     count of the day (day number in the configured zone)
  *   m<bucket>:<name>  count of a 5-minute bucket (epoch ms / 300 000)

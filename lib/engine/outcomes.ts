@@ -10,6 +10,7 @@ import { classify, type Category, type Classification, type Rule } from '../core
 import { zoneOffsetMs } from '../core/day';
 import { LOG_TEXT_MAX, logText } from '../core/log-text';
 import { parseReply } from '../core/reply';
+import { historyDays, markOf } from '../core/history';
 import { laneLimits } from '../config/lane-limits';
 import type { Config } from '../config/types';
 import type { Ticket } from './decision';
@@ -107,6 +108,9 @@ export class Outcomes {
   /** Sources of this process that reach no MX host (per process: see SourceHealth). */
   readonly health: SourceHealth;
 
+  /** Day buckets of lane history kept: the longest warm-up schedule plus a day. */
+  private keepDays: number;
+
   /** Without a classifier, the config's reply rules classify; without an identity, a node 'local' of a new boot. */
   constructor(
     protected config: Config,
@@ -121,6 +125,7 @@ export class Outcomes {
       downMs: config.settings.sourceDownMs,
     });
     this.leases = new LeaseKeeper(store, identity);
+    this.keepDays = historyDays(config.schedules.values());
   }
 
   /** Renews the leases of the deliveries in flight (the plugin calls it every third of lease_ttl). */
@@ -137,20 +142,39 @@ export class Outcomes {
     this.config = config;
     this.health.reconfigure({ downAfter: config.settings.sourceDownAfter, downMs: config.settings.sourceDownMs });
     this.classifier = classifier ?? rulesClassifier(config.rules);
+    this.keepDays = historyDays(config.schedules.values());
   }
 
-  /** Records an attempt's end; returns what it did, or null when the message had no lane. */
+  /**
+   * Records an attempt's end; returns what it did, or null when the message
+   * had no lane. The attempt is counted last (whatever happened before), so
+   * the lane's history gets the reaction's mark and the pace it left.
+   */
   async outcome(ticket: Ticket, attempt: Attempt): Promise<OutcomeReport | null> {
-    const lease = ticket.lease;
-    delete ticket.lease;
-    const lane = lease?.lane ?? attempt.lane;
+    const lane = ticket.lease?.lane ?? attempt.lane;
     if (!lane) return null;
-    const limits = lease?.limits ?? laneLimits(this.config, lane.source, lane.provider);
     const c =
       attempt.reply !== undefined && !attempt.delivered && !attempt.unreached
         ? this.classifier(attempt.reply, lane.provider)
         : undefined;
-    await this.tally(lane, tallyNames(attempt, c?.category));
+    let report: OutcomeReport | undefined;
+    try {
+      report = await this.settle(ticket, attempt, lane, c);
+      return report;
+    } finally {
+      await this.tally(lane, [...tallyNames(attempt, c?.category), ...markOf(report?.effect, report?.incident)]);
+    }
+  }
+
+  private async settle(
+    ticket: Ticket,
+    attempt: Attempt,
+    lane: LaneRef,
+    c: Classification | undefined,
+  ): Promise<OutcomeReport> {
+    const lease = ticket.lease;
+    delete ticket.lease;
+    const limits = lease?.limits ?? laneLimits(this.config, lane.source, lane.provider);
     if (lease) {
       this.leases.forget(lease.id);
       const duration = attempt.delivered ? this.clock() - lease.startedAt : undefined;
@@ -171,10 +195,11 @@ export class Outcomes {
     return { ...(await this.react(lane, limits, c, attempt.reply as string, lease?.startedAt)), ...recovered };
   }
 
-  /** Counts the attempt for `paceline status`; a store that fails loses the count, never the outcome. */
+  /** Counts the attempt for `paceline status` and the dashboard; a store that fails loses the count, never the outcome. */
   private async tally(lane: LaneRef, names: readonly string[]): Promise<void> {
     const now = this.clock();
-    await this.store.tally(lane, names, zoneOffsetMs(this.config.settings.timezone, now)).catch(() => undefined);
+    const offset = zoneOffsetMs(this.config.settings.timezone, now);
+    await this.store.tally(lane, names, offset, this.keepDays).catch(() => undefined);
   }
 
   /** True when a pool of `source` has another source that is not marked down. */

@@ -9,7 +9,14 @@
  *   GET  /controls   → 200 { now, controls: Control[] }
  *   POST /actions    { action, source?, provider?, for?, reason?, who? }
  *                    → 200 { line, control?, lanes? } | 400 { error } (bad request, unknown name)
+ *   GET  /, /dashboard, /dashboard/<asset>, /history.json → the dashboard (lib/operator/dashboard.ts)
  *   any other        → 404; a missing or wrong token → 401; a store failure → 503
+ *
+ * The token goes in `Authorization: Bearer <token>`; a browser, which cannot
+ * set that header, may send it on GET requests as `?token=` (the page then
+ * sets it as the HttpOnly cookie `paceline_token` and drops it from the
+ * address) or as that cookie. POST takes the header only, so another site
+ * cannot act with the browser's cookie.
  */
 
 import crypto from 'node:crypto';
@@ -19,10 +26,13 @@ import path from 'node:path';
 import type { ControlSettings } from '../config/control-settings';
 import type { Control } from '../core/control';
 import { ActionError, actionFromJson, type ActionRequest, type ActionResult } from './actions';
+import { serveDashboard, TOKEN_COOKIE } from './dashboard';
 
 export interface ControlHandlers {
   controls(): Promise<{ now: number; value: Control[] }>;
   act(req: ActionRequest): Promise<ActionResult>;
+  /** The dashboard's data (GET /history.json). */
+  dashboard(): Promise<unknown>;
 }
 
 /** Largest request body accepted, bytes. */
@@ -34,13 +44,30 @@ function send(res: http.ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-/** Constant-time comparison of the presented bearer token with the configured one. */
-export function authorized(req: http.IncomingMessage, token: string): boolean {
-  if (token === '') return true;
-  const given = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
+/** Constant-time comparison of a presented token with the configured one. */
+function same(given: string, token: string): boolean {
   const a = crypto.createHash('sha256').update(given).digest();
   const b = crypto.createHash('sha256').update(token).digest();
   return crypto.timingSafeEqual(a, b);
+}
+
+/** The tokens a request presents: the bearer header; on GET also `?token=` and the cookie. */
+function presented(req: http.IncomingMessage): string[] {
+  const out = [/^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? ''];
+  if (req.method !== 'GET') return out;
+  const query = new URL(req.url ?? '/', 'http://paceline').searchParams.get('token');
+  if (query) out.push(query);
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const [name, ...rest] = part.trim().split('=');
+    if (name === TOKEN_COOKIE) out.push(decodeURIComponent(rest.join('=')));
+  }
+  return out;
+}
+
+/** Whether the request presents the configured token (any request when none is configured). */
+export function authorized(req: http.IncomingMessage, token: string): boolean {
+  if (token === '') return true;
+  return presented(req).some((given) => same(given, token));
 }
 
 function readBody(req: http.IncomingMessage): Promise<string> {
@@ -60,7 +87,8 @@ function readBody(req: http.IncomingMessage): Promise<string> {
 }
 
 async function route(req: http.IncomingMessage, res: http.ServerResponse, h: ControlHandlers): Promise<void> {
-  const url = (req.url ?? '/').split('?')[0];
+  const url = (req.url ?? '/').split('?')[0] ?? '/';
+  if (req.method === 'GET' && (await serveDashboard(req, res, url, h.dashboard))) return;
   if (req.method === 'GET' && url === '/controls') {
     const { now, value } = await h.controls();
     return send(res, 200, { now, controls: value });
@@ -74,7 +102,7 @@ async function route(req: http.IncomingMessage, res: http.ServerResponse, h: Con
     }
     return send(res, 200, await h.act(actionFromJson(body, 'http')));
   }
-  send(res, 404, { error: 'not found: GET /controls or POST /actions' });
+  send(res, 404, { error: 'not found: GET /, /history.json, /controls or POST /actions' });
 }
 
 export interface ControlListener {
@@ -93,7 +121,9 @@ export async function startControlListener(
   if (listen.kind === 'off') return undefined;
   const server = http.createServer((req, res) => {
     if (!authorized(req, token))
-      return send(res, 401, { error: 'a valid token is required (Authorization: Bearer ...)' });
+      return send(res, 401, {
+        error: 'a valid token is required (Authorization: Bearer ..., or ?token=... on GET from a browser)',
+      });
     route(req, res, h).catch((err: Error) => {
       if (err instanceof ActionError) send(res, 400, { error: err.message });
       else send(res, 503, { error: `paceline could not act: ${err.message}` });

@@ -12,6 +12,7 @@ import { MemoryStore } from '../store/memory';
 import type { PacingStore } from '../store/types';
 import { runAction } from './actions';
 import { startControlListener, type ControlListener } from './http';
+import { loadDashboard } from './dashboard';
 
 export interface PluginControls {
   readonly engine: Engine;
@@ -29,6 +30,7 @@ export async function startPluginControls(config: Config, p: PluginControls): Pr
   if (memory) restoreControls(memory, p.dir, p.log);
   return startControlListener(config.settings.control, p.dir, {
     controls: () => p.store.controls(),
+    dashboard: () => loadDashboard(p.engine.current, p.store, p.dir),
     act: async (req) => {
       const result = await runAction(p.engine.current, p.store, req);
       p.log('notice', result.line);

@@ -367,11 +367,19 @@ export class FallbackStore implements PacingStore {
   }
 
   /** While the primary is down, counted locally: those counts stay in this process (status shows the primary's). */
-  tally(lane: LaneRef, names: readonly string[], dayOffsetMs: number): Promise<void> {
+  tally(lane: LaneRef, names: readonly string[], dayOffsetMs: number, keepDays?: number): Promise<void> {
     return this.run(
       'tally',
-      () => this.primary.tally(lane, names, dayOffsetMs),
-      () => this.local.tally(lane, names, dayOffsetMs),
+      () => this.primary.tally(lane, names, dayOffsetMs, keepDays),
+      () => this.local.tally(lane, names, dayOffsetMs, keepDays),
+    );
+  }
+
+  histories(lanes: readonly LaneRef[]) {
+    return this.run(
+      'histories',
+      () => this.primary.histories(lanes),
+      () => this.local.histories(lanes),
     );
   }
 

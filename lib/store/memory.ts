@@ -41,6 +41,8 @@ import {
   type StoreResult,
 } from './types';
 import { addTally, type TallyFields } from '../core/tally';
+import { dayNames, HISTORY_MIN_DAYS } from '../core/history';
+import { MemoryHistory } from './memory-history';
 
 /** Idle lanes (no leases, no future slot, no reaction in force) older than this are dropped. */
 const IDLE_MS = 2 * 86_400_000;
@@ -87,6 +89,7 @@ export class MemoryStore implements PacingStore {
   private readonly why = new Map<string, LaneReason>();
   /** Status reports by process id (not persisted: a restarted process publishes again). */
   private readonly board = new Map<string, ProcessReport>();
+  private readonly history = new MemoryHistory();
   private lastSweep = 0;
   /** Lane count above which idle lanes are evicted: the busy lanes of the last eviction plus the cap. */
   private evictAbove: number;
@@ -150,6 +153,7 @@ export class MemoryStore implements PacingStore {
     for (let i = 0; i < idle.length - keep; i++) this.states.delete(idle[i] as string);
     this.evictAbove = this.states.size - Math.min(idle.length, keep) + this.maxIdleLanes;
     this.dropOrphanHits();
+    this.history.retain((key) => this.states.has(key));
   }
 
   private dropOrphanHits(): void {
@@ -181,6 +185,7 @@ export class MemoryStore implements PacingStore {
     for (const [key, r] of this.why) if (now - r.at > IDLE_MS) this.why.delete(key);
     for (const [key, fields] of this.counts)
       if (Object.keys(addTally(fields, [], now, 0)).length === 0) this.counts.delete(key);
+    this.history.sweep(now);
   }
 
   /** Snapshots are the stored objects themselves: core functions never mutate their input. */
@@ -358,9 +363,21 @@ export class MemoryStore implements PacingStore {
     return true;
   }
 
-  async tally(lane: LaneRef, names: readonly string[], dayOffsetMs: number): Promise<void> {
+  async tally(
+    lane: LaneRef,
+    names: readonly string[],
+    dayOffsetMs: number,
+    keepDays = HISTORY_MIN_DAYS,
+  ): Promise<void> {
     const key = laneKey(lane);
-    this.counts.set(key, addTally(this.counts.get(key) ?? {}, names, this.clock(), dayOffsetMs));
+    const now = this.clock();
+    this.counts.set(key, addTally(this.counts.get(key) ?? {}, dayNames(names), now, dayOffsetMs));
+    this.history.add(key, names, this.get(lane).factor, now, dayNumber(now, dayOffsetMs), keepDays);
+  }
+
+  async histories(lanes: readonly LaneRef[]) {
+    const now = this.clock();
+    return { now, value: lanes.map((l) => this.history.read(laneKey(l), now)) };
   }
 
   async tallies(lanes: readonly LaneRef[]) {
@@ -432,5 +449,6 @@ export class MemoryStore implements PacingStore {
     this.kept.clear();
     this.counts.clear();
     this.why.clear();
+    this.history.clear();
   }
 }

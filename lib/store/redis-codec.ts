@@ -12,6 +12,14 @@ import type { AcquireResult, LaneLimits, LaneState } from '../core/lane-state';
 import type { IncidentParams, ProviderState } from '../core/provider-state';
 import { formatRate } from '../core/rate';
 import type { WarmRecord } from '../core/warmup';
+import {
+  oldestMinute,
+  sortedCounts,
+  type Counts,
+  type HistoryDay,
+  type HistoryMinute,
+  type LaneHistory,
+} from '../core/history';
 import { CODE, waitReason } from './codes';
 import { STATE_FIELDS } from './redis-scripts';
 import { ARG_GROUPS } from './script-args';
@@ -146,4 +154,31 @@ export function decodeWarm(reply: unknown, from: number): WarmRecord {
   for (const f of WARM_FIELDS) if (f !== 'frozen') record[f] = fields.get(f) ?? 0;
   if (fields.get('frozen') === 1) record.frozen = 1;
   return record as unknown as WarmRecord;
+}
+
+/**
+ * A lane's history hash (lua/tally-3.lua) as buckets, oldest first: m<minute>
+ * = {"c": counts, "p": pace text}, d<day> = counts; minutes older than 48 h
+ * at `now` left out. An unreadable field is skipped.
+ */
+export function decodeHistory(hash: Record<string, string>, now: number): LaneHistory {
+  const from = oldestMinute(now);
+  const minutes: HistoryMinute[] = [];
+  const days: HistoryDay[] = [];
+  for (const [field, raw] of Object.entries(hash)) {
+    const m = /^([md])(-?\d+)$/.exec(field);
+    if (!m) continue;
+    const at = Number(m[2]);
+    try {
+      const value = JSON.parse(raw) as { c?: Counts; p?: string } & Counts;
+      if (m[1] === 'd') days.push({ day: at, counts: sortedCounts(value) });
+      else if (at >= from)
+        minutes.push({ minute: at, counts: sortedCounts(value.c ?? {}), pace: Number(value.p ?? 1) });
+    } catch {
+      // a field written by another version: not part of the history
+    }
+  }
+  minutes.sort((a, b) => a.minute - b.minute);
+  days.sort((a, b) => a.day - b.day);
+  return { minutes, days };
 }

@@ -20,6 +20,8 @@
  *                                                    rule, reply
  *   <prefix>v1:rep:{<process id>}              STRING one Haraka process's status report: "<until ms>\n<JSON>",
  *                                                    expiring at until (lua/report-1.lua)
+ *   <prefix>v1:y:{<source>|<provider>}         HASH  the lane's history (lib/core/history.ts):
+ *                                                    m<minute>, d<day> = JSON; lm, ld, nm, nd
  *
  * The `{source|provider}` hash tag puts every key of a lane in one Cluster
  * slot, so each script touches one slot, and lanes spread over the slots.
@@ -77,6 +79,11 @@ export class RedisKeys {
   /** A lane's outcome counters. */
   tally(lane: LaneRef): string {
     return `${this.base}t:${this.tag(lane)}`;
+  }
+
+  /** A lane's history buckets (minutes and days). */
+  history(lane: LaneRef): string {
+    return `${this.base}y:${this.tag(lane)}`;
   }
 
   /** Why a lane's state last changed. */

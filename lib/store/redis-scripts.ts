@@ -93,7 +93,7 @@ export const SCRIPTS = {
   control: 1,
   'lane-control': 2,
   'provider-lift': 1,
-  tally: 1,
+  tally: 3,
   reason: 1,
   report: 1,
 } as const;

@@ -15,10 +15,12 @@ import type { Effect, ReactEvent, ReactParams } from '../core/adapt';
 import type { AcquireRequest, ClaimRequest, LaneLimits, LaneState } from '../core/lane-state';
 import type { IncidentParams, ProviderState } from '../core/provider-state';
 import type { TallyFields } from '../core/tally';
+import { HISTORY_MIN_DAYS, type LaneHistory } from '../core/history';
 import type { WarmRecord } from '../core/warmup';
 import { targetKey, type Control, type ControlRequest, type ControlTarget } from '../core/control';
 import { decodeControl } from './redis-control';
 import {
+  decodeHistory,
   decodeDecision,
   decodeProvider,
   decodeState,
@@ -272,8 +274,26 @@ export class RedisStore implements PacingStore {
     return item(await this.call('provider-lift', [this.keys.provider(provider)], { clock: this.clock() }), 1) === '1';
   }
 
-  async tally(lane: LaneRef, names: readonly string[], dayOffsetMs: number): Promise<void> {
-    await this.call('tally', [this.keys.tally(lane)], { clock: this.clock(), dayOffsetMs, names });
+  async tally(
+    lane: LaneRef,
+    names: readonly string[],
+    dayOffsetMs: number,
+    keepDays = HISTORY_MIN_DAYS,
+  ): Promise<void> {
+    const keys = [this.keys.tally(lane), this.keys.history(lane), this.keys.lane(lane)[0]];
+    await this.call('tally', keys, { clock: this.clock(), dayOffsetMs, keepDays, names });
+  }
+
+  /** One HGETALL per lane, sent together; minutes older than 48 h left out, as the memory store does. */
+  async histories(lanes: readonly LaneRef[]): Promise<StoreResult<LaneHistory[]>> {
+    const [now, ...hashes] = await Promise.all([
+      this.serverNow(),
+      ...lanes.map((l) => this.client.hgetall(this.keys.history(l))),
+    ]);
+    return {
+      now: now as number,
+      value: (hashes as Array<Record<string, string>>).map((h) => decodeHistory(h, now as number)),
+    };
   }
 
   /** One HGETALL per lane (each in its lane's slot), sent together. */

@@ -76,7 +76,7 @@ export const SCRIPT_ARGS: Readonly<Record<ScriptName, readonly ArgSpec[]>> = {
   control: ['clock', 'op', 'targetKey', 'target', 'forMs', 'reason', 'who'],
   'lane-control': ['clock', 'op'],
   'provider-lift': ['clock'],
-  tally: ['clock', 'dayOffsetMs', { rest: 'names' }],
+  tally: ['clock', 'dayOffsetMs', 'keepDays', { rest: 'names' }],
   reason: ['clock', 'effect', 'category', 'rule', 'reply'],
   report: ['clock', 'text', 'ttlMs'],
 };

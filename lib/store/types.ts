@@ -10,6 +10,7 @@ import type { Effect, ReactEvent, ReactParams } from '../core/adapt';
 import type { AcquireRequest, AcquireResult, ClaimRequest, LaneLimits, LaneState } from '../core/lane-state';
 import type { IncidentParams, ProviderState } from '../core/provider-state';
 import type { TallyFields } from '../core/tally';
+import type { LaneHistory } from '../core/history';
 import type { WarmRecord } from '../core/warmup';
 import type { Control, ControlRequest, ControlTarget } from '../core/control';
 
@@ -110,8 +111,16 @@ export interface PacingStore {
   laneControl(lane: LaneRef, op: 'lift' | 'reset'): Promise<boolean>;
   /** Ends the provider's incident (liftProvider); false when the provider has no state. */
   liftProvider(provider: string): Promise<boolean>;
-  /** Counts one attempt's outcome on a lane: 1 for each name, today (zone offset `dayOffsetMs`) and in this 5-minute bucket. */
-  tally(lane: LaneRef, names: readonly string[], dayOffsetMs: number): Promise<void>;
+  /**
+   * Counts one attempt's outcome on a lane: 1 for each name, today (zone
+   * offset `dayOffsetMs`) and in this 5-minute bucket; in the same step, the
+   * lane's history (lib/core/history.ts): the names in this minute with the
+   * lane's pace factor, and in today's bucket (names starting `mark:` in the
+   * minute only), keeping `keepDays` day buckets (default HISTORY_MIN_DAYS).
+   */
+  tally(lane: LaneRef, names: readonly string[], dayOffsetMs: number, keepDays?: number): Promise<void>;
+  /** The history buckets of some lanes (empty for a lane without any), for the dashboard. */
+  histories(lanes: readonly LaneRef[]): Promise<StoreResult<LaneHistory[]>>;
   /** The stored outcome counter fields of some lanes (read them with readTally of lib/core/tally.ts). */
   tallies(lanes: readonly LaneRef[]): Promise<StoreResult<TallyFields[]>>;
   /** Records why a lane's state changed (a reaction to a reply), at the store's time. */

@@ -1,5 +1,5 @@
 /**
- * Outcome counters (lib/core/tally.ts, lib/store/lua/tally-1.lua) on the
+ * Outcome counters (lib/core/tally.ts, lib/store/lua/tally-3.lua) on the
  * memory store and on a real redis-server: one table, the same counts today
  * and in the last hour, the same fields kept after pruning.
  */

@@ -13,6 +13,7 @@ import t from 'tap';
 import { buildConfig } from '../../lib/config/load';
 import { ConfigError, formatIssue } from '../../lib/config/errors';
 import { runAction } from '../../lib/operator/actions';
+import { loadDashboard } from '../../lib/operator/dashboard';
 import { startControlListener } from '../../lib/operator/http';
 import { MemoryStore } from '../../lib/store/memory';
 import { freePort } from '../helpers/ports';
@@ -89,6 +90,7 @@ t.test('the HTTP listener: token, bad requests, actions', async (t) => {
   const listener = await startControlListener({ listen: { kind: 'tcp', host: '127.0.0.1', port }, token: TOKEN }, dir, {
     controls: () => store.controls(),
     act: (req) => runAction(config, store, req),
+    dashboard: () => loadDashboard(config, store, dir),
   });
   t.teardown(() => listener?.close());
   const at = { host: '127.0.0.1', port };
@@ -146,6 +148,7 @@ t.test('the Unix socket: a stale one is replaced, a live one is not taken over',
   const handlers = {
     controls: () => store.controls(),
     act: (req: Parameters<typeof runAction>[2]) => runAction(config, store, req),
+    dashboard: () => loadDashboard(config, store, dir),
   };
   const listener = await startControlListener(config.settings.control, dir, handlers);
   t.teardown(() => listener?.close());
