@@ -18,6 +18,7 @@ import { type Classifier, Outcomes } from './outcomes';
 import type { LaneRef, PacingStore } from '../store/types';
 import { type LaneView, plainLaneView, WarmupLimits } from './warmup-limits';
 import type { LeaseIdentity } from './lease-keeper';
+import { type LaneTurn, Turns } from './turns';
 
 /** What the engine remembers about one message between hooks. */
 export interface Ticket {
@@ -27,6 +28,8 @@ export interface Ticket {
   lease?: { lane: LaneRef; limits: LaneLimits; id: string; startedAt: number };
   /** Set when this message is a provider's incident probe. */
   probe?: boolean;
+  /** Its turn for a concurrency slot on a full lane (lib/core/turn.ts). */
+  turn?: LaneTurn;
 }
 
 export interface Message {
@@ -246,6 +249,8 @@ export class Engine {
   controlLog?: (text: string) => void;
 
   private readonly warmup: WarmupLimits;
+
+  private readonly turns = new Turns();
 
   constructor(
     private config: Config,
@@ -602,6 +607,9 @@ export class Engine {
     recheckMs = 0,
   ): Decision {
     const { source, lane } = c;
+    if (result.kind === 'wait' && result.reason === 'concurrency')
+      return this.waitTurn(ctx, c, result.at, now, recheckMs);
+    this.turns.forget(ctx.ticket);
     if (result.kind === 'granted') {
       delete ctx.ticket.reservation;
       ctx.ticket.lease = { lane, limits: c.view.limits, id: result.leaseId, startedAt: now };
@@ -630,6 +638,14 @@ export class Engine {
     const every = [startMs, recheckMs].filter((ms) => ms > 0);
     const code: DecisionReason = result.kind === 'reserved' ? 'reserved_slot' : result.reason;
     return this.wait(ctx, result.at, now, code, reason, booked, every.length > 0 ? Math.min(...every) : 0);
+  }
+
+  /** The lane is full: come back on this message's turn (lib/core/turn.ts), exactly (held in-process for the rest). */
+  private waitTurn(ctx: Ctx, c: Candidate, freeAt: number, now: number, recheckMs: number): Decision {
+    const { leaseTtlMs } = this.config.settings;
+    const turn = this.turns.next(ctx.ticket, c.lane, c.state, c.view.limits, leaseTtlMs, now, freeAt);
+    const reason = `concurrency limit on ${c.source.name}, turn ${turn.at === turn.due ? 'booked' : 'come, lane still full'}`;
+    return this.wait(ctx, turn.at, now, 'concurrency', reason, true, recheckMs);
   }
 
   /** Delay until `at`, but never past max_hold; a message already past it expires. */

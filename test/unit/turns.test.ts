@@ -1,0 +1,157 @@
+import t from 'tap';
+import { emptyLane, type LaneState } from '../../lib/core/lane';
+import { nextTurn, soonestEndAt, TURN_MIN_MS, turnLateMs, turnRetryMs, turnSpacingMs } from '../../lib/core/turn';
+import type { Decision, Ticket } from '../../lib/engine/engine';
+import { rig } from '../helpers/fakes';
+
+const NOW = Date.UTC(2026, 10, 26, 1, 0, 0);
+const TTL = 60_000;
+
+/** A lane with leases that began at the given offsets from NOW (ms) and the given mean delivery time. */
+function lane(startedAgo: number[], meanDeliveryMs: number): LaneState {
+  const leases = startedAgo.map((ago, i) => ({ id: `l${i}`, expiresAt: NOW - ago + TTL }));
+  return { ...emptyLane(), leases, meanDeliveryMs };
+}
+
+t.test('turn spacing: the mean delivery time shared by the slots in force', async (t) => {
+  t.equal(turnSpacingMs(lane([], 2000), { concurrency: 4 }), 500);
+  t.equal(turnSpacingMs(lane([], 30_000), { concurrency: 3 }), 10_000, 'any delivery time');
+  t.equal(
+    turnSpacingMs({ ...lane([], 2000), factor: 0.5 }, { concurrency: 4 }),
+    1000,
+    'a lowered pace has fewer slots',
+  );
+  t.equal(turnSpacingMs({ ...lane([], 2000), connCap: 1 }, { concurrency: 4 }), 2000, 'a connection cap too');
+});
+
+t.test('retry of a message whose turn came to a full lane: a quarter of the spacing, 50-500 ms', async (t) => {
+  t.same([100, 500, 1000, 10_000].map(turnRetryMs), [TURN_MIN_MS, 125, 250, 500]);
+});
+
+t.test('late: a delivery time, at least 3 s (a whole-second DELAY comes back up to 2 s late)', async (t) => {
+  t.equal(turnLateMs(lane([], 200)), 3000);
+  t.equal(turnLateMs(lane([], 20_000)), 20_000);
+});
+
+t.test('soonest end: the earliest lease start plus the mean delivery time', async (t) => {
+  const limits = { concurrency: 4 };
+  const rows: Array<[string, LaneState, number, number]> = [
+    ['four leases, the oldest began 1.5 s ago: it ends in 0.5 s', lane([0, 500, 1000, 1500], 2000), Infinity, 500],
+    ['all four began together (a restart): a whole delivery away', lane([0, 0, 0, 0], 2000), Infinity, 2000],
+    ['fewer leases than slots: one was taken since the peek, just now', lane([0, 0, 100], 2000), Infinity, 1900],
+    ['a lane that was never peeked full: a delivery from now', lane([], 2000), Infinity, 2000],
+    ['an overdue delivery: at once, but not sooner than 50 ms', lane([5000, 0, 0, 0], 2000), Infinity, TURN_MIN_MS],
+    ['the store knows a lease that expires sooner', lane([0, 0, 0, 0], 2000), NOW + 700, 700],
+    ['30 s deliveries', lane([0, 10_000, 20_000, 29_000], 30_000), Infinity, 1000],
+  ];
+  for (const [what, state, freeAt, inMs] of rows)
+    t.equal(soonestEndAt(state, limits, TTL, NOW, freeAt) - NOW, inMs, what);
+});
+
+t.test('next turn: one per expected free slot, a place kept, a late one queued again', async (t) => {
+  const at = (ms: number) => NOW + ms;
+  // [what, prior turn, queueAt, soonest, expected turn at / due, expected queueAt]
+  const rows: Array<[string, { at: number; due: number } | undefined, number, number, [number, number], number]> = [
+    ['first of a full lane: the soonest end', undefined, 0, at(2000), [at(2000), at(2000)], at(2500)],
+    ['next ones: a spacing later each', undefined, at(2500), at(2000), [at(2500), at(2500)], at(3000)],
+    ['a queue in the past: the soonest end again', undefined, at(-9000), at(300), [at(300), at(300)], at(800)],
+    [
+      'back before its turn: the same turn',
+      { at: at(900), due: at(900) },
+      at(5000),
+      at(100),
+      [at(900), at(900)],
+      at(5000),
+    ],
+    [
+      'its turn came, lane full: retry in 125 ms',
+      { at: at(-10), due: at(-10) },
+      at(5000),
+      at(50),
+      [at(125), at(-10)],
+      at(5000),
+    ],
+    ['retries keep the place for 3 s', { at: at(0), due: at(-2900) }, at(5000), at(50), [at(125), at(-2900)], at(5000)],
+    [
+      'later than that: queued again',
+      { at: at(-10), due: at(-3100) },
+      at(5000),
+      at(50),
+      [at(5000), at(5000)],
+      at(5500),
+    ],
+  ];
+  for (const [what, prior, queueAt, soonest, [turnAt, due], nextQueue] of rows) {
+    const r = nextTurn(prior, queueAt, soonest, 500, 3000, NOW);
+    t.same([r.turn.at - NOW, r.turn.due - NOW, r.queueAt - NOW], [turnAt - NOW, due - NOW, nextQueue - NOW], what);
+  }
+});
+
+const oneLane = {
+  sources: { a: { address: '127.0.0.2', helo: 'a.example.test' } },
+  pools: { default: { sources: ['a'] } },
+  providers: { google: { limits: { rate: 'unlimited', concurrency: 4 } } },
+};
+
+const msg = (i: number, queueTime: number) => ({ id: `m${i}`, domain: 'gmail.test', queueTime });
+
+const returnsIn = (d: Decision) =>
+  d.action === 'hold' ? `hold ${d.ms}` : d.action === 'delay' ? `delay ${d.seconds}` : d.action;
+
+t.test('engine: a full lane gives each waiting message its own turn, not the same second', async (t) => {
+  const r = rig(oneLane);
+  const q = r.clock.now();
+  const tickets: Ticket[] = Array.from({ length: 10 }, () => ({}));
+  const first: Decision[] = [];
+  for (const [i, ticket] of tickets.entries()) first.push(await r.engine.decide(msg(i, q), ticket));
+  t.same(
+    first.map(returnsIn),
+    ['send', 'send', 'send', 'send', 'hold 1000', 'hold 1250', 'hold 1500', 'hold 1750', 'hold 2000', 'delay 1'],
+    'four slots taken; the six others come back one slot share (mean 1 s / 4 slots) apart from the soonest end',
+  );
+  t.match(first[9], { reason: 'concurrency', why: /turn booked, next slot in 3s \(back in 1s\)/ });
+
+  r.clock.advance(1000);
+  await r.engine.outcome(tickets[0]!, { delivered: true });
+  t.match(await r.engine.decide(msg(4, q), tickets[4]!), { action: 'send' }, 'on its turn a slot has freed');
+  t.notOk(tickets[4]!.turn, 'its turn is over once it has a slot');
+
+  r.clock.advance(250);
+  const busy = await r.engine.decide(msg(5, q), tickets[5]!);
+  t.match(busy, { action: 'hold', reason: 'concurrency', why: /turn come, lane still full/ });
+  t.equal((busy as { ms: number }).ms, turnRetryMs(250), 'the next one finds the lane still full: tries again soon');
+  t.equal(tickets[5]!.turn?.due, q + 1250, 'keeping its place');
+
+  const late = tickets[9]!;
+  r.clock.advance(5000);
+  await Promise.all(tickets.slice(1, 5).map((ticket) => r.engine.outcome(ticket, { delivered: true })));
+  const taken = await Promise.all([5, 6, 7, 8].map((i) => r.engine.decide(msg(i, q), tickets[i]!)));
+  t.same(taken.map(returnsIn), ['send', 'send', 'send', 'send'], 'four waiting ones take the four slots');
+  const again = await r.engine.decide(msg(9, q), late);
+  t.match(again, { reason: 'concurrency', why: /turn booked/ }, 'one back long after its turn queues again');
+  t.ok((late.turn?.due ?? 0) > r.clock.now(), 'for a turn ahead');
+});
+
+t.test('engine: the turn follows the measured delivery time', async (t) => {
+  const r = rig(oneLane);
+  const q = r.clock.now();
+  // train the mean on 3 s deliveries
+  for (let round = 0; round < 30; round++) {
+    const ticket: Ticket = {};
+    await r.engine.decide(msg(round, q), ticket);
+    r.clock.advance(3000);
+    await r.engine.outcome(ticket, { delivered: true });
+  }
+  const tickets: Ticket[] = Array.from({ length: 6 }, () => ({}));
+  const got: Decision[] = [];
+  for (const [i, ticket] of tickets.entries()) {
+    got.push(await r.engine.decide(msg(100 + i, q), ticket));
+    r.clock.advance(500);
+  }
+  const turns = tickets.slice(4).map((x) => (x.turn?.due ?? 0) - q);
+  const mean = 3000 - 2000 * 0.8 ** 30;
+  const start = r.clock.now() - 3000;
+  t.same(got.slice(0, 4).map(returnsIn), ['send', 'send', 'send', 'send']);
+  t.ok(Math.abs((turns[0] as number) - (start - q + mean)) < 1, 'the first when the oldest delivery should end');
+  t.ok(Math.abs((turns[1] as number) - (turns[0] as number) - mean / 4) < 1, 'the next a quarter of 3 s later');
+});
