@@ -26,6 +26,9 @@ export interface Turn {
   readonly due: number;
 }
 
+/** Slots a lane's turns are spread over at most (a lane with more frees one about every mean ÷ that). */
+const MAX_SLOTS = 1000;
+
 /** Turns are never booked sooner than this from now, ms (a decision and a store call take time). */
 export const TURN_MIN_MS = 50;
 
@@ -49,24 +52,28 @@ export function turnRetryMs(spacingMs: number): number {
 }
 
 /**
- * When the soonest delivery in flight is expected to end (epoch ms, ≥ now +
- * TURN_MIN_MS): a lease started `leaseTtlMs` before its expiry (a renewed one
- * later; it is then long overdue), and a delivery takes the lane's mean
- * delivery time. A lane fuller than the leases seen (taken since `state` was
- * read) has a delivery that has just begun. `freeAt`: the store's own
- * estimate, used when sooner (a lease about to expire).
+ * When each slot of a full lane is expected to free (epoch ms, ascending, one
+ * per slot in force, each ≥ now + TURN_MIN_MS): a lease started `leaseTtlMs`
+ * before its expiry (a renewed one later; it is then long overdue) and a
+ * delivery takes the lane's mean delivery time. Slots beyond the leases seen
+ * (taken since `state` was read) have a delivery that has just begun.
+ * `freeAt`: the store's own estimate of the first, used when sooner (a lease
+ * about to expire).
  */
-export function soonestEndAt(
+export function slotEnds(
   state: LaneState,
   limits: LaneLimits,
   leaseTtlMs: number,
   now: number,
   freeAt = Infinity,
-): number {
+): number[] {
+  const slots = Math.max(1, Math.min(concurrencyLimit(state, limits), MAX_SLOTS));
   const live = state.leases.filter((l) => l.expiresAt > now);
-  const ends = live.map((l) => l.expiresAt - leaseTtlMs + state.meanDeliveryMs);
-  if (live.length < concurrencyLimit(state, limits)) ends.push(now + state.meanDeliveryMs);
-  return Math.max(now + TURN_MIN_MS, Math.min(freeAt, ...ends));
+  const ends = live.map((l) => l.expiresAt - leaseTtlMs + state.meanDeliveryMs).sort((a, b) => a - b);
+  while (ends.length < slots) ends.push(now + state.meanDeliveryMs);
+  ends.length = slots;
+  ends[0] = Math.min(ends[0] as number, freeAt);
+  return ends.map((at) => Math.max(now + TURN_MIN_MS, at)).sort((a, b) => a - b);
 }
 
 /**
@@ -80,23 +87,32 @@ export function turnLateMs(state: LaneState): number {
 
 /**
  * The turn of a message refused a concurrency slot. `prior`: its turn on this
- * lane, if it has one; `queueAt`: when the lane's next turn falls (after the
- * last one booked; 0 = none); `soonest`: soonestEndAt(). Returns the turn and
- * the lane's next `queueAt` (unchanged unless a turn was booked).
+ * lane, if it has one; `queue`: when each slot of the lane frees after the
+ * turns booked on it (ascending; empty = none booked); `ends`: slotEnds().
+ * A new turn goes to the slot that frees first, which then frees a delivery
+ * later: slots that free together (after a restart) give their turns together,
+ * so the messages are there when the slots free. Returns the turn and the
+ * lane's queue (unchanged unless a turn was booked).
  */
 export function nextTurn(
   prior: Turn | undefined,
-  queueAt: number,
-  soonest: number,
-  spacingMs: number,
-  lateMs: number,
+  queue: readonly number[],
+  ends: readonly number[],
+  state: LaneState,
+  limits: LaneLimits,
   now: number,
-): { turn: Turn; queueAt: number } {
+): { turn: Turn; queue: readonly number[] } {
   // back before its turn (a far turn's midway return): the same turn
-  if (prior && prior.at > now) return { turn: prior, queueAt };
+  if (prior && prior.at > now) return { turn: prior, queue };
   // its turn came and the lane is still full (a delivery longer than the mean): again soon, ahead of the queue
-  if (prior && now - prior.due <= lateMs)
-    return { turn: { at: now + turnRetryMs(spacingMs), due: prior.due }, queueAt };
-  const at = Math.max(queueAt, soonest);
-  return { turn: { at, due: at }, queueAt: at + spacingMs };
+  if (prior && now - prior.due <= turnLateMs(state)) {
+    const at = now + turnRetryMs(turnSpacingMs(state, limits));
+    return { turn: { at, due: prior.due }, queue };
+  }
+  // each slot frees after its lease and after the turns booked on it (a changed limit starts afresh)
+  const sorted = [...queue].sort((a, b) => a - b);
+  const q = ends.map((end, i) => (sorted.length === ends.length ? Math.max(end, sorted[i] as number) : end));
+  const at = Math.min(...q);
+  q[q.indexOf(at)] = at + state.meanDeliveryMs;
+  return { turn: { at, due: at }, queue: q.sort((a, b) => a - b) };
 }

@@ -9,18 +9,18 @@
  */
 
 import type { LaneLimits, LaneState } from '../core/lane';
-import { nextTurn, soonestEndAt, type Turn, turnLateMs, turnSpacingMs } from '../core/turn';
+import { nextTurn, slotEnds, type Turn } from '../core/turn';
 import { laneKey, type LaneRef } from '../store/types';
 
 /** A message's turn, on the lane it was given on. */
 export type LaneTurn = Turn & { readonly lane: string };
 
-/** Lanes remembered before the ones whose next turn has passed are dropped. */
+/** Lanes remembered before the ones whose booked turns have all passed are dropped. */
 const SWEEP_ABOVE = 1000;
 
 export class Turns {
-  /** Per lane key: when its next turn falls (epoch ms). */
-  private readonly queueAt = new Map<string, number>();
+  /** Per lane key: when each of its slots frees after the turns booked on it (epoch ms, ascending). */
+  private readonly queues = new Map<string, readonly number[]>();
 
   /**
    * The turn of a message the lane refused for concurrency. `state`: the
@@ -38,11 +38,10 @@ export class Turns {
   ): Turn {
     const key = laneKey(lane);
     const prior = ticket.turn?.lane === key ? ticket.turn : undefined;
-    const soonest = soonestEndAt(state, limits, leaseTtlMs, now, freeAt);
-    const spacing = turnSpacingMs(state, limits);
-    const r = nextTurn(prior, this.queueAt.get(key) ?? 0, soonest, spacing, turnLateMs(state), now);
-    if (this.queueAt.size > SWEEP_ABOVE) this.sweep(now);
-    this.queueAt.set(key, r.queueAt);
+    const ends = slotEnds(state, limits, leaseTtlMs, now, freeAt);
+    const r = nextTurn(prior, this.queues.get(key) ?? [], ends, state, limits, now);
+    if (this.queues.size > SWEEP_ABOVE) this.sweep(now);
+    this.queues.set(key, r.queue);
     ticket.turn = { ...r.turn, lane: key };
     return r.turn;
   }
@@ -53,6 +52,6 @@ export class Turns {
   }
 
   private sweep(now: number): void {
-    for (const [key, at] of this.queueAt) if (at <= now) this.queueAt.delete(key);
+    for (const [key, queue] of this.queues) if (Math.max(...queue) <= now) this.queues.delete(key);
   }
 }

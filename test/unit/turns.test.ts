@@ -1,6 +1,6 @@
 import t from 'tap';
 import { emptyLane, type LaneState } from '../../lib/core/lane';
-import { nextTurn, soonestEndAt, TURN_MIN_MS, turnLateMs, turnRetryMs, turnSpacingMs } from '../../lib/core/turn';
+import { nextTurn, slotEnds, TURN_MIN_MS, turnLateMs, turnRetryMs, turnSpacingMs } from '../../lib/core/turn';
 import type { Decision, Ticket } from '../../lib/engine/engine';
 import { rig } from '../helpers/fakes';
 
@@ -33,58 +33,68 @@ t.test('late: a delivery time, at least 3 s (a whole-second DELAY comes back up 
   t.equal(turnLateMs(lane([], 20_000)), 20_000);
 });
 
-t.test('soonest end: the earliest lease start plus the mean delivery time', async (t) => {
+t.test('slot ends: each lease start plus the mean delivery time, one per slot', async (t) => {
   const limits = { concurrency: 4 };
-  const rows: Array<[string, LaneState, number, number]> = [
-    ['four leases, the oldest began 1.5 s ago: it ends in 0.5 s', lane([0, 500, 1000, 1500], 2000), Infinity, 500],
-    ['all four began together (a restart): a whole delivery away', lane([0, 0, 0, 0], 2000), Infinity, 2000],
-    ['fewer leases than slots: one was taken since the peek, just now', lane([0, 0, 100], 2000), Infinity, 1900],
-    ['a lane that was never peeked full: a delivery from now', lane([], 2000), Infinity, 2000],
-    ['an overdue delivery: at once, but not sooner than 50 ms', lane([5000, 0, 0, 0], 2000), Infinity, TURN_MIN_MS],
-    ['the store knows a lease that expires sooner', lane([0, 0, 0, 0], 2000), NOW + 700, 700],
-    ['30 s deliveries', lane([0, 10_000, 20_000, 29_000], 30_000), Infinity, 1000],
+  const rows: Array<[string, LaneState, number, number[]]> = [
+    ['staggered leases end staggered', lane([0, 500, 1000, 1500], 2000), Infinity, [500, 1000, 1500, 2000]],
+    [
+      'leases that began together (a restart) end together',
+      lane([0, 0, 0, 0], 2000),
+      Infinity,
+      [2000, 2000, 2000, 2000],
+    ],
+    [
+      'fewer leases than slots: the others were taken since the peek, just now',
+      lane([0, 100], 2000),
+      Infinity,
+      [1900, 2000, 2000, 2000],
+    ],
+    [
+      'an overdue delivery: at once, but not sooner than 50 ms',
+      lane([5000, 0, 0, 0], 2000),
+      Infinity,
+      [TURN_MIN_MS, 2000, 2000, 2000],
+    ],
+    ['the store knows a lease that expires sooner', lane([0, 0, 0, 0], 2000), NOW + 700, [700, 2000, 2000, 2000]],
+    ['30 s deliveries', lane([0, 10_000, 20_000, 29_000], 30_000), Infinity, [1000, 10_000, 20_000, 30_000]],
   ];
   for (const [what, state, freeAt, inMs] of rows)
-    t.equal(soonestEndAt(state, limits, TTL, NOW, freeAt) - NOW, inMs, what);
+    t.same(
+      slotEnds(state, limits, TTL, NOW, freeAt).map((at) => at - NOW),
+      inMs,
+      what,
+    );
+  t.same(slotEnds({ ...lane([0, 0], 2000), connCap: 2 }, limits, TTL, NOW).length, 2, 'one per slot in force');
 });
 
-t.test('next turn: one per expected free slot, a place kept, a late one queued again', async (t) => {
+t.test('next turn: the slot that frees first, a place kept, a late one queued again', async (t) => {
   const at = (ms: number) => NOW + ms;
-  // [what, prior turn, queueAt, soonest, expected turn at / due, expected queueAt]
-  const rows: Array<[string, { at: number; due: number } | undefined, number, number, [number, number], number]> = [
-    ['first of a full lane: the soonest end', undefined, 0, at(2000), [at(2000), at(2000)], at(2500)],
-    ['next ones: a spacing later each', undefined, at(2500), at(2000), [at(2500), at(2500)], at(3000)],
-    ['a queue in the past: the soonest end again', undefined, at(-9000), at(300), [at(300), at(300)], at(800)],
+  const state = lane([], 2000);
+  const limits = { concurrency: 2 };
+  const ends = [at(500), at(2000)];
+  // [what, prior turn, queue, expected turn at / due, expected queue] (ms from NOW)
+  type Row = [string, { at: number; due: number } | undefined, number[], [number, number], number[]];
+  const rows: Row[] = [
+    ['first of a full lane: the soonest end', undefined, [], [500, 500], [2000, 2500]],
+    ['then the next slot to free', undefined, [2000, 2500], [2000, 2000], [2500, 4000]],
+    ['slots that free together give their turns together', undefined, [2000, 2000], [2000, 2000], [2000, 4000]],
+    ['a queue in the past: the slot ends again', undefined, [-9000, -8000], [500, 500], [2000, 2500]],
+    ['back before its turn: the same turn', { at: at(900), due: at(900) }, [3000, 4000], [900, 900], [3000, 4000]],
     [
-      'back before its turn: the same turn',
-      { at: at(900), due: at(900) },
-      at(5000),
-      at(100),
-      [at(900), at(900)],
-      at(5000),
-    ],
-    [
-      'its turn came, lane full: retry in 125 ms',
+      'its turn came, lane full: retry in 250 ms',
       { at: at(-10), due: at(-10) },
-      at(5000),
-      at(50),
-      [at(125), at(-10)],
-      at(5000),
+      [3000, 4000],
+      [250, -10],
+      [3000, 4000],
     ],
-    ['retries keep the place for 3 s', { at: at(0), due: at(-2900) }, at(5000), at(50), [at(125), at(-2900)], at(5000)],
-    [
-      'later than that: queued again',
-      { at: at(-10), due: at(-3100) },
-      at(5000),
-      at(50),
-      [at(5000), at(5000)],
-      at(5500),
-    ],
+    ['retries keep the place for 3 s', { at: at(0), due: at(-2900) }, [3000, 4000], [250, -2900], [3000, 4000]],
+    ['later than that: queued again', { at: at(-10), due: at(-3100) }, [3000, 4000], [3000, 3000], [4000, 5000]],
   ];
-  for (const [what, prior, queueAt, soonest, [turnAt, due], nextQueue] of rows) {
-    const r = nextTurn(prior, queueAt, soonest, 500, 3000, NOW);
-    t.same([r.turn.at - NOW, r.turn.due - NOW, r.queueAt - NOW], [turnAt - NOW, due - NOW, nextQueue - NOW], what);
+  for (const [what, prior, queue, [turnAt, due], nextQueue] of rows) {
+    const r = nextTurn(prior, queue.map(at), ends, state, limits, NOW);
+    t.same([r.turn.at - NOW, r.turn.due - NOW, r.queue.map((x) => x - NOW)], [turnAt, due, nextQueue], what);
   }
+  t.same(nextTurn(undefined, [at(9000)], ends, state, limits, NOW).turn.at, at(500), 'a changed limit starts afresh');
 });
 
 const oneLane = {
@@ -106,10 +116,14 @@ t.test('engine: a full lane gives each waiting message its own turn, not the sam
   for (const [i, ticket] of tickets.entries()) first.push(await r.engine.decide(msg(i, q), ticket));
   t.same(
     first.map(returnsIn),
-    ['send', 'send', 'send', 'send', 'hold 1000', 'hold 1250', 'hold 1500', 'hold 1750', 'hold 2000', 'delay 1'],
-    'four slots taken; the six others come back one slot share (mean 1 s / 4 slots) apart from the soonest end',
+    ['send', 'send', 'send', 'send', 'hold 1000', 'hold 1000', 'hold 1000', 'hold 1000', 'hold 2000', 'hold 2000'],
+    'four slots taken together; four others come back as they are expected to free (mean 1 s), two a delivery later',
   );
-  t.match(first[9], { reason: 'concurrency', why: /turn booked, next slot in 3s \(back in 1s\)/ });
+  t.match(first[9], { reason: 'concurrency', why: /turn booked, leaving in 2000 ms/ });
+  t.match(await r.engine.decide(msg(10, q), {}), { action: 'hold', ms: 2000 });
+  t.match(await r.engine.decide(msg(11, q), {}), { action: 'hold', ms: 2000 }, 'a delivery later, one per slot');
+  const far = await r.engine.decide(msg(12, q), {});
+  t.match(far, { action: 'delay', seconds: 2, why: /next slot in 3s \(back in 2s\)/ }, 'one 3 s away: back early');
 
   r.clock.advance(1000);
   await r.engine.outcome(tickets[0]!, { delivered: true });
@@ -120,7 +134,7 @@ t.test('engine: a full lane gives each waiting message its own turn, not the sam
   const busy = await r.engine.decide(msg(5, q), tickets[5]!);
   t.match(busy, { action: 'hold', reason: 'concurrency', why: /turn come, lane still full/ });
   t.equal((busy as { ms: number }).ms, turnRetryMs(250), 'the next one finds the lane still full: tries again soon');
-  t.equal(tickets[5]!.turn?.due, q + 1250, 'keeping its place');
+  t.equal(tickets[5]!.turn?.due, q + 1000, 'keeping its place');
 
   const late = tickets[9]!;
   r.clock.advance(5000);
@@ -153,5 +167,5 @@ t.test('engine: the turn follows the measured delivery time', async (t) => {
   const start = r.clock.now() - 3000;
   t.same(got.slice(0, 4).map(returnsIn), ['send', 'send', 'send', 'send']);
   t.ok(Math.abs((turns[0] as number) - (start - q + mean)) < 1, 'the first when the oldest delivery should end');
-  t.ok(Math.abs((turns[1] as number) - (turns[0] as number) - mean / 4) < 1, 'the next a quarter of 3 s later');
+  t.ok(Math.abs((turns[1] as number) - (turns[0] as number) - 500) < 1, 'the next when the second oldest should end');
 });
