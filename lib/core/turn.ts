@@ -5,13 +5,14 @@
  * back after the mean delivery time, every waiting message would return in
  * the same second (all of them, after a restart), find at most one free slot
  * and leave the others idle until the next whole-second retry. Instead each
- * waiting message gets a *turn*: the first at the moment the soonest lease is
- * expected to end (its start plus the lane's mean delivery time), each next
- * one a slot's share of the mean delivery time later (mean ÷ slots, the pace
- * at which a full lane frees slots). A message that comes back on its turn
- * and still finds the lane full (that delivery runs longer than the mean)
- * tries again shortly, keeping its place; one that comes back long after its
- * turn queues again.
+ * waiting message gets a *turn* on one slot, like a booked rate slot: the
+ * slot expected to free first (its lease's start plus the lane's mean
+ * delivery time), which then frees one mean delivery time later for the next
+ * turn booked on it. C slots give C turns per delivery time, at the moments
+ * they are expected to free. A message that comes back on its turn and still
+ * finds the lane full (that delivery runs longer than the mean) tries again
+ * shortly, keeping its place; one that comes back long after its turn queues
+ * again.
  *
  * No I/O, no clock: `now` (epoch ms) is always an argument.
  */
@@ -43,12 +44,14 @@ export function turnSpacingMs(state: LaneState, limits: LaneLimits): number {
 
 /**
  * How long a message whose turn has come, and which still finds the lane
- * full, waits before it tries again, ms: a quarter of the turn spacing,
- * between 50 ms and 500 ms (the share of a slot left idle by a late retry
- * stays small whatever the delivery time).
+ * full, waits before it tries again, ms: the turn spacing (a full lane frees
+ * a slot about that often), between 50 ms and 1 s. In the process whose
+ * delivery ends, the held message is woken at once (lib/haraka/held-turns.ts);
+ * the retry is for slots freed by other processes, and it must not spend the
+ * few in-process holds a message has before Haraka's whole-second DELAY.
  */
 export function turnRetryMs(spacingMs: number): number {
-  return Math.min(500, Math.max(TURN_MIN_MS, spacingMs / 4));
+  return Math.min(1000, Math.max(TURN_MIN_MS, spacingMs));
 }
 
 /**
