@@ -11,13 +11,13 @@
  * turn booked on it. C slots give C turns per delivery time, at the moments
  * they are expected to free. A message that comes back on its turn and still
  * finds the lane full (that delivery runs longer than the mean) tries again
- * shortly, keeping its place; one that comes back long after its turn queues
- * again.
+ * shortly, keeping its place; one that comes back long after its turn (30 s)
+ * queues again.
  *
  * No I/O, no clock: `now` (epoch ms) is always an argument.
  */
 
-import { concurrencyLimit, type LaneLimits, type LaneState } from './lane';
+import { concurrencyLimit, type LaneLimits, type LaneState, LATE_MS } from './lane';
 
 /** A waiting message's turn on a lane (epoch ms). */
 export interface Turn {
@@ -80,12 +80,13 @@ export function slotEnds(
 }
 
 /**
- * How long after its turn a message still keeps its place, ms: a delivery
- * time, and at least 3 s (a message Haraka retries after a whole-second DELAY
- * comes back up to two seconds late).
+ * How long after its turn a message still keeps its place, ms: as long as a
+ * booked rate slot (LATE_MS, 30 s), or a delivery time if longer. Behind its
+ * turn it is ahead of every message booked after it; sent to the back of the
+ * queue, it would wait for the turns of messages that may already have gone.
  */
 export function turnLateMs(state: LaneState): number {
-  return Math.max(3000, state.meanDeliveryMs);
+  return Math.max(LATE_MS, state.meanDeliveryMs);
 }
 
 /**

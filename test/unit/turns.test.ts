@@ -28,9 +28,9 @@ t.test('retry of a message whose turn came to a full lane: the spacing, 50 ms to
   t.same([10, 500, 1000, 10_000].map(turnRetryMs), [TURN_MIN_MS, 500, 1000, 1000]);
 });
 
-t.test('late: a delivery time, at least 3 s (a whole-second DELAY comes back up to 2 s late)', async (t) => {
-  t.equal(turnLateMs(lane([], 200)), 3000);
-  t.equal(turnLateMs(lane([], 20_000)), 20_000);
+t.test('late: as a booked rate slot (30 s), or a delivery time if longer', async (t) => {
+  t.equal(turnLateMs(lane([], 200)), 30_000);
+  t.equal(turnLateMs(lane([], 45_000)), 45_000);
 });
 
 t.test('slot ends: each lease start plus the mean delivery time, one per slot', async (t) => {
@@ -81,8 +81,8 @@ t.test('next turn: the slot that frees first, a place kept, a late one queued ag
     ['a queue in the past: the slot ends again', undefined, [-9000, -8000], [500, 500], [2000, 2500]],
     ['back before its turn: the same turn', { at: at(900), due: at(900) }, [3000, 4000], [900, 900], [3000, 4000]],
     ['its turn came, lane full: retry in 1 s', { at: at(-10), due: at(-10) }, [3000, 4000], [1000, -10], [3000, 4000]],
-    ['retries keep the place for 3 s', { at: at(0), due: at(-2900) }, [3000, 4000], [1000, -2900], [3000, 4000]],
-    ['later than that: queued again', { at: at(-10), due: at(-3100) }, [3000, 4000], [3000, 3000], [4000, 5000]],
+    ['retries keep the place for 30 s', { at: at(0), due: at(-29_900) }, [3000, 4000], [1000, -29_900], [3000, 4000]],
+    ['later than that: queued again', { at: at(-10), due: at(-30_100) }, [3000, 4000], [3000, 3000], [4000, 5000]],
   ];
   for (const [what, prior, queue, [turnAt, due], nextQueue] of rows) {
     const r = nextTurn(prior, queue.map(at), ends, state, limits, NOW);
@@ -131,7 +131,7 @@ t.test('engine: a full lane gives each waiting message its own turn, not the sam
   t.equal(tickets[5]!.turn?.due, q + 1000, 'keeping its place');
 
   const late = tickets[9]!;
-  r.clock.advance(5000);
+  r.clock.advance(40_000);
   await Promise.all(tickets.slice(1, 5).map((ticket) => r.engine.outcome(ticket, { delivered: true })));
   const taken = await Promise.all([5, 6, 7, 8].map((i) => r.engine.decide(msg(i, q), tickets[i]!)));
   t.same(taken.map(returnsIn), ['send', 'send', 'send', 'send'], 'four waiting ones take the four slots');
