@@ -108,9 +108,11 @@ export function nextTurn(
 ): { turn: Turn; queue: readonly number[] } {
   // back before its turn (a far turn's midway return): the same turn
   if (prior && prior.at > now) return { turn: prior, queue };
-  // its turn came and the lane is still full (a delivery longer than the mean): again soon, ahead of the queue
+  // its turn came and the lane is still full, ahead of the queue: again when the soonest lease should end
+  // (that delivery began after the turn was booked), or soon when it is overdue (it runs longer than the mean)
   if (prior && now - prior.due <= turnLateMs(state)) {
-    const at = now + turnRetryMs(turnSpacingMs(state, limits));
+    const soonest = ends[0] ?? now;
+    const at = soonest > now + TURN_MIN_MS ? soonest : now + turnRetryMs(turnSpacingMs(state, limits));
     return { turn: { at, due: prior.due }, queue };
   }
   // each slot frees after its lease and after the turns booked on it (a changed limit starts afresh)

@@ -80,8 +80,14 @@ t.test('next turn: the slot that frees first, a place kept, a late one queued ag
     ['slots that free together give their turns together', undefined, [2000, 2000], [2000, 2000], [2000, 4000]],
     ['a queue in the past: the slot ends again', undefined, [-9000, -8000], [500, 500], [2000, 2500]],
     ['back before its turn: the same turn', { at: at(900), due: at(900) }, [3000, 4000], [900, 900], [3000, 4000]],
-    ['its turn came, lane full: retry in 1 s', { at: at(-10), due: at(-10) }, [3000, 4000], [1000, -10], [3000, 4000]],
-    ['retries keep the place for 30 s', { at: at(0), due: at(-29_900) }, [3000, 4000], [1000, -29_900], [3000, 4000]],
+    [
+      'its turn came, lane full: when the soonest lease should end',
+      { at: at(-10), due: at(-10) },
+      [3000, 4000],
+      [500, -10],
+      [3000, 4000],
+    ],
+    ['retries keep the place for 30 s', { at: at(0), due: at(-29_900) }, [3000, 4000], [500, -29_900], [3000, 4000]],
     ['later than that: queued again', { at: at(-10), due: at(-30_100) }, [3000, 4000], [3000, 3000], [4000, 5000]],
   ];
   for (const [what, prior, queue, [turnAt, due], nextQueue] of rows) {
@@ -89,6 +95,8 @@ t.test('next turn: the slot that frees first, a place kept, a late one queued ag
     t.same([r.turn.at - NOW, r.turn.due - NOW, r.queue.map((x) => x - NOW)], [turnAt, due, nextQueue], what);
   }
   t.same(nextTurn(undefined, [at(9000)], ends, state, limits, NOW).turn.at, at(500), 'a changed limit starts afresh');
+  const overdue = nextTurn({ at: at(-10), due: at(-10) }, [], [at(TURN_MIN_MS), at(2000)], state, limits, NOW);
+  t.equal(overdue.turn.at, at(1000), 'the soonest lease overdue: retry after the spacing (2 s / 2 slots)');
 });
 
 const oneLane = {
