@@ -68,20 +68,22 @@ interface Run {
 }
 
 async function killAndRestart(t: Test, run: Run): Promise<void> {
+  /**
+   * Sessions in a transaction (MAIL FROM seen, DATA not yet answered): deliveries in flight. Not connections:
+   * a slot is released when Haraka has the 250 to DATA, and the next delivery may connect (woken at once)
+   * before Haraka's QUIT has closed the previous connection.
+   */
   const open = new Set<string>();
   let maxOpen = 0;
-  /** [when, deliveries open then] at every connection. */
+  /** [when, deliveries in flight then] at every MAIL FROM. */
   const opened: Array<[number, number]> = [];
   /** Per session: when it connected and closed. */
   const sessions = new Map<string, [number, number]>();
   const mailAt: number[] = [];
-  /** Sessions whose DATA answer is being delayed: deliveries in flight. */
+  /** Sessions whose DATA answer is being delayed. */
   const inData = new Set<string>();
   const receiver = await startReceiver({
     onConnect: (ctx) => {
-      open.add(ctx.sessionId);
-      maxOpen = Math.max(maxOpen, open.size);
-      opened.push([ctx.now, open.size]);
       sessions.set(ctx.sessionId, [ctx.now, 0]);
       return null;
     },
@@ -92,13 +94,20 @@ async function killAndRestart(t: Test, run: Run): Promise<void> {
       if (session) session[1] = ctx.now;
     },
     reply: (ctx) => {
-      if (ctx.stage === 'mail') mailAt.push(ctx.now);
+      if (ctx.stage !== 'mail') return null;
+      mailAt.push(ctx.now);
+      open.add(ctx.sessionId);
+      maxOpen = Math.max(maxOpen, open.size);
+      opened.push([ctx.now, open.size]);
       return null;
     },
     delay: (ctx) => {
       if (ctx.stage !== 'data') return 0;
       inData.add(ctx.sessionId);
-      setTimeout(() => inData.delete(ctx.sessionId), D);
+      setTimeout(() => {
+        inData.delete(ctx.sessionId);
+        open.delete(ctx.sessionId);
+      }, D);
       return D;
     },
   });
