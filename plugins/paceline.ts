@@ -43,7 +43,8 @@ import type { MetricsListener } from '../lib/metrics/http';
 import { startClusterMetrics, startProcessMetrics } from '../lib/metrics/plugin-metrics';
 import { FallbackStore } from '../lib/store/fallback';
 import { WaitingMessages } from '../lib/core/waiting';
-import type { LaneRef, PacingStore } from '../lib/store/types';
+import { laneKey, type LaneRef, type PacingStore } from '../lib/store/types';
+import { HeldTurns } from '../lib/haraka/held-turns';
 
 interface PluginState {
   engine: Engine;
@@ -58,6 +59,8 @@ interface PluginState {
   metrics: PacelineMetrics;
   /** The messages this process told to wait, by lane (published in the sources file and the store report). */
   waiting: WaitingMessages;
+  /** Messages held for their turn on a full lane: a delivery that ends there wakes one. */
+  held: HeldTurns;
 }
 
 /** The plugin object Haraka builds; our exports are copied onto it. */
@@ -100,7 +103,15 @@ export function register(this: Plugin): void {
   const storeHealth =
     store instanceof FallbackStore ? () => ({ errors: store.errors, degraded: store.degraded }) : undefined;
   const metrics = new PacelineMetrics({ config: () => engine.current, store, ...(storeHealth ? { storeHealth } : {}) });
-  const state: PluginState = { engine, clock, store, tickets: new WeakMap(), metrics, waiting: new WaitingMessages() };
+  const state: PluginState = {
+    engine,
+    clock,
+    store,
+    tickets: new WeakMap(),
+    metrics,
+    waiting: new WaitingMessages(),
+    held: new HeldTurns(),
+  };
   state.engine.controlLog = (text) => this.lognotice(text);
   const persisted = store instanceof MemoryStore && dir ? persistMemory(store, dir, log) : undefined;
   if (persisted) state.persisted = persisted;
@@ -245,7 +256,10 @@ function decideAndAnswer(plugin: Plugin, hmail: HMail, next: Next, holds: number
         plugin.loginfo(`paceline ${decision.action} ${logText(msg.domain)}: ${logText(decision.why, 1000)}`, hmail);
       if (decision.action === 'hold') {
         if (holds >= MAX_HOLDS) return next(constants.delay, answerSeconds(1));
-        return void setTimeout(() => decideAndAnswer(plugin, hmail, next, holds + 1), decision.ms);
+        const again = () => decideAndAnswer(plugin, hmail, next, holds + 1);
+        const turn = decision.reason === 'concurrency' ? ticket.turn : undefined;
+        if (turn) return state.held.hold(turn.lane, turn.due, decision.ms, again);
+        return void setTimeout(again, decision.ms);
       }
       if (decision.action === 'delay') return next(constants.delay, answerSeconds(decision.seconds));
       next();
@@ -300,9 +314,11 @@ function ended(
   const ticket = ticketOf(plugin, hmail);
   delete ticket.decision;
   const lane = laneOf(hmail);
-  const { engine, metrics } = plugin.paceline as PluginState;
+  const { engine, metrics, held } = plugin.paceline as PluginState;
+  const freed = ticket.lease?.lane;
   engine.outcome(ticket, lane ? { ...attempt, lane } : attempt).then(
     (report) => {
+      if (freed) held.wake(laneKey(freed));
       if (report && count) metrics.ended(report, attempt.delivered);
       if (report?.category) {
         const what = `${report.category}${report.rule ? ` (${report.rule})` : ''} → ${report.effect}${report.incident ? ', provider-wide incident' : ''}`;

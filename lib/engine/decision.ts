@@ -8,6 +8,7 @@ import type { LaneLimits, WaitReason } from '../core/lane-state';
 import type { Source } from '../config/types';
 import type { LaneRef } from '../store/types';
 import type { MxHost } from './mx';
+import type { LaneTurn } from './turns';
 
 /** What the engine remembers about one message between hooks. */
 export interface Ticket {
@@ -17,6 +18,8 @@ export interface Ticket {
   lease?: { lane: LaneRef; limits: LaneLimits; id: string; startedAt: number };
   /** Set when this message is a provider's incident probe. */
   probe?: boolean;
+  /** Its turn for a concurrency slot on a full lane (lib/core/turn.ts). */
+  turn?: LaneTurn;
 }
 
 export interface Message {

@@ -30,6 +30,7 @@ import type { Decision, DecisionReason, Message, Ticket } from './decision';
 import { waitDecision, waitingOf } from './delays';
 import { incidentGate } from './incident-gate';
 import { conclude } from './conclude';
+import { Turns } from './turns';
 
 // the engine's API, as before the split into decision, delays, controls and candidates
 export { DECISION_REASONS } from './decision';
@@ -47,6 +48,8 @@ export class Engine {
   private readonly operator: OperatorControls;
 
   private readonly warmup: WarmupLimits;
+
+  private readonly turns = new Turns();
 
   constructor(
     private config: Config,
@@ -304,9 +307,20 @@ export class Engine {
     what: string,
     recheckMs = 0,
   ): Decision {
+    if (result.kind === 'wait' && result.reason === 'concurrency')
+      return this.waitTurn(ctx, c, result.at, now, recheckMs);
+    this.turns.forget(ctx.ticket);
     const { leaseMs, maxDelayMs } = this.config.settings;
     if (result.kind === 'granted') this.leases.keep(result.leaseId, c.lane, now + leaseMs);
     return conclude(ctx, c, result, now, how, what, maxDelayMs, recheckMs);
+  }
+
+  /** The lane is full: come back on this message's turn (lib/core/turn.ts), exactly (held in-process for the rest). */
+  private waitTurn(ctx: Ctx, c: Candidate, freeAt: number, now: number, recheckMs: number): Decision {
+    const { leaseTtlMs } = this.config.settings;
+    const turn = this.turns.next(ctx.ticket, c.lane, c.state, c.view.limits, leaseTtlMs, now, freeAt);
+    const reason = `concurrency limit on ${c.source.name}, turn ${turn.at === turn.due ? 'booked' : 'come, lane still full'}`;
+    return this.wait(ctx, turn.at, now, 'concurrency', reason, true, recheckMs);
   }
 
   /** waitDecision() for this message (see lib/engine/delays.ts). */

@@ -88,7 +88,11 @@ t.test('concurrency: a lease is freed on finish, whatever the outcome', async (t
   const tickets: Ticket[] = [{}, {}, {}];
   t.match(await r.engine.decide(msg('gmail.test', q), tickets[0]!), { action: 'send' });
   t.match(await r.engine.decide(msg('gmail.test', q), tickets[1]!), { action: 'send' });
-  t.match(await r.engine.decide(msg('gmail.test', q), tickets[2]!), { action: 'delay', seconds: 1 }, 'both lanes busy');
+  t.match(
+    await r.engine.decide(msg('gmail.test', q), tickets[2]!),
+    { action: 'hold', ms: 1000, reason: 'concurrency' },
+    'both lanes busy: held for its turn, when the soonest delivery is expected to end (1 s, the initial mean)',
+  );
   await r.engine.outcome(tickets[0]!, { delivered: false });
   t.match(
     await r.engine.decide(msg('gmail.test', q), tickets[2]!),
