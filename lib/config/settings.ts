@@ -96,17 +96,21 @@ export const RENAMED_KEYS: ReadonlyArray<readonly [string, string, string]> = [
 export function renameDeprecated(ini: Record<string, unknown>): {
   ini: Record<string, unknown>;
   warnings: string[];
+  /** `section.new_key` → the old key the operator wrote, so that an error names what is in the file. */
+  givenAs: Record<string, string>;
 } {
   const out: Record<string, unknown> = { ...ini };
   const warnings: string[] = [];
+  const givenAs: Record<string, string> = {};
   for (const [section, old, key] of RENAMED_KEYS) {
     const sect = out[section];
     if (!isMapping(sect) || sect[old] === undefined) continue;
     const { [old]: value, ...rest } = sect;
     out[section] = { ...rest, [key]: value };
     warnings.push(`paceline.ini: [${section}] ${old} is deprecated: use ${key}`);
+    givenAs[`${section}.${key}`] = old;
   }
-  return { ini: out, warnings };
+  return { ini: out, warnings, givenAs };
 }
 
 const BOOL = new Map([
@@ -183,7 +187,11 @@ function parseValue(issues: IssueList, path: string, kind: Kind, value: string |
 }
 
 /** Validates the parsed ini object (haraka-config's shape: {main: {...}, section: {...}}). */
-export function validateSettings(issues: IssueList, ini: Record<string, unknown>): Settings {
+export function validateSettings(
+  issues: IssueList,
+  ini: Record<string, unknown>,
+  givenAs: Readonly<Record<string, string>> = {},
+): Settings {
   // a misspelt section or [redis] key may hold a password: its value is never shown
   issues.unknownKeys('', ini, Object.keys(INI_KEYS), (v) =>
     isMapping(v) ? `a section with ${Object.keys(v).length ? `keys ${Object.keys(v).join(', ')}` : 'no keys'}` : '***',
@@ -195,7 +203,9 @@ export function validateSettings(issues: IssueList, ini: Record<string, unknown>
     if (isMapping(sect))
       issues.unknownKeys(`[${section}]`, sect, Object.keys(keys), section === 'redis' ? () => '***' : undefined);
     for (const [key, spec] of Object.entries(keys)) {
-      values[`${section}.${key}`] = parseValue(issues, join(`[${section}]`, key), spec.kind, read(ini, section, key));
+      const old = givenAs[`${section}.${key}`];
+      const where = join(`[${section}]`, key) + (old ? ` (set as the deprecated ${old})` : '');
+      values[`${section}.${key}`] = parseValue(issues, where, spec.kind, read(ini, section, key));
     }
   }
   const store = values['main.store'];

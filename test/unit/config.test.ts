@@ -251,6 +251,6 @@ t.test('renamed keys: the old name still works, with one warning naming the new 
   const merged = buildConfig({ main: { max_delay: '72h', max_hold: '1h' } }, good);
   t.equal(merged.settings.maxDelayMs, 3_600_000, "the operator's old key wins over the shipped new one");
   t.match(problems({ main: { max_hold: 'soon' } }, good), [
-    /^paceline\.ini: \[main\]\.max_delay: got "soon", expected a duration/,
+    /^paceline\.ini: \[main\]\.max_delay \(set as the deprecated max_hold\): got "soon", expected a duration/,
   ]);
 });
