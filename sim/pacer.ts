@@ -29,8 +29,16 @@ export interface PacelineConfig {
   readonly replies?: unknown;
 }
 
-/** The real engine on a fresh memory store, reading the simulated clock; `classifier` overrides the config's reply rules. */
-export function enginePacer(cfg: PacelineConfig, clock: SimClock, classifier?: Classifier): Engine {
+/**
+ * The real engine on a memory store (a fresh one unless given: a trace reads
+ * it), reading the simulated clock; `classifier` overrides the config's reply rules.
+ */
+export function enginePacer(
+  cfg: PacelineConfig,
+  clock: SimClock,
+  classifier?: Classifier,
+  store = new MemoryStore(() => clock.now),
+): Engine {
   const now = (): number => clock.now;
   const config = buildConfig(cfg.ini, cfg.yaml, cfg.warmup ?? {}, cfg.replies ?? {});
   const mx = new MxResolver(
@@ -38,7 +46,7 @@ export function enginePacer(cfg: PacelineConfig, clock: SimClock, classifier?: C
     NO_DNS,
     now,
   );
-  return new Engine(config, new MemoryStore(now), mx, now, classifier);
+  return new Engine(config, store, mx, now, classifier);
 }
 
 /** A source as the MTA binds it. */

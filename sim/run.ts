@@ -7,6 +7,7 @@
  *   --adapt k=v,...   [adapt] overrides for paceline, e.g. accepted_share=0.8,climb_step=0.1
  *   --classifier C    shipped (default) | pause-only | local
  *   --only S,...      run only these strategies: paceline, static-3x, no-pacing
+ *   --trace M         print each lane's accepted/refused counts and pacing state every M simulated minutes (to stderr)
  *   --json            print the scenario's totals and the figures as JSON instead of the table
  *   --family          the e2e benchmark's scenario family instead (sim/family-report.ts lists its flags)
  */
@@ -38,6 +39,8 @@ export interface RunOptions {
   readonly only?: readonly StrategyName[];
   /** Print JSON (for tests and scripts) instead of the table. */
   readonly json?: boolean;
+  /** Print a trace line per lane every this many simulated minutes (stderr). */
+  readonly traceMin?: number;
 }
 
 /** What `--json` prints. */
@@ -60,7 +63,11 @@ export async function runAll(o: RunOptions): Promise<{ scenario: Scenario; figur
     noPacingStrategy(scenario),
   ];
   const out: Figures[] = [];
-  for (const s of strategies) if (!o.only || o.only.includes(s.name)) out.push(await simulate(scenario, s, classifier));
+  for (const s of strategies) {
+    if (o.only && !o.only.includes(s.name)) continue;
+    const print = (line: string): void => void process.stderr.write(`${s.name} ${line}\n`);
+    out.push(await simulate(scenario, s, classifier, o.traceMin ? { periodMin: o.traceMin, print } : undefined));
+  }
   return { scenario, figures: out };
 }
 
@@ -90,6 +97,9 @@ export function parseArgs(args: readonly string[]): RunOptions {
   if (only?.some((n) => n === undefined))
     throw new Error(`--only: a comma-separated list of ${Object.keys(STRATEGY_FLAGS).join(', ')}`);
   const adapt = flag(args, '--adapt') ?? '';
+  const trace = flag(args, '--trace');
+  if (trace !== undefined && !(Number(trace) >= 1 && Number.isSafeInteger(Number(trace))))
+    throw new Error('--trace: a whole number of simulated minutes ≥ 1');
   return {
     seed,
     hours,
@@ -97,6 +107,7 @@ export function parseArgs(args: readonly string[]): RunOptions {
     classifier,
     ...(only ? { only: only as StrategyName[] } : {}),
     ...(args.includes('--json') ? { json: true } : {}),
+    ...(trace !== undefined ? { traceMin: Number(trace) } : {}),
   };
 }
 

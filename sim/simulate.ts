@@ -8,6 +8,8 @@ import type { Classifier } from '../lib/engine/outcomes';
 import { figures, Tally, type Figures } from './metrics';
 import { Mta, type SimClock, type Wire } from './mta';
 import { enginePacer } from './pacer';
+import { MemoryStore } from '../lib/store/memory';
+import { tracing } from './trace';
 import { Prng, subSeed } from './prng';
 import type { ProviderModel, SimSource } from './providers';
 import type { Scenario } from './scenario';
@@ -31,11 +33,24 @@ function windowWire(sc: Scenario): Wire {
   };
 }
 
+/** `--trace`: print each lane's counts and state every `periodMin` simulated minutes (sim/trace.ts). */
+export interface TraceOptions {
+  readonly periodMin: number;
+  readonly print: (line: string) => void;
+}
+
 /** Runs one strategy through the scenario and returns its figures. */
-export async function simulate(sc: Scenario, strategy: Strategy, classifier: Classifier): Promise<Figures> {
+export async function simulate(
+  sc: Scenario,
+  strategy: Strategy,
+  classifier: Classifier,
+  trace?: TraceOptions,
+): Promise<Figures> {
   const clock: SimClock = { now: sc.t0 };
   const tally = new Tally(sc);
-  const mta = new Mta(sc, clock, enginePacer(strategy, clock, classifier), windowWire(sc), tally);
+  const store = new MemoryStore(() => clock.now);
+  const recorder = trace ? tracing(tally, store, sc.t0, trace.periodMin, trace.print) : tally;
+  const mta = new Mta(sc, clock, enginePacer(strategy, clock, classifier, store), windowWire(sc), recorder);
   const queued = await mta.run();
   return figures(strategy.name, sc, tally, queued);
 }

@@ -5,9 +5,13 @@
  * - throttle: one reaction per event. A reply to a message sent before the
  *   lane reopened after the last reaction belongs to that reaction (`grouped`).
  *   Otherwise, in order:
- *   - other deliveries of the lane were open when the message was refused:
- *     the provider may limit sessions, so the lane's concurrency is capped at
- *     what was open (`capped`), the pace is kept;
+ *   - other deliveries of the lane were open when the message was refused,
+ *     and no more than the provider had been accepting at once on average
+ *     over the last minute (`sustainedSessions`): the provider may limit
+ *     sessions, so the lane's concurrency is capped at what was open
+ *     (`capped`), the pace is kept. A refusal with fewer open than the
+ *     provider was accepting at once is a refusal of the pace, not of a
+ *     session: a provider that limits sessions never has more open;
  *   - the lane reopened and the provider refused again before accepting
  *     anything: its window has not drained or it penalises the source; the
  *     pause doubles (up to the rule's duration, else `throttlePauseMaxMs`)
@@ -24,7 +28,9 @@
  *   Recovery (lib/core/pace.ts): additive up to the known-good pace, then a
  *   slow climb whose interval is the pause it cost ÷ `climbCost`.
  * - connections: a temporary concurrency cap at half of what is in force.
- * - suspend: a pause for the rule's duration, then the measured pace.
+ * - suspend: a pause for the rule's duration, then `acceptedShare` of what
+ *   the provider accepted over the last minute, however short the sample and
+ *   also in the start phase (a second suspension costs hours more).
  * - blocked: stop; one trial message per trial interval; a delivered trial unblocks.
  * - forgive (a provider-wide incident explains the reaction): back to the
  *   known-good pace, waiting out the provider's pause instead of its own.
@@ -111,13 +117,21 @@ function slowDown(
   now: number,
   pauseMs: number,
   policyIntervalMs: number,
+  suspended = false,
 ): void {
-  // a sample shorter than the minute it claims to measure overstates the limit of a longer window
-  const sampled = s.sameEventUntil === 0 || now - reopenedAt(s, p) >= 60_000;
+  // a sample shorter than the minute it claims to measure overstates the limit of a longer window;
+  // but a suspension costs hours, and what the provider accepted is a better guess than any other
+  const sampled = suspended || s.sameEventUntil === 0 || now - reopenedAt(s, p) >= 60_000;
   const accepted = limits.rate && sampled ? acceptedLastMinute(s, now) / perMinute(limits.rate) : 0;
   s.prevFactor = s.factor;
   s.backoffs = 0;
-  if (starting(s)) {
+  if (suspended && accepted > 0) {
+    // the start phase's pace before its last doubling ran one start interval, shorter than the
+    // provider's window may be: a second suspension at a guessed pace would cost hours more
+    if (starting(s)) endStart(s, now);
+    setFactor(s, now, Math.max(p.floor, p.acceptedShare * Math.min(s.factor, accepted)));
+    s.known = s.factor;
+  } else if (starting(s)) {
     setFactor(s, now, Math.max(p.floor, endStart(s, now)));
     s.known = s.factor;
   } else if (s.known > 0 && s.factor > s.known) {
@@ -165,6 +179,15 @@ function pauseUntil(s: LaneState, limits: LaneLimits, now: number, until: number
  */
 export const SETTLE_MS = 300_000;
 
+/**
+ * Deliveries the provider accepted at once on average over the last minute
+ * (Little's law: accepted per ms × the mean delivery time). A provider that
+ * limits sessions to K never has more than K open, so this never exceeds K.
+ */
+export function sustainedSessions(s: LaneState, now: number): number {
+  return (acceptedLastMinute(s, now) * s.meanDeliveryMs) / 60_000;
+}
+
 /** The throttle reaction (see the file's header). */
 function throttled(
   s: LaneState,
@@ -178,7 +201,12 @@ function throttled(
   const sent = event.sentAt;
   // replies to messages sent before the lane reopened (or, not knowing when, arriving just after) are the same event
   if (sent === undefined ? now < s.sameEventUntil : sent < reopenedAt(s, p)) return 'grouped';
-  if (sent !== undefined && s.leases.length > 0 && (s.connCap === 0 || s.leases.length < s.connCap)) {
+  if (
+    sent !== undefined &&
+    s.leases.length > 0 &&
+    (s.connCap === 0 || s.leases.length < s.connCap) &&
+    s.leases.length >= sustainedSessions(s, now)
+  ) {
     s.connCap = s.leases.length;
     s.connCapUntil = now + p.connectionsMs;
     return 'capped';
@@ -233,7 +261,7 @@ export function react(
         s.recoverAt = s.pauseUntil + interval;
         s.climbMs = Math.max(s.climbMs, pauseMs / p.climbCost);
       } else {
-        slowDown(s, limits, p, now, pauseMs, interval);
+        slowDown(s, limits, p, now, pauseMs, interval, true);
       }
       s.sameEventUntil = s.pauseUntil + p.sameEventMs;
       return { state: s, effect: 'suspended' };

@@ -38,6 +38,19 @@ const release = (at: number, id: string): Step => ({ op: 'release', id, at });
 /** Sends `n` messages `gap` ms apart from `at`, each accepted half a second later. */
 const delivered = (at: number, n: number, gap = 1000): Step[] =>
   Array.from({ length: n }, (_, i) => [now(at + i * gap, `d${i}`), release(at + i * gap + 500, `d${i}`)]).flat();
+/** Sends `n` messages `gap` ms apart from `at`, each accepted after `durationMs` (ids e0, e1, ...), in time order. */
+const deliveredIn = (at: number, n: number, gap: number, durationMs: number): Step[] =>
+  Array.from({ length: n }, (_, i) => [
+    now(at + i * gap, `e${i}`),
+    { op: 'release', id: `e${i}`, at: at + i * gap + durationMs, durationMs } as Step,
+  ])
+    .flat()
+    .sort((a, b) => a.at - b.at);
+/** A start phase at a quarter of 120/min: 2 accepted deliveries per 10 s double it. */
+const START_QUARTER: LaneLimits = {
+  rate: rate('120/min'),
+  policy: { ...DEFAULT_POLICY, start: 0.25, startIntervalMs: 10_000 },
+};
 /** A start phase at a tenth of 600/min: 1 s apart, 4 accepted deliveries (0.4 of 10) per 10 s double it. */
 const START: LaneLimits = { rate: rate('600/min'), policy: { ...DEFAULT_POLICY, start: 0.1, startIntervalMs: 10_000 } };
 /** A start phase at half of 60/min: 2 accepted deliveries per 10 s double it to the configured pace. */
@@ -611,6 +624,24 @@ export const CASES: readonly Case[] = [
     want: 'capped',
     state:
       'tat=+6000 rateKey=30/min day=+0 dayCount=3 dayThrottles=1 connCap=3 connCapUntil=+605000 departAt=+6000 minute=+0 minuteCount=3 leases=a@+600000,b@+602000,c@+604000',
+  },
+  {
+    name: 'throttle: refused with fewer open than the provider was accepting at once: the pace, not a session',
+    limits: { rate: rate('600/min'), concurrency: 10 },
+    setup: [...deliveredIn(0, 30, 1000, 3000), now(30_000, 'x')],
+    step: react(30_500, 'throttle', undefined, 30_000),
+    want: 'slowed',
+    state:
+      'tat=+30500 vAt=+90500 vOrigin=+30500 rateKey=600/min day=+0 dayCount=31 dayThrottles=1 meanDeliveryMs=2997.5241199214297 factor=0.05 pauseUntil=+90500 sameEventUntil=+100500 recoverAt=+390500 known=0.05 climbMs=600000 departAt=+90500 minute=+0 minuteCount=31 acceptMinute=+0 acceptCount=30 acceptedAt=+32000 leases=x@+630000',
+  },
+  {
+    name: 'suspend in the start phase: below what the provider accepted, not the pace before the last doubling',
+    limits: START_QUARTER,
+    setup: [...delivered(0, 5, 2000), ...deliveredIn(10_000, 9, 1000, 500)],
+    step: react(19_800, 'suspend', 3_600_000),
+    want: 'suspended',
+    state:
+      'tat=+7400 vAt=+3619800 vOrigin=+7400 rateKey=120/min day=+0 dayCount=14 dayThrottles=1 meanDeliveryMs=567.108864 factor=0.10500000000000001 prevFactor=0.5 pauseUntil=+3619800 sameEventUntil=+3629800 recoverAt=+3919800 known=0.10500000000000001 climbMs=36000000 departAt=+3619800 minute=+0 minuteCount=14 acceptMinute=+0 acceptCount=14 growAt=ended+19800 acceptedAt=+18500',
   },
   {
     name: 'throttle: refused again after reopening, nothing accepted: the pause doubles, tat restarts',

@@ -4,7 +4,7 @@
  * clock passed in.
  */
 import t from 'tap';
-import { DEFAULT_REACT, react, type ReactEvent } from '../../lib/core/adapt';
+import { DEFAULT_REACT, react, sustainedSessions, type ReactEvent } from '../../lib/core/adapt';
 import { emptyLane, DEFAULT_POLICY, type LaneLimits, type LaneState } from '../../lib/core/lane-state';
 import { concurrencyLimit } from '../../lib/core/throttle';
 import { acquire, normalize, release } from '../../lib/core/lane';
@@ -157,6 +157,53 @@ t.test('a refusal while other deliveries of the lane are open caps its sessions,
   t.equal(r.state.connCapUntil, T0 + 10 + DEFAULT_REACT.connectionsMs);
   const alone = on({ ...r.state, leases: [] }, 20, { category: 'throttle', sentAt: T0 + 15 });
   t.equal(alone.effect, 'slowed', 'refused with nothing else open: the pace');
+});
+
+t.test(
+  'a refusal with fewer open than the provider was accepting at once is the pace, not a session limit',
+  async (t) => {
+    // the 12 h simulator's Microsoft-like lane: no session limit, a per-minute window, about
+    // 2.5 accepted per second of 0.9 s each: 2.25 open on average, so 1 or 2 open at a refusal
+    let s = emptyLane();
+    for (let i = 0; i < 150; i++) {
+      const at = i * 400;
+      s = send(s, at, `m${i}`).state;
+      s = release(s, current, T0 + at + 900, `m${i}`, true, 900);
+    }
+    t.ok(Math.abs(sustainedSessions(s, T0 + 60_000) - 2.25) < 0.1, `2.25 sessions sustained`);
+    for (const id of ['a', 'b']) s = send(s, 60_000, id).state;
+    const two = on(s, 60_100, { category: 'throttle', sentAt: T0 + 60_000 });
+    t.equal(two.effect, 'slowed', 'two open while 2.25 were accepted at once: the pace');
+    t.equal(two.state.connCap, 0, 'the sessions are not capped');
+    t.ok(two.state.factor < 1, 'the pace is cut');
+    const three = on(send(s, 60_000, 'c').state, 60_100, { category: 'throttle', sentAt: T0 + 60_000 });
+    t.equal(three.effect, 'capped', 'three open, more than the provider had been accepting at once: maybe sessions');
+    t.equal(three.state.connCap, 3);
+  },
+);
+
+t.test('a suspension in the start phase resumes below what the provider accepted', async (t) => {
+  // 300/min configured, a provider that takes 30 a minute: the start phase doubled to 0.4
+  // (120/min) and was suspended; the pace before the last doubling (0.2) is twice the limit
+  const before = current;
+  current = limits;
+  t.teardown(() => void (current = before));
+  let s = traffic(emptyLane(), 0, 5, 2000); // at 0.1 (30/min)
+  s = traffic(s, 10_000, 10, 1000); // doubled to 0.2
+  s = traffic(s, 20_000, 15, 500); // doubled to 0.4; 30 accepted in all
+  t.ok(Math.abs(s.factor - 0.4) < 1e-12, `the start phase reached 0.4 (${s.factor})`);
+  const r = on(s, 27_600, { category: 'suspend', durationMs: 7_200_000 });
+  t.equal(r.effect, 'suspended');
+  t.ok(Math.abs(r.state.factor - 0.9 * 0.1) < 1e-12, `0.9 x the 30 a minute accepted (${r.state.factor})`);
+  t.equal(r.state.known, r.state.factor, 'remembered as the known-good pace');
+  t.equal(startEndedAt(r.state), T0 + 27_600, 'the start phase is over');
+  t.equal(r.state.pauseUntil, T0 + 27_600 + 7_200_000);
+  const throttled = on(s, 27_600, { category: 'throttle', sentAt: T0 + 27_000 });
+  t.equal(
+    throttled.state.factor,
+    0.2,
+    'a throttle (a pause of seconds) still goes back to the pace before the doubling',
+  );
 });
 
 t.test('the accepted share is learnt only from a sample as long as the minute it measures', async (t) => {

@@ -32,14 +32,20 @@ end
 -- pace from what the provider accepted in the last minute when the lane has
 -- been open that long (remembered as the known-good pace), else multiplied by
 -- decrease.
-local function slow_down(s, limits, p, now, pauseMs, policyIntervalMs)
-  -- a sample shorter than the minute it claims to measure overstates the limit of a longer window
-  local sampled = s.sameEventUntil == 0 or now - reopened_at(s, p) >= 60000
+local function slow_down(s, limits, p, now, pauseMs, policyIntervalMs, suspended)
+  -- a sample shorter than the minute it claims to measure overstates the limit of a longer window;
+  -- but a suspension costs hours, and what the provider accepted is a better guess than any other
+  local sampled = suspended or s.sameEventUntil == 0 or now - reopened_at(s, p) >= 60000
   local accepted = 0
   if limits.count ~= nil and sampled then accepted = accepted_last_minute(s, now) / (60000 / (limits.periodMs / limits.count)) end
   s.prevFactor = s.factor
   s.backoffs = 0
-  if starting(s) then
+  if suspended and accepted > 0 then
+    -- the start phase's guess ran one start interval: a second suspension would cost hours more
+    if starting(s) then end_start(s, now) end
+    set_factor(s, now, math.max(p.floor, p.acceptedShare * math.min(s.factor, accepted)))
+    s.known = s.factor
+  elseif starting(s) then
     set_factor(s, now, math.max(p.floor, end_start(s, now)))
     s.known = s.factor
   elseif s.known > 0 and s.factor > s.known then
@@ -72,7 +78,9 @@ local function throttled(s, limits, now, durationMs, sentAt, p, interval)
   if sentAt == nil then grouped = now < s.sameEventUntil else grouped = sentAt < reopened_at(s, p) end
   if grouped then return 'grouped' end
   local open = lease_count(s)
-  if sentAt ~= nil and open > 0 and (s.connCap == 0 or open < s.connCap) then
+  -- sustainedSessions(): what the provider accepted at once on average over the last minute
+  local sustained = accepted_last_minute(s, now) * s.meanDeliveryMs / 60000
+  if sentAt ~= nil and open > 0 and (s.connCap == 0 or open < s.connCap) and open >= sustained then
     s.connCap = open
     s.connCapUntil = now + p.connectionsMs
     return 'capped'
@@ -92,7 +100,7 @@ local function throttled(s, limits, now, durationMs, sentAt, p, interval)
   local settling = reopened_at(s, p)
   if settling == 0 then settling = start_ended_at(s) end
   local overshot = starting(s) or (s.known > 0 and s.factor > s.known) or (settling ~= 0 and now - settling < SETTLE_MS)
-  slow_down(s, limits, p, now, math.min(maxMs, p.throttlePauseMs), interval)
+  slow_down(s, limits, p, now, math.min(maxMs, p.throttlePauseMs), interval, false)
   s.sameEventUntil = s.pauseUntil + p.sameEventMs
   if overshot then return 'overshot' end
   return 'slowed'
@@ -118,7 +126,7 @@ local function lane_react(s, limits, now, category, durationMs, sentAt, p)
       s.recoverAt = s.pauseUntil + interval
       s.climbMs = math.max(s.climbMs, pauseMs / p.climbCost)
     else
-      slow_down(s, limits, p, now, pauseMs, interval)
+      slow_down(s, limits, p, now, pauseMs, interval, true)
     end
     s.sameEventUntil = s.pauseUntil + p.sameEventMs
     return 'suspended'
