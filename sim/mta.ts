@@ -10,7 +10,7 @@
  * - `delay` puts it in the temp-fail timer queue for whole seconds; that queue
  *   is polled once a second, so it comes back on the next whole-second tick;
  * - `hold` (a booked slot under two seconds away) is waited for in-process,
- *   keeping the delivery slot, as plugins/paceline.ts does: at most three
+ *   keeping the delivery slot, as the plugin does (lib/haraka/answer.ts): at most three
  *   holds in a row, then a one-second delay;
  * - `send` hands the message to the wire, which ends it accepted or with a
  *   reply; the pacer is told the outcome (Haraka's delivered / deferred hooks);

@@ -18,7 +18,7 @@ import { newBootId, type LeaseIdentity } from '../engine/lease-keeper';
 
 /**
  * Most in-process holds in a row before a message goes back to Haraka's queue
- * (a hold keeps Haraka's delivery slot; see plugins/paceline.ts). The simulator
+ * (a hold keeps Haraka's delivery slot; see lib/haraka/answer.ts). The simulator
  * (sim/mta.ts) imports it to behave as the plugin does.
  */
 export const MAX_HOLDS = 3;
