@@ -138,7 +138,10 @@ export function startPersisting(store: MemoryStore, file: string, log: StateLog,
     try {
       await writeTemp(tmp, encodeState(store.snapshot(), started, process.pid));
       if (closed) return void (await fs.promises.rm(tmp, { force: true }));
-      await fs.promises.rename(tmp, file);
+      // renamed in the same tick as the check: an asynchronous rename could land after a flush
+      // (SIGTERM) and put this older state over the flushed one (a restart then forgot the last
+      // changes, e.g. a warming lane's last day count)
+      fs.renameSync(tmp, file);
       syncDir(path.dirname(file));
       saved = changes;
     } catch (err) {

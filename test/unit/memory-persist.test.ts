@@ -213,6 +213,30 @@ t.test(
   },
 );
 
+t.test('a flush during a periodic write wins: the older write never lands over it (a slow disk)', async (t) => {
+  const dir = tmpDir(t);
+  const file = path.join(dir, STATE_FILE);
+  const store = await busyStore(t, { t: T0 });
+  // a slow disk: every asynchronous rename takes 150 ms (the periodic write must not rename after a flush)
+  const rename = fs.promises.rename;
+  fs.promises.rename = async (from, to) => {
+    await new Promise((r) => setTimeout(r, 150));
+    return rename(from, to);
+  };
+  t.teardown(() => {
+    fs.promises.rename = rename;
+  });
+  const p = startPersisting(store, file, () => undefined, 20);
+  t.teardown(() => p.stop());
+  await store.react(lane('hotmail'), limits, { category: 'blocked' }, DEFAULT_REACT);
+  await new Promise((r) => setTimeout(r, 80)); // a periodic write of 3 lanes has begun
+  await store.react(lane('aol'), limits, { category: 'blocked' }, DEFAULT_REACT);
+  p.flush(); // as on SIGTERM: 4 lanes, synchronously
+  await new Promise((r) => setTimeout(r, 300)); // whatever was in flight has ended
+  t.equal(decodeState(fs.readFileSync(file, 'utf8')).snapshot.lanes.length, 4, 'the flushed state is the one on disk');
+  t.same(fs.readdirSync(dir), [STATE_FILE], 'no temp file left behind');
+});
+
 t.test('a failed write is logged once and retried; pacing is not disturbed', async (t) => {
   const dir = path.join(tmpDir(t), 'not-yet');
   const file = path.join(dir, STATE_FILE);
