@@ -1,6 +1,14 @@
 import t from 'tap';
 import { emptyLane, type LaneState } from '../../lib/core/lane-state';
-import { nextTurn, slotEnds, TURN_MIN_MS, turnLateMs, turnRetryMs, turnSpacingMs } from '../../lib/core/turn';
+import {
+  nextTurn,
+  ON_TURN_MS,
+  slotEnds,
+  TURN_MIN_MS,
+  turnLateMs,
+  turnRetryMs,
+  turnSpacingMs,
+} from '../../lib/core/turn';
 import type { Decision, Ticket } from '../../lib/engine/engine';
 import { rig } from '../helpers/fakes';
 
@@ -80,6 +88,20 @@ t.test('next turn: the slot that frees first, a place kept, a late one queued ag
     ['slots that free together give their turns together', undefined, [2000, 2000], [2000, 2000], [2000, 4000]],
     ['a queue in the past: the slot ends again', undefined, [-9000, -8000], [500, 500], [2000, 2500]],
     ['back before its turn: the same turn', { at: at(900), due: at(900) }, [3000, 4000], [900, 900], [3000, 4000]],
+    [
+      'back just over 50 ms before its turn: the same turn',
+      { at: at(ON_TURN_MS + 1), due: at(ON_TURN_MS + 1) },
+      [3000, 4000],
+      [ON_TURN_MS + 1, ON_TURN_MS + 1],
+      [3000, 4000],
+    ],
+    [
+      'back a fraction of a millisecond before its turn (its timer fired early), lane full: on its turn',
+      { at: at(0.5), due: at(0.5) },
+      [3000, 4000],
+      [500, 0.5],
+      [3000, 4000],
+    ],
     [
       'its turn came, lane full: when the soonest lease should end',
       { at: at(-10), due: at(-10) },
