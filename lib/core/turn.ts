@@ -121,11 +121,14 @@ export function nextTurn(
 ): { turn: Turn; queue: readonly number[] } {
   // back before its turn (a far turn's midway return): the same turn
   if (prior && prior.at - now > ON_TURN_MS) return { turn: prior, queue };
-  // its turn came and the lane is still full, ahead of the queue: again when the soonest lease should end
-  // (that delivery began after the turn was booked), or soon when it is overdue (it runs longer than the mean)
+  // its turn came and the lane is still full, ahead of the queue: again a retry after the soonest lease should
+  // end (that delivery began after the turn was booked), or a retry from now when it is overdue (it runs longer
+  // than the mean). Not at the estimate itself: a delivery runs longer than the mean about half the time, and
+  // each return to a still-full lane spends one of the message's few holds; the end of a delivery of this
+  // process wakes it sooner (lib/haraka/held-turns.ts), the retry is for a slot another process frees.
   if (prior && now - prior.due <= turnLateMs(state)) {
     const soonest = ends[0] ?? now;
-    const at = soonest > now + TURN_MIN_MS ? soonest : now + turnRetryMs(turnSpacingMs(state, limits));
+    const at = (soonest > now + TURN_MIN_MS ? soonest : now) + turnRetryMs(turnSpacingMs(state, limits));
     return { turn: { at, due: prior.due }, queue };
   }
   // each slot frees after its lease and after the turns booked on it (a changed limit starts afresh)

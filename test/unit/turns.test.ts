@@ -99,17 +99,17 @@ t.test('next turn: the slot that frees first, a place kept, a late one queued ag
       'back a fraction of a millisecond before its turn (its timer fired early), lane full: on its turn',
       { at: at(0.5), due: at(0.5) },
       [3000, 4000],
-      [500, 0.5],
+      [1500, 0.5],
       [3000, 4000],
     ],
     [
-      'its turn came, lane full: when the soonest lease should end',
+      'its turn came, lane full: a retry (2 s / 2 slots) after the soonest lease should end',
       { at: at(-10), due: at(-10) },
       [3000, 4000],
-      [500, -10],
+      [1500, -10],
       [3000, 4000],
     ],
-    ['retries keep the place for 30 s', { at: at(0), due: at(-29_900) }, [3000, 4000], [500, -29_900], [3000, 4000]],
+    ['retries keep the place for 30 s', { at: at(0), due: at(-29_900) }, [3000, 4000], [1500, -29_900], [3000, 4000]],
     ['later than that: queued again', { at: at(-10), due: at(-30_100) }, [3000, 4000], [3000, 3000], [4000, 5000]],
   ];
   for (const [what, prior, queue, [turnAt, due], nextQueue] of rows) {
