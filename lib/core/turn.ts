@@ -36,6 +36,17 @@ const MAX_SLOTS = 1000;
 export const TURN_MIN_MS = 50;
 
 /**
+ * A message back less than this before its turn is on its turn, ms. The
+ * timer that held it for its turn may fire a little early: Node counts whole
+ * milliseconds from the event loop's cached time, and a turn (a lease's start
+ * plus a mean delivery time) falls between milliseconds. Held again for the
+ * rest (a fraction of a millisecond), it would spend one of its few in-process
+ * holds (lib/haraka/glue.ts MAX_HOLDS) on nothing and meet its slot's end with
+ * none left: handed to Haraka's whole-second DELAY, it would leave 1-2 s late.
+ */
+export const ON_TURN_MS = TURN_MIN_MS;
+
+/**
  * Time between turns on a full lane, ms: the mean delivery time shared by the
  * lane's slots in force (a full lane of C slots frees one every mean ÷ C).
  */
@@ -109,12 +120,15 @@ export function nextTurn(
   now: number,
 ): { turn: Turn; queue: readonly number[] } {
   // back before its turn (a far turn's midway return): the same turn
-  if (prior && prior.at > now) return { turn: prior, queue };
-  // its turn came and the lane is still full, ahead of the queue: again when the soonest lease should end
-  // (that delivery began after the turn was booked), or soon when it is overdue (it runs longer than the mean)
+  if (prior && prior.at - now > ON_TURN_MS) return { turn: prior, queue };
+  // its turn came and the lane is still full, ahead of the queue: again a retry after the soonest lease should
+  // end (that delivery began after the turn was booked), or a retry from now when it is overdue (it runs longer
+  // than the mean). Not at the estimate itself: a delivery runs longer than the mean about half the time, and
+  // each return to a still-full lane spends one of the message's few holds; the end of a delivery of this
+  // process wakes it sooner (lib/haraka/held-turns.ts), the retry is for a slot another process frees.
   if (prior && now - prior.due <= turnLateMs(state)) {
     const soonest = ends[0] ?? now;
-    const at = soonest > now + TURN_MIN_MS ? soonest : now + turnRetryMs(turnSpacingMs(state, limits));
+    const at = (soonest > now + TURN_MIN_MS ? soonest : now) + turnRetryMs(turnSpacingMs(state, limits));
     return { turn: { at, due: prior.due }, queue };
   }
   // each slot frees after its lease and after the turns booked on it (a changed limit starts afresh)

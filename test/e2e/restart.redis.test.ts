@@ -177,9 +177,7 @@ async function killAndRestart(t: Test, run: Run): Promise<void> {
     `${p.toFixed(2)}/s: ${((100 * p) / full).toFixed(0)} % of C / ${meanMs.toFixed(0)} ms measured per delivery, ${((100 * p) / PACE).toFixed(0)} % of C / D (load ${load})`;
   t.ok(meanMs >= D && meanMs < 1.5 * D, `the lane measured its deliveries: ${meanMs.toFixed(0)} ms (D = ${D} ms)`);
   t.ok(paceBefore >= 0.9 * full, `slots full before the kill: ${of(paceBefore)}`);
-  // after the restart the memory store's last two messages leave about 1.5 s late (not understood yet;
-  // Redis does not show it), which costs it about 10 % here: 85 % is asserted after the restart
-  t.ok(paceAfter >= 0.85 * full, `slots nearly full from 5 s after the restart: ${of(paceAfter)}`);
+  t.ok(paceAfter >= 0.9 * full, `slots full from 5 s after the restart: ${of(paceAfter)}`);
   t.ok(paceAfter >= 0.75 * PACE, `and at least 75 % of C / D = ${PACE}/s after the restart`);
   t.ok(maxOpen <= C, `never more than ${C} deliveries at once, before or after the restart (saw ${maxOpen})`);
   const left = after.filter(([id]) => held.some(([h]) => h === id)).length;

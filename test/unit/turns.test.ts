@@ -1,6 +1,14 @@
 import t from 'tap';
 import { emptyLane, type LaneState } from '../../lib/core/lane-state';
-import { nextTurn, slotEnds, TURN_MIN_MS, turnLateMs, turnRetryMs, turnSpacingMs } from '../../lib/core/turn';
+import {
+  nextTurn,
+  ON_TURN_MS,
+  slotEnds,
+  TURN_MIN_MS,
+  turnLateMs,
+  turnRetryMs,
+  turnSpacingMs,
+} from '../../lib/core/turn';
 import type { Decision, Ticket } from '../../lib/engine/engine';
 import { rig } from '../helpers/fakes';
 
@@ -81,13 +89,27 @@ t.test('next turn: the slot that frees first, a place kept, a late one queued ag
     ['a queue in the past: the slot ends again', undefined, [-9000, -8000], [500, 500], [2000, 2500]],
     ['back before its turn: the same turn', { at: at(900), due: at(900) }, [3000, 4000], [900, 900], [3000, 4000]],
     [
-      'its turn came, lane full: when the soonest lease should end',
-      { at: at(-10), due: at(-10) },
+      'back just over 50 ms before its turn: the same turn',
+      { at: at(ON_TURN_MS + 1), due: at(ON_TURN_MS + 1) },
       [3000, 4000],
-      [500, -10],
+      [ON_TURN_MS + 1, ON_TURN_MS + 1],
       [3000, 4000],
     ],
-    ['retries keep the place for 30 s', { at: at(0), due: at(-29_900) }, [3000, 4000], [500, -29_900], [3000, 4000]],
+    [
+      'back a fraction of a millisecond before its turn (its timer fired early), lane full: on its turn',
+      { at: at(0.5), due: at(0.5) },
+      [3000, 4000],
+      [1500, 0.5],
+      [3000, 4000],
+    ],
+    [
+      'its turn came, lane full: a retry (2 s / 2 slots) after the soonest lease should end',
+      { at: at(-10), due: at(-10) },
+      [3000, 4000],
+      [1500, -10],
+      [3000, 4000],
+    ],
+    ['retries keep the place for 30 s', { at: at(0), due: at(-29_900) }, [3000, 4000], [1500, -29_900], [3000, 4000]],
     ['later than that: queued again', { at: at(-10), due: at(-30_100) }, [3000, 4000], [3000, 3000], [4000, 5000]],
   ];
   for (const [what, prior, queue, [turnAt, due], nextQueue] of rows) {
