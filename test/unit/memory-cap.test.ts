@@ -97,3 +97,31 @@ t.test('an idle lane that was protected becomes evictable once nothing is in for
   );
   t.ok(store.laneCount <= 10 + 1, `${store.laneCount} lanes (cap 10 + 1 in flight)`);
 });
+
+t.test('an evicted lane takes its history with it; a kept lane keeps its own', async (t) => {
+  let now = T0;
+  const store = new MemoryStore(() => now, { maxIdleLanes: 10 });
+  const lane = (provider: string) => ({ source: 'mta-a', provider });
+  await store.react(lane('paused'), {}, { category: 'suspend', durationMs: 7_200_000 }, DEFAULT_REACT);
+  for (let i = 0; i < 30; i++, now += 1000) {
+    const l = lane(`d${i}`);
+    await store.acquire(l, {}, { mode: 'now', leaseId: `x${i}`, leaseMs: 60_000 });
+    await store.release(l, {}, `x${i}`, true, 300);
+    await store.tally(l, ['attempts', 'delivered'], 0);
+  }
+  await store.tally(lane('paused'), ['attempts', 'deferred:suspend'], 0);
+  const kept = new Set((await store.lanes()).value.map((l) => l.lane.provider));
+  t.notOk(kept.has('d0'), 'the least recently used idle lane was evicted');
+  const [evicted, recent, paused] = (await store.histories([lane('d0'), lane('d29'), lane('paused')])).value;
+  t.same(evicted, { minutes: [], days: [] }, 'and its history is gone');
+  t.same(
+    recent?.minutes.map((m) => m.counts),
+    [{ attempts: 1, delivered: 1 }],
+    'a lane still kept has its history',
+  );
+  t.same(
+    paused?.minutes.map((m) => m.counts),
+    [{ attempts: 1, 'deferred:suspend': 1 }],
+    'the suspended lane (never evicted) keeps its history',
+  );
+});
