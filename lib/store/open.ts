@@ -20,6 +20,7 @@ import { laneKey, type LaneReason, type LaneRef, type PacingStore } from './type
 import type { TallyFields } from '../core/tally';
 import type { ProviderState } from '../core/provider-state';
 import type { WaitingLane, WaitingMessages } from '../core/waiting';
+import { periodic } from './periodic';
 
 export interface StoreLog {
   (level: 'error' | 'warn' | 'notice' | 'info', text: string): void;
@@ -125,10 +126,8 @@ export function startSnapshots(
       // a status snapshot is a convenience; pacing never depends on it
     }
   };
-  const timer = setInterval(() => void write(), everyMs);
-  timer.unref();
-  void write();
-  return { stop: () => clearInterval(timer), write };
+  const { stop } = periodic(() => void write(), everyMs);
+  return { stop, write };
 }
 
 async function writeAtomically(file: string, text: string): Promise<void> {
@@ -255,16 +254,7 @@ export function startSourceSnapshots(
       // a status snapshot is a convenience; pacing never depends on it
     }
   };
-  const timer = setInterval(write, everyMs);
-  timer.unref();
-  write();
-  return {
-    write,
-    stop: () => {
-      clearInterval(timer);
-      fs.rmSync(file, { force: true });
-    },
-  };
+  return periodic(write, everyMs, () => fs.rmSync(file, { force: true }));
 }
 
 /** The sources files of the processes in `dir` written in the last minute (by `now`, the reader's clock). */

@@ -11,6 +11,7 @@ import os from 'node:os';
 import type { SourceHealth, SourceTrouble } from '../core/source-health';
 import type { WaitingLane, WaitingMessages } from '../core/waiting';
 import type { PacingStore } from './types';
+import { periodic } from './periodic';
 
 /** How often a process publishes its report (ms). */
 export const REPORT_EVERY_MS = 5_000;
@@ -59,16 +60,7 @@ export function startReports(
     };
   };
   const write = () => void store.report(id, JSON.stringify(body()), ttlMs).catch(() => undefined);
-  const timer = setInterval(write, everyMs);
-  timer.unref();
-  write();
-  return {
-    write,
-    stop: () => {
-      clearInterval(timer);
-      void store.report(id, JSON.stringify(body()), 1).catch(() => undefined);
-    },
-  };
+  return periodic(write, everyMs, () => void store.report(id, JSON.stringify(body()), 1).catch(() => undefined));
 }
 
 /** The reports still counting, parsed; an unreadable one is left out. */
