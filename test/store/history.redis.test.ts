@@ -6,8 +6,6 @@
  */
 
 import t, { type Test } from 'tap';
-import Redis from 'ioredis';
-import { randomUUID } from 'node:crypto';
 import { DEFAULT_REACT } from '../../lib/core/adapt';
 import { DAY_MS } from '../../lib/core/day';
 import { HISTORY_MINUTES, MINUTE_MS, historyDays, type LaneHistory } from '../../lib/core/history';
@@ -16,7 +14,7 @@ import { rate } from './steps';
 import { MemoryStore } from '../../lib/store/memory';
 import { RedisStore } from '../../lib/store/redis';
 import type { PacingStore } from '../../lib/store/types';
-import { startRedis } from '../helpers/redis';
+import { onBothStores } from './both-stores';
 
 /** 01:00 UTC of some day, at the start of a minute. */
 const T0 = 20_400 * DAY_MS + 3_600_000;
@@ -139,30 +137,12 @@ t.test('historyDays: the longest ramp plus a day, at least 2', async (t) => {
 });
 
 t.test('memory and Redis stores keep the same bounded history', async (t) => {
-  const server = await startRedis();
-  t.teardown(() => server.stop());
-  const client = new Redis(server.port, server.host, { enableAutoPipelining: true });
-  t.teardown(() => client.quit());
-  let now = 0;
-  const setNow = (v: number) => (now = v);
-  const run = randomUUID().slice(0, 8);
-  let memory: string[] = [];
-  let redis: string[] = [];
-  await t.test('memory store', async (t) => {
-    memory = await runCases(t, () => new MemoryStore(() => now), setNow);
-  });
-  await t.test('Redis store', async (t) => {
-    redis = await runCases(
-      t,
-      (i) => new RedisStore(client, { prefix: `test:${run}:y${i}:`, clockOverride: () => now }),
-      setNow,
-    );
-  });
+  const { memory, redis, client, prefix, clock, setNow } = await onBothStores(t, 'y', runCases);
   t.same(redis, memory, 'the same buckets on both stores');
 
-  const ttl = await client.pttl(`test:${run}:y2:v1:y:{s2|microsoft365}`);
+  const ttl = await client.pttl(`${prefix('y2')}v1:y:{s2|microsoft365}`);
   t.ok(ttl > 2 * DAY_MS && ttl <= 3 * DAY_MS, `the Redis history expires after keepDays idle days (${ttl} ms)`);
-  const fields = await client.hkeys(`test:${run}:y1:v1:y:{s2|microsoft365}`);
+  const fields = await client.hkeys(`${prefix('y1')}v1:y:{s2|microsoft365}`);
   t.same(
     fields.filter((f) => /^[md]\d/.test(f)).sort(),
     [`d${D0 + 2}`, `m${M0 + 10}`, `m${M0 + HISTORY_MINUTES}`],
@@ -170,8 +150,8 @@ t.test('memory and Redis stores keep the same bounded history', async (t) => {
   );
 
   // two nodes on one Redis write into the same buckets: either reads the cluster's history
-  const nodeA = new RedisStore(client, { prefix: `test:${run}:shared:`, clockOverride: () => now });
-  const nodeB = new RedisStore(client, { prefix: `test:${run}:shared:`, clockOverride: () => now });
+  const nodeA = new RedisStore(client, { prefix: prefix('shared'), clockOverride: clock });
+  const nodeB = new RedisStore(client, { prefix: prefix('shared'), clockOverride: clock });
   setNow(T0);
   await nodeA.tally(lane, ['attempts', 'delivered'], 0);
   await nodeB.tally(lane, ['attempts', 'deferred:throttle', 'throttles'], 0);
@@ -182,7 +162,7 @@ t.test('memory and Redis stores keep the same bounded history', async (t) => {
   );
 
   // the memory store forgets a lane's history when Redis would have expired it
-  const mem = new MemoryStore(() => now);
+  const mem = new MemoryStore(clock);
   setNow(T0);
   await mem.tally(lane, ['attempts'], 0);
   setNow(T0 + 2 * DAY_MS + 61_000);

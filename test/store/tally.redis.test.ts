@@ -5,14 +5,12 @@
  */
 
 import t, { type Test } from 'tap';
-import Redis from 'ioredis';
-import { randomUUID } from 'node:crypto';
 import { DAY_MS } from '../../lib/core/day';
 import { readTally, TALLY_BUCKET_MS } from '../../lib/core/tally';
 import { MemoryStore } from '../../lib/store/memory';
 import { RedisStore } from '../../lib/store/redis';
 import type { PacingStore } from '../../lib/store/types';
-import { startRedis } from '../helpers/redis';
+import { onBothStores } from './both-stores';
 
 /** 01:00 UTC of some day, at the start of a 5-minute bucket. */
 const T0 = 20_400 * DAY_MS + 3_600_000;
@@ -109,27 +107,9 @@ async function runCases(t: Test, make: (i: number) => PacingStore, setNow: (ms: 
 }
 
 t.test('memory and Redis stores count outcomes alike', async (t) => {
-  const server = await startRedis();
-  t.teardown(() => server.stop());
-  const client = new Redis(server.port, server.host, { enableAutoPipelining: true });
-  t.teardown(() => client.quit());
-  let now = 0;
-  const setNow = (v: number) => (now = v);
-  const run = randomUUID().slice(0, 8);
-  let memory: string[] = [];
-  let redis: string[] = [];
-  await t.test('memory store', async (t) => {
-    memory = await runCases(t, () => new MemoryStore(() => now), setNow);
-  });
-  await t.test('Redis store', async (t) => {
-    redis = await runCases(
-      t,
-      (i) => new RedisStore(client, { prefix: `test:${run}:t${i}:`, clockOverride: () => now }),
-      setNow,
-    );
-  });
+  const { memory, redis, client, prefix, clock, setNow } = await onBothStores(t, 't', runCases);
   t.same(redis, memory, 'the same counts and fields on both stores');
-  const ttl = await client.pttl(`test:${run}:t0:v1:t:{s2|microsoft365}`);
+  const ttl = await client.pttl(`${prefix('t0')}v1:t:{s2|microsoft365}`);
   t.ok(ttl > DAY_MS && ttl <= 2 * DAY_MS, `the Redis counters expire after two idle days (${ttl} ms)`);
 
   // the last reaction's reason: the same on both stores, the latest kept, gone after two idle days
@@ -144,8 +124,8 @@ t.test('memory and Redis stores count outcomes alike', async (t) => {
     seen.push((await store.reasons([lane])).value);
     return seen;
   };
-  const fromMemory = await reasons(new MemoryStore(() => now));
-  const fromRedis = await reasons(new RedisStore(client, { prefix: `test:${run}:why:`, clockOverride: () => now }));
+  const fromMemory = await reasons(new MemoryStore(clock));
+  const fromRedis = await reasons(new RedisStore(client, { prefix: prefix('why'), clockOverride: clock }));
   t.same(
     fromMemory[0],
     [{ at: T0 + 5000, effect: 'suspended', category: 'suspend', rule: '', reply: '421 4.7.28 go away' }, null],
@@ -153,6 +133,6 @@ t.test('memory and Redis stores count outcomes alike', async (t) => {
   );
   t.same(fromRedis[0], fromMemory[0], 'Redis keeps the same');
   t.same(fromMemory[1], [null], 'forgotten after two idle days (memory)');
-  const whyTtl = await client.pttl(`test:${run}:why:v1:r:{s2|microsoft365}`);
+  const whyTtl = await client.pttl(`${prefix('why')}v1:r:{s2|microsoft365}`);
   t.ok(whyTtl > DAY_MS && whyTtl <= 2 * DAY_MS, `the Redis reason expires after two idle days (${whyTtl} ms)`);
 });
