@@ -407,12 +407,15 @@ export class FallbackStore implements PacingStore {
     );
   }
 
-  report(id: string, text: string, ttlMs: number): Promise<void> {
-    return this.run(
-      'report',
-      () => this.primary.report(id, text, ttlMs),
-      () => this.local.report(id, text, ttlMs),
-    );
+  /**
+   * A status report never moves pacing to the fallback: while the shared store
+   * answers, a failed write is dropped (the next comes within REPORT_EVERY_MS),
+   * not counted as a store failure. Seen at start under load: the first call,
+   * which loads the script, took longer than a short command_timeout.
+   */
+  async report(id: string, text: string, ttlMs: number): Promise<void> {
+    if (this.downSince !== 0) return this.local.report(id, text, ttlMs);
+    await this.primary.report(id, text, ttlMs).catch(() => undefined);
   }
 
   reports() {

@@ -148,3 +148,26 @@ t.test('down from 3 s to 11 s: shared bookings book again locally, local ones on
   const worst = busiestSecond(sent, 11_000);
   t.ok(worst <= R + BURST, `at most R + burst in any second after the return (${worst})`);
 });
+
+t.test('a failed status report is dropped: pacing stays on the shared store, no store error counted', async (t) => {
+  const clock = new FakeClock();
+  const primary = switchable(new MemoryStore(clock.now));
+  const logs: string[] = [];
+  const store = new FallbackStore(primary.store, {
+    policy: 'local',
+    clusterSize: NODES,
+    retryMs: RETRY_MS,
+    delayMs: 30_000,
+    log: (_level: string, text: string) => logs.push(text),
+    clock: clock.now,
+  });
+  primary.down = true;
+  await store.report('n#1', '{}', 15_000);
+  primary.down = false;
+  t.equal(store.degraded, false, 'not in fallback after a failed report');
+  t.equal(store.errors, 0, 'and no store error counted');
+  t.same(logs, [], 'nothing logged');
+  const lane = { source: 's2', provider: 'microsoft365' };
+  await store.acquire(lane, {}, { mode: 'now', leaseId: 'a', leaseMs: 1000 });
+  t.equal(primary.calls.filter((c) => c === 'acquire').length, 1, 'the next decision goes to the shared store');
+});
