@@ -14,8 +14,9 @@
  *     session: a provider that limits sessions never has more open;
  *   - the lane reopened and the provider refused again before accepting
  *     anything: its window has not drained or it penalises the source; the
- *     pause doubles (up to the rule's duration, else `throttlePauseMaxMs`)
- *     and the pace is kept (`extended`);
+ *     pause doubles (up to the rule's duration, else `throttlePauseMaxMs`),
+ *     each doubled pause after the first taken in two halves
+ *     ({@link extendedPauseMs}), and the pace is kept (`extended`);
  *   - else the pace is cut and the lane pauses for `throttlePauseMs`: in the
  *     start phase (lib/core/start.ts) back to the pace before its last
  *     doubling (`overshot`); else to `acceptedShare` of what the provider
@@ -188,6 +189,19 @@ export function sustainedSessions(s: LaneState, now: number): number {
   return (acceptedLastMinute(s, now) * s.meanDeliveryMs) / 60_000;
 }
 
+/**
+ * The pause of a lane refused again after reopening, before anything was
+ * accepted, for the `backoffs`-th time in a row. Doubling alone (2, 4, 8 … ×
+ * `throttlePauseMs`, up to `maxMs`) reopens up to twice as late as a window
+ * that drained just after a probe. So after the first, each doubled pause is
+ * taken in two halves: the lane still probes at every time doubling would,
+ * and once between, at most one more refusal per doubled pause.
+ */
+export function extendedPauseMs(backoffs: number, p: ReactParams, maxMs: number): number {
+  if (backoffs <= 1) return Math.min(maxMs, 2 * p.throttlePauseMs);
+  return Math.floor(Math.min(maxMs, p.throttlePauseMs * 2 ** (Math.ceil((backoffs - 1) / 2) + 1)) / 2);
+}
+
 /** The throttle reaction (see the file's header). */
 function throttled(
   s: LaneState,
@@ -214,7 +228,7 @@ function throttled(
   const maxMs = event.durationMs ?? p.throttlePauseMaxMs;
   if (sent !== undefined && s.sameEventUntil !== 0 && s.acceptedAt < reopenedAt(s, p)) {
     s.backoffs += 1;
-    pauseUntil(s, limits, now, Math.max(s.pauseUntil, now + Math.min(maxMs, p.throttlePauseMs * 2 ** s.backoffs)));
+    pauseUntil(s, limits, now, Math.max(s.pauseUntil, now + extendedPauseMs(s.backoffs, p, maxMs)));
     // the mail booked on the lane leaves from other sources meanwhile (sooner() in lib/engine/candidates.ts):
     // new bookings begin when the lane reopens, not behind the slots given up
     if (limits.rate) s.tat = slotTime(s, now) + slotTolerance(s, limits.rate);

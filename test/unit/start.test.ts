@@ -4,7 +4,7 @@
  * clock passed in.
  */
 import t from 'tap';
-import { DEFAULT_REACT, react, sustainedSessions, type ReactEvent } from '../../lib/core/adapt';
+import { DEFAULT_REACT, extendedPauseMs, react, sustainedSessions, type ReactEvent } from '../../lib/core/adapt';
 import { emptyLane, DEFAULT_POLICY, type LaneLimits, type LaneState } from '../../lib/core/lane-state';
 import { concurrencyLimit } from '../../lib/core/throttle';
 import { acquire, normalize, release } from '../../lib/core/lane';
@@ -115,7 +115,7 @@ t.test('refused again after reopening, before anything was accepted: the pause d
   const factor = s.factor;
   let at = s.pauseUntil - T0;
   const pauses: number[] = [];
-  for (let i = 0; i < 7; i++) {
+  for (let i = 0; i < 10; i++) {
     const r = on(s, at + 30, { category: 'throttle', sentAt: T0 + at });
     t.equal(r.effect, 'extended');
     pauses.push(r.state.pauseUntil - (T0 + at + 30));
@@ -124,8 +124,8 @@ t.test('refused again after reopening, before anything was accepted: the pause d
   }
   t.same(
     pauses,
-    [120_000, 240_000, 480_000, 960_000, 1_800_000, 1_800_000, 1_800_000],
-    'doubling up to throttle_pause_max',
+    [120_000, 120_000, 120_000, 240_000, 240_000, 480_000, 480_000, 900_000, 900_000, 900_000],
+    'doubling up to throttle_pause_max, each doubled pause after the first in two halves',
   );
   t.equal(s.factor, factor, 'the pace is kept: the provider has not seen it yet');
   const capped = on(on(emptyLane(), 0, { category: 'throttle', sentAt: T0 - 1 }).state, 60_030, {
@@ -144,6 +144,36 @@ t.test('refused again after reopening, before anything was accepted: the pause d
   t.equal(later.state.backoffs, 0);
   t.equal(later.state.pauseUntil, T0 + at + 70_000 + DEFAULT_REACT.throttlePauseMs, 'and the pause starts short again');
 });
+
+t.test(
+  'extended pauses in halves: the lane still probes at every time doubling alone would, and once between',
+  async (t) => {
+    const maxMs = DEFAULT_REACT.throttlePauseMaxMs;
+    const probes = (pause: (b: number) => number): number[] => {
+      const at = [DEFAULT_REACT.throttlePauseMs];
+      for (let b = 1; at.length < 40; b++) at.push((at.at(-1) as number) + pause(b));
+      return at;
+    };
+    const halves = probes((b) => extendedPauseMs(b, DEFAULT_REACT, maxMs));
+    const doubling = probes((b) => Math.min(maxMs, DEFAULT_REACT.throttlePauseMs * 2 ** b)).filter(
+      (x) => x <= (halves.at(-1) as number),
+    );
+    t.ok(doubling.length > 5);
+    t.same(
+      doubling.filter((x) => !halves.includes(x)),
+      [],
+      'every probe of doubling alone is a probe',
+    );
+    for (let i = 2; i < halves.length; i++) {
+      const wait = (halves[i] as number) - (halves[i - 1] as number);
+      const since = (halves[i - 1] as number) - DEFAULT_REACT.throttlePauseMs;
+      t.ok(
+        wait <= Math.max(2 * DEFAULT_REACT.throttlePauseMs, since),
+        `probe ${i}: waits no longer than it has been refused`,
+      );
+    }
+  },
+);
 
 t.test('a refusal while other deliveries of the lane are open caps its sessions, not its pace', async (t) => {
   let s = emptyLane();

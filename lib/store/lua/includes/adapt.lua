@@ -12,6 +12,12 @@ local function read_react_params(argv, i)
   return p, i + ARG_SIZE.react
 end
 
+-- extendedPauseMs(): doubling pauses, each after the first taken in two halves.
+local function extended_pause_ms(backoffs, p, maxMs)
+  if backoffs <= 1 then return math.min(maxMs, 2 * p.throttlePauseMs) end
+  return math.floor(math.min(maxMs, p.throttlePauseMs * 2 ^ (math.ceil((backoffs - 1) / 2) + 1)) / 2)
+end
+
 -- pauseUntil(): the slot clock stands still until the pause ends; no burst credit after it.
 local function pause_until(s, limits, now, untilT)
   s.pauseUntil = untilT
@@ -88,7 +94,7 @@ local function throttled(s, limits, now, durationMs, sentAt, p, interval)
   local maxMs = durationMs or p.throttlePauseMaxMs
   if sentAt ~= nil and s.sameEventUntil ~= 0 and s.acceptedAt < reopened_at(s, p) then
     s.backoffs = s.backoffs + 1
-    pause_until(s, limits, now, math.max(s.pauseUntil, now + math.min(maxMs, p.throttlePauseMs * 2 ^ s.backoffs)))
+    pause_until(s, limits, now, math.max(s.pauseUntil, now + extended_pause_ms(s.backoffs, p, maxMs)))
     -- new bookings begin when the lane reopens, not behind the slots given up
     if limits.count ~= nil then s.tat = slot_time(s, now) + slot_tolerance(s, limits) end
     s.sameEventUntil = s.pauseUntil + p.sameEventMs
