@@ -122,7 +122,11 @@ t.test('a warming source restarted mid-day keeps its warm-up day and carries exa
   t.teardown(() => google.close());
   const realStart = Math.floor(Date.now() / DAY) * DAY;
   const clockFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'paceline-clock-')), 'offset');
-  const setClock = (at: number) => fs.writeFileSync(clockFile, String(at - Date.now()));
+  // written whole (a temp file renamed over it), so the plugin never reads it half-written
+  const setClock = (at: number) => {
+    fs.writeFileSync(`${clockFile}.tmp`, String(at - Date.now()));
+    fs.renameSync(`${clockFile}.tmp`, clockFile);
+  };
   const files = {
     'config/paceline.yaml': `
 sources:

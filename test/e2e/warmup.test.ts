@@ -55,7 +55,11 @@ t.test('a new source carries exactly its day’s cap per provider; the surplus o
   t.teardown(() => google.close());
   const clockFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'paceline-clock-')), 'offset');
   /** Sets paceline's clock to `at` (epoch ms). */
-  const setClock = (at: number) => fs.writeFileSync(clockFile, String(at - Date.now()));
+  // written whole (a temp file renamed over it), so the plugin never reads it half-written
+  const setClock = (at: number) => {
+    fs.writeFileSync(`${clockFile}.tmp`, String(at - Date.now()));
+    fs.renameSync(`${clockFile}.tmp`, clockFile);
+  };
   setClock(realStart + 5 * 60_000); // 00:05 on day 1
   const haraka: HarakaProcess = await startHaraka({
     name: 'warmup',
