@@ -2,9 +2,10 @@
  * The family mode's table, and the command that prints it. Pure text from
  * figures, so the same seed prints the same bytes.
  *
- *   npm run simulate -- --family --seed N [--minutes M] [--messages K] [--only paceline,no-pacing,static] [--adapt k=v,...] [--json]
+ *   npm run simulate -- --family --seed N [--minutes M] [--messages K] [--only paceline,no-pacing,static] [--adapt k=v,...] [--trace M] [--json]
  *
  * --adapt: [adapt] overrides for paceline (not for static), e.g. throttle_pause=30s,start=0.2: a tool to search, never a shipped setting.
+ * --trace M: paceline's lanes every M simulated minutes, to stderr (sim/trace.ts).
  */
 
 import { describeScenario, type FamilyScenario } from './family';
@@ -95,6 +96,7 @@ export interface FamilyArgs {
   readonly messages?: number;
   readonly only?: readonly FamilyStrategy[];
   readonly adapt?: Readonly<Record<string, string>>;
+  readonly traceMin?: number;
   readonly json: boolean;
 }
 
@@ -125,6 +127,9 @@ export function parseFamilyArgs(args: readonly string[]): FamilyArgs {
   if (only?.some((n) => n === undefined))
     throw new Error(`--only: a comma-separated list of ${Object.keys(FLAGS).join(', ')}`);
   const adapt = flag(args, '--adapt');
+  const trace = flag(args, '--trace');
+  if (trace !== undefined && !(Number(trace) >= 1 && Number.isSafeInteger(Number(trace))))
+    throw new Error('--trace: a whole number of simulated minutes ≥ 1');
   return {
     seed,
     minutes,
@@ -132,6 +137,7 @@ export function parseFamilyArgs(args: readonly string[]): FamilyArgs {
     ...(messages ? { messages: Number(messages) } : {}),
     ...(only ? { only: only as FamilyStrategy[] } : {}),
     ...(adapt ? { adapt: parseOverrides(adapt) } : {}),
+    ...(trace ? { traceMin: Number(trace) } : {}),
   };
 }
 
@@ -149,6 +155,9 @@ export async function familyMain(args: readonly string[]): Promise<void> {
     ...(a.messages ? { messages: a.messages } : {}),
     ...(a.only ? { only: a.only } : {}),
     ...(a.adapt ? { adapt: a.adapt } : {}),
+    ...(a.traceMin
+      ? { trace: { periodMin: a.traceMin, print: (line: string) => void process.stderr.write(`paceline ${line}\n`) } }
+      : {}),
   });
   if (a.json) {
     const report: FamilyReport = { seed: a.seed, minutes: a.minutes, scenario: describeScenario(scenario), figures };

@@ -18,6 +18,8 @@ import { subSeed } from './prng';
 import type { SimMessage } from './scenario';
 import { sessionWire, type SessionLimiter } from './session-wire';
 import { parseIni } from './strategies';
+import { tracing } from './trace';
+import { MemoryStore } from '../lib/store/memory';
 
 /** The strategies the benchmark compares, in its order. */
 export type FamilyStrategy = 'paceline' | 'no-pacing' | 'static';
@@ -37,6 +39,14 @@ export interface FamilyOptions {
   readonly only?: readonly FamilyStrategy[];
   /** [adapt] overrides for paceline, to search with (`--adapt`). */
   readonly adapt?: Readonly<Record<string, string>>;
+  /** `--trace M`: paceline's lanes every M simulated minutes (sim/trace.ts), printed with `print`. */
+  readonly trace?: TraceOptions;
+}
+
+/** Where and how often a trace is printed. */
+export interface TraceOptions {
+  readonly periodMin: number;
+  readonly print: (line: string) => void;
 }
 
 const ROOT = path.resolve(__dirname, '..');
@@ -78,12 +88,13 @@ function pacerFor(
   s: FamilyScenario,
   clock: SimClock,
   adapt: Readonly<Record<string, string>>,
+  store: MemoryStore,
 ): Pacer {
   if (strategy === 'no-pacing') {
     const provider = new Map(s.messages.map((m) => [m.domain, m.provider as string]));
     return roundRobinPacer(s.sources, (d) => provider.get(d) ?? 'plain');
   }
-  return enginePacer(familyConfig(s, strategy === 'paceline', adapt), clock);
+  return enginePacer(familyConfig(s, strategy === 'paceline', adapt), clock, undefined, store);
 }
 
 /** A delivered message as the e2e benchmark's receivers record it (bench/e2e-strategy.ts Arrival). */
@@ -118,11 +129,18 @@ interface Played {
   readonly limiters: ReadonlyMap<FamilyProviderName, HiddenLimiter | null>;
 }
 
+/** The engine's provider for each of the scenario's, by the MX host of its first domain (the trace's lane names). */
+function engineProviderOf(s: FamilyScenario): (simProvider: string) => string {
+  const byMx = new Map(s.providers.map((p) => [p.name as string, p.domains[0]?.mxHost ?? '']));
+  return (p) => (p === 'microsoft' ? 'microsoft365' : p === 'google' ? 'google' : (byMx.get(p) ?? p));
+}
+
 async function play(
   s: FamilyScenario,
   strategy: FamilyStrategy,
   minutes: number,
   adapt: Readonly<Record<string, string>> = {},
+  trace?: TraceOptions,
 ): Promise<Played> {
   const t0 = FAMILY_T0;
   const messages = queue(s, t0);
@@ -137,7 +155,12 @@ async function play(
     subSeed(s.seed, 7),
     tally,
   );
-  const queued = await new Mta(setup, clock, pacerFor(strategy, s, clock, adapt), wire, tally).run();
+  const store = new MemoryStore(() => clock.now);
+  const recorder =
+    trace && strategy === 'paceline'
+      ? tracing(tally, store, t0, trace.periodMin, trace.print, { provider: engineProviderOf(s), now: () => clock.now })
+      : tally;
+  const queued = await new Mta(setup, clock, pacerFor(strategy, s, clock, adapt, store), wire, recorder).run();
   return { tally, queued, limiters };
 }
 
@@ -147,8 +170,9 @@ export async function runStrategy(
   strategy: FamilyStrategy,
   minutes: number,
   adapt: Readonly<Record<string, string>> = {},
+  trace?: TraceOptions,
 ): Promise<FamilyFigures> {
-  const { tally, queued } = await play(s, strategy, minutes, adapt);
+  const { tally, queued } = await play(s, strategy, minutes, adapt, trace);
   return familyFigures(tally, {
     strategy,
     seed: s.seed,
@@ -192,7 +216,7 @@ export async function simulateFamily(
   const figures: FamilyFigures[] = [];
   for (const strategy of FAMILY_STRATEGIES) {
     if (!opts.only || opts.only.includes(strategy))
-      figures.push(await runStrategy(scenario, strategy, opts.minutes ?? 60, opts.adapt));
+      figures.push(await runStrategy(scenario, strategy, opts.minutes ?? 60, opts.adapt, opts.trace));
   }
   return { scenario, figures };
 }

@@ -23,7 +23,14 @@ export function traceLine(at: number, t0: number, lane: string, c: Counts, s: La
   if (!s) return head;
   const pause = s.pauseUntil > at ? `${Math.round((s.pauseUntil - at) / 1000)}s` : '-';
   const phase = s.growAt > 0 ? 'start' : '';
-  return `${head}  factor ${s.factor.toFixed(4)} known ${s.known.toFixed(4)} pause ${pause} backoffs ${s.backoffs} climbs ${s.climbs} ${phase}`;
+  const cap = s.connCap > 0 && s.connCapUntil > at ? ` sessions ${s.connCap}` : '';
+  return `${head}  factor ${s.factor.toFixed(4)} known ${s.known.toFixed(4)} pause ${pause} backoffs ${s.backoffs} climbs ${s.climbs}${cap} ${phase}`;
+}
+
+/** How the wrapped run names things: `provider` maps the simulator's provider name to the engine's; `now` lets a quiet period print on time. */
+export interface TraceNames {
+  readonly provider?: (simProvider: string) => string;
+  readonly now?: () => number;
 }
 
 /** Wraps a recorder: counts per lane and prints a line per lane every `periodMin` simulated minutes. */
@@ -33,12 +40,14 @@ export function tracing(
   t0: number,
   periodMin: number,
   print: (line: string) => void,
+  names: TraceNames = {},
 ): Recorder {
+  const engineProvider = names.provider ?? ((p: string): string => p);
   const periodMs = periodMin * 60_000;
   let next = t0 + periodMs;
   const counts = new Map<string, Counts>();
   const count = (msg: SimMessage, source: string): Counts => {
-    const key = `${source}|${msg.provider}`;
+    const key = `${source}|${engineProvider(msg.provider)}`;
     let c = counts.get(key);
     if (!c) counts.set(key, (c = { accepted: 0, refused: 0 }));
     return c;
@@ -56,6 +65,10 @@ export function tracing(
   };
   let last = t0;
   const hooks: Partial<Recorder> = {
+    attempt(msg, source) {
+      if (names.now) flush((last = names.now()));
+      inner.attempt(msg, source);
+    },
     deliver(msg, now, source) {
       last = now;
       flush(now);
@@ -71,6 +84,6 @@ export function tracing(
   // counters (decisions, expired, ...) are read and written on the inner recorder
   return new Proxy(inner, {
     get: (target, key, receiver) =>
-      key === 'deliver' || key === 'throttle' ? hooks[key] : Reflect.get(target, key, receiver),
+      key === 'deliver' || key === 'throttle' || key === 'attempt' ? hooks[key] : Reflect.get(target, key, receiver),
   });
 }

@@ -150,6 +150,26 @@ t.test('family flags', async (t) => {
   t.match(parseFamilyArgs(['--only', 'paceline,static']), { seed: 1, minutes: 60, only: ['paceline', 'static'] });
   t.throws(() => parseFamilyArgs(['--minutes', '0']), /--minutes/);
   t.throws(() => parseFamilyArgs(['--only', 'fast']), /--only/);
+  t.match(parseFamilyArgs(['--trace', '2']), { traceMin: 2 });
+  t.throws(() => parseFamilyArgs(['--trace', '0']), /--trace/);
+  t.throws(() => parseFamilyArgs(['--trace', '1.5']), /--trace/);
+});
+
+t.test("--trace: paceline's lanes, named as the engine names them, every period", async (t) => {
+  const s = drawScenario(1);
+  const lines: string[] = [];
+  await runStrategy(s, 'paceline', 3, {}, { periodMin: 1, print: (l) => lines.push(l) });
+  const at = (min: number) => lines.filter((l) => new RegExp(`^\\s*${min} min `).test(l));
+  for (const min of [1, 2]) t.ok(at(min).length > 0, `lines at ${min} min`);
+  const first = s.sources[0]?.name ?? '';
+  t.ok(
+    lines.some((l) => l.includes(`${first}|microsoft365`) && / factor \d\.\d{4} known /.test(l)),
+    `a Microsoft lane of ${first}, with its pace, under the engine's provider name`,
+  );
+  t.notOk(
+    lines.some((l) => /\|microsoft\s/.test(l)),
+    "never the simulator's own provider name",
+  );
 });
 
 function figures(strategy: string, at10: number, at60: number, extra: Partial<FamilyFigures> = {}): FamilyFigures {
