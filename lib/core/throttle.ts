@@ -75,10 +75,16 @@ function nextSlot(state: LaneState, rate: Rate, now: number): number {
   return Math.max(state.tat - slotTolerance(state, rate), slotTime(state, now));
 }
 
-/** Earliest time the rate allows the next message (≥ now). */
+/**
+ * Earliest time the rate allows the next message (≥ now). Now itself when the
+ * booked slots do not bind: now's slot time mapped back to real time can land
+ * a rounding error after now (a pace factor such as 0.15000000000000002), and
+ * a wait of a microsecond is a DELAY of a second.
+ */
 export function rateFreeAt(state: LaneState, limits: LaneLimits, now: number): number {
   if (!limits.rate) return now;
-  return Math.max(realTime(state, nextSlot(state, limits.rate, now)), now);
+  const bound = state.tat - slotTolerance(state, limits.rate);
+  return bound <= slotTime(state, now) ? now : Math.max(realTime(state, bound), now);
 }
 
 /** Real time of the lane's next free rate slot (its booking horizon), 0 when idle. */

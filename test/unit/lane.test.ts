@@ -1,6 +1,7 @@
 import t from 'tap';
-import { emptyLane, type LaneLimits, type LaneState } from '../../lib/core/lane-state';
-import { acquire, claim, earliestAt, release } from '../../lib/core/lane';
+import { DEFAULT_POLICY, emptyLane, type LaneLimits, type LaneState } from '../../lib/core/lane-state';
+import { acquire, claim, earliestAt, normalize, release } from '../../lib/core/lane';
+import { setFactor } from '../../lib/core/pace';
 import { DAY_MS } from '../../lib/core/day';
 import { parseRate, type Rate } from '../../lib/core/rate';
 
@@ -166,4 +167,23 @@ t.test('earliestAt ranks lanes for source choice', async (t) => {
   t.equal(earliestAt(busy, limits, T0), T0 + 2000);
   const full = acquire(emptyLane(), { perDay: 1 }, T0, req('now')).state;
   t.equal(earliestAt(full, { perDay: 1 }, T0), T0 + DAY_MS - 3_600_000);
+});
+
+t.test('a free slot is granted at once, whatever rounding the pace factor brings', async (t) => {
+  // a pace factor of 0.1 × 1.5 = 0.15000000000000002 from +10 s (a start phase's growth step):
+  // now's slot time mapped back to real time landed 0.0007 ms after now, a wait that Haraka
+  // takes as a DELAY of 1 s
+  // a start phase at 0.1 whose own growth is an hour away
+  const policy = { ...DEFAULT_POLICY, start: 0.1, startIntervalMs: 3_600_000 };
+  const limits: LaneLimits = { rate: rate('300/min,burst=10'), policy };
+  let state = normalize(emptyLane(), limits, T0);
+  const results: string[] = [];
+  for (const at of [0, 2000, 4000, 6000, 8000, 10_000, 11_344, 12_688, 14_032]) {
+    if (at === 10_000) setFactor(state, T0 + at, 0.1 * 1.5);
+    const step = acquire(state, limits, T0 + at, req('now', `m${at}`));
+    results.push(step.result.kind === 'granted' ? 'granted' : `+${at}: ${JSON.stringify(step.result)}`);
+    state = release(step.state, limits, T0 + at + 50, `m${at}`, true, 50);
+  }
+  t.equal(state.factor, 0.15000000000000002);
+  t.same(results, Array(9).fill('granted'), 'every request slower than the pace (1333 ms) is granted');
 });

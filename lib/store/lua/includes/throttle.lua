@@ -73,7 +73,9 @@ end
 
 local function rate_free_at(s, limits, now)
   if limits.count == nil then return now end
-  return math.max(real_time(s, next_slot(s, limits, now)), now)
+  local bound = s.tat - slot_tolerance(s, limits)
+  if bound <= slot_time(s, now) then return now end
+  return math.max(real_time(s, bound), now)
 end
 
 -- nextFreeAt(): real time of the next free rate slot, 0 when idle.
