@@ -19,7 +19,7 @@
  *     ({@link extendedPauseMs}), and the pace is kept (`extended`);
  *   - else the pace is cut and the lane pauses for `throttlePauseMs`: in the
  *     start phase (lib/core/start.ts) back to the pace before its last
- *     doubling (`overshot`); else to `acceptedShare` of what the provider
+ *     growth step (`overshot`); else to `acceptedShare` of what the provider
  *     accepted over the last minute when the lane has been open that long
  *     (the known-good pace), else × `decrease` (`slowed`). A lane refused
  *     while climbing above its known-good pace goes back to it and has
@@ -127,7 +127,7 @@ function slowDown(
   s.prevFactor = s.factor;
   s.backoffs = 0;
   if (suspended && accepted > 0) {
-    // the start phase's pace before its last doubling ran one start interval, shorter than the
+    // the start phase's pace before its last growth step ran one start interval, shorter than the
     // provider's window may be: a second suspension at a guessed pace would cost hours more
     if (starting(s)) endStart(s, now);
     setFactor(s, now, Math.max(p.floor, p.acceptedShare * Math.min(s.factor, accepted)));

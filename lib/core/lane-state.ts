@@ -20,8 +20,8 @@ export interface LanePolicy {
   readonly trialIntervalMs: number;
   /**
    * The start phase (lib/core/start.ts): a lane without history begins at this
-   * share of its configured pace and doubles it every `startIntervalMs` in
-   * which it used its pace, until the first refusal or the configured pace.
+   * share of its configured pace and multiplies it by START_GROWTH every
+   * `startIntervalMs` in which it used its pace, until the first refusal or the configured pace.
    * 1 = no start phase (a lane begins at its configured pace).
    */
   readonly start: number;

@@ -41,7 +41,7 @@ export const REPOLL_MAX_MS = 300_000;
 /**
  * DELAY for a booked message: back just before its slot, or after half the
  * way to a far slot (at most REPOLL_MAX_MS). A booked slot may come nearer:
- * on a lane in its start phase (lib/core/start.ts) the pace may double every
+ * on a lane in its start phase (lib/core/start.ts) the pace may grow by half every
  * start interval, and a slot the local fallback booked while the shared store
  * was away gives way to the shared pace when it is back. Such a message comes
  * back at least every `recheckMs`, or the lane would wait for messages booked

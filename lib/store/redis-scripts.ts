@@ -13,7 +13,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { DEFAULT_POLICY, emptyLane, type LaneState } from '../core/lane-state';
 import { EWMA_WEIGHT, LATE_MS } from '../core/lane';
 import { MAX_CLIMB_DOUBLINGS } from '../core/pace';
-import { GROWTH_EVIDENCE } from '../core/start';
+import { GROWTH_EVIDENCE, START_GROWTH } from '../core/start';
 import { SETTLE_MS } from '../core/adapt';
 import { INCIDENT_COOLDOWN_WINDOWS } from '../core/provider-state';
 import { DAY_MS } from '../core/day';
@@ -152,6 +152,7 @@ export function prelude(script?: ScriptName): string {
     `local LATE_MS = ${luaValue(LATE_MS)}`,
     `local MAX_CLIMB_DOUBLINGS = ${luaValue(MAX_CLIMB_DOUBLINGS)}`,
     `local GROWTH_EVIDENCE = ${luaValue(GROWTH_EVIDENCE)}`,
+    `local START_GROWTH = ${luaValue(START_GROWTH)}`,
     `local SETTLE_MS = ${luaValue(SETTLE_MS)}`,
     `local INCIDENT_COOLDOWN_WINDOWS = ${luaValue(INCIDENT_COOLDOWN_WINDOWS)}`,
     `local FIELD_NAMES = ${luaValue(STATE_FIELDS.map(([name]) => name))}`,

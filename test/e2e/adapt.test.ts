@@ -61,7 +61,7 @@ static_mx:
 `,
       // fast reactions so that the test runs in about a minute: 2 s pauses,
       // climbs above the known-good pace every 5 s (2 s ÷ climb_cost 0.4), and
-      // a start phase that doubles the pace every 2 s
+      // a start phase that raises the pace by half every 2 s
       'config/paceline.ini':
         '[main]\npool_header_unauthenticated=*\n[adapt]\nthrottle_pause=2s\nsame_event_window=2s\nrecover_interval=5s\nrecover_step=0.1\nclimb_cost=0.4\nstart_interval=2s\n',
       'config/outbound.ini': '[main]\ntemp_fail_intervals=5s*60\nenable_tls=false\nlocal_mx_ok=true\n',

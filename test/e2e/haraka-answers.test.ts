@@ -69,7 +69,7 @@ static_mx:
   gmail.test:
     - { host: gmail-smtp-in.l.google.com, address: 127.0.0.1, port: ${google.port} }
 `,
-        // a throttle pauses a lane 3 s; the start phase doubles the pace every 2 s
+        // a throttle pauses a lane 3 s; the start phase raises the pace by half every 2 s
         'config/paceline.ini':
           '[main]\nlog_decisions=true\npool_header_unauthenticated=other\n[adapt]\nthrottle_pause=3s\nsame_event_window=2s\nstart_interval=2s\n',
         // no local_mx_ok (Haraka's default, false, as npm start leaves it): the static_mx entries are on 127.0.0.1

@@ -46,17 +46,17 @@ const deliveredIn = (at: number, n: number, gap: number, durationMs: number): St
   ])
     .flat()
     .sort((a, b) => a.at - b.at);
-/** A start phase at a quarter of 120/min: 2 accepted deliveries per 10 s double it. */
+/** A start phase at a quarter of 120/min: 2 accepted deliveries per 10 s grow it (× START_GROWTH, 1.5). */
 const START_QUARTER: LaneLimits = {
   rate: rate('120/min'),
   policy: { ...DEFAULT_POLICY, start: 0.25, startIntervalMs: 10_000 },
 };
-/** A start phase at a tenth of 600/min: 1 s apart, 4 accepted deliveries (0.4 of 10) per 10 s double it. */
+/** A start phase at a tenth of 600/min: 1 s apart, 4 accepted deliveries (0.4 of 10) per 10 s grow it to 0.15. */
 const START: LaneLimits = { rate: rate('600/min'), policy: { ...DEFAULT_POLICY, start: 0.1, startIntervalMs: 10_000 } };
-/** A start phase at half of 60/min: 2 accepted deliveries per 10 s double it to the configured pace. */
-const START_HALF: LaneLimits = {
+/** A start phase at 0.7 of 60/min: 2 accepted deliveries per 10 s grow it (× 1.5) to the configured pace. */
+const START_HIGH: LaneLimits = {
   rate: rate('60/min'),
-  policy: { ...DEFAULT_POLICY, start: 0.5, startIntervalMs: 10_000 },
+  policy: { ...DEFAULT_POLICY, start: 0.7, startIntervalMs: 10_000 },
 };
 const throttle = (at: number, lane: 0 | 1): Step => ({ op: 'providerThrottle', sources: 2, at, lane });
 const warmSave = (evaluated: number, step: number): Step => ({
@@ -545,13 +545,13 @@ export const CASES: readonly Case[] = [
       'tat=+100 vAt=+0 vOrigin=+0 rateKey=600/min day=+0 dayCount=1 factor=0.1 departAt=+1000 minute=+0 minuteCount=1 growAt=+10000 leases=a@+600000',
   },
   {
-    name: 'start: enough accepted deliveries in an interval double the pace',
+    name: 'start: enough accepted deliveries in an interval grow the pace',
     limits: START,
     setup: delivered(0, 4),
     step: now(10_000, 'e'),
     want: 'granted',
     state:
-      'tat=+1100 vAt=+10000 vOrigin=+1000 rateKey=600/min day=+0 dayCount=5 factor=0.2 departAt=+10500 minute=+0 minuteCount=5 acceptMinute=+0 acceptCount=4 growAt=+20000 acceptedAt=+3500 leases=e@+610000',
+      'tat=+1100 vAt=+10000 vOrigin=+1000 rateKey=600/min day=+0 dayCount=5 factor=0.15000000000000002 departAt=+10666.666748046875 minute=+0 minuteCount=5 acceptMinute=+0 acceptCount=4 growAt=+20000 acceptedAt=+3500 leases=e@+610000',
   },
   {
     name: 'start: no growth without evidence (fewer accepted than 0.4 of what the pace allowed)',
@@ -564,15 +564,15 @@ export const CASES: readonly Case[] = [
   },
   {
     name: 'start: the phase ends at the configured pace',
-    limits: START_HALF,
+    limits: START_HIGH,
     setup: delivered(0, 2, 2000),
     step: now(10_000, 'e'),
     want: 'granted',
     state:
-      'tat=+6000 vAt=+10000 vOrigin=+5000 rateKey=60/min day=+0 dayCount=3 departAt=+11000 minute=+0 minuteCount=3 acceptMinute=+0 acceptCount=2 growAt=ended+10000 acceptedAt=+2500 leases=e@+610000',
+      'tat=+8000 vAt=+10000 vOrigin=+7000 rateKey=60/min day=+0 dayCount=3 departAt=+11000 minute=+0 minuteCount=3 acceptMinute=+0 acceptCount=2 growAt=ended+10000 acceptedAt=+2500 leases=e@+610000',
   },
   {
-    name: 'start: a block ends the start phase (recovery, never doubling, after a delivered probe)',
+    name: 'start: a block ends the start phase (recovery, never growth, after a delivered probe)',
     limits: START,
     setup: [now(0, 'a'), release(500, 'a')],
     step: react(1000, 'blocked'),
@@ -591,21 +591,21 @@ export const CASES: readonly Case[] = [
   },
   {
     name: 'start: a lane refused within SETTLE_MS of the end of its start phase overshot (no incident)',
-    limits: START_HALF,
+    limits: START_HIGH,
     setup: [...delivered(0, 2, 2000), now(10_000, 'e'), release(10_500, 'e')],
     step: react(60_000, 'throttle'),
     want: 'overshot',
     state:
-      'tat=+55000 vAt=+120000 vOrigin=+55000 rateKey=60/min day=+0 dayCount=3 dayThrottles=1 factor=0.05 pauseUntil=+120000 sameEventUntil=+130000 recoverAt=+420000 known=0.05 climbMs=600000 departAt=+120000 minute=+0 minuteCount=3 acceptMinute=+0 acceptCount=3 growAt=ended+10000 acceptedAt=+10500',
+      'tat=+57000 vAt=+120000 vOrigin=+57000 rateKey=60/min day=+0 dayCount=3 dayThrottles=1 factor=0.05 pauseUntil=+120000 sameEventUntil=+130000 recoverAt=+420000 known=0.05 climbMs=600000 departAt=+120000 minute=+0 minuteCount=3 acceptMinute=+0 acceptCount=3 growAt=ended+10000 acceptedAt=+10500',
   },
   {
-    name: 'start: a throttle overshot, back to the pace before the last doubling, the phase over',
+    name: 'start: a throttle overshot, back to the pace before the last growth step, the phase over',
     limits: START,
     setup: [...delivered(0, 4), now(10_000, 'e'), release(10_500, 'e')],
     step: react(11_000, 'throttle', undefined, 10_000),
     want: 'overshot',
     state:
-      'tat=+1200 vAt=+71000 vOrigin=+1200 rateKey=600/min day=+0 dayCount=5 dayThrottles=1 factor=0.1 prevFactor=0.2 pauseUntil=+71000 sameEventUntil=+81000 recoverAt=+371000 known=0.1 climbMs=600000 departAt=+71000 minute=+0 minuteCount=5 acceptMinute=+0 acceptCount=5 growAt=ended+11000 acceptedAt=+10500',
+      'tat=+1150 vAt=+71000 vOrigin=+1150 rateKey=600/min day=+0 dayCount=5 dayThrottles=1 factor=0.10000000000000002 prevFactor=0.15000000000000002 pauseUntil=+71000 sameEventUntil=+81000 recoverAt=+371000 known=0.10000000000000002 climbMs=600000 departAt=+71000 minute=+0 minuteCount=5 acceptMinute=+0 acceptCount=5 growAt=ended+11000 acceptedAt=+10500',
   },
   {
     name: 'throttle: a reply to a message sent before the lane reopened is grouped with the last reaction',
@@ -635,13 +635,13 @@ export const CASES: readonly Case[] = [
       'tat=+30500 vAt=+90500 vOrigin=+30500 rateKey=600/min day=+0 dayCount=31 dayThrottles=1 meanDeliveryMs=2997.5241199214297 factor=0.05 pauseUntil=+90500 sameEventUntil=+100500 recoverAt=+390500 known=0.05 climbMs=600000 departAt=+90500 minute=+0 minuteCount=31 acceptMinute=+0 acceptCount=30 acceptedAt=+32000 leases=x@+630000',
   },
   {
-    name: 'suspend in the start phase: below what the provider accepted, not the pace before the last doubling',
+    name: 'suspend in the start phase: below what the provider accepted, not the pace before the last growth step',
     limits: START_QUARTER,
-    setup: [...delivered(0, 5, 2000), ...deliveredIn(10_000, 9, 1000, 500)],
+    setup: [...delivered(0, 5, 2000), ...deliveredIn(10_000, 7, 1400, 500)],
     step: react(19_800, 'suspend', 3_600_000),
     want: 'suspended',
     state:
-      'tat=+7400 vAt=+3619800 vOrigin=+7400 rateKey=120/min day=+0 dayCount=14 dayThrottles=1 meanDeliveryMs=567.108864 factor=0.10500000000000001 prevFactor=0.5 pauseUntil=+3619800 sameEventUntil=+3629800 recoverAt=+3919800 known=0.10500000000000001 climbMs=36000000 departAt=+3619800 minute=+0 minuteCount=14 acceptMinute=+0 acceptCount=14 growAt=ended+19800 acceptedAt=+18500',
+      'tat=+6175 vAt=+3619800 vOrigin=+6175 rateKey=120/min day=+0 dayCount=12 dayThrottles=1 meanDeliveryMs=604.8575999999999 factor=0.09000000000000001 prevFactor=0.375 pauseUntil=+3619800 sameEventUntil=+3629800 recoverAt=+3919800 known=0.09000000000000001 climbMs=36000000 departAt=+3619800 minute=+0 minuteCount=12 acceptMinute=+0 acceptCount=12 growAt=ended+19800 acceptedAt=+18900',
   },
   {
     name: 'throttle: refused again after reopening, nothing accepted: the pause doubles, tat restarts',

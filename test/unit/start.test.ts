@@ -10,7 +10,7 @@ import { concurrencyLimit } from '../../lib/core/throttle';
 import { acquire, normalize, release } from '../../lib/core/lane';
 import { DAY_MS } from '../../lib/core/day';
 import { parseRate, type Rate } from '../../lib/core/rate';
-import { GROWTH_EVIDENCE, startEndedAt, startShare } from '../../lib/core/start';
+import { GROWTH_EVIDENCE, START_GROWTH, startEndedAt, startShare } from '../../lib/core/start';
 
 const T0 = 20_000 * DAY_MS + 3_600_000;
 const policy = { ...DEFAULT_POLICY, start: 0.1, startIntervalMs: 10_000 };
@@ -59,25 +59,28 @@ t.test('startShare: never slower than one message per start interval; nothing to
   for (const [name, l, want] of cases) t.equal(startShare(l, policy), want, name);
 });
 
-t.test('the pace doubles after each interval it was used, up to the configured pace', async (t) => {
+/** What 300/min at `factor` allows in a 10 s interval. */
+const allowed = (factor: number): number => Math.floor(factor * 50);
+
+t.test('the pace grows by START_GROWTH after each interval it was used, up to the configured pace', async (t) => {
+  t.equal(START_GROWTH, 1.5);
   let s = normalize(emptyLane(), limits, T0); // 0.5/s
-  s = traffic(s, 0, 5, 2000); // 5 in the first 10 s: all the pace allowed
-  s = normalize(s, limits, T0 + 10_000);
-  t.equal(s.factor, 0.2, 'doubled');
-  t.equal(s.grown, 0);
-  s = traffic(s, 10_000, 10, 1000);
-  s = normalize(s, limits, T0 + 20_000);
-  t.equal(s.factor, 0.4);
-  s = traffic(s, 20_000, 20, 500);
-  s = normalize(s, limits, T0 + 30_000);
-  t.equal(s.factor, 0.8);
-  s = traffic(s, 30_000, 40, 250);
-  s = normalize(s, limits, T0 + 40_000);
-  t.equal(s.factor, 1, 'capped at the configured pace');
-  t.equal(startEndedAt(s), T0 + 40_000, 'the start phase is over, and the lane knows since when');
+  let want = 0.1;
+  let at = 0;
+  while (want < 1) {
+    // all the pace allowed, a little slower than its interval (200 ms / factor at 300/min)
+    s = traffic(s, at, allowed(want), Math.ceil(200 / want) + 10);
+    at += 10_000;
+    s = normalize(s, limits, T0 + at);
+    want = Math.min(1, want * START_GROWTH);
+    t.ok(Math.abs(s.factor - want) < 1e-12, `+${at / 1000} s: ${s.factor} = ${want}`);
+    t.equal(s.grown, 0, 'the next interval is judged afresh');
+  }
+  t.equal(at, 60_000, 'from a tenth to the configured pace in six intervals');
+  t.equal(startEndedAt(s), T0 + at, 'the start phase is over, and the lane knows since when');
 });
 
-t.test('no growth without evidence: a pace the lane did not use is not doubled', async (t) => {
+t.test('no growth without evidence: a pace the lane did not use does not grow', async (t) => {
   let s = normalize(emptyLane(), limits, T0);
   const needed = Math.floor(GROWTH_EVIDENCE * 5);
   s = traffic(s, 0, needed - 1, 2000);
@@ -87,18 +90,22 @@ t.test('no growth without evidence: a pace the lane did not use is not doubled',
   t.equal(s.grown, 0);
 });
 
-t.test('the first refusal ends the start phase at the pace before the last doubling; never an incident', async (t) => {
-  let s = normalize(emptyLane(), limits, T0);
-  s = traffic(s, 0, 5, 2000);
-  s = traffic(normalize(s, limits, T0 + 10_000), 10_000, 10, 1000); // factor 0.2, used in full
-  const r = send(s, 20_100, 'x'); // the step due at +20 s doubles it to 0.4
-  const a = on(done(r.state, 20_150, 'x', false), 20_150, { category: 'throttle', sentAt: T0 + 20_100 });
-  t.equal(a.effect, 'overshot');
-  t.equal(a.state.factor, 0.2, 'back to the pace that ran clean');
-  t.equal(a.state.known, 0.2, 'remembered as the known-good pace');
-  t.equal(startEndedAt(a.state), T0 + 20_150);
-  t.equal(a.state.pauseUntil, T0 + 20_150 + DEFAULT_REACT.throttlePauseMs);
-});
+t.test(
+  'the first refusal ends the start phase at the pace before the last growth step; never an incident',
+  async (t) => {
+    let s = normalize(emptyLane(), limits, T0);
+    s = traffic(s, 0, 5, 2000);
+    s = traffic(normalize(s, limits, T0 + 10_000), 10_000, 7, 1400); // factor 0.15, used in full
+    const r = send(s, 20_100, 'x'); // the step due at +20 s takes it to 0.225
+    t.ok(Math.abs(r.state.factor - 0.225) < 1e-12, `grown to 0.225 (${r.state.factor})`);
+    const a = on(done(r.state, 20_150, 'x', false), 20_150, { category: 'throttle', sentAt: T0 + 20_100 });
+    t.equal(a.effect, 'overshot');
+    t.ok(Math.abs(a.state.factor - 0.15) < 1e-12, `back to the pace that ran clean (${a.state.factor})`);
+    t.equal(a.state.known, a.state.factor, 'remembered as the known-good pace');
+    t.equal(startEndedAt(a.state), T0 + 20_150);
+    t.equal(a.state.pauseUntil, T0 + 20_150 + DEFAULT_REACT.throttlePauseMs);
+  },
+);
 
 t.test('replies to messages sent before the lane reopened are the same event', async (t) => {
   current = steady;
@@ -213,26 +220,26 @@ t.test(
 );
 
 t.test('a suspension in the start phase resumes below what the provider accepted', async (t) => {
-  // 300/min configured, a provider that takes 30 a minute: the start phase doubled to 0.4
-  // (120/min) and was suspended; the pace before the last doubling (0.2) is twice the limit
+  // 300/min configured, a provider that takes 30 a minute: the start phase grew to 0.3375
+  // (101/min) and was suspended; the pace before the last step (0.225, 67/min) is twice the limit
   const before = current;
   current = limits;
   t.teardown(() => void (current = before));
   let s = traffic(emptyLane(), 0, 5, 2000); // at 0.1 (30/min)
-  s = traffic(s, 10_000, 10, 1000); // doubled to 0.2
-  s = traffic(s, 20_000, 15, 500); // doubled to 0.4; 30 accepted in all
-  t.ok(Math.abs(s.factor - 0.4) < 1e-12, `the start phase reached 0.4 (${s.factor})`);
-  const r = on(s, 27_600, { category: 'suspend', durationMs: 7_200_000 });
+  s = traffic(s, 10_000, 7, 1400); // grown to 0.15
+  s = traffic(s, 20_000, 11, 900); // grown to 0.225
+  s = traffic(s, 30_000, 7, 600); // grown to 0.3375; 30 accepted in all
+  t.ok(Math.abs(s.factor - 0.3375) < 1e-12, `the start phase reached 0.3375 (${s.factor})`);
+  const r = on(s, 34_000, { category: 'suspend', durationMs: 7_200_000 });
   t.equal(r.effect, 'suspended');
   t.ok(Math.abs(r.state.factor - 0.9 * 0.1) < 1e-12, `0.9 x the 30 a minute accepted (${r.state.factor})`);
   t.equal(r.state.known, r.state.factor, 'remembered as the known-good pace');
-  t.equal(startEndedAt(r.state), T0 + 27_600, 'the start phase is over');
-  t.equal(r.state.pauseUntil, T0 + 27_600 + 7_200_000);
-  const throttled = on(s, 27_600, { category: 'throttle', sentAt: T0 + 27_000 });
-  t.equal(
-    throttled.state.factor,
-    0.2,
-    'a throttle (a pause of seconds) still goes back to the pace before the doubling',
+  t.equal(startEndedAt(r.state), T0 + 34_000, 'the start phase is over');
+  t.equal(r.state.pauseUntil, T0 + 34_000 + 7_200_000);
+  const throttled = on(s, 34_000, { category: 'throttle', sentAt: T0 + 33_000 });
+  t.ok(
+    Math.abs(throttled.state.factor - 0.225) < 1e-12,
+    `a throttle (a pause of seconds) still goes back to the pace before the last step (${throttled.state.factor})`,
   );
 });
 

@@ -34,7 +34,7 @@ local function reopened_at(s, p)
   return s.sameEventUntil - p.sameEventMs
 end
 
--- slowDown(): in the start phase the pace before its last doubling; else the
+-- slowDown(): in the start phase the pace before its last growth step; else the
 -- pace from what the provider accepted in the last minute when the lane has
 -- been open that long (remembered as the known-good pace), else multiplied by
 -- decrease.

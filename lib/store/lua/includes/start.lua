@@ -1,10 +1,10 @@
 --[[
   lib/core/start.ts in Lua: the start phase of a lane without history. It
-  begins at policy.start x its pace and doubles it every startIntervalMs in
-  which at least GROWTH_EVIDENCE of what the pace allowed was accepted; the
-  first refusal (include "adapt") ends it at the pace before the last
-  doubling. Included by "lane" after "pace" (set_factor, real_time) and lease_count;
-  needs the prelude (GROWTH_EVIDENCE).
+  begins at policy.start x its pace and multiplies it by START_GROWTH every
+  startIntervalMs in which at least GROWTH_EVIDENCE of what the pace allowed
+  was accepted; the first refusal (include "adapt") ends it at the pace before
+  the last growth step. Included by "lane" after "pace" (set_factor, real_time)
+  and lease_count; needs the prelude (GROWTH_EVIDENCE, START_GROWTH).
 ]]
 
 -- fresh(): a lane without history: no start phase yet, no traffic today or
@@ -16,7 +16,7 @@ local function fresh(s)
 end
 
 -- growthNeeded(): deliveries that must have been accepted in one growth
--- interval for the pace to double; none when the pace allows less than one in
+-- interval for the pace to grow; none when the pace allows less than one in
 -- an evidence's worth of the interval and the lane has mail booked ahead.
 local function growth_needed(s, limits, policy, now)
   if limits.count == nil then return 1 end
@@ -48,7 +48,7 @@ local function begin_or_grow(s, limits, policy, now)
     return
   end
   if s.growAt <= 0 or now < s.growAt then return end
-  if s.grown >= growth_needed(s, limits, policy, now) then set_factor(s, s.growAt, math.min(1, s.factor * 2)) end
+  if s.grown >= growth_needed(s, limits, policy, now) then set_factor(s, s.growAt, math.min(1, s.factor * START_GROWTH)) end
   s.grown = 0
   if s.factor >= 1 then s.growAt = -now else s.growAt = now + policy.startIntervalMs end
 end
@@ -58,11 +58,11 @@ local function count_growth(s)
   if s.growAt > 0 then s.grown = s.grown + 1 end
 end
 
--- endStart(): ends the start phase at a refusal; returns the pace to fall back to (the one before the last doubling).
+-- endStart(): ends the start phase at a refusal; returns the pace to fall back to (the one before the last growth step).
 local function end_start(s, now)
   s.growAt = -now
   s.grown = 0
-  return s.factor / 2
+  return s.factor / START_GROWTH
 end
 
 -- startEndedAt(): when the start phase ended (growAt < 0 holds it negated), 0 while it has not.
