@@ -49,7 +49,9 @@ t.test('a pause through Redis stops two Haraka processes within about a second',
     'a typo is refused with the valid names on Redis too',
   );
 
-  await submitBacklog(harakas, 20, 'ctl'); // 40 messages at 4/s shared: about 10 s of mail
+  // 60 messages at 4/s shared: about 15 s of mail. One host may take the first slots for
+  // seconds before the other delivers at all; each must still have mail queued at the pause
+  await submitBacklog(harakas, 30, 'ctl');
   // wait until both hosts deliver, then pause
   const t0 = Date.now();
   while (new Set(receiver.deliveries.map((d) => hostOf(d.messageId))).size < 2 && Date.now() - t0 < 30_000)
@@ -86,7 +88,7 @@ t.test('a pause through Redis stops two Haraka processes within about a second',
     `no delivery began later than 1.5 s after the pause on either host (last began ${lastStart - pausedAt} ms after it)`,
   );
   const during = receiver.deliveries.length;
-  t.ok(during < 40, `mail was still queued when the pause held it (${during} of 40 delivered)`);
+  t.ok(during < 60, `mail was still queued when the pause held it (${during} of 60 delivered)`);
 
   // lift and reset act on the lane's state in Redis (the lane exists: it has sent)
   t.match(
@@ -107,7 +109,7 @@ t.test('a pause through Redis stops two Haraka processes within about a second',
   const resumed = await cli('resume', dir, '--provider', 'microsoft365', '--who', 'bob');
   t.match(resumed.out, /bob resumed provider microsoft365$/, resumed.err);
   const resumedAt = Date.now();
-  await receiver.waitFor(40, 40_000);
+  await receiver.waitFor(60, 50_000);
   for (const h of harakas)
     t.equal(
       h.log().match(/operator control (in force|ended): pause provider microsoft365/g)?.length,
@@ -120,7 +122,7 @@ t.test('a pause through Redis stops two Haraka processes within about a second',
   );
   t.same(JSON.parse((await cli('status', dir, '--json')).out).controls, [], 'status shows no control after the resume');
   const ids = receiver.deliveries.map((d) => d.messageId);
-  t.equal(new Set(ids).size, 40, 'every message delivered exactly once');
+  t.equal(new Set(ids).size, 60, 'every message delivered exactly once');
   t.same(new Set(ids.map(hostOf)), new Set(['0', '1']), 'from both hosts');
 });
 

@@ -80,7 +80,9 @@ static_mx:
 ${staticMx}
 `,
       'config/paceline.ini':
-        `[main]\nstore=redis\n[redis]\nurl=${redis.url}\nprefix=m${randomUUID().slice(0, 8)}\n` +
+        // a worker's event loop can stall for more than the default 500 ms while it boots on a
+        // loaded machine, and a command that times out then moves it to the fallback
+        `[main]\nstore=redis\n[redis]\nurl=${redis.url}\nprefix=m${randomUUID().slice(0, 8)}\ncommand_timeout=2s\n` +
         `[adapt]\nstart=1\n[metrics]\nlisten=127.0.0.1:${metricsPort}\n`,
       'config/outbound.ini':
         '[main]\ntemp_fail_intervals=5s*60\nenable_tls=false\nlocal_mx_ok=true\nconcurrency_max=100\n',
@@ -239,7 +241,7 @@ static_mx:
 `,
         'config/paceline.ini':
           `[main]\nstore=redis\nlog_decisions=false\n[redis]\nurl=${redis.url}\nprefix=o${randomUUID().slice(0, 8)}\n` +
-          'on_store_error=local\ncluster_size=2\ncommand_timeout=300ms\nretry_after=2s\n' +
+          'on_store_error=local\ncluster_size=2\ncommand_timeout=2s\nretry_after=2s\n' +
           `[adapt]\nstart=1\n[metrics]\nlisten=127.0.0.1:${metricsPort}\n`,
         'config/outbound.ini': '[main]\ntemp_fail_intervals=5s*60\nenable_tls=false\nlocal_mx_ok=true\n',
       },

@@ -81,7 +81,7 @@ t.test('a Sentinel failover mid-run: pacing continues on the new master', async 
   );
   t.teardown(() => Promise.all(harakas.map((h) => h.stop())));
   const ids = await submitBacklog(harakas, 40, 'failover');
-  await receiver.waitFor(10, 20_000);
+  await receiver.waitFor(10, 30_000); // the start phase: 0.1 of the pace, × 1.5 every 10 s
   const before = await sentinel.master();
   const after = await sentinel.failover();
   const switched = Date.now();
