@@ -20,6 +20,7 @@ import { sessionWire, type SessionLimiter } from './session-wire';
 import { parseIni } from './strategies';
 import { tracing } from './trace';
 import { MemoryStore } from '../lib/store/memory';
+import { buildConfig } from '../lib/config/load';
 
 /** The strategies the benchmark compares, in its order. */
 export type FamilyStrategy = 'paceline' | 'no-pacing' | 'static';
@@ -129,10 +130,12 @@ interface Played {
   readonly limiters: ReadonlyMap<FamilyProviderName, HiddenLimiter | null>;
 }
 
-/** The engine's provider for each of the scenario's, by the MX host of its first domain (the trace's lane names). */
-function engineProviderOf(s: FamilyScenario): (simProvider: string) => string {
-  const byMx = new Map(s.providers.map((p) => [p.name as string, p.domains[0]?.mxHost ?? '']));
-  return (p) => (p === 'microsoft' ? 'microsoft365' : p === 'google' ? 'google' : (byMx.get(p) ?? p));
+/** A message's provider as the engine names it (the trace's lane names): its domain's MX host through the config's matcher. */
+function engineProviderOf(s: FamilyScenario, adapt: Readonly<Record<string, string>>): (msg: SimMessage) => string {
+  const cfg = familyConfig(s, true, adapt);
+  const { matcher } = buildConfig(cfg.ini, cfg.yaml, cfg.warmup ?? {}, cfg.replies ?? {});
+  const byDomain = new Map(s.providers.flatMap((p) => p.domains.map((d) => [d.domain, matcher.match([d.mxHost])])));
+  return (msg) => byDomain.get(msg.domain) ?? msg.provider;
 }
 
 async function play(
@@ -158,7 +161,10 @@ async function play(
   const store = new MemoryStore(() => clock.now);
   const recorder =
     trace && strategy === 'paceline'
-      ? tracing(tally, store, t0, trace.periodMin, trace.print, { provider: engineProviderOf(s), now: () => clock.now })
+      ? tracing(tally, store, t0, trace.periodMin, trace.print, {
+          provider: engineProviderOf(s, adapt),
+          now: () => clock.now,
+        })
       : tally;
   const queued = await new Mta(setup, clock, pacerFor(strategy, s, clock, adapt, store), wire, recorder).run();
   return { tally, queued, limiters };

@@ -27,9 +27,9 @@ export function traceLine(at: number, t0: number, lane: string, c: Counts, s: La
   return `${head}  factor ${s.factor.toFixed(4)} known ${s.known.toFixed(4)} pause ${pause} backoffs ${s.backoffs} climbs ${s.climbs}${cap} ${phase}`;
 }
 
-/** How the wrapped run names things: `provider` maps the simulator's provider name to the engine's; `now` lets a quiet period print on time. */
+/** How the wrapped run names things: `provider` gives a message's provider as the engine names it (default: the simulator's name); `now` lets a quiet period print on time. */
 export interface TraceNames {
-  readonly provider?: (simProvider: string) => string;
+  readonly provider?: (msg: SimMessage) => string;
   readonly now?: () => number;
 }
 
@@ -42,12 +42,12 @@ export function tracing(
   print: (line: string) => void,
   names: TraceNames = {},
 ): Recorder {
-  const engineProvider = names.provider ?? ((p: string): string => p);
+  const engineProvider = names.provider ?? ((msg: SimMessage): string => msg.provider);
   const periodMs = periodMin * 60_000;
   let next = t0 + periodMs;
   const counts = new Map<string, Counts>();
   const count = (msg: SimMessage, source: string): Counts => {
-    const key = `${source}|${engineProvider(msg.provider)}`;
+    const key = `${source}|${engineProvider(msg)}`;
     let c = counts.get(key);
     if (!c) counts.set(key, (c = { accepted: 0, refused: 0 }));
     return c;

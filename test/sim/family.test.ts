@@ -155,6 +155,10 @@ t.test("--trace: paceline's lanes, named as the engine names them, every period"
     lines.some((l) => l.includes(`${first}|microsoft365`) && / factor \d\.\d{4} known /.test(l)),
     `a Microsoft lane of ${first}, with its pace, under the engine's provider name`,
   );
+  t.ok(
+    lines.some((l) => new RegExp(`${first}\\|mx:mx\\.plain1\\.test .* factor \\d`).test(l)),
+    'a plain domain is its own lane, named by its MX hosts as the engine names it, with its state',
+  );
   t.notOk(
     lines.some((l) => /\|microsoft\s/.test(l)),
     "never the simulator's own provider name",
