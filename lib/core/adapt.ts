@@ -126,6 +126,8 @@ function slowDown(
   const accepted = limits.rate && sampled ? acceptedLastMinute(s, now) / perMinute(limits.rate) : 0;
   s.prevFactor = s.factor;
   s.backoffs = 0;
+  // set when the lane was refused climbing above its known-good pace
+  let sameClimb: boolean | null = null;
   if (suspended && accepted > 0) {
     // the start phase's pace before its last growth step ran one start interval, shorter than the
     // provider's window may be: a second suspension at a guessed pace would cost hours more
@@ -138,6 +140,8 @@ function slowDown(
   } else if (s.known > 0 && s.factor > s.known) {
     // refused while climbing above the known-good pace: back to the pace before the
     // last climb step, which ran clean, and that is the known-good pace now
+    // (refused at its first step: the same climb as last time, see climbAfter())
+    sameClimb = s.climbs <= 1;
     setFactor(s, now, Math.max(s.known, beforeLastClimb(s, limits.policy ?? DEFAULT_POLICY)));
     s.known = s.factor;
   } else if (accepted > 0) {
@@ -146,10 +150,24 @@ function slowDown(
   } else {
     setFactor(s, now, Math.max(p.floor, s.factor * p.decrease));
   }
-  s.climbMs = pauseMs / p.climbCost;
-  s.climbs = 0;
+  climbAfter(s, p, pauseMs, sameClimb);
   pauseUntil(s, limits, now, Math.max(s.pauseUntil, now + pauseMs));
-  s.recoverAt = s.pauseUntil + policyIntervalMs;
+  // back at the known-good pace, the next step is a climb: it waits as long as any climb step
+  s.recoverAt = s.pauseUntil + (sameClimb === null ? policyIntervalMs : Math.max(policyIntervalMs, s.climbMs));
+}
+
+/**
+ * The wait between climb steps after a reaction that cost `pauseMs`: the
+ * pause ÷ `climbCost`, so that a climb that finds the limit again costs at
+ * most that share of the time in pauses. A lane refused again at its first
+ * climb step above the same known-good pace (`sameStep`) is at its limit:
+ * the wait doubles, up to 2^MAX_CLIMB_DOUBLINGS × the first, so that a lane
+ * that sits at its limit pays less and less for looking above it.
+ */
+function climbAfter(s: LaneState, p: ReactParams, pauseMs: number, sameStep: boolean | null): void {
+  const base = pauseMs / p.climbCost;
+  s.climbMs = sameStep === true ? Math.min(base * 2 ** MAX_CLIMB_DOUBLINGS, Math.max(base, 2 * s.climbMs)) : base;
+  s.climbs = 0;
 }
 
 /** The pace before the lane's last climb step (recover() of pace.ts), or its known-good pace before any. */

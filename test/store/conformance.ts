@@ -503,7 +503,7 @@ export const CASES: readonly Case[] = [
       'tat=+4000 vAt=+63000 vOrigin=+3000 rateKey=30/min day=+0 dayCount=2 dayThrottles=1 factor=0.06 pauseUntil=+63000 sameEventUntil=+73000 recoverAt=+363000 known=0.06 climbMs=600000 departAt=+63000 minute=+0 minuteCount=2 acceptMinute=+0 acceptCount=2 acceptedAt=+2500',
   },
   {
-    name: 'throttle: a lane refused while climbing above its known-good pace overshot, back to that pace',
+    name: 'throttle: a lane refused at its first climb step above its known-good pace overshot, back to that pace; its next climb waits twice as long',
     limits: R30,
     setup: [
       now(0, 'a'),
@@ -515,7 +515,7 @@ export const CASES: readonly Case[] = [
     step: react(400_000, 'throttle'),
     want: 'overshot',
     state:
-      'tat=+23331 vAt=+460000 vOrigin=+23331 rateKey=30/min day=+0 dayCount=2 dayThrottles=2 factor=0.06 prevFactor=0.063 pauseUntil=+460000 sameEventUntil=+470000 recoverAt=+760000 known=0.06 climbMs=600000 departAt=+460000 minute=+0 minuteCount=2 acceptMinute=+0 acceptCount=2 acceptedAt=+2500',
+      'tat=+23331 vAt=+460000 vOrigin=+23331 rateKey=30/min day=+0 dayCount=2 dayThrottles=2 factor=0.06 prevFactor=0.063 pauseUntil=+460000 sameEventUntil=+470000 recoverAt=+1660000 known=0.06 climbMs=1200000 departAt=+460000 minute=+0 minuteCount=2 acceptMinute=+0 acceptCount=2 acceptedAt=+2500',
   },
   {
     name: 'suspend: replies of the same burst do not cut the pace again',

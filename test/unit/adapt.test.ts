@@ -136,6 +136,43 @@ t.test(
   },
 );
 
+t.test('a lane refused again and again at its first climb step waits longer each time before the next', async (t) => {
+  let s = emptyLane();
+  for (let i = 0; i < 12; i++) {
+    s = acquire(s, limits, T0 + i * 1000, { mode: 'now', leaseId: `d${i}`, leaseMs: 600_000 }).state;
+    s = release(s, limits, T0 + i * 1000 + 500, `d${i}`, true, 500);
+  }
+  s = on(s, 12_000, { category: 'throttle' }).state;
+  const known = s.known;
+  const base = DEFAULT_REACT.throttlePauseMs / DEFAULT_REACT.climbCost;
+  const waits: number[] = [];
+  const gaps: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    // the first climb step above the known-good pace, refused at once
+    const climbed = normalize(s, limits, s.recoverAt + 1);
+    t.equal(climbed.climbs, 1, `refusal ${i + 1}: at the first climb step`);
+    const r = react(climbed, limits, s.recoverAt + 2, { category: 'throttle' });
+    t.equal(r.effect, 'overshot');
+    t.equal(r.state.known, known, 'back to the same known-good pace');
+    waits.push(r.state.climbMs);
+    gaps.push(r.state.recoverAt - r.state.pauseUntil);
+    s = r.state;
+  }
+  t.same(
+    waits,
+    [2, 4, 8, 8, 8, 8].map((k) => k * base),
+    'the wait doubles at each refusal of the same step, up to 8 × pause ÷ climb_cost',
+  );
+  t.same(gaps, waits, 'and the next climb comes that long after the pause, not one recover_interval after it');
+  // two clean steps, then a refusal: a new known-good pace, and climbs wait the pause ÷ climb_cost again
+  let up = normalize(s, limits, s.recoverAt + 1);
+  up = normalize(up, limits, up.recoverAt + 1);
+  t.equal(up.climbs, 2, 'two clean climb steps');
+  const r = react(up, limits, up.recoverAt - 1, { category: 'throttle' });
+  t.ok(r.state.known > known, 'the step that ran clean is the known-good pace now');
+  t.equal(r.state.climbMs, base, 'a new pace: climbs wait the pause ÷ climb_cost again');
+});
+
 t.test(
   'booked messages far behind their slots book again when the departure is taken; on a free lane they go',
   async (t) => {

@@ -34,6 +34,18 @@ local function reopened_at(s, p)
   return s.sameEventUntil - p.sameEventMs
 end
 
+-- climbAfter(): the wait between climb steps, pause / climbCost, doubled (up to
+-- 2^MAX_CLIMB_DOUBLINGS x) each time the lane is refused again at its first climb step.
+local function climb_after(s, p, pauseMs, sameStep)
+  local base = pauseMs / p.climbCost
+  if sameStep == true then
+    s.climbMs = math.min(base * 2 ^ MAX_CLIMB_DOUBLINGS, math.max(base, 2 * s.climbMs))
+  else
+    s.climbMs = base
+  end
+  s.climbs = 0
+end
+
 -- slowDown(): in the start phase the pace before its last growth step; else the
 -- pace from what the provider accepted in the last minute when the lane has
 -- been open that long (remembered as the known-good pace), else multiplied by
@@ -46,6 +58,8 @@ local function slow_down(s, limits, p, now, pauseMs, policyIntervalMs, suspended
   if limits.count ~= nil and sampled then accepted = accepted_last_minute(s, now) / (60000 / (limits.periodMs / limits.count)) end
   s.prevFactor = s.factor
   s.backoffs = 0
+  -- set when the lane was refused climbing above its known-good pace
+  local sameClimb = nil
   if suspended and accepted > 0 then
     -- the start phase's guess ran one start interval: a second suspension would cost hours more
     if starting(s) then end_start(s, now) end
@@ -57,6 +71,8 @@ local function slow_down(s, limits, p, now, pauseMs, policyIntervalMs, suspended
   elseif s.known > 0 and s.factor > s.known then
     -- refused while climbing above the known-good pace: back to the pace before the
     -- last climb step, which ran clean, and that is the known-good pace now
+    -- (refused at its first step: the same climb as last time, see climb_after())
+    sameClimb = s.climbs <= 1
     local before = s.known
     if s.climbs > 0 then
       before = s.factor / (1 + policy_of(limits).climbStep * 2 ^ math.min(s.climbs - 1, MAX_CLIMB_DOUBLINGS))
@@ -69,10 +85,14 @@ local function slow_down(s, limits, p, now, pauseMs, policyIntervalMs, suspended
   else
     set_factor(s, now, math.max(p.floor, s.factor * p.decrease))
   end
-  s.climbMs = pauseMs / p.climbCost
-  s.climbs = 0
+  climb_after(s, p, pauseMs, sameClimb)
   pause_until(s, limits, now, math.max(s.pauseUntil, now + pauseMs))
-  s.recoverAt = s.pauseUntil + policyIntervalMs
+  -- back at the known-good pace, the next step is a climb: it waits as long as any climb step
+  if sameClimb == nil then
+    s.recoverAt = s.pauseUntil + policyIntervalMs
+  else
+    s.recoverAt = s.pauseUntil + math.max(policyIntervalMs, s.climbMs)
+  end
 end
 
 -- throttled(): the throttle reaction (see adapt.ts): grouped, capped, extended,
