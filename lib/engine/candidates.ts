@@ -12,6 +12,7 @@ import type { Config, Pool, Source } from '../config/types';
 import type { LaneRef } from '../store/types';
 import type { Message, Ticket } from './decision';
 import type { MxHost } from './mx';
+import { PRECISE_MS } from './delays';
 import { type LaneView, plainLaneView, type WarmupLimits } from './warmup-limits';
 
 export function reachable(source: Source, hosts: readonly MxHost[]): boolean {
@@ -52,14 +53,28 @@ export function bookedCandidate(ctx: Ctx): Candidate | undefined {
 }
 
 /**
- * Whether a message booked on a paused lane can leave now from another
- * source of its pool: a lane the provider keeps refusing (a rule bug on one
- * IP, a penalty) must not hold the mail booked on it while other IPs are free.
- * Only paused lanes give their bookings up, and only to a lane free now: a
- * booking given up for a later one would join the back of that lane's queue.
+ * A booked slot this much later than now has moved since the message was
+ * booked (its lane slowed down or paused): a message comes back up to
+ * PRECISE_MS early by design (lib/engine/delays.ts), never this early.
+ */
+export const MOVED_MS = 2 * PRECISE_MS;
+
+/**
+ * Whether a message booked on one lane can leave now from another source of
+ * its pool. A lane the provider keeps refusing (a rule bug on one IP, a
+ * penalty) must not hold the mail booked on it while other IPs are free; nor
+ * must a lane that slowed down after the mail was booked: its bookings move
+ * later with its pace (lib/core/pace.ts) while a source whose pace held, or
+ * whose own mail is sent, stands idle (the sources of a pool used unevenly
+ * after adaptation). So a booking is given up when the lane is paused or
+ * its slot now lies more than MOVED_MS ahead, and only to a lane free now:
+ * a booking given up for a later one would join the back of that lane's queue.
  */
 export function sooner(ctx: Ctx, mine: Candidate, now: number): boolean {
-  if (mine.state.pauseUntil <= now) return false;
+  const slot = ctx.ticket.reservation?.slot;
+  const moved =
+    slot !== undefined && mine.view.limits.rate !== undefined && realTime(mine.state, slot) > now + MOVED_MS;
+  if (mine.state.pauseUntil <= now && !moved) return false;
   return ctx.candidates.some((c) => c !== mine && earliestAt(c.state, c.view.limits, now) <= now);
 }
 

@@ -251,3 +251,35 @@ t.test(
     );
   },
 );
+
+t.test(
+  'mail booked on a lane that slowed down after it was booked leaves from a source free now, not behind the slowed pace',
+  async (t) => {
+    const r = rig(yaml, {}, classify);
+    const q = r.clock.now();
+    const first = await send(r, 'contoso.test');
+    await send(r, 'contoso.test');
+    // a backlog booked over both lanes, a second apart on each
+    const booked: Ticket[] = [];
+    for (let i = 0; i < 8; i++) {
+      const ticket: Ticket = {};
+      await r.engine.decide({ id: `m${i}`, domain: 'contoso.test', queueTime: q }, ticket);
+      booked.push(ticket);
+    }
+    const slowed = first.d.action === 'send' ? first.d.source.name : '';
+    const mine = booked.filter((b) => b.reservation?.lane.source === slowed);
+    t.equal(mine.length, 4, `half the backlog is booked on ${slowed}`);
+    await r.engine.outcome(first.ticket, { delivered: false, reply: BUSY });
+    // the pause is over: the lane is open again, at half its pace, and its bookings moved later with it
+    r.clock.advance(r.config.settings.adapt.react.throttlePauseMs + 1000);
+    const last = mine[mine.length - 1] as Ticket;
+    const d = await r.engine.decide({ id: 'late', domain: 'contoso.test', queueTime: q }, last);
+    const other = slowed === 'a' ? 'b' : 'a';
+    t.match(d, { action: 'send', source: { name: other } }, 'its booking moved more than 4 s ahead: it leaves now');
+    t.notOk(last.reservation, 'the booking on the slowed lane is given up');
+    const states = await r.store.lanes();
+    const lane = states.value.find((l) => l.lane.source === slowed && l.lane.provider === 'microsoft365');
+    t.ok(lane && lane.state.pauseUntil <= r.clock.now(), 'the slowed lane is open again: not the paused case');
+    t.equal(lane?.state.factor, 0.5, 'at half its pace');
+  },
+);
