@@ -115,6 +115,8 @@ export class StrategyRun {
   private readonly limiters = new Map<FamilyProviderName, HiddenLimiter>();
   private submitError: string | undefined;
   private submitting: Promise<void> = Promise.resolve();
+  /** ms from t0 until Haraka had accepted every message (undefined while submitting, or on a failure). */
+  submittedMs: number | undefined;
 
   private constructor(
     readonly name: StrategyName,
@@ -165,9 +167,14 @@ export class StrategyRun {
       to: [m.rcpt],
       messageId: m.messageId,
     }));
-    this.submitting = sendMany(this.haraka.port, msgs, SUBMIT_CONCURRENCY).catch((err: Error) => {
-      this.submitError = err.message.slice(0, 500);
-    });
+    this.submitting = sendMany(this.haraka.port, msgs, SUBMIT_CONCURRENCY).then(
+      () => {
+        this.submittedMs = Date.now() - t0;
+      },
+      (err: Error) => {
+        this.submitError = err.message.slice(0, 500);
+      },
+    );
   }
 
   /** Messages delivered so far (distinct Message-IDs). */

@@ -91,9 +91,15 @@ export async function runScenario(seed: number, opts: Omit<E2eOptions, 'seeds' |
   while (Date.now() < endAt) {
     await sleep(Math.min(every > 0 ? every : endAt - Date.now(), endAt - Date.now()));
     if (every > 0) {
-      const done = runs.map((r) => `${r.name} ${r.delivered()}`).join(', ');
+      const done = runs
+        .map((r) => `${r.name} ${r.delivered()}${r.submittedMs === undefined ? ' (submitting)' : ''}`)
+        .join(', ');
+      const submitted = runs
+        .filter((r) => r.submittedMs !== undefined)
+        .map((r) => `${r.name} ${((r.submittedMs as number) / 1000).toFixed(1)} s`)
+        .join(', ');
       process.stderr.write(
-        `seed ${seed} +${((Date.now() - t0) / 60_000).toFixed(1)} min: delivered ${done}; load ${os.loadavg()[0]?.toFixed(2)}\n`,
+        `seed ${seed} +${((Date.now() - t0) / 60_000).toFixed(1)} min: delivered ${done}; all submitted in ${submitted || '–'}; load ${os.loadavg()[0]?.toFixed(2)}\n`,
       );
     }
   }

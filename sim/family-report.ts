@@ -10,7 +10,7 @@
 
 import { describeScenario, type FamilyScenario } from './family';
 import type { FamilyFigures } from './family-metrics';
-import { FAMILY_STRATEGIES, simulateFamily, type FamilyStrategy } from './family-run';
+import { CONCURRENCY_MAX, FAMILY_STRATEGIES, SUBMIT_PER_S, simulateFamily, type FamilyStrategy } from './family-run';
 import { parseOverrides } from './strategies';
 
 const f1 = (n: number | null): string => (n === null ? '–' : n.toFixed(1));
@@ -143,7 +143,7 @@ export function parseFamilyArgs(args: readonly string[]): FamilyArgs {
 
 /** The text report: the scenario's hidden parameters, then the table. */
 export function familyText(scenario: FamilyScenario, minutes: number, figures: readonly FamilyFigures[]): string {
-  const head = `paceline simulator · family seed ${scenario.seed} · ${minutes} min simulated · Haraka concurrency_max 100 · strategies ${FAMILY_STRATEGIES.join(', ')}`;
+  const head = `paceline simulator · family seed ${scenario.seed} · ${minutes} min simulated · Haraka concurrency_max ${CONCURRENCY_MAX} · submitted at ${SUBMIT_PER_S}/s · strategies ${FAMILY_STRATEGIES.join(', ')}`;
   return [head, ...describeScenario(scenario), '', ...familyTable(figures)].join('\n');
 }
 
