@@ -62,6 +62,11 @@ export function shareOf(limits: LaneLimits, nodes: number): LaneLimits {
   return out;
 }
 
+/** Tries of the boot-time release of earlier boots' leases (see FallbackStore.releaseStale). */
+export const RELEASE_TRIES = 3;
+/** ms between those tries, times the attempt: 0.5 s, then 1 s. */
+export const RELEASE_RETRY_MS = 500;
+
 /** A local booking whose slot was this long ago is forgotten (its message was delivered elsewhere, bounced or lost). */
 const BOOKING_TTL_MS = 3_600_000;
 
@@ -253,16 +258,25 @@ export class FallbackStore implements PacingStore {
     return local + shared;
   }
 
+  /**
+   * Drops a node's leases of earlier boots: housekeeping at boot, not
+   * pacing. A booting worker's first command can time out on a loaded machine
+   * while the store is fine, so a failure is retried (RELEASE_TRIES in all,
+   * RELEASE_RETRY_MS × the attempt apart) and never counts as the store
+   * failing: the decisions find out whether it is away. After the last try
+   * the error is thrown (the caller logs it; those leases expire in lease_ttl).
+   */
   async releaseStale(node: string, owner: string): Promise<number> {
     const local = await this.local.releaseStale(node, owner);
-    return (
-      local +
-      (await this.run(
-        'releaseStale',
-        () => this.primary.releaseStale(node, owner),
-        async () => 0,
-      ))
-    );
+    if (this.downSince !== 0) return local;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return local + (await this.primary.releaseStale(node, owner));
+      } catch (err) {
+        if (attempt >= RELEASE_TRIES) throw err;
+        await new Promise((r) => setTimeout(r, RELEASE_RETRY_MS * attempt));
+      }
+    }
   }
 
   react(lane: LaneRef, limits: LaneLimits, event: ReactEvent, params: ReactParams) {
