@@ -94,7 +94,8 @@ export function familyConfig(
 }
 
 /** The scenario's messages as the MTA queues them: ids 0..n-1, all at t0. */
-function queue(s: FamilyScenario, t0: number): SimMessage[] {
+/** The scenario's messages as the simulated Haraka queues them: in scenario order, SUBMIT_PER_S a second from t0. */
+export function queue(s: FamilyScenario, t0: number): SimMessage[] {
   return s.messages.map((m, i) => ({
     id: i,
     domain: m.domain,
