@@ -38,7 +38,7 @@ export const CONCURRENCY_MAX = 10_000;
 /**
  * Messages the benchmark's client submits to Haraka per second (ten SMTP
  * sessions at once, bench/e2e-strategy.ts): its progress lines print how long
- * the whole submission took, 6.0–6.1 s for 1,000 messages with three Haraka
+ * the whole submission took, 6.0–7.2 s for 1,000 messages with three Haraka
  * processes at once on this machine. Messages are queued in scenario order
  * (Microsoft's first, then Google's, then plain), so a strategy that sends
  * each at once meets the receivers as a stream, not as one instant burst.
