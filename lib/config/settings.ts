@@ -55,7 +55,7 @@ export const INI_KEYS: Readonly<Record<string, Readonly<Record<string, Key>>>> =
   adapt: {
     enabled: { kind: 'bool', fallback: 'true' },
     accepted_share: { kind: 'fraction', fallback: '0.9' },
-    decrease: { kind: 'fraction', fallback: '0.5' },
+    decrease: { kind: 'fraction', fallback: '0.6' },
     floor: { kind: 'fraction', fallback: '0.01' },
     throttle_pause: { kind: 'duration', fallback: '15s' },
     throttle_pause_max: { kind: 'duration', fallback: '5m' },

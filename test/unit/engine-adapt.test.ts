@@ -49,7 +49,7 @@ t.test(
     const states = await r.store.lanes();
     const lane = (s: string) =>
       states.value.find((l) => l.lane.source === s && l.lane.provider === 'microsoft365')?.state;
-    t.equal(lane(throttled)?.factor, 0.5);
+    t.equal(lane(throttled)?.factor, r.config.settings.adapt.react.decrease, 'nothing accepted yet: × decrease');
     const other = throttled === 'a' ? 'b' : 'a';
     t.equal(lane(other)?.factor ?? 1, 1, 'the other lane keeps full speed');
     const next = await send(r, 'contoso.test');
@@ -280,6 +280,6 @@ t.test(
     const states = await r.store.lanes();
     const lane = states.value.find((l) => l.lane.source === slowed && l.lane.provider === 'microsoft365');
     t.ok(lane && lane.state.pauseUntil <= r.clock.now(), 'the slowed lane is open again: not the paused case');
-    t.equal(lane?.state.factor, 0.5, 'at half its pace');
+    t.equal(lane?.state.factor, r.config.settings.adapt.react.decrease, 'at × decrease of its pace');
   },
 );
