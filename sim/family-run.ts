@@ -93,8 +93,7 @@ export function familyConfig(
   return { ini, yaml, warmup: shippedYaml('paceline-warmup.yaml'), replies: shippedYaml('paceline-replies.yaml') };
 }
 
-/** The scenario's messages as the MTA queues them: ids 0..n-1, all at t0. */
-/** The scenario's messages as the simulated Haraka queues them: in scenario order, SUBMIT_PER_S a second from t0. */
+/** The scenario's messages as the simulated Haraka queues them: ids 0..n-1 in scenario order, SUBMIT_PER_S a second from t0. */
 export function queue(s: FamilyScenario, t0: number): SimMessage[] {
   return s.messages.map((m, i) => ({
     id: i,
