@@ -40,9 +40,36 @@ function smtpDialogue(port: number, commands: readonly string[]): Promise<string
   });
 }
 
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Whether any process of the detached group `pid` is left. */
+function groupAlive(pid: number): boolean {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * SIGTERMs the detached group `pid` (npm, paceline-start and Haraka) and
+ * waits until none of it is left, SIGKILL after 5 s; gives up waiting after
+ * 15 s (a process left a zombie). npm exits before Haraka has finished
+ * shutting down, which writes its state file into the server directory: a
+ * directory removed meanwhile fails with ENOTEMPTY.
+ */
+async function stopGroup(pid: number): Promise<void> {
+  const start = Date.now();
+  if (groupAlive(pid)) process.kill(-pid, 'SIGTERM');
+  while (groupAlive(pid) && Date.now() - start < 15_000) {
+    if (Date.now() - start > 5_000) process.kill(-pid, 'SIGKILL');
+    await sleep(100);
+  }
+}
+
 t.test('npm start runs Haraka with paceline on the embedded store, relaying for loopback', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'paceline-start-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const port = await freePort();
   const proc = spawn('npm', ['start'], {
     cwd: ROOT,
@@ -55,8 +82,9 @@ t.test('npm start runs Haraka with paceline on the embedded store, relaying for 
   proc.stderr?.on('data', (d: Buffer) => (log += d.toString()));
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   t.teardown(async () => {
-    if (proc.exitCode === null && proc.pid) process.kill(-proc.pid, 'SIGTERM');
+    if (proc.pid) await stopGroup(proc.pid);
     await exited;
+    fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
   });
   const deadline = Date.now() + 120_000;
   while (!/paceline ready/.test(log) && proc.exitCode === null && Date.now() < deadline)
@@ -76,6 +104,6 @@ t.test('npm start runs Haraka with paceline on the embedded store, relaying for 
   t.match(replies[0], /^220 /, 'the SMTP greeting');
   t.match(replies[3], /^250 /, `a loopback client may relay (RCPT to another domain accepted): ${replies.join(' | ')}`);
   t.notMatch(log, /\[(ERROR|CRIT)\]/, 'no ERROR or CRIT line at start');
-  if (proc.pid) process.kill(-proc.pid, 'SIGTERM');
+  if (proc.pid) await stopGroup(proc.pid);
   await exited;
 });
